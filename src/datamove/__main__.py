@@ -1,0 +1,3 @@
+from datamove.cli.app import main
+
+main()

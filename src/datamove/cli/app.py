@@ -1,0 +1,164 @@
+"""The ``datamove`` command: parse, call the library, render. No logic lives here.
+
+Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from datamove.cli import render
+from datamove.errors import DatamoveError
+from datamove.migration import Migration
+from datamove.redact import redact_text
+
+app = typer.Typer(
+    name="datamove",
+    help="Move data between relational databases with an explicit mapping, restartable "
+    "batches and proof.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+_state: dict[str, bool] = {"debug": False, "quiet": False}
+
+SpecArg = Annotated[Path, typer.Argument(help="The migration spec (YAML).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    _state["debug"], _state["quiet"] = debug, quiet
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """The one catch site: a datamove error prints its message and exits with its code."""
+    try:
+        return fn()
+    except DatamoveError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        render.err.print(f"[red]error:[/] {redact_text(str(exc))}", markup=True, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        render.err.print("interrupted; committed chunks are kept, run again to resume")
+        raise typer.Exit(3) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        render.err.print(f"[red]internal error:[/] {redact_text(type(exc).__name__ + ': ' + str(exc))}"
+                         "\n  run with --debug for the traceback, and please report it")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def init(
+    source: Annotated[str, typer.Option(help="Source database URL.")],
+    target: Annotated[str, typer.Option(help="Target database URL.")],
+    tables: Annotated[list[str] | None, typer.Option("--tables", help="Tables in scope (repeat); default all.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")] = None,
+    name: Annotated[str | None, typer.Option(help="Migration name (default: source database name).")] = None,
+) -> None:
+    """Scaffold a complete, commented spec from the live schemas."""
+    from datamove.spec.scaffold import scaffold
+
+    text, notes = _guard(lambda: scaffold(source, target, tables or (), name))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        render.err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+    for note in notes:
+        render.err.print(f"[yellow]note:[/] {note}")
+
+
+@app.command()
+def plan(spec: SpecArg, as_json: JsonOpt = False) -> None:
+    """Resolve the spec against the live schemas; list columns, order, estimates and findings.
+
+    Exits 2 when any finding is an error.
+    """
+    result = _guard(lambda: Migration.from_file(spec).plan())
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.plan_text(result)
+    if result.errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    tables: Annotated[list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel chunk workers.")] = 1,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per chunk for newly planned tables.")] = None,
+    max_rows_per_second: Annotated[float | None, typer.Option(min=1, help="Throttle across all workers.")] = None,
+    restart: Annotated[list[str] | None, typer.Option("--restart", help="Copy this table anew (repeat).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
+    migration = _guard(lambda: Migration.from_file(spec))
+    with render.RunProgress(_state["quiet"]) as progress:
+        result = _guard(lambda: migration.run(
+            tables=tuple(tables or ()), workers=workers, batch_size=batch_size,
+            max_rows_per_second=max_rows_per_second, restart=tuple(restart or ()),
+            on_event=progress,
+        ))
+    if as_json:
+        render.emit_json(render.run_json(result))
+    else:
+        render.run_summary(result)
+
+
+@app.command()
+def status(
+    spec: SpecArg,
+    rejects: Annotated[bool, typer.Option("--rejects", help="List rejected rows.")] = False,
+    table: Annotated[str | None, typer.Option(help="Only rejects of this table.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rejects.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per table: chunks done/total, rows, rejects, throughput and the last error."""
+    result = _guard(lambda: Migration.from_file(spec).status(rejects=rejects, table=table,
+                                                             limit=limit))
+    if as_json:
+        render.emit_json(result.to_dict())
+        return
+    render.status_text(result)
+
+
+@app.command("spec-schema")
+def spec_schema() -> None:
+    """Print the spec's JSON Schema (for editor completion and validation)."""
+    from datamove.spec.models import MigrationSpec
+
+    sys.stdout.write(json.dumps(MigrationSpec.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+) -> None:
+    """Run the embedded demo: a legacy SQLite shop moved into a new SQLite database."""
+    from datamove.demo.shop import run_demo
+
+    _guard(lambda: run_demo(directory, quiet=_state["quiet"]))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,186 @@
+"""Rendering for the CLI: progress on stderr, results on stdout (human or JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from datamove.copy import RunResult
+from datamove.events import (
+    ChunkCommitted,
+    ChunkRetried,
+    Event,
+    Message,
+    TableFinished,
+    TableStarted,
+)
+from datamove.plan import Plan, Severity
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+class RunProgress:
+    """One bar per table (chunks, rows/s, ETA) on stderr; thread-safe event sink."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TextColumn("{task.fields[rows]:>10,} rows"),
+            TextColumn("{task.fields[rate]:>9,.0f} rows/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet or not err.is_terminal,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+        self.seconds: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
+
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, TableStarted):
+            self.rows[event.table] = 0
+            self.seconds[event.table] = 0.0
+            self.tasks[event.table] = self.progress.add_task(
+                event.table, total=event.chunks_total, completed=event.chunks_done, rows=0, rate=0.0
+            )
+        elif isinstance(event, ChunkCommitted):
+            self.rows[event.table] += event.rows
+            self.seconds[event.table] += event.seconds
+            rate = self.rows[event.table] / self.seconds[event.table] if self.seconds[event.table] else 0.0
+            self.progress.update(self.tasks[event.table], advance=1, rows=self.rows[event.table],
+                                 rate=rate)
+        elif isinstance(event, ChunkRetried):
+            if self.enabled:
+                self.progress.console.print(
+                    f"[yellow]retry {event.attempt}[/] {event.error} (waiting {event.wait_seconds:.1f}s)")
+        elif isinstance(event, TableFinished):
+            pass
+        elif isinstance(event, Message) and self.enabled:
+            style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
+            self.progress.console.print(f"[{style}]{event.text}[/]")
+
+
+def run_summary(result: RunResult) -> None:
+    table = Table(title=f"run {result.run_id}", title_justify="left")
+    for name in ("table", "chunks", "skipped", "rows", "rejects", "rows/s", "path"):
+        table.add_column(name, justify="left" if name in ("table", "path") else "right")
+    for t in result.tables:
+        rate = f"{t.rows / t.seconds:,.0f}" if t.seconds else "-"
+        table.add_row(t.table, f"{t.chunks_total}", f"{t.chunks_skipped}", f"{t.rows:,}",
+                      f"{t.rejects}", rate, ",".join(sorted(t.paths)) or "-")
+    out.print(table)
+    out.print(f"{result.rows:,} rows in {result.seconds:.1f}s; {result.rejects_total} reject(s)")
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "rows": result.rows,
+        "rejects": result.rejects_total,
+        "seconds": round(result.seconds, 3),
+        "tables": [
+            {"table": t.table, "chunks_total": t.chunks_total, "chunks_skipped": t.chunks_skipped,
+             "rows": t.rows, "rejects": t.rejects, "paths": sorted(t.paths)}
+            for t in result.tables
+        ],
+    }
+
+
+_COLORS = {Severity.error: "red", Severity.warning: "yellow", Severity.note: "cyan"}
+
+
+def plan_text(plan: Plan) -> None:
+    out.print(f"[bold]{plan.name}[/]: {plan.source_url} → {plan.target_url}")
+    out.print(f"order: {' → '.join(plan.order) or '(nothing)'}")
+    for name in plan.order:
+        t = plan.tables[name]
+        est = f"~{t.rows_estimate:,} rows" if t.rows_estimate is not None else "rows unknown"
+        if t.bytes_estimate:
+            est += f", ~{t.bytes_estimate / 1e6:,.1f} MB"
+        action = "create" if t.create else "existing"
+        out.print(f"\n[bold]{name}[/] ← {t.source_name}  key ({', '.join(t.key)})  {est}  "
+                  f"target: {action}, chunks of {t.batch_size:,}")
+        if t.where:
+            out.print(f"  where: {t.where}")
+        grid = Table(show_header=True, box=None, padding=(0, 2))
+        for col in ("target", "type", "source", "source type", "transforms", "computed"):
+            grid.add_column(col)
+        for c in t.columns:
+            grid.add_row(
+                c.target, c.target_type_text + ("" if c.nullable else " NOT NULL"),
+                c.source or "-", c.source_info.label if c.source_info else "-",
+                ", ".join(x.describe() for x in c.transforms) or "-",
+                "sql" if c.pushdown else "python",
+            )
+        out.print(grid)
+        if t.indexes or t.foreign_keys:
+            out.print(f"  after the load: {len(t.indexes)} index(es), "
+                      f"{len(t.foreign_keys)} foreign key(s)")
+    if plan.findings:
+        out.print("\n[bold]findings[/]")
+        for f in plan.findings:
+            out.print(f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] {f.spec_path}: {f.message}")
+    counts = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
+    out.print(f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
+              f"{counts[Severity.note]} note(s)")
+
+
+def status_text(status: Any) -> None:
+    out.print(f"[bold]{status.name}[/] on {status.target}")
+    if not status.tables:
+        out.print("nothing has run yet")
+        return
+    table = Table()
+    for name in ("table", "chunks", "rows", "rejects", "rows/s", "indexes"):
+        table.add_column(name, justify="left" if name == "table" else "right")
+    for t in status.tables:
+        rate = f"{t['rows_per_second']:,.0f}" if t["rows_per_second"] else "-"
+        table.add_row(t["table"], f"{t['chunks_done']}/{t['chunks_total']}", f"{t['rows']:,}",
+                      str(t["rejects"]), rate, "done" if t["finalized"] else "pending")
+    out.print(table)
+    out.print(f"{status.rejects_total} reject(s)")
+    if status.last_error:
+        out.print(f"[red]last error:[/] {status.last_error}")
+    if status.rejects:
+        grid = Table(title="rejects", title_justify="left")
+        for name in ("table", "key", "column", "reason", "value"):
+            grid.add_column(name)
+        for r in status.rejects:
+            grid.add_row(r["table"], json.dumps(r["key"]), r["column"] or "-", r["reason"],
+                         r["value"] or "")
+        out.print(grid)

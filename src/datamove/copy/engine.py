@@ -1,0 +1,299 @@
+"""The copy engine: schedules chunks in FK order over worker threads, with retries and a throttle.
+
+A table's chunks start once all its parents are complete; independent tables, and the chunks
+of one large table, run in parallel on ``workers`` threads. Each chunk commits with its
+checkpoint, so a new run simply skips what is already done.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from datamove.copy import ddl
+from datamove.copy.chunk import ChunkCopier, ChunkResult
+from datamove.dialects.base import Dialect
+from datamove.errors import (
+    ConnectionFailed,
+    DatamoveError,
+    MappingChanged,
+    RejectLimitExceeded,
+    TerminalError,
+    TransientError,
+    UsageError,
+)
+from datamove.events import (
+    ChunkCommitted,
+    ChunkRetried,
+    EventHandler,
+    Message,
+    TableFinished,
+    TableStarted,
+)
+from datamove.plan.model import Plan, TablePlan
+from datamove.redact import redact_text
+from datamove.state.store import ChunkState, StateStore
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    tables: tuple[str, ...] = ()
+    workers: int = 1
+    batch_size: int | None = None
+    max_rows_per_second: float | None = None
+    restart: tuple[str, ...] = ()
+
+
+@dataclass
+class TableOutcome:
+    table: str
+    rows: int = 0
+    rejects: int = 0
+    chunks_done: int = 0
+    chunks_total: int = 0
+    chunks_skipped: int = 0
+    seconds: float = 0.0
+    paths: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    tables: list[TableOutcome]
+    rejects_total: int
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+
+class Throttle:
+    """A token bucket shared by all workers: at most ``rate`` rows per second on average."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.lock = threading.Lock()
+        self.next_free = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        if not self.rate or rows <= 0:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_free)
+            self.next_free = start + rows / self.rate
+            wait_for = start - now
+        if wait_for > 0:
+            time.sleep(wait_for)
+
+
+class CopyEngine:
+    def __init__(self, plan: Plan, source: Dialect, target: Dialect, state: StateStore,
+                 on_event: EventHandler, max_rejects: int) -> None:
+        self.plan = plan
+        self.source = source
+        self.target = target
+        self.state = state
+        self.emit = on_event
+        self.max_rejects = max_rejects
+
+    # -- selection and preparation ---------------------------------------------------------
+
+    def _selected(self, opts: RunOptions) -> list[TablePlan]:
+        unknown = [t for t in (*opts.tables, *opts.restart) if t not in self.plan.tables]
+        if unknown:
+            raise UsageError(f"unknown table(s): {', '.join(unknown)}",
+                             hint=f"tables in the plan: {', '.join(self.plan.order)}")
+        names = [t for t in self.plan.order if not opts.tables or t in opts.tables]
+        return [self.plan.tables[n] for n in names]
+
+    def _dependents(self, names: Iterable[str]) -> list[str]:
+        """``names`` and every table that references them, transitively, in plan order."""
+        out = set(names)
+        changed = True
+        while changed:
+            changed = False
+            for plan in self.plan.tables.values():
+                if plan.name not in out and (plan.parents | plan.deferred_parents) & out:
+                    out.add(plan.name)
+                    changed = True
+        return [n for n in self.plan.order if n in out]
+
+    def _prepare(self, tables: list[TablePlan], opts: RunOptions) -> None:
+        """Create missing tables, apply restarts, and refuse resumes under a changed mapping."""
+        restart = self._dependents(opts.restart) if opts.restart else []
+        if restart and set(restart) != set(opts.restart):
+            extra = sorted(set(restart) - set(opts.restart))
+            self.emit(Message(f"restart also covers tables that reference them: {', '.join(extra)}",
+                              "warning"))
+        with self.target.connect() as tgt, tgt.begin():
+            for name in reversed(restart):  # children first: no row is left orphaned
+                self.state.forget_table(tgt, name)
+                if sa.inspect(tgt).has_table(name):
+                    ddl.clear_table(tgt, self.plan.tables[name])
+            for plan in tables:
+                if plan.create:
+                    ddl.create_table(tgt, self.target, plan)
+                recorded = self.state.table_hash(tgt, plan.name)
+                if recorded is not None and recorded != plan.mapping_hash:
+                    raise MappingChanged(
+                        f"the mapping of table '{plan.name}' changed since its chunks were "
+                        "committed; resuming would mix rows of two mappings",
+                        table=plan.name,
+                        hint=f"run again with --restart {plan.name} to copy it anew",
+                    )
+
+    def _chunks(self, copier: ChunkCopier, plan: TablePlan) -> list[ChunkState]:
+        """The table's chunks, planning them (one key scan) on its first run."""
+        with self.target.connect() as tgt:
+            chunks = self.state.chunks(tgt, plan.name)
+        if chunks:
+            return chunks
+        with self.source.connect() as src:
+            bounds = copier.boundaries(src)
+        with self.target.connect() as tgt, tgt.begin():
+            self.state.plan_table(tgt, plan.name, plan.mapping_hash, bounds)
+            return self.state.chunks(tgt, plan.name)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self, run_id: str, opts: RunOptions) -> RunResult:
+        started = time.monotonic()
+        tables = self._selected(opts)
+        if opts.batch_size:
+            for plan in tables:
+                plan.batch_size = opts.batch_size
+        self._prepare(tables, opts)
+        with self.target.connect() as tgt:
+            rejects_total = self.state.reject_count(tgt)
+        throttle = Throttle(opts.max_rows_per_second)
+        outcomes = {p.name: TableOutcome(p.name) for p in tables}
+        selected = {p.name for p in tables}
+        waiting = list(tables)
+        complete: set[str] = set()
+        running: dict[Future[ChunkResult], tuple[str, ChunkState]] = {}
+        remaining: dict[str, int] = {}
+        copiers: dict[str, ChunkCopier] = {}
+        failure: BaseException | None = None
+
+        with ThreadPoolExecutor(max_workers=max(1, opts.workers),
+                                thread_name_prefix="datamove") as pool:
+            while (waiting or running) and failure is None:
+                for plan in list(waiting):
+                    blockers = (plan.parents - plan.deferred_parents) & selected
+                    if not blockers <= complete:
+                        continue
+                    waiting.remove(plan)
+                    copier = copiers[plan.name] = ChunkCopier(
+                        plan, self.source, self.target, self.state, run_id, throttle)
+                    chunks = self._chunks(copier, plan)
+                    todo = [c for c in chunks if not c.done]
+                    out = outcomes[plan.name]
+                    out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
+                    out.rows = sum(c.rows for c in chunks if c.done)
+                    self.emit(TableStarted(plan.name, len(chunks), out.chunks_skipped,
+                                           plan.rows_estimate))
+                    remaining[plan.name] = len(todo)
+                    for chunk in todo:
+                        fut = pool.submit(self._with_retries, copier, chunk)
+                        running[fut] = (plan.name, chunk)
+                    if not todo:
+                        self._finish_table(plan, outcomes[plan.name], complete)
+                if not running:
+                    continue
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name, chunk = running.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BaseException as exc:  # noqa: BLE001 - re-raised after the drain
+                        failure = failure or exc
+                        continue
+                    out = outcomes[name]
+                    out.rows += result.rows
+                    out.rejects += result.rejects
+                    out.chunks_done += 1
+                    out.seconds += result.seconds
+                    out.paths.add(result.path)
+                    rejects_total += result.rejects
+                    self.emit(ChunkCommitted(name, chunk.chunk_no, result.rows, result.rejects,
+                                             result.seconds, result.path))
+                    if rejects_total > self.max_rejects:
+                        failure = failure or self._too_many_rejects(rejects_total)
+                    remaining[name] -= 1
+                    if remaining[name] == 0:
+                        self._finish_table(self.plan.tables[name], out, complete)
+            if failure is not None:
+                for fut in running:
+                    fut.cancel()
+        if failure is not None:
+            raise failure
+        if rejects_total > self.max_rejects:
+            raise self._too_many_rejects(rejects_total)
+        self._foreign_keys(tables)
+        return RunResult(run_id, list(outcomes.values()), rejects_total,
+                         time.monotonic() - started)
+
+    def _too_many_rejects(self, count: int) -> RejectLimitExceeded:
+        return RejectLimitExceeded(
+            f"{count} row(s) rejected, more than max_rejects={self.max_rejects}; the run stopped "
+            "(committed chunks are kept)",
+            hint="inspect them with `datamove status SPEC --rejects`; fix the source or the "
+                 "mapping and `--restart TABLE`, or raise max_rejects to accept them",
+        )
+
+    def _finish_table(self, plan: TablePlan, out: TableOutcome, complete: set[str]) -> None:
+        with self.target.connect() as tgt, tgt.begin():
+            made = ddl.create_indexes(tgt, plan) if plan.create else []
+            self.state.finalize_table(tgt, plan.name)
+        if made:
+            self.emit(Message(f"{plan.name}: created {len(made)} index(es) after the load"))
+        complete.add(plan.name)
+        self.emit(TableFinished(plan.name, out.rows, out.rejects, out.seconds))
+
+    def _foreign_keys(self, tables: list[TablePlan]) -> None:
+        for plan in tables:
+            if not plan.create:
+                continue
+            try:
+                with self.target.connect() as tgt, tgt.begin():
+                    made = ddl.create_foreign_keys(tgt, self.target, plan)
+            except sa.exc.DBAPIError as exc:
+                err = self.target.translate(exc)
+                err.message = (f"the data of '{plan.name}' is loaded, but a foreign key could not "
+                               f"be created: {err.message}")
+                err.hint = "rows referencing missing parents? fix them and run again"
+                raise err from exc
+            if made:
+                self.emit(Message(f"{plan.name}: created {len(made)} foreign key(s) after the load"))
+
+    def _with_retries(self, copier: ChunkCopier, chunk: ChunkState) -> ChunkResult:
+        """Run a chunk; transient failures are retried with backoff, anything else stops."""
+        where = f"{copier.plan.name} chunk {chunk.chunk_no}"
+        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+            try:
+                return copier.run(chunk)
+            except ConnectionFailed as exc:
+                message, transient = f"{where}: {exc.message}", True
+            except DatamoveError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified at the dialect seams
+                orig = getattr(exc, "orig", exc)
+                message = f"{where}: {redact_text(str(orig)).strip()}"
+                transient = self.source.is_transient(orig) or self.target.is_transient(orig)
+                if not transient:
+                    raise TerminalError(message, table=copier.plan.name) from exc
+            if delay is None:
+                raise TransientError(f"{message} (gave up after {attempt} attempts)",
+                                     table=copier.plan.name)
+            self.emit(ChunkRetried(copier.plan.name, chunk.chunk_no, attempt, message, delay))
+            time.sleep(delay)
+        raise AssertionError("unreachable")

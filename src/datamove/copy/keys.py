@@ -1,0 +1,102 @@
+"""Key values and key ranges: how chunks are described, stored and turned into SQL.
+
+A chunk is the half-open key range ``(lo, hi]`` in key order; ``None`` stands for minus or plus
+infinity, so the chunks of a table always cover the whole key space — rows inserted after the
+chunks were planned still fall into exactly one chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+KeyValue = tuple[Any, ...]
+
+
+def _encode_value(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return {"$float": repr(v)}
+    if isinstance(v, Decimal):
+        return {"$decimal": str(v)}
+    if isinstance(v, dt.datetime):
+        return {"$datetime": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {"$date": v.isoformat()}
+    if isinstance(v, dt.time):
+        return {"$time": v.isoformat()}
+    if isinstance(v, dt.timedelta):
+        return {"$timedelta": v.total_seconds()}
+    if isinstance(v, bytes | bytearray | memoryview):
+        return {"$bytes": base64.b64encode(bytes(v)).decode("ascii")}
+    return {"$str": str(v)}  # UUID and other scalar types compare by their text form
+
+
+def _decode_value(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return v
+    ((tag, raw),) = v.items()
+    match tag:
+        case "$float":
+            return float(raw)
+        case "$decimal":
+            return Decimal(raw)
+        case "$datetime":
+            return dt.datetime.fromisoformat(raw)
+        case "$date":
+            return dt.date.fromisoformat(raw)
+        case "$time":
+            return dt.time.fromisoformat(raw)
+        case "$timedelta":
+            return dt.timedelta(seconds=raw)
+        case "$bytes":
+            return base64.b64decode(raw)
+    return raw
+
+
+def encode_key(key: KeyValue | None) -> str | None:
+    """JSON text for a key value; types survive the round trip (dates stay dates)."""
+    if key is None:
+        return None
+    return json.dumps([_encode_value(v) for v in key], separators=(",", ":"))
+
+
+def decode_key(text: str | None) -> KeyValue | None:
+    if text is None:
+        return None
+    return tuple(_decode_value(v) for v in json.loads(text))
+
+
+def after(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnElement[bool]:
+    """``(c1, c2, ...) > key`` in expanded form (index-friendly on every engine)."""
+    (first, *rest), (value, *values) = columns, key
+    if not rest:
+        return first > value
+    return sa.or_(first > value, sa.and_(first == value, after(rest, tuple(values))))
+
+
+def at_most(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnElement[bool]:
+    """``(c1, c2, ...) <= key`` in expanded form."""
+    (first, *rest), (value, *values) = columns, key
+    if not rest:
+        return first <= value
+    return sa.or_(first < value, sa.and_(first == value, at_most(rest, tuple(values))))
+
+
+def in_range(
+    columns: Sequence[sa.ColumnElement[Any]], lo: KeyValue | None, hi: KeyValue | None
+) -> sa.ColumnElement[bool]:
+    """The predicate selecting the chunk ``(lo, hi]``."""
+    parts: list[sa.ColumnElement[bool]] = []
+    if lo is not None:
+        parts.append(after(columns, lo))
+    if hi is not None:
+        parts.append(at_most(columns, hi))
+    return sa.and_(sa.true(), *parts)

@@ -1,0 +1,281 @@
+"""The ``Dialect`` base: the only place that knows an engine's SQL, bulk paths and quirks.
+
+Subclasses register by SQLAlchemy dialect name; nothing outside ``datamove.dialects`` branches
+on an engine's name. Capability flags are UPPER_SNAKE class attributes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from datamove.dialects.types import TypeInfo, classify_generic, render_generic
+from datamove.dialects.types import TypeInfo, classify_generic, render_generic
+from datamove.errors import (
+    ConnectionFailed,
+    DatamoveError,
+    SpecError,
+    TerminalError,
+    TransientError,
+)
+from datamove.redact import redact_text, redact_url
+
+Row = Sequence[Any]
+Adapter = Callable[[Any], Any]
+
+_REGISTRY: dict[str, type[Dialect]] = {}
+
+
+class Dialect:
+    """One database engine, bound to one URL (and its SQLAlchemy engine)."""
+
+    NAME: ClassVar[str] = ""
+    STATE_SCHEMA: ClassVar[str | None] = None
+    """Schema holding the state tables (None: ``datamove_`` prefixed tables instead)."""
+    SUPPORTS_COPY: ClassVar[bool] = False
+    """Has a native COPY pipe that can move a pushed-down SELECT without Python per row."""
+    FOREIGN_KEYS_AFTER_LOAD: ClassVar[bool] = True
+    """Can add foreign keys with ALTER TABLE after the data is loaded."""
+    WRITE_BATCH_ROWS: ClassVar[int] = 5000
+    """Rows per bulk write statement (bounded by the engine's packet or parameter limits)."""
+    INSTALL_HINT: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.NAME:
+            _REGISTRY[cls.NAME] = cls
+
+    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+        self.url = url
+        self.role = role
+        self.safe_url = redact_url(url)
+        try:
+            self.engine: Engine = sa.create_engine(
+                url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, **self.engine_options()
+            )
+        except NoSuchModuleError:
+            raise SpecError(f"unknown database kind in {role} URL {self.safe_url}") from None
+        except ModuleNotFoundError as exc:
+            raise SpecError(
+                f"the driver for {self.safe_url} is not installed ({exc.name})",
+                hint=self.INSTALL_HINT or None,
+            ) from None
+        event.listen(self.engine, "connect", self._on_connect)
+        self._local = threading.local()
+
+    # -- construction ---------------------------------------------------------------------
+
+    @staticmethod
+    def for_url(url: str, *, role: str, pool_size: int = 4) -> Dialect:
+        """The dialect for ``url``; ``role`` ('source'/'target') is used in messages."""
+        from datamove.dialects import mysql, postgresql, sqlite  # noqa: F401  (register)
+
+        try:
+            name = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise SpecError(
+                f"{role} is not a database URL: {redact_url(url)!r}",
+                hint="use a SQLAlchemy URL such as postgresql+psycopg://user@host/db",
+            ) from None
+        cls = _REGISTRY.get(name)
+        if cls is None:
+            known = ", ".join(sorted(_REGISTRY))
+            raise SpecError(f"{role} database kind '{name}' is not supported (supported: {known})")
+        return cls(url, role=role, pool_size=pool_size)
+
+    def engine_options(self) -> dict[str, Any]:
+        """Extra ``create_engine`` keyword arguments for this engine."""
+        return {}
+
+    def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        self.setup_session(dbapi_conn)
+
+    def setup_session(self, dbapi_conn: Any) -> None:
+        """Per-connection settings: UTC time zone, strict modes, UTF-8."""
+
+    def connect(self) -> Connection:
+        """A new connection; connection failures become ``ConnectionFailed`` (no password shown)."""
+        try:
+            return self.engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise ConnectionFailed(
+                f"cannot connect to the {self.role} {self.safe_url}: "
+                f"{redact_text(str(exc.orig)).strip().splitlines()[0]}",
+                hint="check the host, port, user, password and that the server is running",
+            ) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def translate(self, exc: BaseException) -> DatamoveError:
+        """Map a driver error to the most specific datamove error (the one seam per dialect)."""
+        if isinstance(exc, DatamoveError):
+            return exc
+        orig = getattr(exc, "orig", exc)
+        message = redact_text(str(orig)).strip()
+        if self.is_transient(orig):
+            return TransientError(f"{self.role} {self.NAME}: {message}")
+        return TerminalError(f"{self.role} {self.NAME}: {message}")
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """True for errors that a retry may fix (dropped connection, deadlock, serialization)."""
+        return False
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        """True when a write failed because of the rows themselves (a value, a constraint)."""
+        return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def compile(self, stmt: sa.sql.ClauseElement) -> tuple[str, Any]:
+        """The driver-level SQL text and parameters of a SQLAlchemy statement."""
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        params = compiled.construct_params()
+        if self.engine.dialect.positional:
+            return str(compiled), tuple(params[name] for name in compiled.positiontup or ())
+        return str(compiled), params
+
+    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+        """Rows of ``stmt`` in batches, through a server-side (streaming) cursor.
+
+        Values come as the driver returns them (no SQLAlchemy result processing): memory stays
+        bounded by ``batch`` whatever the result size.
+        """
+        sql, params = self.compile(stmt)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        finally:
+            cursor.close()
+
+    def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
+        """(rows, bytes) estimates from the catalog; cheap, never a full scan."""
+        return None, None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
+        """A function making a Python value acceptable to this engine's bulk write, or None."""
+        if isinstance(target_type, sa.String | sa.Text | sa.Enum):
+            return text_value
+        if isinstance(target_type, sa.JSON):
+            return json_text
+        if isinstance(target_type, sa.DateTime) and not target_type.timezone:
+            return naive_utc
+        if isinstance(target_type, sa.Time):
+            return time_of_day
+        return None
+
+    def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
+        """Describe a reflected source type; None when datamove cannot map it."""
+        return classify_generic(t, label)
+
+    def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
+        """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""
+        return {}
+
+    def render(
+        self, info: TypeInfo, same_engine: bool, indexed: bool = False
+    ) -> sa.types.TypeEngine[Any] | None:
+        """This engine's column type for ``info``; None when there is none (a plan error).
+
+        ``same_engine`` allows reusing an engine-specific source type as is; ``indexed`` says
+        the column is part of a key or index (some engines cannot index unbounded text).
+        """
+        if info.kind == "other":
+            if same_engine:
+                return info.native  # type: ignore[no-any-return]
+            return sa.JSON() if info.note and info.note.startswith("array") else None
+        return render_generic(info)
+
+    def sortable(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        """``col`` as compared in key ranges: text keys compare by code point on every engine.
+
+        Chunks are key ranges evaluated on both sides; if source and target collations ordered
+        strings differently, a chunk's delete could reach rows another chunk copied.
+        """
+        return col
+
+    def table_kwargs(self) -> dict[str, Any]:
+        """Engine options for CREATE TABLE (charset, storage engine)."""
+        return {}
+
+    def write(self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]) -> None:
+        """Bulk-write ``rows`` into ``table`` inside the connection's open transaction."""
+        stmt = sa.insert(table)
+        sql = str(stmt.compile(dialect=self.engine.dialect, column_keys=list(columns)))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(rows), self.WRITE_BATCH_ROWS):
+                cursor.executemany(sql, rows[start : start + self.WRITE_BATCH_ROWS])
+        finally:
+            cursor.close()
+
+    # -- DDL -------------------------------------------------------------------------------
+
+    def state_table_name(self, name: str) -> tuple[str | None, str]:
+        """(schema, table) of a state table."""
+        if self.STATE_SCHEMA:
+            return self.STATE_SCHEMA, name
+        return None, f"datamove_{name}"
+
+    def ensure_state_schema(self, conn: Connection) -> None:
+        """Create the schema that holds the state tables, if the engine has schemas."""
+
+    def add_check_in(self, column: sa.Column[Any], values: Sequence[str]) -> sa.CheckConstraint:
+        """A CHECK constraint limiting ``column`` to ``values`` (enum → text with a CHECK)."""
+        return sa.CheckConstraint(sa.column(column.name).in_(list(values)))
+
+    def quote(self, name: str) -> str:
+        return str(self.engine.dialect.identifier_preparer.quote(name))
+
+
+def dialect_names() -> list[str]:
+    from datamove.dialects import mysql, postgresql, sqlite  # noqa: F401
+
+    return sorted(_REGISTRY)
+
+
+def text_value(value: Any) -> Any:
+    """A value bound for a text column: sets (MySQL SET) joined, containers as sorted JSON."""
+    if isinstance(value, set | frozenset):
+        return ",".join(sorted(value))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def json_text(value: Any) -> Any:
+    """JSON for engines that take JSON as text: containers serialised, text passed through."""
+    if isinstance(value, dict | list | int | float | bool) and value is not None:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def naive_utc(value: Any) -> Any:
+    """An aware timestamp going into a naive column is stored as UTC (the plan says so)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def time_of_day(value: Any) -> Any:
+    """MySQL returns TIME as a duration; a time of day within 0–24h becomes ``datetime.time``."""
+    if isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
+        return (dt.datetime.min + value).time()
+    return value

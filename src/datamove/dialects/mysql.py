@@ -1,0 +1,213 @@
+"""MySQL and MariaDB: streamed (unbuffered) reads, multi-row INSERT writes, strict sessions.
+
+Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), strict SQL mode
+(a value too long is an error, never a silent truncation) and utf8mb4.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Dialect, Row
+from datamove.dialects.types import TypeInfo, classify_generic, integer, render_generic
+
+DEFAULT_DRIVER = "mysqlconnector"
+
+_TRANSIENT_CODES = {
+    1205,  # lock wait timeout
+    1213,  # deadlock
+    1053,  # server shutdown in progress
+    1927,  # connection was killed
+    2003,  # can't connect
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2055,  # lost connection (connector)
+}
+_DATA_CODES = {1048, 1062, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 3140, 4025, 1690, 1411}
+_SPATIAL = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection",
+}
+_UNSIGNED_RANGES = {
+    mysql.TINYINT: 2**8 - 1,
+    mysql.SMALLINT: 2**16 - 1,
+    mysql.MEDIUMINT: 2**24 - 1,
+    mysql.INTEGER: 2**32 - 1,
+    mysql.BIGINT: 2**64 - 1,
+}
+_SIGNED_RANGES = {mysql.TINYINT: 2**7, mysql.MEDIUMINT: 2**23}
+_MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
+_JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
+
+
+class MySQL(Dialect):
+    NAME = "mysql"
+    WRITE_BATCH_ROWS = 2000
+    INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
+
+    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+        parsed = sa.engine.make_url(url)
+        if "+" not in parsed.drivername:
+            # The driver chosen by measurement (see README, "MySQL driver").
+            url = parsed.set(drivername=f"{parsed.drivername}+{DEFAULT_DRIVER}").render_as_string(
+                hide_password=False
+            )
+        super().__init__(url, role=role, pool_size=pool_size)
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"charset": "utf8mb4"}}
+
+    def setup_session(self, dbapi_conn: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(
+            "SET SESSION time_zone = '+00:00', "
+            "sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', "
+            "foreign_key_checks = 0, "  # FKs are added after the load; cycles load in any order
+            "net_write_timeout = 3600, net_read_timeout = 3600"
+        )
+        cursor.close()
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _code(self, exc: BaseException) -> int | None:
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "errno", None)
+        if code is None and getattr(orig, "args", None):
+            first = orig.args[0]
+            code = first if isinstance(first, int) else None
+        return code
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return self._code(exc) in _TRANSIENT_CODES
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        return self._code(exc) in _DATA_CODES or super().is_data_error(exc)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+        sql, params = self.compile(stmt)
+        raw = conn.connection.dbapi_connection
+        driver = self.engine.dialect.driver
+        if driver == "pymysql":
+            import pymysql.cursors
+
+            cursor = raw.cursor(pymysql.cursors.SSCursor)  # type: ignore[union-attr]
+        elif driver == "mysqldb":
+            import MySQLdb.cursors
+
+            cursor = raw.cursor(MySQLdb.cursors.SSCursor)  # type: ignore[union-attr]
+        else:  # mysql-connector: cursors are unbuffered unless asked otherwise
+            cursor = raw.cursor(buffered=False)  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        finally:
+            cursor.close()
+
+    def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
+        row = conn.execute(
+            sa.text(
+                "SELECT table_rows, data_length + index_length FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_name = :name"
+            ),
+            {"name": table.name},
+        ).first()
+        return (None, None) if row is None else (int(row[0] or 0), int(row[1] or 0))
+
+    # -- types -----------------------------------------------------------------------------
+
+    def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
+        if isinstance(t, mysql.TINYINT) and t.display_width == 1 and not t.unsigned:
+            return TypeInfo("boolean", label, note="TINYINT(1) is MySQL's boolean")
+        if isinstance(t, mysql.YEAR):
+            return integer(label, 0, 2155)
+        if isinstance(t, mysql.SET):
+            return TypeInfo("text", label, values=tuple(t.values), note="SET as comma-separated text")
+        if isinstance(t, mysql.BIT):
+            return None
+        if isinstance(t, sa.Integer) and getattr(t, "unsigned", False):
+            high = next(h for cls, h in _UNSIGNED_RANGES.items() if isinstance(t, cls))
+            return integer(label, 0, high, note="unsigned; range widened")
+        for cls, bound in _SIGNED_RANGES.items():
+            if isinstance(t, cls):
+                return integer(label, -bound, bound - 1)
+        if isinstance(t, mysql.TIMESTAMP):
+            return TypeInfo("timestamp", label, timezone=True, note="TIMESTAMP is stored in UTC")
+        if isinstance(t, sa.types.NullType) and label.split("(")[0].lower() in _SPATIAL:
+            return TypeInfo("binary", label, note="spatial value as MySQL WKB (4-byte SRID + WKB)")
+        if isinstance(t, mysql.JSON):
+            return TypeInfo("json", label)
+        return classify_generic(t, label)
+
+    def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
+        # MariaDB's JSON is LONGTEXT with a json_valid() CHECK; reflection sees only the text.
+        rows = conn.execute(
+            sa.text(
+                "SELECT check_clause FROM information_schema.check_constraints "
+                "WHERE constraint_schema = DATABASE() AND table_name = :name"
+            ),
+            {"name": table.name},
+        ).all()
+        out: dict[str, TypeInfo] = {}
+        for (clause,) in rows:
+            for match in _JSON_CHECK.finditer(clause or ""):
+                name = match.group("col").replace("``", "`")
+                out[name] = TypeInfo("json", "JSON")
+        return out
+
+    def render(
+        self, info: TypeInfo, same_engine: bool, indexed: bool = False
+    ) -> sa.types.TypeEngine[Any] | None:
+        match info.kind:
+            case "text" | "enum" if indexed:
+                return mysql.VARCHAR(255)
+            case "string" if indexed and (info.length or 0) > 768:
+                return mysql.VARCHAR(768)
+            case "enum":
+                return mysql.ENUM(*info.values)
+            case "text":
+                return mysql.LONGTEXT()
+            case "string":
+                if info.length and info.length <= (255 if info.fixed else _MAX_VARCHAR):
+                    return mysql.CHAR(info.length) if info.fixed else mysql.VARCHAR(info.length)
+                return mysql.LONGTEXT()
+            case "boolean":
+                return mysql.BOOLEAN()
+            case "timestamp":
+                return mysql.DATETIME(fsp=6)
+            case "time":
+                return mysql.TIME(fsp=6)
+            case "json":
+                return mysql.JSON()
+            case "binary":
+                return mysql.LONGBLOB()
+            case "uuid":
+                return mysql.CHAR(36)
+            case "float":
+                return mysql.DOUBLE() if (info.bits or 53) > 24 else mysql.FLOAT()
+            case "decimal":
+                if info.precision is None:
+                    return mysql.DECIMAL(65, 30)
+                return mysql.DECIMAL(info.precision, info.scale) if info.precision <= 65 else None
+        return render_generic(info)
+
+    def sortable(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        if info is not None and info.kind in {"string", "text", "enum"}:
+            return sa.func.binary(col)  # byte order of UTF-8 is code point order
+        return col
+
+    def table_kwargs(self) -> dict[str, Any]:
+        # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.
+        return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+class MariaDB(MySQL):
+    NAME = "mariadb"

@@ -1,0 +1,178 @@
+"""PostgreSQL through psycopg 3: COPY in and out, server-side cursors, ``datamove`` schema."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.types import TypeInfo, classify_generic, render_generic
+
+_TRANSIENT_SQLSTATES = {
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now
+    "53300",  # too_many_connections
+}
+_cursor_names = itertools.count()
+
+
+class PostgreSQL(Dialect):
+    NAME = "postgresql"
+    STATE_SCHEMA = "datamove"
+    SUPPORTS_COPY = True
+    INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
+
+    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+        parsed = sa.engine.make_url(url)
+        if parsed.drivername == "postgresql":
+            # psycopg 3 is the driver datamove is built and measured on.
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(
+                hide_password=False
+            )
+        super().__init__(url, role=role, pool_size=pool_size)
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"options": "-c TimeZone=UTC -c client_encoding=UTF8"}}
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def is_transient(self, exc: BaseException) -> bool:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None:
+            return True  # connection lost / server closed the connection
+        return getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        import psycopg
+
+        orig = getattr(exc, "orig", exc)
+        return isinstance(orig, psycopg.DataError | psycopg.IntegrityError)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+        sql, params = self.compile(stmt)
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor(name=f"datamove_{next(_cursor_names)}") as cursor:
+            cursor.itersize = batch
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+    def copy_out(self, conn: Connection, stmt: sa.sql.Select[Any]) -> Iterator[bytes]:
+        """``COPY (SELECT ...) TO STDOUT`` in text format: raw blocks, no per-row Python."""
+        sql, params = self.compile(stmt)
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+            for block in copy:
+                yield bytes(block)
+
+    def copy_in(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str], blocks: Iterator[bytes]
+    ) -> int:
+        """``COPY table FROM STDIN`` fed with text-format blocks; returns the rows written."""
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            with cursor.copy(self._copy_from_sql(table, columns)) as copy:
+                for block in blocks:
+                    copy.write(block)
+            return int(cursor.rowcount)
+
+    def _copy_from_sql(self, table: sa.Table, columns: Sequence[str]) -> str:
+        prep = self.engine.dialect.identifier_preparer
+        cols = ", ".join(prep.quote(c) for c in columns)
+        return f"COPY {prep.format_table(table)} ({cols}) FROM STDIN"
+
+    def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
+        prep = self.engine.dialect.identifier_preparer
+        row = conn.execute(
+            sa.text(
+                "SELECT GREATEST(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) "
+                "FROM pg_class c WHERE c.oid = to_regclass(:name)"
+            ),
+            {"name": prep.format_table(table)},
+        ).first()
+        if row is None:
+            return None, None
+        rows, size = int(row[0]), int(row[1])
+        if rows == 0:  # never analyzed: a count is exact and, for small tables, cheap enough
+            rows = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+        return rows, size
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
+        if isinstance(target_type, sa.JSON):
+            from psycopg.types.json import Jsonb
+
+            def to_json(value: Any) -> Any:
+                if isinstance(value, str | bytes) or value is None:
+                    return value  # already JSON text; the server parses and checks it
+                return Jsonb(value)
+
+            return to_json
+        return super().adapter(target_type)
+
+    def write(self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]) -> None:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(self._copy_from_sql(table, columns)) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    # -- types -----------------------------------------------------------------------------
+
+    def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
+        if isinstance(t, pg.DOMAIN):
+            base = self.classify(t.data_type, label)
+            return base
+        if isinstance(t, pg.JSONB | pg.JSON):
+            return TypeInfo("json", label)
+        if isinstance(t, pg.ENUM):
+            return TypeInfo("enum", label, values=tuple(t.enums))
+        if isinstance(t, pg.TIMESTAMP):
+            return TypeInfo("timestamp", label, timezone=bool(t.timezone))
+        if isinstance(t, pg.ARRAY):
+            return TypeInfo("other", label, native=t, note="array; stored as JSON outside PostgreSQL")
+        if isinstance(t, pg.TSVECTOR | pg.INTERVAL | pg.INET | pg.CIDR | pg.MACADDR | pg.MONEY):
+            return TypeInfo("other", label, native=t)
+        return classify_generic(t, label)
+
+    def render(self, info: TypeInfo, same_engine: bool) -> sa.types.TypeEngine[Any] | None:
+        if info.kind == "json":
+            return pg.JSONB()
+        if info.kind == "other":
+            if same_engine and info.native is not None:
+                return info.native  # type: ignore[no-any-return]
+            return None
+        if info.kind == "timestamp":
+            return pg.TIMESTAMP(timezone=info.timezone)
+        if info.kind == "binary":
+            return pg.BYTEA()
+        if info.kind == "float":
+            return pg.DOUBLE_PRECISION() if (info.bits or 53) > 24 else pg.REAL()
+        if info.kind == "uuid":
+            return pg.UUID()
+        return render_generic(info)
+
+    def sortable(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        if info is not None and info.kind in {"string", "text"}:
+            return col.collate("C")
+        return col
+
+    def ensure_state_schema(self, conn: Connection) -> None:
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.STATE_SCHEMA or '')}"))
+

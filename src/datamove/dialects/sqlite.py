@@ -1,0 +1,101 @@
+"""SQLite: the embedded engine; executemany in one transaction, one writer at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import sqlite3
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Adapter, Dialect, text_value
+from datamove.dialects.types import TypeInfo, classify_generic, integer
+
+_TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
+
+
+class SQLite(Dialect):
+    NAME = "sqlite"
+    FOREIGN_KEYS_AFTER_LOAD = False  # no ALTER TABLE ADD CONSTRAINT: FKs go in CREATE TABLE
+    WRITE_BATCH_ROWS = 10_000
+
+    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+        super().__init__(url, role=role, pool_size=pool_size)
+        # The driver's implicit transactions cannot hold a savepoint across statements;
+        # datamove issues BEGIN itself. A target takes the write lock up front (IMMEDIATE), so
+        # concurrent workers queue on busy_timeout instead of failing on lock upgrade.
+        begin = "BEGIN IMMEDIATE" if role == "target" else "BEGIN"
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"timeout": 60, "check_same_thread": False}}
+
+    def setup_session(self, dbapi_conn: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    def is_transient(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        return isinstance(orig, sqlite3.OperationalError) and str(orig).lower().startswith(
+            _TRANSIENT
+        )
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        return isinstance(
+            orig, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError
+        ) or super().is_data_error(exc)
+
+    def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
+        rows = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+        return rows, None
+
+    def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
+        if isinstance(t, sa.Integer) and not isinstance(t, sa.SmallInteger | sa.Boolean):
+            return integer(label, -(2**63), 2**63 - 1)  # every SQLite integer is 64-bit
+        found = classify_generic(t, label)
+        if found is not None:
+            return found
+        return _affinity(label)
+
+    def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
+        base = super().adapter(target_type)
+
+        def to_sqlite(value: Any) -> Any:
+            if base is not None:
+                value = base(value)
+            if isinstance(value, decimal.Decimal):
+                return str(value)  # exact: the column's affinity decides how it is stored
+            if isinstance(value, dt.datetime | dt.date | dt.time):
+                return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+            if isinstance(value, dict | list | set | frozenset | uuid.UUID):
+                return text_value(value)
+            if isinstance(value, memoryview):
+                return bytes(value)
+            return value
+
+        return to_sqlite
+
+
+def _affinity(label: str) -> TypeInfo:
+    """SQLite's type-affinity rules for declared types SQLAlchemy does not know."""
+    name = label.upper()
+    if "INT" in name:
+        return integer(label, -(2**63), 2**63 - 1)
+    if any(word in name for word in ("CHAR", "CLOB", "TEXT")):
+        length = re.search(r"\((\d+)\)", name)
+        if length:
+            return TypeInfo("string", label, length=int(length.group(1)))
+        return TypeInfo("text", label)
+    if not name or "BLOB" in name:
+        return TypeInfo("binary", label, note="no declared type (BLOB affinity)")
+    if any(word in name for word in ("REAL", "FLOA", "DOUB")):
+        return TypeInfo("float", label, bits=53)
+    return TypeInfo("decimal", label, note="NUMERIC affinity")

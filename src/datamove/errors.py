@@ -1,0 +1,112 @@
+"""The one exception family datamove raises.
+
+Every error says what happened, where (table, column, key, spec path) and what to do.
+The CLI prints ``str(exc)`` without a traceback and exits with ``exc.exit_code``::
+
+    DatamoveError
+    ├── SpecError            exit 2  the spec is invalid (names the spec path)
+    │   └── MappingChanged   exit 2  resuming under a changed mapping
+    ├── UsageError           exit 2  bad command-line usage or a plan with error findings
+    │   └── PlanHasErrors    exit 2
+    ├── ChecksFailed         exit 1  validation ran and found differences
+    └── RuntimeFailure       exit 3  the run stopped; committed work is kept
+        ├── ConnectionFailed exit 3  a server cannot be reached or refused the login
+        ├── RejectLimitExceeded
+        ├── TransientError           retryable: dropped connection, deadlock, serialization
+        └── TerminalError            not retryable: anything else a database raised
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DatamoveError(Exception):
+    """Base of every error datamove raises on purpose."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        spec_path: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        key: Any = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint
+        self.spec_path = spec_path
+        self.table = table
+        self.column = column
+        self.key = key
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.spec_path:
+            parts.append(f"{self.spec_path}: ")
+        parts.append(self.message)
+        if self.hint:
+            parts.append(f"\n  hint: {self.hint}")
+        return "".join(parts)
+
+
+class SpecError(DatamoveError):
+    """The spec file is unreadable or invalid."""
+
+    exit_code = 2
+
+
+class MappingChanged(SpecError):
+    """A table's resolved mapping differs from the one its checkpoints were made with."""
+
+
+class UsageError(DatamoveError):
+    """The command was called wrongly."""
+
+    exit_code = 2
+
+
+class PlanHasErrors(UsageError):
+    """The plan has error findings; nothing is copied until they are fixed."""
+
+
+class ChecksFailed(DatamoveError):
+    """Validation ran and found differences."""
+
+    exit_code = 1
+
+
+class RuntimeFailure(DatamoveError):
+    """The run stopped; everything committed before stays committed."""
+
+    exit_code = 3
+
+
+class ConnectionFailed(RuntimeFailure):
+    """A server could not be reached, or refused the login."""
+
+
+class RejectLimitExceeded(RuntimeFailure):
+    """More rows were rejected than the spec's ``max_rejects`` allows."""
+
+
+class TransientError(RuntimeFailure):
+    """A failure worth retrying: dropped connection, deadlock, serialization failure."""
+
+
+class TerminalError(RuntimeFailure):
+    """A database error that retrying will not fix."""
+
+
+class RowError(Exception):
+    """One value of one row cannot be moved; becomes a reject (never escapes a chunk)."""
+
+    def __init__(self, column: str | None, reason: str, value: Any = None) -> None:
+        self.column = column
+        self.reason = reason
+        self.value = value
+        super().__init__(reason)

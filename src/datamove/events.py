@@ -1,0 +1,61 @@
+"""Events the engine emits while it works; renderers (the CLI) subscribe.
+
+The engine never imports Rich: it calls the ``on_event`` callback it was given, from any worker
+thread, and the renderer decides what to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TableStarted:
+    table: str
+    chunks_total: int
+    chunks_done: int
+    rows_estimate: int | None
+
+
+@dataclass(frozen=True)
+class ChunkCommitted:
+    table: str
+    chunk_no: int
+    rows: int
+    rejects: int
+    seconds: float
+    path: str
+
+
+@dataclass(frozen=True)
+class ChunkRetried:
+    table: str
+    chunk_no: int
+    attempt: int
+    error: str
+    wait_seconds: float
+
+
+@dataclass(frozen=True)
+class TableFinished:
+    table: str
+    rows: int
+    rejects: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Message:
+    """A line worth showing to the person running the command."""
+
+    text: str
+    level: str = "info"
+
+
+Event = TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message
+EventHandler = Callable[[Event], None]
+
+
+def ignore(_: Event) -> None:
+    """The default handler: library callers that want no progress get none."""

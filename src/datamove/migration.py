@@ -1,0 +1,130 @@
+"""The façade: one method per command, each returning a typed result.
+
+The CLI is a thin adapter over this class; everything it can do, Python can do::
+
+    from datamove import Migration
+    result = Migration.from_file("migration.yaml").run(workers=2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datamove.copy import CopyEngine, RunOptions, RunResult
+from datamove.dialects.base import Dialect
+from datamove.errors import DatamoveError, PlanHasErrors
+from datamove.events import EventHandler, ignore
+from datamove.plan import Plan, resolve_plan
+from datamove.spec import MigrationSpec, load_spec
+from datamove.state import StateStore
+
+
+@dataclass
+class Status:
+    """What the state store says about a migration."""
+
+    name: str
+    target: str
+    tables: list[dict[str, Any]]
+    rejects_total: int
+    last_error: str | None
+    rejects: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "target": self.target, "tables": self.tables,
+            "rejects_total": self.rejects_total, "last_error": self.last_error,
+            "rejects": self.rejects,
+        }
+
+
+class Migration:
+    """A migration spec bound to its source and target databases."""
+
+    def __init__(self, spec: MigrationSpec) -> None:
+        self.spec = spec
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Migration:
+        return cls(load_spec(path))
+
+    @contextmanager
+    def _dialects(self, workers: int = 1) -> Iterator[tuple[Dialect, Dialect]]:
+        source = Dialect.for_url(self.spec.source, role="source", pool_size=workers + 1)
+        target = Dialect.for_url(self.spec.target, role="target", pool_size=workers + 2)
+        try:
+            yield source, target
+        finally:
+            source.dispose()
+            target.dispose()
+
+    def plan(self) -> Plan:
+        """Resolve the spec against the live schemas: columns, types, order, findings."""
+        with self._dialects() as (source, target):
+            return resolve_plan(self.spec, source, target)
+
+    def run(
+        self,
+        *,
+        tables: tuple[str, ...] = (),
+        workers: int = 1,
+        batch_size: int | None = None,
+        max_rows_per_second: float | None = None,
+        restart: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
+    ) -> RunResult:
+        """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
+        opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
+        with self._dialects(workers) as (source, target):
+            plan = resolve_plan(self.spec, source, target)
+            if plan.errors:
+                lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in plan.errors)
+                raise PlanHasErrors(
+                    f"the plan has {len(plan.errors)} error(s); nothing was copied:\n{lines}",
+                    hint="run `datamove plan SPEC` for every finding",
+                )
+            state = StateStore(target, self.spec.name)
+            with target.connect() as conn, conn.begin():
+                state.ensure(conn)
+                run_id = state.start_run(conn, "run")
+            engine = CopyEngine(plan, source, target, state, on_event, self.spec.max_rejects)
+            try:
+                result = engine.run(run_id, opts)
+            except BaseException as exc:
+                message = str(exc) if isinstance(exc, DatamoveError) else type(exc).__name__
+                self._finish(state, target, run_id, "failed", message)
+                raise
+            self._finish(state, target, run_id, "ok", None, result)
+            return result
+
+    @staticmethod
+    def _finish(state: StateStore, target: Dialect, run_id: str, status: str,
+                error: str | None, result: RunResult | None = None) -> None:
+        try:
+            with target.connect() as conn, conn.begin():
+                rows = result.rows if result else 0
+                rejects = result.rejects_total if result else state.reject_count(conn)
+                state.finish_run(conn, run_id, status, rows, rejects, error)
+        except DatamoveError:
+            pass  # the target is gone: the original error is the one worth reporting
+
+    def status(self, *, rejects: bool = False, table: str | None = None,
+               limit: int = 100) -> Status:
+        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects."""
+        with self._dialects() as (_, target):
+            state = StateStore(target, self.spec.name)
+            with target.connect() as conn:
+                if not state.exists(conn):
+                    return Status(self.spec.name, target.safe_url, [], 0, None, [])
+                return Status(
+                    name=self.spec.name,
+                    target=target.safe_url,
+                    tables=state.table_summaries(conn),
+                    rejects_total=state.reject_count(conn),
+                    last_error=state.last_error(conn),
+                    rejects=state.list_rejects(conn, table, limit) if rejects else [],
+                )

@@ -1,0 +1,166 @@
+"""The Plan: the spec resolved against the live schemas.
+
+Per target column: its source column, transform chain and types; per table: key, order,
+estimates and the DDL datamove will run; plus every finding. ``Plan`` is what ``run`` executes
+and what ``plan --json`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from datamove.dialects.types import TypeInfo
+from datamove.transforms import Transform
+
+
+class Severity(StrEnum):
+    """How bad a finding is: errors stop ``run``; warnings and notes are for the reviewer."""
+
+    error = "error"
+    warning = "warning"
+    note = "note"
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    code: str
+    message: str
+    spec_path: str
+    table: str | None = None
+    column: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value, "code": self.code, "message": self.message,
+            "spec_path": self.spec_path, "table": self.table, "column": self.column,
+        }
+
+
+@dataclass(frozen=True)
+class ForeignKeyPlan:
+    """A foreign key the target gets after the load (target names throughout)."""
+
+    name: str
+    columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str, ...]
+    ondelete: str | None = None
+    onupdate: str | None = None
+
+    def __str__(self) -> str:
+        return (f"{self.name} ({', '.join(self.columns)}) -> "
+                f"{self.parent} ({', '.join(self.parent_columns)})")
+
+
+@dataclass
+class ColumnPlan:
+    """How one target column is filled."""
+
+    target: str
+    source: str | None
+    transforms: list[Transform]
+    source_info: TypeInfo | None
+    target_type: sa.types.TypeEngine[Any] | None
+    target_type_text: str
+    nullable: bool
+    pushdown: bool
+    """Every transform has SQL the source can compute: Python only moves the values."""
+    pii: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "source": self.source,
+            "source_type": self.source_info.label if self.source_info else None,
+            "target_type": self.target_type_text,
+            "nullable": self.nullable,
+            "transforms": [t.fingerprint() for t in self.transforms],
+            "computed": "sql" if self.pushdown else "python",
+            "pii": self.pii,
+        }
+
+
+@dataclass
+class TablePlan:
+    """One table: where its rows come from, how they are chunked, and how the target is made."""
+
+    name: str
+    source_name: str
+    source_table: sa.Table
+    target_table: sa.Table
+    key: list[str]
+    target_key: list[str]
+    where: str | None
+    columns: list[ColumnPlan]
+    batch_size: int
+    target_exists: bool
+    create: bool
+    parents: set[str] = field(default_factory=set)
+    deferred_parents: set[str] = field(default_factory=set)
+    indexes: list[sa.Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
+    rows_estimate: int | None = None
+    bytes_estimate: int | None = None
+
+    @property
+    def mapping_hash(self) -> str:
+        """A hash of everything that decides the target rows; pinned by the checkpoints."""
+        doc = {
+            "source": self.source_name,
+            "key": self.key,
+            "where": self.where,
+            "columns": [
+                [c.target, c.source, [t.fingerprint() for t in c.transforms], c.target_type_text]
+                for c in self.columns
+            ],
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.name,
+            "source": self.source_name,
+            "key": self.key,
+            "where": self.where,
+            "create": self.create,
+            "rows_estimate": self.rows_estimate,
+            "bytes_estimate": self.bytes_estimate,
+            "batch_size": self.batch_size,
+            "parents": sorted(self.parents),
+            "deferred_parents": sorted(self.deferred_parents),
+            "indexes_after_load": [i.name for i in self.indexes],
+            "foreign_keys_after_load": [str(fk) for fk in self.foreign_keys],
+            "mapping_hash": self.mapping_hash,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+
+@dataclass
+class Plan:
+    name: str
+    source_url: str
+    target_url: str
+    tables: dict[str, TablePlan]
+    order: list[str]
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.error]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source_url,
+            "target": self.target_url,
+            "order": self.order,
+            "tables": [self.tables[t].to_dict() for t in self.order],
+            "findings": [f.to_dict() for f in self.findings],
+        }

@@ -1,0 +1,365 @@
+"""Resolve a spec against the live schemas into a ``Plan`` (with findings)."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Dialect
+from datamove.dialects.types import TypeInfo, describe
+from datamove.errors import SpecError
+from datamove.plan.lint import lossy_findings
+from datamove.plan.model import ColumnPlan, Finding, ForeignKeyPlan, Plan, Severity, TablePlan
+from datamove.plan.order import table_order
+from datamove.spec.models import ColumnSpec, MigrationSpec, TableSpec
+from datamove.transforms import Transform, build
+from datamove.transforms.builtin import Cast
+
+E, W, N = Severity.error, Severity.warning, Severity.note
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sa.exc.SAWarning)  # unknown types become plan findings
+        return sa.Table(name, md, autoload_with=conn)
+
+
+class Resolver:
+    """Builds a ``Plan`` for one spec from live source and target connections."""
+
+    def __init__(self, spec: MigrationSpec, source: Dialect, target: Dialect) -> None:
+        self.spec = spec
+        self.source = source
+        self.target = target
+        self.same_engine = type(source) is type(target) or (
+            source.engine.dialect.name == target.engine.dialect.name
+        )
+        self.findings: list[Finding] = []
+        self.target_md = sa.MetaData()
+
+    def add(self, severity: Severity, code: str, message: str, path: str,
+            table: str | None = None, column: str | None = None) -> None:
+        self.findings.append(Finding(severity, code, message, path, table, column))
+
+    def resolve(self, src: Connection, tgt: Connection) -> Plan:
+        src_names = sa.inspect(src).get_table_names()
+        tgt_names = set(sa.inspect(tgt).get_table_names())
+        source_md = sa.MetaData()
+        reflected: dict[str, sa.Table] = {}
+        for name, tspec in self.spec.tables.items():
+            source_name = tspec.source or name
+            if source_name not in src_names:
+                self.add(E, "unknown-table",
+                         f"source table '{source_name}' does not exist{_closest(source_name, src_names)}",
+                         f"tables.{name}" + (".source" if tspec.source else ""), name)
+                continue
+            reflected[name] = _reflect(src, source_name, source_md)
+
+        tables: dict[str, TablePlan] = {}
+        for name, table in reflected.items():
+            tspec = self.spec.tables[name]
+            existing = _reflect(tgt, name, sa.MetaData()) if name in tgt_names else None
+            plan = self._table(name, tspec, table, existing, src)
+            if plan is not None:
+                tables[name] = plan
+
+        self._foreign_keys(tables)
+        order, cycle_findings = table_order(tables)
+        self.findings.extend(cycle_findings)
+        return Plan(
+            name=self.spec.name,
+            source_url=self.source.safe_url,
+            target_url=self.target.safe_url,
+            tables=tables,
+            order=order,
+            findings=self.findings,
+        )
+
+    # -- one table -------------------------------------------------------------------------
+
+    def _table(self, name: str, tspec: TableSpec, src_table: sa.Table,
+               existing: sa.Table | None, src: Connection) -> TablePlan | None:
+        path = f"tables.{name}"
+        src_cols = [c.name for c in src_table.columns]
+        overrides = self.source.reflect_overrides(src, src_table)
+
+        key = self._key(name, tspec, src_table, path)
+        if key is None:
+            return None
+        for col in tspec.drop:
+            if col not in src_cols:
+                self.add(E, "unknown-column",
+                         f"dropped column '{col}' is not in source table '{src_table.name}'"
+                         f"{_closest(col, src_cols)}", f"{path}.drop", name, col)
+
+        specs: dict[str, ColumnSpec]
+        if tspec.columns is None:
+            specs = {c: ColumnSpec() for c in src_cols if c not in tspec.drop}
+        else:
+            specs = tspec.columns
+            used = {cs.from_ or t for t, cs in specs.items()}
+            for col in src_cols:
+                if col not in used and col not in tspec.drop:
+                    self.add(W, "unmapped-column",
+                             f"source column '{col}' is not mapped and not marked drop: its data "
+                             "will not be moved", f"{path}.columns", name, col)
+
+        columns: list[ColumnPlan] = []
+        for target, cspec in specs.items():
+            col = self._column(name, target, cspec, src_table, overrides, existing, key, path)
+            if col is not None:
+                columns.append(col)
+
+        target_key = []
+        for k in key:
+            mapped = [c for c in columns if c.source == k]
+            if not mapped:
+                self.add(E, "key-not-mapped", f"key column '{k}' is not mapped to the target",
+                         f"{path}.columns", name, k)
+                return None
+            if mapped[0].transforms:
+                self.add(E, "key-transformed",
+                         f"key column '{k}' must be moved unchanged (chunks are key ranges)",
+                         f"{path}.columns.{mapped[0].target}", name, k)
+            target_key.append(mapped[0].target)
+
+        if existing is not None:
+            self._check_existing_target(name, existing, columns, path)
+            target_table = existing
+        else:
+            target_table = self._target_table(name, columns, target_key)
+            if not self.spec.create_tables:
+                self.add(E, "missing-target-table",
+                         f"target table '{name}' does not exist and create_tables is false",
+                         "create_tables", name)
+
+        rows, size = self.source.estimate(src, src_table)
+        return TablePlan(
+            name=name, source_name=src_table.name, source_table=src_table,
+            target_table=target_table, key=key, target_key=target_key, where=tspec.where,
+            columns=columns, batch_size=tspec.batch_size or self.spec.batch_size,
+            target_exists=existing is not None, create=existing is None,
+            indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
+            rows_estimate=rows, bytes_estimate=size,
+        )
+
+    def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
+        cols = [c.name for c in table.columns]
+        if tspec.key is not None:
+            bad = [k for k in tspec.key.columns if k not in cols]
+            for k in bad:
+                self.add(E, "unknown-column",
+                         f"key column '{k}' is not in source table '{table.name}'{_closest(k, cols)}",
+                         f"{path}.key.columns", name, k)
+            return None if bad else list(tspec.key.columns)
+        pk = [c.name for c in table.primary_key.columns]
+        if pk:
+            return pk
+        uniques = [
+            [c.name for c in idx.columns] for idx in table.indexes
+            if idx.unique and all(not c.nullable for c in idx.columns)
+        ]
+        hint = (f"declare one, e.g. key: {{columns: {uniques[0]}}}" if uniques
+                else "declare key: {columns: [...]} naming a unique, non-null column set")
+        self.add(E, "no-key", f"table '{table.name}' has no primary key to chunk by; {hint}",
+                 f"{path}.key", name)
+        return None
+
+    def _column(self, table: str, target: str, cspec: ColumnSpec, src_table: sa.Table,
+                overrides: dict[str, TypeInfo], existing: sa.Table | None, key: list[str],
+                path: str) -> ColumnPlan | None:
+        cpath = f"{path}.columns.{target}"
+        src_cols = [c.name for c in src_table.columns]
+        source = cspec.from_ or (target if target in src_cols else None)
+        if cspec.from_ and cspec.from_ not in src_cols:
+            self.add(E, "unknown-column",
+                     f"source column '{cspec.from_}' is not in '{src_table.name}'"
+                     f"{_closest(cspec.from_, src_cols)}", f"{cpath}.from", table, target)
+            return None
+        if source is None and not cspec.has_default:
+            self.add(E, "unknown-column",
+                     f"'{target}' is not a source column of '{src_table.name}' and has no "
+                     f"from or default{_closest(target, src_cols)}", cpath, table, target)
+            return None
+
+        chain = cspec.chain()
+        transforms: list[Transform] = [
+            build(call, f"{cpath}.transform[{i}]") for i, call in enumerate(chain)
+        ]
+        src_col = src_table.columns[source] if source else None
+        info = self._source_info(src_col, overrides) if src_col is not None else None
+        nullable = cspec.nullable if cspec.nullable is not None else (
+            src_col.nullable if src_col is not None else not cspec.has_default
+        )
+        if source in key:
+            nullable = False
+
+        target_type: sa.types.TypeEngine[Any] | None
+        if existing is not None:
+            tcol = existing.columns.get(target)
+            if tcol is None:
+                self.add(E, "unknown-column",
+                         f"target table '{table}' has no column '{target}'"
+                         f"{_closest(target, [c.name for c in existing.columns])}",
+                         cpath, table, target)
+                return None
+            target_type = tcol.type
+        else:
+            target_type = self._target_type(cspec, transforms, info, source in key, cpath, table,
+                                            target)
+        if target_type is None:
+            return None
+        pushdown = all(t.to_sql(sa.literal_column("x"), self.source) is not None
+                       for t in transforms)
+        column = ColumnPlan(
+            target=target, source=source, transforms=transforms, source_info=info,
+            target_type=target_type,
+            target_type_text=describe(target_type, self.target.engine.dialect),
+            nullable=nullable, pushdown=pushdown, pii=cspec.pii,
+        )
+        self._lint_column(table, column, cpath)
+        return column
+
+    def _source_info(self, col: sa.Column[Any], overrides: dict[str, TypeInfo]) -> TypeInfo | None:
+        label = describe(col.type, self.source.engine.dialect)
+        return overrides.get(col.name) or self.source.classify(col.type, label)
+
+    def _target_type(self, cspec: ColumnSpec, transforms: list[Transform],
+                     info: TypeInfo | None, indexed: bool, cpath: str, table: str,
+                     target: str) -> sa.types.TypeEngine[Any] | None:
+        if cspec.type:
+            try:
+                declared = Cast(cspec.type, f"{cpath}.type")
+            except SpecError:
+                raise SpecError(
+                    f"type {cspec.type!r} is not a known column type",
+                    spec_path=f"{cpath}.type",
+                    hint="use smallint, integer, bigint, decimal(p,s), float, text, varchar(n), "
+                         "boolean, date, timestamp or json",
+                ) from None
+            info = self.target.classify(declared.sql_type(), cspec.type)
+        else:
+            casts = [t for t in transforms if isinstance(t, Cast)]
+            if casts:
+                info = self.target.classify(casts[-1].sql_type(), str(casts[-1].args))
+        if info is None:
+            self.add(E, "unmappable-type",
+                     f"the source type of '{target}' has no known target type",
+                     f"{cpath}.type", table, target)
+            return None
+        rendered = self.target.render(info, self.same_engine, indexed)
+        if rendered is None:
+            self.add(E, "unmappable-type",
+                     f"source type {info.label} has no {self.target.NAME} equivalent; declare "
+                     f"the target type with `type:` (or drop the column)",
+                     f"{cpath}.type", table, target)
+        elif info.note:
+            self.add(N, "type-mapping", f"{info.label} → "
+                     f"{describe(rendered, self.target.engine.dialect)}: {info.note}",
+                     cpath, table, target)
+        return rendered
+
+    def _lint_column(self, table: str, column: ColumnPlan, cpath: str) -> None:
+        if column.source_info is None or column.target_type is None:
+            return
+        if any(isinstance(t, Cast) for t in column.transforms):
+            return  # an explicit cast is the user's declared conversion, checked per row
+        label = column.target_type_text
+        target_info = self.target.classify(column.target_type, label)
+        if target_info is None:
+            return
+        for severity, code, message in lossy_findings(column.source_info, target_info):
+            self.add(severity, code, message, cpath, table, column.target)
+
+    # -- target DDL ------------------------------------------------------------------------
+
+    def _target_table(self, name: str, columns: list[ColumnPlan], key: list[str]) -> sa.Table:
+        cols: list[Any] = []
+        for c in columns:
+            assert c.target_type is not None
+            cols.append(sa.Column(c.target, c.target_type, primary_key=c.target in key,
+                                  nullable=c.nullable, autoincrement=False))
+            if c.source_info is not None and c.source_info.kind == "enum" and not isinstance(
+                c.target_type, sa.Enum
+            ):
+                cols.append(sa.CheckConstraint(
+                    sa.column(c.target).in_(list(c.source_info.values)),
+                    name=f"{name}_{c.target}_check"[:60],
+                ))
+        return sa.Table(name, self.target_md, *cols, **self.target.table_kwargs())
+
+    def _indexes(self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table) -> list[sa.Index]:
+        by_source = {c.source: c.target for c in columns if c.source}
+        out = []
+        for idx in sorted(src.indexes, key=lambda i: i.name or ""):
+            names = [c.name for c in idx.columns]
+            if not names or not all(n in by_source for n in names):
+                continue
+            targets = [by_source[n] for n in names]
+            if targets == [c.name for c in table.primary_key.columns]:
+                continue
+            idx_name = (f"{table.name}_{'_'.join(targets)}_{'u' if idx.unique else ''}idx")[:60]
+            out.append(sa.Index(idx_name, *[table.c[t] for t in targets], unique=idx.unique))
+        return out
+
+    def _check_existing_target(self, name: str, existing: sa.Table, columns: list[ColumnPlan],
+                               path: str) -> None:
+        mapped = {c.target for c in columns}
+        for col in existing.columns:
+            if col.name in mapped or col.nullable or col.server_default is not None:
+                continue
+            if col.autoincrement is True or (col.primary_key and col.autoincrement == "auto"
+                                             and isinstance(col.type, sa.Integer)
+                                             and len(existing.primary_key.columns) == 1):
+                continue
+            self.add(E, "not-null-unfilled",
+                     f"target column '{name}.{col.name}' is NOT NULL but has no source and no "
+                     "default", f"{path}.columns.{col.name}", name, col.name)
+
+    def _foreign_keys(self, tables: dict[str, TablePlan]) -> None:
+        by_source = {p.source_name: p for p in tables.values()}
+        for plan in tables.values():
+            for fk in sorted(plan.source_table.foreign_key_constraints, key=lambda f: f.name or ""):
+                parent = by_source.get(fk.referred_table.name)
+                if parent is None:
+                    self.add(N, "fk-out-of-scope",
+                             f"foreign key to '{fk.referred_table.name}' (not in scope) is not "
+                             "recreated", f"tables.{plan.name}", plan.name)
+                    continue
+                child_map = {c.source: c.target for c in plan.columns if c.source}
+                parent_map = {c.source: c.target for c in parent.columns if c.source}
+                local = [e.parent.name for e in fk.elements]
+                remote = [e.column.name for e in fk.elements]
+                if not all(c in child_map for c in local) or not all(c in parent_map for c in remote):
+                    continue
+                if parent.name != plan.name:
+                    plan.parents.add(parent.name)
+                if plan.create:
+                    cols = tuple(child_map[c] for c in local)
+                    plan.foreign_keys.append(ForeignKeyPlan(
+                        name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60], columns=cols,
+                        parent=parent.name, parent_columns=tuple(parent_map[c] for c in remote),
+                        ondelete=fk.ondelete, onupdate=fk.onupdate,
+                    ))
+
+
+def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
+    """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan``."""
+    with source.connect() as src, target.connect() as tgt:
+        try:
+            return Resolver(spec, source, target).resolve(src, tgt)
+        except sa.exc.DBAPIError as exc:
+            raise source.translate(exc) from exc
+

@@ -1,0 +1,158 @@
+"""The spec: what the user writes, as typed models (validated from YAML by ``spec.loader``).
+
+Every model forbids unknown fields, so a typo is an error naming its spec path rather than a
+setting silently ignored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class CutoverMode(StrEnum):
+    """How reads and writes move from the old database to the new one."""
+
+    read_only_window = "read_only_window"
+    """The source is frozen (read-only) for the final catch-up and the flip."""
+    dual_write = "dual_write"
+    """The application writes to both databases while the backfill runs."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TransformCall(_Model):
+    """One step of a column's transform chain: a registered transform name and its arguments."""
+
+    name: str
+    args: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, data: Any) -> Any:
+        # `trim` or `{cast: integer}` in YAML; `{name:, args:}` is the canonical form.
+        if isinstance(data, str):
+            return {"name": data}
+        if isinstance(data, dict) and len(data) == 1 and "name" not in data:
+            ((name, args),) = data.items()
+            return {"name": name, "args": args}
+        return data
+
+
+class ColumnSpec(_Model):
+    """How one target column is filled."""
+
+    from_: str | None = Field(default=None, alias="from", description="Source column name.")
+    transform: list[TransformCall] = Field(
+        default_factory=list, description="Transforms applied in order to the source value."
+    )
+    cast: str | None = Field(
+        default=None, description="Shorthand for a final `cast` transform (strict)."
+    )
+    default: Any = Field(
+        default=None, description="Value used when the result is NULL (or when there is no source)."
+    )
+    type: str | None = Field(
+        default=None, description="Target column type, when the table is created (e.g. text)."
+    )
+    nullable: bool | None = Field(default=None, description="Override the target NOT NULL.")
+    pii: bool = Field(default=False, description="Mask this column's values in output.")
+
+    @field_validator("transform", mode="before")
+    @classmethod
+    def _single_transform(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | dict) else value
+
+    @property
+    def has_default(self) -> bool:
+        return "default" in self.model_fields_set
+
+    def chain(self) -> list[TransformCall]:
+        """The full transform chain: ``transform`` steps, then ``cast``, then ``default``."""
+        steps = list(self.transform)
+        if self.cast is not None:
+            steps.append(TransformCall(name="cast", args=self.cast))
+        if self.has_default:
+            steps.append(TransformCall(name="default", args=self.default))
+        return steps
+
+
+class KeySpec(_Model):
+    """The key that chunks a table: its primary key or a declared unique key."""
+
+    columns: list[str] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"columns": [data]}
+        if isinstance(data, list):
+            return {"columns": data}
+        return data
+
+
+class TableSpec(_Model):
+    """One target table and where its rows come from."""
+
+    source: str | None = Field(default=None, description="Source table (default: same name).")
+    key: KeySpec | None = Field(default=None, description="Chunking key (default: primary key).")
+    where: str | None = Field(default=None, description="SQL filter on source rows.")
+    columns: dict[str, ColumnSpec] | None = Field(
+        default=None, description="Target columns; omitted means every source column as is."
+    )
+    drop: list[str] = Field(default_factory=list, description="Source columns not moved.")
+    batch_size: int | None = Field(default=None, gt=0, description="Rows per chunk.")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_short_forms(cls, value: Any) -> Any:
+        # `email: {}` / `email:` (same name) and `email: mail_address` (rename) are allowed.
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, Any] = {}
+        for name, col in value.items():
+            if col is None:
+                out[name] = {}
+            elif isinstance(col, str):
+                out[name] = {"from": col}
+            else:
+                out[name] = col
+        return out
+
+
+class Invariant(_Model):
+    """A business rule checked on both sides (used by ``verify``)."""
+
+    name: str
+    source: str
+    target: str
+
+
+class CutoverSpec(_Model):
+    mode: CutoverMode = CutoverMode.read_only_window
+
+
+class MigrationSpec(_Model):
+    """A whole migration: where from, where to, and how every table is mapped."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    source: str = Field(description="SQLAlchemy URL of the source database.")
+    target: str = Field(description="SQLAlchemy URL of the target database.")
+    cutover: CutoverSpec = Field(default_factory=CutoverSpec)
+    create_tables: bool = Field(default=True, description="Create missing target tables.")
+    max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
+    batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")
+    invariants: list[Invariant] = Field(default_factory=list)
+    tables: dict[str, TableSpec] = Field(min_length=1)
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _empty_tables(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: ({} if spec is None else spec) for name, spec in value.items()}
+        return value

@@ -1,0 +1,316 @@
+"""The state store: runs, per-table plans, checkpoints and rejects, kept in the target database.
+
+Living in the target is what makes "one chunk, one transaction" possible: a chunk's rows, its
+rejects and its checkpoint commit together, so a crash leaves each chunk wholly done or not.
+On PostgreSQL the tables live in a ``datamove`` schema; elsewhere they are ``datamove_*``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from datamove.copy.keys import KeyValue, decode_key, encode_key
+from datamove.dialects.base import Dialect
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ChunkState:
+    """A chunk's recorded state: its key range ``(lo, hi]`` and whether it is committed."""
+
+    chunk_no: int
+    lo: KeyValue | None
+    hi: KeyValue | None
+    done: bool
+    rows: int
+
+
+@dataclass(frozen=True)
+class RejectRecord:
+    table: str
+    chunk_no: int
+    key: KeyValue
+    column: str | None
+    reason: str
+    value: str
+
+
+class StateStore:
+    """Typed access to the state tables of one migration in one target database."""
+
+    def __init__(self, dialect: Dialect, migration: str) -> None:
+        self.dialect = dialect
+        self.migration = migration
+        md = sa.MetaData()
+
+        def table(name: str, *cols: sa.Column[Any] | sa.Constraint) -> sa.Table:
+            schema, tname = dialect.state_table_name(name)
+            return sa.Table(tname, md, *cols, schema=schema)
+
+        self.runs = table(
+            "runs",
+            sa.Column("run_id", sa.String(36), primary_key=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("command", sa.String(20), nullable=False),
+            sa.Column("status", sa.String(20), nullable=False),
+            sa.Column("started_at", sa.DateTime, nullable=False),
+            sa.Column("finished_at", sa.DateTime),
+            sa.Column("rows", sa.BigInteger),
+            sa.Column("rejects", sa.Integer),
+            sa.Column("error", sa.Text),
+        )
+        self.tables = table(
+            "tables",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("mapping_hash", sa.String(64), nullable=False),
+            sa.Column("chunks_total", sa.Integer, nullable=False),
+            sa.Column("planned_at", sa.DateTime, nullable=False),
+            sa.Column("finalized_at", sa.DateTime),
+        )
+        self.checkpoints = table(
+            "checkpoints",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("chunk_no", sa.Integer, primary_key=True),
+            sa.Column("lo", sa.Text),
+            sa.Column("hi", sa.Text),
+            sa.Column("status", sa.String(10), nullable=False),
+            sa.Column("rows", sa.BigInteger, nullable=False),
+            sa.Column("rejects", sa.Integer, nullable=False),
+            sa.Column("path", sa.String(20)),
+            sa.Column("seconds", sa.Float),
+            sa.Column("commits", sa.Integer, nullable=False),
+            sa.Column("run_id", sa.String(36)),
+            sa.Column("committed_at", sa.DateTime),
+        )
+        self.rejects = table(
+            "rejects",
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("table_name", sa.String(255), nullable=False),
+            sa.Column("chunk_no", sa.Integer, nullable=False),
+            sa.Column("key", sa.Text, nullable=False),
+            sa.Column("column_name", sa.String(255)),
+            sa.Column("reason", sa.Text, nullable=False),
+            sa.Column("value", sa.Text),
+            sa.Column("run_id", sa.String(36)),
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Index(None, "migration", "table_name", "chunk_no"),
+        )
+        self.metadata = md
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def ensure(self, conn: Connection) -> None:
+        """Create the state schema and tables when missing (idempotent)."""
+        self.dialect.ensure_state_schema(conn)
+        self.metadata.create_all(conn, checkfirst=True)
+
+    def exists(self, conn: Connection) -> bool:
+        schema = self.runs.schema
+        return bool(sa.inspect(conn).has_table(self.runs.name, schema=schema))
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, conn: Connection, command: str) -> str:
+        run_id = str(uuid.uuid4())
+        conn.execute(
+            self.runs.insert().values(
+                run_id=run_id, migration=self.migration, command=command, status="running",
+                started_at=_now(),
+            )
+        )
+        return run_id
+
+    def finish_run(
+        self, conn: Connection, run_id: str, status: str, rows: int, rejects: int,
+        error: str | None = None,
+    ) -> None:
+        conn.execute(
+            self.runs.update()
+            .where(self.runs.c.run_id == run_id)
+            .values(status=status, finished_at=_now(), rows=rows, rejects=rejects, error=error)
+        )
+
+    def last_error(self, conn: Connection) -> str | None:
+        r = self.runs
+        return conn.execute(
+            sa.select(r.c.error)
+            .where(r.c.migration == self.migration, r.c.error.is_not(None))
+            .order_by(r.c.started_at.desc())
+            .limit(1)
+        ).scalar()
+
+    # -- tables and chunks -----------------------------------------------------------------
+
+    def table_hash(self, conn: Connection, table: str) -> str | None:
+        t = self.tables
+        return conn.execute(
+            sa.select(t.c.mapping_hash).where(t.c.migration == self.migration, t.c.table_name == table)
+        ).scalar()
+
+    def is_finalized(self, conn: Connection, table: str) -> bool:
+        t = self.tables
+        return (
+            conn.execute(
+                sa.select(t.c.finalized_at).where(
+                    t.c.migration == self.migration, t.c.table_name == table
+                )
+            ).scalar()
+            is not None
+        )
+
+    def plan_table(
+        self, conn: Connection, table: str, mapping_hash: str, bounds: Sequence[KeyValue]
+    ) -> None:
+        """Record a table's chunk plan: ``len(bounds) + 1`` ranges covering the whole key space."""
+        self.forget_table(conn, table)
+        edges: list[KeyValue | None] = [None, *bounds, None]
+        conn.execute(
+            self.tables.insert().values(
+                migration=self.migration, table_name=table, mapping_hash=mapping_hash,
+                chunks_total=len(edges) - 1, planned_at=_now(),
+            )
+        )
+        conn.execute(
+            self.checkpoints.insert(),
+            [
+                {
+                    "migration": self.migration, "table_name": table, "chunk_no": i,
+                    "lo": encode_key(lo), "hi": encode_key(hi), "status": "pending",
+                    "rows": 0, "rejects": 0, "commits": 0,
+                }
+                for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
+            ],
+        )
+
+    def forget_table(self, conn: Connection, table: str) -> None:
+        for t in (self.tables, self.checkpoints, self.rejects):
+            conn.execute(
+                t.delete().where(t.c.migration == self.migration, t.c.table_name == table)
+            )
+
+    def chunks(self, conn: Connection, table: str) -> list[ChunkState]:
+        c = self.checkpoints
+        rows = conn.execute(
+            sa.select(c.c.chunk_no, c.c.lo, c.c.hi, c.c.status, c.c.rows)
+            .where(c.c.migration == self.migration, c.c.table_name == table)
+            .order_by(c.c.chunk_no)
+        ).all()
+        return [
+            ChunkState(r.chunk_no, decode_key(r.lo), decode_key(r.hi), r.status == "done", r.rows)
+            for r in rows
+        ]
+
+    def commit_chunk(
+        self, conn: Connection, table: str, chunk_no: int, *, rows: int,
+        rejects: Sequence[RejectRecord], path: str, seconds: float, run_id: str,
+    ) -> None:
+        """Record a chunk as done and replace its rejects — inside the chunk's transaction."""
+        r, c = self.rejects, self.checkpoints
+        conn.execute(
+            r.delete().where(
+                r.c.migration == self.migration, r.c.table_name == table, r.c.chunk_no == chunk_no
+            )
+        )
+        if rejects:
+            now = _now()
+            conn.execute(
+                r.insert(),
+                [
+                    {
+                        "migration": self.migration, "table_name": table, "chunk_no": chunk_no,
+                        "key": encode_key(x.key), "column_name": x.column, "reason": x.reason,
+                        "value": x.value, "run_id": run_id, "created_at": now,
+                    }
+                    for x in rejects
+                ],
+            )
+        conn.execute(
+            c.update()
+            .where(c.c.migration == self.migration, c.c.table_name == table, c.c.chunk_no == chunk_no)
+            .values(
+                status="done", rows=rows, rejects=len(rejects), path=path, seconds=seconds,
+                run_id=run_id, committed_at=_now(), commits=c.c.commits + 1,
+            )
+        )
+
+    def finalize_table(self, conn: Connection, table: str) -> None:
+        t = self.tables
+        conn.execute(
+            t.update()
+            .where(t.c.migration == self.migration, t.c.table_name == table)
+            .values(finalized_at=_now())
+        )
+
+    # -- reading state ---------------------------------------------------------------------
+
+    def reject_count(self, conn: Connection) -> int:
+        r = self.rejects
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(r).where(r.c.migration == self.migration)
+            ).scalar_one()
+        )
+
+    def list_rejects(self, conn: Connection, table: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        r = self.rejects
+        q = sa.select(r.c.table_name, r.c.key, r.c.column_name, r.c.reason, r.c.value).where(
+            r.c.migration == self.migration
+        )
+        if table:
+            q = q.where(r.c.table_name == table)
+        rows = conn.execute(q.order_by(r.c.table_name, r.c.id).limit(limit)).all()
+        return [
+            {"table": x.table_name, "key": json.loads(x.key), "column": x.column_name,
+             "reason": x.reason, "value": x.value}
+            for x in rows
+        ]
+
+    def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
+        """Per table: chunks done/total, rows, rejects, seconds spent — for ``status``."""
+        c, t = self.checkpoints, self.tables
+        rows = conn.execute(
+            sa.select(
+                c.c.table_name,
+                sa.func.count().label("chunks_total"),
+                sa.func.sum(sa.case((c.c.status == "done", 1), else_=0)).label("chunks_done"),
+                sa.func.coalesce(sa.func.sum(c.c.rows), 0).label("rows"),
+                sa.func.coalesce(sa.func.sum(c.c.rejects), 0).label("rejects"),
+                sa.func.coalesce(sa.func.sum(c.c.seconds), 0).label("seconds"),
+                sa.func.max(c.c.commits).label("max_commits"),
+            )
+            .where(c.c.migration == self.migration)
+            .group_by(c.c.table_name)
+            .order_by(c.c.table_name)
+        ).all()
+        finalized = dict(
+            conn.execute(
+                sa.select(t.c.table_name, t.c.finalized_at).where(t.c.migration == self.migration)
+            ).all()
+        )
+        return [
+            {
+                "table": r.table_name,
+                "chunks_done": int(r.chunks_done or 0),
+                "chunks_total": int(r.chunks_total),
+                "rows": int(r.rows),
+                "rejects": int(r.rejects),
+                "seconds": float(r.seconds),
+                "rows_per_second": (float(r.rows) / float(r.seconds)) if r.seconds else None,
+                "finalized": finalized.get(r.table_name) is not None,
+            }
+            for r in rows
+        ]

@@ -1,0 +1,74 @@
+"""The transform interface that every column transform plugs into.
+
+A transform has a name (its key in the spec), validated arguments, a strict Python ``apply``
+(a value it cannot handle raises ``RowError``, which becomes a reject — never a silent NULL),
+and an optional SQL pushdown: an expression the source database can compute instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from datamove.errors import SpecError
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from datamove.dialects.base import Dialect
+    from datamove.spec.models import TransformCall
+
+REGISTRY: dict[str, type[Transform]] = {}
+
+
+class Transform(ABC):
+    """One step of a column's transform chain."""
+
+    name: ClassVar[str]
+
+    def __init__(self, args: Any, spec_path: str) -> None:
+        self.args = args
+        self.spec_path = spec_path
+        self.validate()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
+
+    def validate(self) -> None:
+        """Check ``self.args``; raise ``SpecError`` naming ``self.spec_path`` when wrong."""
+
+    @abstractmethod
+    def apply(self, value: Any) -> Any:
+        """Transform one value; raise ``RowError`` when the value cannot be transformed."""
+
+    def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
+        """The same transform as a SQL expression over ``expr``, or None when not expressible.
+
+        Pushdown must give exactly the values ``apply`` would give, or reject where it would
+        (an error of the whole statement is fine: the chunk then falls back to Python).
+        """
+        return None
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What the transform does, in plain words, for the plan and the mapping document."""
+
+    def fingerprint(self) -> str:
+        """Stable text identifying name and arguments (part of the mapping hash)."""
+        return f"{self.name}:{self.args!r}"
+
+    def fail(self, message: str) -> SpecError:
+        return SpecError(message, spec_path=self.spec_path)
+
+
+def build(call: TransformCall, spec_path: str) -> Transform:
+    """Instantiate a transform from its spec call; unknown names suggest the closest one."""
+    cls = REGISTRY.get(call.name)
+    if cls is None:
+        close = difflib.get_close_matches(call.name, list(REGISTRY), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(REGISTRY))}"
+        raise SpecError(f"unknown transform '{call.name}'", spec_path=spec_path, hint=hint)
+    return cls(call.args, spec_path)
