@@ -214,9 +214,15 @@ class Dialect:
         return {}
 
     def write(self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]) -> None:
-        """Bulk-write ``rows`` into ``table`` inside the connection's open transaction."""
-        stmt = sa.insert(table)
-        sql = str(stmt.compile(dialect=self.engine.dialect, column_keys=list(columns)))
+        """Bulk-write ``rows`` into ``table`` inside the connection's open transaction.
+
+        One ``executemany`` per ``WRITE_BATCH_ROWS``: the drivers turn it into multi-row INSERTs
+        (MySQL) or a prepared statement loop in C (SQLite), never a Python loop of round trips.
+        """
+        prep = self.engine.dialect.identifier_preparer
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in columns)}) "
+               f"VALUES ({', '.join(mark for _ in columns)})")
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for start in range(0, len(rows), self.WRITE_BATCH_ROWS):

@@ -151,7 +151,9 @@ class PostgreSQL(Dialect):
             return TypeInfo("other", label, native=t)
         return classify_generic(t, label)
 
-    def render(self, info: TypeInfo, same_engine: bool) -> sa.types.TypeEngine[Any] | None:
+    def render(
+        self, info: TypeInfo, same_engine: bool, indexed: bool = False
+    ) -> sa.types.TypeEngine[Any] | None:
         if info.kind == "json":
             return pg.JSONB()
         if info.kind == "other":

@@ -111,13 +111,17 @@ class TablePlan:
 
     @property
     def mapping_hash(self) -> str:
-        """A hash of everything that decides the target rows; pinned by the checkpoints."""
+        """A hash of everything that decides the target rows; pinned by the checkpoints.
+
+        Target types are left out: they are fixed when the table is created, and a second run
+        sees them as reflected from the target, spelled the engine's way.
+        """
         doc = {
             "source": self.source_name,
             "key": self.key,
             "where": self.where,
             "columns": [
-                [c.target, c.source, [t.fingerprint() for t in c.transforms], c.target_type_text]
+                [c.target, c.source, [t.fingerprint() for t in c.transforms]]
                 for c in self.columns
             ],
         }

@@ -1,0 +1,102 @@
+"""Test helpers: a typed ``orders`` table in any engine, and row normalisation for comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ORDERS_DDL = {
+    "postgresql": """CREATE TABLE orders (id bigint PRIMARY KEY, qty int NOT NULL,
+        amount numeric(12,2), currency char(3), status varchar(16), created timestamp,
+        note text, paid boolean, payload jsonb)""",
+    "mysql": """CREATE TABLE orders (id BIGINT PRIMARY KEY, qty INT NOT NULL,
+        amount DECIMAL(12,2), currency CHAR(3), status VARCHAR(16), created DATETIME(6),
+        note TEXT, paid TINYINT(1), payload JSON) CHARACTER SET utf8mb4""",
+    "sqlite": """CREATE TABLE orders (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL,
+        amount NUMERIC(12,2), currency CHAR(3), status VARCHAR(16), created DATETIME,
+        note TEXT, paid BOOLEAN, payload JSON)""",
+}
+NOTES = ["Müller – 東京", "", None, "tab\there", "line\nbreak", "back\\slash", "emoji 🎉", "'quote'"]
+
+
+def order_rows(n: int, start: int = 1) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": i,
+            "qty": i % 97,
+            "amount": Decimal(i * 7 % 100000) / 100,
+            "currency": ["EUR", "USD", "JPY"][i % 3],
+            "status": ["pending", "paid", "refunded"][i % 3],
+            "created": dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i * 37, microseconds=i % 1000),
+            "note": NOTES[i % len(NOTES)],
+            "paid": i % 2 == 0,
+            "payload": json.dumps({"n": i, "tags": ["a", "b"][: i % 3]}),
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def create_orders(url: str, engine: str, n: int) -> None:
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(ORDERS_DDL[engine])
+        rows = order_rows(n)
+        if engine == "sqlite":
+            for r in rows:
+                r["amount"] = str(r["amount"])
+                r["created"] = r["created"].isoformat(sep=" ")
+        conn.execute(
+            sa.text("INSERT INTO orders VALUES (:id, :qty, :amount, :currency, :status, :created, "
+                    ":note, :paid, :payload)"), rows)
+    eng.dispose()
+
+
+def norm(value: Any) -> Any:
+    """Engine-neutral form of a value for comparing source and target rows."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)).normalize()
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+            if isinstance(parsed, dict | list):
+                return json.dumps(parsed, sort_keys=True)
+        except ValueError:
+            pass
+        try:
+            return dt.datetime.fromisoformat(value).isoformat(sep=" ")
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+def table_rows(url: str, table: str, order_by: str = "1") -> list[tuple[Any, ...]]:
+    eng = sa.create_engine(url)
+    q = sa.text(f"SELECT * FROM {table} ORDER BY {order_by}")  # test-controlled names only
+    with eng.connect() as conn:
+        rows = [tuple(norm(v) for v in r) for r in conn.execute(q)]
+    eng.dispose()
+    return rows
+
+
+def write_spec(path: Path, source: str, target: str, tables: str, **extra: Any) -> Path:
+    lines = [f"name: {extra.pop('name', 'test')}", f"source: '{source}'", f"target: '{target}'"]
+    lines += [f"{k}: {v}" for k, v in extra.items()]
+    lines.append("tables:")
+    lines.append(tables)
+    path.write_text("\n".join(lines) + "\n")
+    return path
