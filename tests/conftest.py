@@ -14,8 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-PG_URL = os.environ.get("DATAMOVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-MYSQL_URL = os.environ.get("DATAMOVE_TEST_MYSQL_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/test")
+PG_URL = os.environ.get(
+    "DATAMOVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+MYSQL_URL = os.environ.get(
+    "DATAMOVE_TEST_MYSQL_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/test"
+)
 REQUIRE = os.environ.get("DATAMOVE_REQUIRE_SERVERS") == "1"
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 ENGINES = ("sqlite", "postgresql", "mysql")
@@ -38,7 +42,9 @@ class _Servers:
         admin_url = sa.engine.make_url(PG_URL if kind == "postgresql" else MYSQL_URL)
         name = f"dm_test_{secrets.token_hex(4)}"
         try:
-            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+            admin = sa.create_engine(
+                admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+            )
             with admin.connect() as conn:
                 conn.exec_driver_sql(
                     f"CREATE DATABASE {name}"

@@ -21,7 +21,16 @@ ORDERS_DDL = {
         amount NUMERIC(12,2), currency CHAR(3), status VARCHAR(16), created DATETIME,
         note TEXT, paid BOOLEAN, payload JSON)""",
 }
-NOTES = ["Müller – 東京", "", None, "tab\there", "line\nbreak", "back\\slash", "emoji 🎉", "'quote'"]
+NOTES = [
+    "Müller – 東京",
+    "",
+    None,
+    "tab\there",
+    "line\nbreak",
+    "back\\slash",
+    "emoji 🎉",
+    "'quote'",
+]
 
 
 def order_rows(n: int, start: int = 1) -> list[dict[str, Any]]:
@@ -32,7 +41,8 @@ def order_rows(n: int, start: int = 1) -> list[dict[str, Any]]:
             "amount": Decimal(i * 7 % 100000) / 100,
             "currency": ["EUR", "USD", "JPY"][i % 3],
             "status": ["pending", "paid", "refunded"][i % 3],
-            "created": dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i * 37, microseconds=i % 1000),
+            "created": dt.datetime(2020, 1, 1)
+            + dt.timedelta(seconds=i * 37, microseconds=i % 1000),
             "note": NOTES[i % len(NOTES)],
             "paid": i % 2 == 0,
             "payload": json.dumps({"n": i, "tags": ["a", "b"][: i % 3]}),
@@ -51,8 +61,12 @@ def create_orders(url: str, engine: str, n: int) -> None:
                 r["amount"] = str(r["amount"])
                 r["created"] = r["created"].isoformat(sep=" ")
         conn.execute(
-            sa.text("INSERT INTO orders VALUES (:id, :qty, :amount, :currency, :status, :created, "
-                    ":note, :paid, :payload)"), rows)
+            sa.text(
+                "INSERT INTO orders VALUES (:id, :qty, :amount, :currency, :status, :created, "
+                ":note, :paid, :payload)"
+            ),
+            rows,
+        )
     eng.dispose()
 
 

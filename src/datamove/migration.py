@@ -36,8 +36,11 @@ class Status:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "target": self.target, "tables": self.tables,
-            "rejects_total": self.rejects_total, "last_error": self.last_error,
+            "name": self.name,
+            "target": self.target,
+            "tables": self.tables,
+            "rejects_total": self.rejects_total,
+            "last_error": self.last_error,
             "rejects": self.rejects,
         }
 
@@ -102,8 +105,14 @@ class Migration:
             return result
 
     @staticmethod
-    def _finish(state: StateStore, target: Dialect, run_id: str, status: str,
-                error: str | None, result: RunResult | None = None) -> None:
+    def _finish(
+        state: StateStore,
+        target: Dialect,
+        run_id: str,
+        status: str,
+        error: str | None,
+        result: RunResult | None = None,
+    ) -> None:
         try:
             with target.connect() as conn, conn.begin():
                 rows = result.rows if result else 0
@@ -112,8 +121,9 @@ class Migration:
         except DatamoveError:
             pass  # the target is gone: the original error is the one worth reporting
 
-    def status(self, *, rejects: bool = False, table: str | None = None,
-               limit: int = 100) -> Status:
+    def status(
+        self, *, rejects: bool = False, table: str | None = None, limit: int = 100
+    ) -> Status:
         """Per table chunks done/total, rows, rejects, throughput; optionally the rejects."""
         with self._dialects() as (_, target):
             state = StateStore(target, self.spec.name)

@@ -60,8 +60,10 @@ def _guard(fn: Callable[[], Any]) -> Any:
     except Exception as exc:
         if _state["debug"]:
             traceback.print_exc()
-        render.err.print(f"[red]internal error:[/] {redact_text(type(exc).__name__ + ': ' + str(exc))}"
-                         "\n  run with --debug for the traceback, and please report it")
+        render.err.print(
+            f"[red]internal error:[/] {redact_text(type(exc).__name__ + ': ' + str(exc))}"
+            "\n  run with --debug for the traceback, and please report it"
+        )
         raise typer.Exit(3) from None
 
 
@@ -69,9 +71,15 @@ def _guard(fn: Callable[[], Any]) -> Any:
 def init(
     source: Annotated[str, typer.Option(help="Source database URL.")],
     target: Annotated[str, typer.Option(help="Target database URL.")],
-    tables: Annotated[list[str] | None, typer.Option("--tables", help="Tables in scope (repeat); default all.")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")] = None,
-    name: Annotated[str | None, typer.Option(help="Migration name (default: source database name).")] = None,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Tables in scope (repeat); default all.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Migration name (default: source database name).")
+    ] = None,
 ) -> None:
     """Scaffold a complete, commented spec from the live schemas."""
     from datamove.spec.scaffold import scaffold
@@ -104,21 +112,34 @@ def plan(spec: SpecArg, as_json: JsonOpt = False) -> None:
 @app.command()
 def run(
     spec: SpecArg,
-    tables: Annotated[list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")] = None,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel chunk workers.")] = 1,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per chunk for newly planned tables.")] = None,
-    max_rows_per_second: Annotated[float | None, typer.Option(min=1, help="Throttle across all workers.")] = None,
-    restart: Annotated[list[str] | None, typer.Option("--restart", help="Copy this table anew (repeat).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Rows per chunk for newly planned tables.")
+    ] = None,
+    max_rows_per_second: Annotated[
+        float | None, typer.Option(min=1, help="Throttle across all workers.")
+    ] = None,
+    restart: Annotated[
+        list[str] | None, typer.Option("--restart", help="Copy this table anew (repeat).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
     migration = _guard(lambda: Migration.from_file(spec))
     with render.RunProgress(_state["quiet"]) as progress:
-        result = _guard(lambda: migration.run(
-            tables=tuple(tables or ()), workers=workers, batch_size=batch_size,
-            max_rows_per_second=max_rows_per_second, restart=tuple(restart or ()),
-            on_event=progress,
-        ))
+        result = _guard(
+            lambda: migration.run(
+                tables=tuple(tables or ()),
+                workers=workers,
+                batch_size=batch_size,
+                max_rows_per_second=max_rows_per_second,
+                restart=tuple(restart or ()),
+                on_event=progress,
+            )
+        )
     if as_json:
         render.emit_json(render.run_json(result))
     else:
@@ -134,8 +155,9 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Per table: chunks done/total, rows, rejects, throughput and the last error."""
-    result = _guard(lambda: Migration.from_file(spec).status(rejects=rejects, table=table,
-                                                             limit=limit))
+    result = _guard(
+        lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
+    )
     if as_json:
         render.emit_json(result.to_dict())
         return
@@ -152,7 +174,9 @@ def spec_schema() -> None:
 
 @app.command()
 def demo(
-    directory: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to put the demo files.")
+    ] = None,
 ) -> None:
     """Run the embedded demo: a legacy SQLite shop moved into a new SQLite database."""
     from datamove.demo.shop import run_demo

@@ -81,13 +81,20 @@ class RunProgress:
         elif isinstance(event, ChunkCommitted):
             self.rows[event.table] += event.rows
             self.seconds[event.table] += event.seconds
-            rate = self.rows[event.table] / self.seconds[event.table] if self.seconds[event.table] else 0.0
-            self.progress.update(self.tasks[event.table], advance=1, rows=self.rows[event.table],
-                                 rate=rate)
+            rate = (
+                self.rows[event.table] / self.seconds[event.table]
+                if self.seconds[event.table]
+                else 0.0
+            )
+            self.progress.update(
+                self.tasks[event.table], advance=1, rows=self.rows[event.table], rate=rate
+            )
         elif isinstance(event, ChunkRetried):
             if self.enabled:
                 self.progress.console.print(
-                    f"[yellow]retry {event.attempt}[/] {event.error} (waiting {event.wait_seconds:.1f}s)")
+                    f"[yellow]retry {event.attempt}[/] {event.error} "
+                    f"(waiting {event.wait_seconds:.1f}s)"
+                )
         elif isinstance(event, TableFinished):
             pass
         elif isinstance(event, Message) and self.enabled:
@@ -101,8 +108,15 @@ def run_summary(result: RunResult) -> None:
         table.add_column(name, justify="left" if name in ("table", "path") else "right")
     for t in result.tables:
         rate = f"{t.rows / t.seconds:,.0f}" if t.seconds else "-"
-        table.add_row(t.table, f"{t.chunks_total}", f"{t.chunks_skipped}", f"{t.rows:,}",
-                      f"{t.rejects}", rate, ",".join(sorted(t.paths)) or "-")
+        table.add_row(
+            t.table,
+            f"{t.chunks_total}",
+            f"{t.chunks_skipped}",
+            f"{t.rows:,}",
+            f"{t.rejects}",
+            rate,
+            ",".join(sorted(t.paths)) or "-",
+        )
     out.print(table)
     out.print(f"{result.rows:,} rows in {result.seconds:.1f}s; {result.rejects_total} reject(s)")
 
@@ -114,8 +128,14 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "rejects": result.rejects_total,
         "seconds": round(result.seconds, 3),
         "tables": [
-            {"table": t.table, "chunks_total": t.chunks_total, "chunks_skipped": t.chunks_skipped,
-             "rows": t.rows, "rejects": t.rejects, "paths": sorted(t.paths)}
+            {
+                "table": t.table,
+                "chunks_total": t.chunks_total,
+                "chunks_skipped": t.chunks_skipped,
+                "rows": t.rows,
+                "rejects": t.rejects,
+                "paths": sorted(t.paths),
+            }
             for t in result.tables
         ],
     }
@@ -133,8 +153,10 @@ def plan_text(plan: Plan) -> None:
         if t.bytes_estimate:
             est += f", ~{t.bytes_estimate / 1e6:,.1f} MB"
         action = "create" if t.create else "existing"
-        out.print(f"\n[bold]{name}[/] ← {t.source_name}  key ({', '.join(t.key)})  {est}  "
-                  f"target: {action}, chunks of {t.batch_size:,}")
+        out.print(
+            f"\n[bold]{name}[/] ← {t.source_name}  key ({', '.join(t.key)})  {est}  "
+            f"target: {action}, chunks of {t.batch_size:,}"
+        )
         if t.where:
             out.print(f"  where: {t.where}")
         grid = Table(show_header=True, box=None, padding=(0, 2))
@@ -142,22 +164,30 @@ def plan_text(plan: Plan) -> None:
             grid.add_column(col)
         for c in t.columns:
             grid.add_row(
-                c.target, c.target_type_text + ("" if c.nullable else " NOT NULL"),
-                c.source or "-", c.source_info.label if c.source_info else "-",
+                c.target,
+                c.target_type_text + ("" if c.nullable else " NOT NULL"),
+                c.source or "-",
+                c.source_info.label if c.source_info else "-",
                 ", ".join(x.describe() for x in c.transforms) or "-",
                 "sql" if c.pushdown else "python",
             )
         out.print(grid)
         if t.indexes or t.foreign_keys:
-            out.print(f"  after the load: {len(t.indexes)} index(es), "
-                      f"{len(t.foreign_keys)} foreign key(s)")
+            out.print(
+                f"  after the load: {len(t.indexes)} index(es), "
+                f"{len(t.foreign_keys)} foreign key(s)"
+            )
     if plan.findings:
         out.print("\n[bold]findings[/]")
         for f in plan.findings:
-            out.print(f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] {f.spec_path}: {f.message}")
+            out.print(
+                f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] {f.spec_path}: {f.message}"
+            )
     counts = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
-    out.print(f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
-              f"{counts[Severity.note]} note(s)")
+    out.print(
+        f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
+        f"{counts[Severity.note]} note(s)"
+    )
 
 
 def status_text(status: Any) -> None:
@@ -170,8 +200,14 @@ def status_text(status: Any) -> None:
         table.add_column(name, justify="left" if name == "table" else "right")
     for t in status.tables:
         rate = f"{t['rows_per_second']:,.0f}" if t["rows_per_second"] else "-"
-        table.add_row(t["table"], f"{t['chunks_done']}/{t['chunks_total']}", f"{t['rows']:,}",
-                      str(t["rejects"]), rate, "done" if t["finalized"] else "pending")
+        table.add_row(
+            t["table"],
+            f"{t['chunks_done']}/{t['chunks_total']}",
+            f"{t['rows']:,}",
+            str(t["rejects"]),
+            rate,
+            "done" if t["finalized"] else "pending",
+        )
     out.print(table)
     out.print(f"{status.rejects_total} reject(s)")
     if status.last_error:
@@ -181,6 +217,7 @@ def status_text(status: Any) -> None:
         for name in ("table", "key", "column", "reason", "value"):
             grid.add_column(name)
         for r in status.rejects:
-            grid.add_row(r["table"], json.dumps(r["key"]), r["column"] or "-", r["reason"],
-                         r["value"] or "")
+            grid.add_row(
+                r["table"], json.dumps(r["key"]), r["column"] or "-", r["reason"], r["value"] or ""
+            )
         out.print(grid)

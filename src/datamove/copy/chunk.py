@@ -46,8 +46,15 @@ class _DataFailure(Exception):
 class ChunkCopier:
     """Copies chunks of one table; safe to share between worker threads (holds no connection)."""
 
-    def __init__(self, plan: TablePlan, source: Dialect, target: Dialect, state: StateStore,
-                 run_id: str, throttle: Throttle) -> None:
+    def __init__(
+        self,
+        plan: TablePlan,
+        source: Dialect,
+        target: Dialect,
+        state: StateStore,
+        run_id: str,
+        throttle: Throttle,
+    ) -> None:
         self.plan = plan
         self.source = source
         self.target = target
@@ -92,7 +99,9 @@ class ChunkCopier:
                 expr = sql
         return expr.label(col.target)
 
-    def select(self, lo: KeyValue | None, hi: KeyValue | None, pushdown: bool = True) -> sa.Select[Any]:
+    def select(
+        self, lo: KeyValue | None, hi: KeyValue | None, pushdown: bool = True
+    ) -> sa.Select[Any]:
         """The source SELECT for a chunk; with ``pushdown`` False every value comes raw."""
         cols = [self._expr(c, pushdown) for c in self.plan.columns]
         return sa.select(*cols).select_from(self.plan.source_table).where(self._filter(lo, hi))
@@ -100,9 +109,11 @@ class ChunkCopier:
     def boundaries(self, conn: Connection) -> list[KeyValue]:
         """Keys closing every ``batch_size`` rows in key order (one key-only streamed scan)."""
         src = self.plan.source_table
-        stmt = sa.select(*[src.c[k] for k in self.plan.key]).where(
-            self._filter(None, None)
-        ).order_by(*self.source_key)
+        stmt = (
+            sa.select(*[src.c[k] for k in self.plan.key])
+            .where(self._filter(None, None))
+            .order_by(*self.source_key)
+        )
         size, seen, out = self.plan.batch_size, 0, []
         for rows in self.source.stream(conn, stmt, 50_000):
             for row in rows:
@@ -129,8 +140,11 @@ class ChunkCopier:
         with self.source.connect() as src, self.target.connect() as tgt:
             try:
                 with tgt.begin():
-                    tgt.execute(sa.delete(self.plan.target_table).where(
-                        in_range(self.target_key, chunk.lo, chunk.hi)))
+                    tgt.execute(
+                        sa.delete(self.plan.target_table).where(
+                            in_range(self.target_key, chunk.lo, chunk.hi)
+                        )
+                    )
                     if careful:
                         rows, rejects, path = self._careful(src, tgt, chunk)
                     elif self.pipe:
@@ -138,12 +152,21 @@ class ChunkCopier:
                     else:
                         rows, rejects, path = self._rows(src, tgt, chunk), [], "rows"
                     self.state.commit_chunk(
-                        tgt, self.plan.name, chunk.chunk_no, rows=rows, rejects=rejects,
-                        path=path, seconds=time.monotonic() - started, run_id=self.run_id,
+                        tgt,
+                        self.plan.name,
+                        chunk.chunk_no,
+                        rows=rows,
+                        rejects=rejects,
+                        path=path,
+                        seconds=time.monotonic() - started,
+                        run_id=self.run_id,
                     )
             except Exception as exc:
-                if not careful and (self.target.is_data_error(exc) or self.source.is_data_error(exc)
-                                    or isinstance(exc, RowError)):
+                if not careful and (
+                    self.target.is_data_error(exc)
+                    or self.source.is_data_error(exc)
+                    or isinstance(exc, RowError)
+                ):
                     raise _DataFailure() from exc
                 raise
         return rows, rejects, path
@@ -167,7 +190,7 @@ class ChunkCopier:
                 steps.append((i, adapt))
         if not steps:
             return list(rows)
-        out = []
+        out: list[Row] = []
         for row in rows:
             values = list(row)
             for i, fn in steps:
@@ -186,8 +209,9 @@ class ChunkCopier:
 
     # -- the careful path ------------------------------------------------------------------
 
-    def _careful(self, src: Connection, tgt: Connection,
-                 chunk: ChunkState) -> tuple[int, list[RejectRecord], str]:
+    def _careful(
+        self, src: Connection, tgt: Connection, chunk: ChunkState
+    ) -> tuple[int, list[RejectRecord], str]:
         rejects: list[RejectRecord] = []
         good: list[Row] = []
         stmt = self.select(chunk.lo, chunk.hi, pushdown=False)
@@ -214,13 +238,15 @@ class ChunkCopier:
                 raise RowError(col.target, "NULL in a NOT NULL column", None)
             length = getattr(col.target_type, "length", None)
             if isinstance(value, str) and length and len(value) > length:
-                raise RowError(col.target, f"{len(value)} characters do not fit "
-                               f"{col.target_type_text}", value)
+                raise RowError(
+                    col.target, f"{len(value)} characters do not fit {col.target_type_text}", value
+                )
             values[i] = adapt(value) if adapt is not None else value
         return values
 
-    def _write_isolating(self, tgt: Connection, chunk: ChunkState, rows: list[Row],
-                         rejects: list[RejectRecord]) -> int:
+    def _write_isolating(
+        self, tgt: Connection, chunk: ChunkState, rows: list[Row], rejects: list[RejectRecord]
+    ) -> int:
         """Write ``rows`` under savepoints, bisecting failures down to single bad rows."""
         if not rows:
             return 0
@@ -236,11 +262,13 @@ class ChunkCopier:
                 rejects.append(self._reject(chunk, rows[0], None, reason, None))
                 return 0
         mid = len(rows) // 2
-        return (self._write_isolating(tgt, chunk, rows[:mid], rejects)
-                + self._write_isolating(tgt, chunk, rows[mid:], rejects))
+        return self._write_isolating(tgt, chunk, rows[:mid], rejects) + self._write_isolating(
+            tgt, chunk, rows[mid:], rejects
+        )
 
-    def _reject(self, chunk: ChunkState, row: Row, column: str | None, reason: str,
-                value: Any) -> RejectRecord:
+    def _reject(
+        self, chunk: ChunkState, row: Row, column: str | None, reason: str, value: Any
+    ) -> RejectRecord:
         pii = {c.target for c in self.plan.columns if c.pii}
         shown = "(pii)" if column in pii else mask_value(value)
         key = tuple(row[i] for i in self.key_positions)

@@ -32,8 +32,11 @@ def _constraint(fk: ForeignKeyPlan, md: sa.MetaData) -> sa.ForeignKeyConstraint:
     if fk.parent not in md.tables:
         sa.Table(fk.parent, md, *[sa.Column(c, sa.Integer) for c in fk.parent_columns])
     return sa.ForeignKeyConstraint(
-        list(fk.columns), [f"{fk.parent}.{c}" for c in fk.parent_columns], name=fk.name,
-        ondelete=fk.ondelete, onupdate=fk.onupdate,
+        list(fk.columns),
+        [f"{fk.parent}.{c}" for c in fk.parent_columns],
+        name=fk.name,
+        ondelete=fk.ondelete,
+        onupdate=fk.onupdate,
     )
 
 

@@ -96,8 +96,15 @@ class Throttle:
 
 
 class CopyEngine:
-    def __init__(self, plan: Plan, source: Dialect, target: Dialect, state: StateStore,
-                 on_event: EventHandler, max_rejects: int) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        source: Dialect,
+        target: Dialect,
+        state: StateStore,
+        on_event: EventHandler,
+        max_rejects: int,
+    ) -> None:
         self.plan = plan
         self.source = source
         self.target = target
@@ -110,8 +117,10 @@ class CopyEngine:
     def _selected(self, opts: RunOptions) -> list[TablePlan]:
         unknown = [t for t in (*opts.tables, *opts.restart) if t not in self.plan.tables]
         if unknown:
-            raise UsageError(f"unknown table(s): {', '.join(unknown)}",
-                             hint=f"tables in the plan: {', '.join(self.plan.order)}")
+            raise UsageError(
+                f"unknown table(s): {', '.join(unknown)}",
+                hint=f"tables in the plan: {', '.join(self.plan.order)}",
+            )
         names = [t for t in self.plan.order if not opts.tables or t in opts.tables]
         return [self.plan.tables[n] for n in names]
 
@@ -132,8 +141,11 @@ class CopyEngine:
         restart = self._dependents(opts.restart) if opts.restart else []
         if restart and set(restart) != set(opts.restart):
             extra = sorted(set(restart) - set(opts.restart))
-            self.emit(Message(f"restart also covers tables that reference them: {', '.join(extra)}",
-                              "warning"))
+            self.emit(
+                Message(
+                    f"restart also covers tables that reference them: {', '.join(extra)}", "warning"
+                )
+            )
         with self.target.connect() as tgt, tgt.begin():
             for name in reversed(restart):  # children first: no row is left orphaned
                 self.state.forget_table(tgt, name)
@@ -184,8 +196,9 @@ class CopyEngine:
         copiers: dict[str, ChunkCopier] = {}
         failure: BaseException | None = None
 
-        with ThreadPoolExecutor(max_workers=max(1, opts.workers),
-                                thread_name_prefix="datamove") as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, opts.workers), thread_name_prefix="datamove"
+        ) as pool:
             while (waiting or running) and failure is None:
                 for plan in list(waiting):
                     blockers = (plan.parents - plan.deferred_parents) & selected
@@ -193,14 +206,16 @@ class CopyEngine:
                         continue
                     waiting.remove(plan)
                     copier = copiers[plan.name] = ChunkCopier(
-                        plan, self.source, self.target, self.state, run_id, throttle)
+                        plan, self.source, self.target, self.state, run_id, throttle
+                    )
                     chunks = self._chunks(copier, plan)
                     todo = [c for c in chunks if not c.done]
                     out = outcomes[plan.name]
                     out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
                     out.rows = sum(c.rows for c in chunks if c.done)
-                    self.emit(TableStarted(plan.name, len(chunks), out.chunks_skipped,
-                                           plan.rows_estimate))
+                    self.emit(
+                        TableStarted(plan.name, len(chunks), out.chunks_skipped, plan.rows_estimate)
+                    )
                     remaining[plan.name] = len(todo)
                     for chunk in todo:
                         fut = pool.submit(self._with_retries, copier, chunk)
@@ -224,8 +239,16 @@ class CopyEngine:
                     out.seconds += result.seconds
                     out.paths.add(result.path)
                     rejects_total += result.rejects
-                    self.emit(ChunkCommitted(name, chunk.chunk_no, result.rows, result.rejects,
-                                             result.seconds, result.path))
+                    self.emit(
+                        ChunkCommitted(
+                            name,
+                            chunk.chunk_no,
+                            result.rows,
+                            result.rejects,
+                            result.seconds,
+                            result.path,
+                        )
+                    )
                     if rejects_total > self.max_rejects:
                         failure = failure or self._too_many_rejects(rejects_total)
                     remaining[name] -= 1
@@ -239,15 +262,14 @@ class CopyEngine:
         if rejects_total > self.max_rejects:
             raise self._too_many_rejects(rejects_total)
         self._foreign_keys(tables)
-        return RunResult(run_id, list(outcomes.values()), rejects_total,
-                         time.monotonic() - started)
+        return RunResult(run_id, list(outcomes.values()), rejects_total, time.monotonic() - started)
 
     def _too_many_rejects(self, count: int) -> RejectLimitExceeded:
         return RejectLimitExceeded(
             f"{count} row(s) rejected, more than max_rejects={self.max_rejects}; the run stopped "
             "(committed chunks are kept)",
             hint="inspect them with `datamove status SPEC --rejects`; fix the source or the "
-                 "mapping and `--restart TABLE`, or raise max_rejects to accept them",
+            "mapping and `--restart TABLE`, or raise max_rejects to accept them",
         )
 
     def _finish_table(self, plan: TablePlan, out: TableOutcome, complete: set[str]) -> None:
@@ -268,12 +290,16 @@ class CopyEngine:
                     made = ddl.create_foreign_keys(tgt, self.target, plan)
             except sa.exc.DBAPIError as exc:
                 err = self.target.translate(exc)
-                err.message = (f"the data of '{plan.name}' is loaded, but a foreign key could not "
-                               f"be created: {err.message}")
+                err.message = (
+                    f"the data of '{plan.name}' is loaded, but a foreign key could not "
+                    f"be created: {err.message}"
+                )
                 err.hint = "rows referencing missing parents? fix them and run again"
                 raise err from exc
             if made:
-                self.emit(Message(f"{plan.name}: created {len(made)} foreign key(s) after the load"))
+                self.emit(
+                    Message(f"{plan.name}: created {len(made)} foreign key(s) after the load")
+                )
 
     def _with_retries(self, copier: ChunkCopier, chunk: ChunkState) -> ChunkResult:
         """Run a chunk; transient failures are retried with backoff, anything else stops."""
@@ -292,8 +318,9 @@ class CopyEngine:
                 if not transient:
                     raise TerminalError(message, table=copier.plan.name) from exc
             if delay is None:
-                raise TransientError(f"{message} (gave up after {attempt} attempts)",
-                                     table=copier.plan.name)
+                raise TransientError(
+                    f"{message} (gave up after {attempt} attempts)", table=copier.plan.name
+                )
             self.emit(ChunkRetried(copier.plan.name, chunk.chunk_no, attempt, message, delay))
             time.sleep(delay)
         raise AssertionError("unreachable")

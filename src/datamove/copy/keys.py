@@ -78,7 +78,8 @@ def after(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnE
     """``(c1, c2, ...) > key`` in expanded form (index-friendly on every engine)."""
     (first, *rest), (value, *values) = columns, key
     if not rest:
-        return first > value
+        gt: sa.ColumnElement[bool] = first > value
+        return gt
     return sa.or_(first > value, sa.and_(first == value, after(rest, tuple(values))))
 
 
@@ -86,7 +87,8 @@ def at_most(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.Colum
     """``(c1, c2, ...) <= key`` in expanded form."""
     (first, *rest), (value, *values) = columns, key
     if not rest:
-        return first <= value
+        le: sa.ColumnElement[bool] = first <= value
+        return le
     return sa.or_(first < value, sa.and_(first == value, at_most(rest, tuple(values))))
 
 

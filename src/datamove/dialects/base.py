@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
-from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.errors import (
     ConnectionFailed,
     DatamoveError,
@@ -60,7 +59,11 @@ class Dialect:
         self.safe_url = redact_url(url)
         try:
             self.engine: Engine = sa.create_engine(
-                url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, **self.engine_options()
+                url,
+                pool_size=pool_size,
+                max_overflow=4,
+                pool_pre_ping=True,
+                **self.engine_options(),
             )
         except NoSuchModuleError:
             raise SpecError(f"unknown database kind in {role} URL {self.safe_url}") from None
@@ -140,13 +143,15 @@ class Dialect:
 
     def compile(self, stmt: sa.sql.ClauseElement) -> tuple[str, Any]:
         """The driver-level SQL text and parameters of a SQLAlchemy statement."""
-        compiled = stmt.compile(dialect=self.engine.dialect)
+        compiled: Any = stmt.compile(dialect=self.engine.dialect)
         params = compiled.construct_params()
         if self.engine.dialect.positional:
             return str(compiled), tuple(params[name] for name in compiled.positiontup or ())
         return str(compiled), params
 
-    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+    def stream(
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+    ) -> Iterator[Sequence[Row]]:
         """Rows of ``stmt`` in batches, through a server-side (streaming) cursor.
 
         Values come as the driver returns them (no SQLAlchemy result processing): memory stays
@@ -213,7 +218,9 @@ class Dialect:
         """Engine options for CREATE TABLE (charset, storage engine)."""
         return {}
 
-    def write(self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]) -> None:
+    def write(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]
+    ) -> None:
         """Bulk-write ``rows`` into ``table`` inside the connection's open transaction.
 
         One ``executemany`` per ``WRITE_BATCH_ROWS``: the drivers turn it into multi-row INSERTs
@@ -221,8 +228,10 @@ class Dialect:
         """
         prep = self.engine.dialect.identifier_preparer
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in columns)}) "
-               f"VALUES ({', '.join(mark for _ in columns)})")
+        sql = (
+            f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(mark for _ in columns)})"
+        )
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for start in range(0, len(rows), self.WRITE_BATCH_ROWS):

@@ -7,7 +7,7 @@ Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +31,14 @@ _TRANSIENT_CODES = {
 }
 _DATA_CODES = {1048, 1062, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 3140, 4025, 1690, 1411}
 _SPATIAL = {
-    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
-    "multipolygon", "geometrycollection",
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
 }
 _UNSIGNED_RANGES = {
     mysql.TINYINT: 2**8 - 1,
@@ -91,7 +97,9 @@ class MySQL(Dialect):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+    def stream(
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+    ) -> Iterator[Sequence[Row]]:
         sql, params = self.compile(stmt)
         raw = conn.connection.dbapi_connection
         driver = self.engine.dialect.driver
@@ -130,7 +138,9 @@ class MySQL(Dialect):
         if isinstance(t, mysql.YEAR):
             return integer(label, 0, 2155)
         if isinstance(t, mysql.SET):
-            return TypeInfo("text", label, values=tuple(t.values), note="SET as comma-separated text")
+            return TypeInfo(
+                "text", label, values=tuple(t.values), note="SET as comma-separated text"
+            )
         if isinstance(t, mysql.BIT):
             return None
         if isinstance(t, sa.Integer) and getattr(t, "unsigned", False):
@@ -206,7 +216,11 @@ class MySQL(Dialect):
 
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.
-        return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+        return {
+            "mysql_engine": "InnoDB",
+            "mysql_charset": "utf8mb4",
+            "mysql_collate": "utf8mb4_bin",
+        }
 
 
 class MariaDB(MySQL):

@@ -35,9 +35,7 @@ class PostgreSQL(Dialect):
         parsed = sa.engine.make_url(url)
         if parsed.drivername == "postgresql":
             # psycopg 3 is the driver datamove is built and measured on.
-            url = parsed.set(drivername="postgresql+psycopg").render_as_string(
-                hide_password=False
-            )
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         super().__init__(url, role=role, pool_size=pool_size)
 
     def engine_options(self) -> dict[str, Any]:
@@ -60,10 +58,11 @@ class PostgreSQL(Dialect):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def stream(self, conn: Connection, stmt: sa.sql.Select[Any], batch: int) -> Iterator[list[Row]]:
+    def stream(
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+    ) -> Iterator[Sequence[Row]]:
         sql, params = self.compile(stmt)
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        raw: Any = conn.connection.dbapi_connection
         with raw.cursor(name=f"datamove_{next(_cursor_names)}") as cursor:
             cursor.itersize = batch
             cursor.execute(sql, params)
@@ -73,8 +72,7 @@ class PostgreSQL(Dialect):
     def copy_out(self, conn: Connection, stmt: sa.sql.Select[Any]) -> Iterator[bytes]:
         """``COPY (SELECT ...) TO STDOUT`` in text format: raw blocks, no per-row Python."""
         sql, params = self.compile(stmt)
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
             for block in copy:
                 yield bytes(block)
@@ -83,8 +81,7 @@ class PostgreSQL(Dialect):
         self, conn: Connection, table: sa.Table, columns: Sequence[str], blocks: Iterator[bytes]
     ) -> int:
         """``COPY table FROM STDIN`` fed with text-format blocks; returns the rows written."""
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor:
             with cursor.copy(self._copy_from_sql(table, columns)) as copy:
                 for block in blocks:
@@ -126,9 +123,10 @@ class PostgreSQL(Dialect):
             return to_json
         return super().adapter(target_type)
 
-    def write(self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]) -> None:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+    def write(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[Row]
+    ) -> None:
+        raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor, cursor.copy(self._copy_from_sql(table, columns)) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -146,7 +144,9 @@ class PostgreSQL(Dialect):
         if isinstance(t, pg.TIMESTAMP):
             return TypeInfo("timestamp", label, timezone=bool(t.timezone))
         if isinstance(t, pg.ARRAY):
-            return TypeInfo("other", label, native=t, note="array; stored as JSON outside PostgreSQL")
+            return TypeInfo(
+                "other", label, native=t, note="array; stored as JSON outside PostgreSQL"
+            )
         if isinstance(t, pg.TSVECTOR | pg.INTERVAL | pg.INET | pg.CIDR | pg.MACADDR | pg.MONEY):
             return TypeInfo("other", label, native=t)
         return classify_generic(t, label)
@@ -177,4 +177,3 @@ class PostgreSQL(Dialect):
 
     def ensure_state_schema(self, conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.STATE_SCHEMA or '')}"))
-

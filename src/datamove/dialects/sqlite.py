@@ -74,7 +74,11 @@ class SQLite(Dialect):
             if isinstance(value, decimal.Decimal):
                 return str(value)  # exact: the column's affinity decides how it is stored
             if isinstance(value, dt.datetime | dt.date | dt.time):
-                return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+                return (
+                    value.isoformat(sep=" ")
+                    if isinstance(value, dt.datetime)
+                    else value.isoformat()
+                )
             if isinstance(value, dict | list | set | frozenset | uuid.UUID):
                 return text_value(value)
             if isinstance(value, memoryview):

@@ -13,8 +13,20 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 Kind = Literal[
-    "integer", "decimal", "float", "string", "text", "boolean", "date", "time", "timestamp",
-    "json", "binary", "uuid", "enum", "other",
+    "integer",
+    "decimal",
+    "float",
+    "string",
+    "text",
+    "boolean",
+    "date",
+    "time",
+    "timestamp",
+    "json",
+    "binary",
+    "uuid",
+    "enum",
+    "other",
 ]
 
 

@@ -16,16 +16,25 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
     """Every way a value of type ``src`` can lose information in a column of type ``dst``."""
     where = f"{src.label} → {dst.label}"
     if src.kind == "integer" and dst.kind == "integer":
-        if src.low is not None and dst.low is not None and src.high is not None and (
-            dst.high is not None and (src.low < dst.low or src.high > dst.high)
+        if (
+            src.low is not None
+            and dst.low is not None
+            and src.high is not None
+            and (dst.high is not None and (src.low < dst.low or src.high > dst.high))
         ):
-            yield Severity.warning, "integer-range-shrink", (
-                f"{where}: the target integer range is smaller; larger values are rejected"
+            yield (
+                Severity.warning,
+                "integer-range-shrink",
+                (f"{where}: the target integer range is smaller; larger values are rejected"),
             )
     elif src.kind == "float" and dst.kind == "decimal":
-        yield Severity.warning, "float-to-decimal", (
-            f"{where}: binary floats into an exact decimal; values are rounded to the "
-            "target scale by the database (declare a cast to reject inexact values)"
+        yield (
+            Severity.warning,
+            "float-to-decimal",
+            (
+                f"{where}: binary floats into an exact decimal; values are rounded to the "
+                "target scale by the database (declare a cast to reject inexact values)"
+            ),
         )
     elif src.kind == "decimal" and dst.kind == "decimal":
         if dst.precision is not None and (
@@ -33,34 +42,57 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
             or (dst.scale or 0) < (src.scale or 0)
             or (dst.precision - (dst.scale or 0)) < (src.precision - (src.scale or 0))
         ):
-            yield Severity.warning, "numeric-shrink", (
-                f"{where}: the target precision or scale is smaller; digits may be rounded "
-                "away or values rejected"
+            yield (
+                Severity.warning,
+                "numeric-shrink",
+                (
+                    f"{where}: the target precision or scale is smaller; digits may be rounded "
+                    "away or values rejected"
+                ),
             )
     elif src.kind == "decimal" and dst.kind == "integer" and (src.scale or 0) > 0:
         yield Severity.warning, "numeric-shrink", f"{where}: fractions are lost"
     elif src.kind in _TEXTUAL and dst.kind == "string":
         if dst.length is not None and (src.kind != "string" or (src.length or 0) > dst.length):
-            yield Severity.warning, "string-shrink", (
-                f"{where}: the target holds at most {dst.length} characters; longer values "
-                "are rejected"
+            yield (
+                Severity.warning,
+                "string-shrink",
+                (
+                    f"{where}: the target holds at most {dst.length} characters; longer values "
+                    "are rejected"
+                ),
             )
     elif src.kind == "timestamp" and dst.kind == "timestamp" and src.timezone != dst.timezone:
         if src.timezone:
-            yield Severity.warning, "zoned-to-naive", (
-                f"{where}: zoned timestamps go into a column without a time zone; they are "
-                "stored as UTC. Declare the zone explicitly if the readers expect local time"
+            yield (
+                Severity.warning,
+                "zoned-to-naive",
+                (
+                    f"{where}: zoned timestamps go into a column without a time zone; they are "
+                    "stored as UTC. Declare the zone explicitly if the readers expect local time"
+                ),
             )
         else:
-            yield Severity.warning, "naive-to-zoned", (
-                f"{where}: timestamps without a time zone go into a zoned column with no "
-                "declared zone; they are read as UTC. Declare the zone if they are local time"
+            yield (
+                Severity.warning,
+                "naive-to-zoned",
+                (
+                    f"{where}: timestamps without a time zone go into a zoned column with no "
+                    "declared zone; they are read as UTC. Declare the zone if they are local time"
+                ),
             )
     elif src.kind == "float" and dst.kind == "float" and (src.bits or 53) > (dst.bits or 53):
         yield Severity.warning, "float-shrink", f"{where}: double precision into single precision"
     elif src.kind in {"text", "string", "json"} and dst.kind in {
-        "integer", "decimal", "float", "boolean", "date", "timestamp"
+        "integer",
+        "decimal",
+        "float",
+        "boolean",
+        "date",
+        "timestamp",
     }:
-        yield Severity.note, "parsed-from-text", (
-            f"{where}: text is parsed by the target; values it cannot parse are rejected"
+        yield (
+            Severity.note,
+            "parsed-from-text",
+            (f"{where}: text is parsed by the target; values it cannot parse are rejected"),
         )

@@ -38,8 +38,12 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "severity": self.severity.value, "code": self.code, "message": self.message,
-            "spec_path": self.spec_path, "table": self.table, "column": self.column,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "spec_path": self.spec_path,
+            "table": self.table,
+            "column": self.column,
         }
 
 
@@ -55,8 +59,10 @@ class ForeignKeyPlan:
     onupdate: str | None = None
 
     def __str__(self) -> str:
-        return (f"{self.name} ({', '.join(self.columns)}) -> "
-                f"{self.parent} ({', '.join(self.parent_columns)})")
+        return (
+            f"{self.name} ({', '.join(self.columns)}) -> "
+            f"{self.parent} ({', '.join(self.parent_columns)})"
+        )
 
 
 @dataclass
@@ -121,8 +127,7 @@ class TablePlan:
             "key": self.key,
             "where": self.where,
             "columns": [
-                [c.target, c.source, [t.fingerprint() for t in c.transforms]]
-                for c in self.columns
+                [c.target, c.source, [t.fingerprint() for t in c.transforms]] for c in self.columns
             ],
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

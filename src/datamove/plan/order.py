@@ -19,27 +19,36 @@ def table_order(tables: dict[str, TablePlan]) -> tuple[list[str], list[Finding]]
             fk.referred_table.name == plan.source_name
             for fk in plan.source_table.foreign_key_constraints
         ):
-            findings.append(Finding(
-                Severity.note, "self-reference",
-                f"'{plan.name}' references itself: it loads as a whole, and its foreign key is "
-                "created after the load, so row order inside the table does not matter",
-                f"tables.{plan.name}", plan.name,
-            ))
+            findings.append(
+                Finding(
+                    Severity.note,
+                    "self-reference",
+                    f"'{plan.name}' references itself: it loads as a whole, and its foreign key is "
+                    "created after the load, so row order inside the table does not matter",
+                    f"tables.{plan.name}",
+                    plan.name,
+                )
+            )
     remaining = {name: set(p.parents) & set(tables) for name, p in tables.items()}
     order: list[str] = []
     while remaining:
         ready = sorted(n for n, parents in remaining.items() if not parents)
         if not ready:
             child = _cycle_child(remaining)
-            parents = sorted(remaining[child])
-            tables[child].deferred_parents.update(parents)
-            findings.append(Finding(
-                Severity.warning, "fk-cycle",
-                f"foreign-key cycle through '{child}' and {', '.join(repr(p) for p in parents)}: "
-                f"'{child}' loads first; all foreign keys are created after every table is "
-                "loaded (an existing target FK in the cycle must be deferrable)",
-                f"tables.{child}", child,
-            ))
+            blocking = sorted(remaining[child])
+            tables[child].deferred_parents.update(blocking)
+            findings.append(
+                Finding(
+                    Severity.warning,
+                    "fk-cycle",
+                    f"foreign-key cycle through '{child}' and "
+                    f"{', '.join(repr(p) for p in blocking)}: "
+                    f"'{child}' loads first; all foreign keys are created after every table is "
+                    "loaded (an existing target FK in the cycle must be deferrable)",
+                    f"tables.{child}",
+                    child,
+                )
+            )
             remaining[child] = set()
             continue
         for name in ready:
@@ -57,4 +66,4 @@ def _cycle_child(remaining: dict[str, set[str]]) -> str:
     while node not in seen:
         seen.append(node)
         node = sorted(remaining[node])[0]
-    return min(seen[seen.index(node):])
+    return min(seen[seen.index(node) :])

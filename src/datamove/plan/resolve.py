@@ -49,8 +49,15 @@ class Resolver:
         self.findings: list[Finding] = []
         self.target_md = sa.MetaData()
 
-    def add(self, severity: Severity, code: str, message: str, path: str,
-            table: str | None = None, column: str | None = None) -> None:
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        path: str,
+        table: str | None = None,
+        column: str | None = None,
+    ) -> None:
         self.findings.append(Finding(severity, code, message, path, table, column))
 
     def resolve(self, src: Connection, tgt: Connection) -> Plan:
@@ -61,9 +68,14 @@ class Resolver:
         for name, tspec in self.spec.tables.items():
             source_name = tspec.source or name
             if source_name not in src_names:
-                self.add(E, "unknown-table",
-                         f"source table '{source_name}' does not exist{_closest(source_name, src_names)}",
-                         f"tables.{name}" + (".source" if tspec.source else ""), name)
+                self.add(
+                    E,
+                    "unknown-table",
+                    f"source table '{source_name}' does not exist"
+                    f"{_closest(source_name, src_names)}",
+                    f"tables.{name}" + (".source" if tspec.source else ""),
+                    name,
+                )
                 continue
             reflected[name] = _reflect(src, source_name, source_md)
 
@@ -89,8 +101,14 @@ class Resolver:
 
     # -- one table -------------------------------------------------------------------------
 
-    def _table(self, name: str, tspec: TableSpec, src_table: sa.Table,
-               existing: sa.Table | None, src: Connection) -> TablePlan | None:
+    def _table(
+        self,
+        name: str,
+        tspec: TableSpec,
+        src_table: sa.Table,
+        existing: sa.Table | None,
+        src: Connection,
+    ) -> TablePlan | None:
         path = f"tables.{name}"
         src_cols = [c.name for c in src_table.columns]
         overrides = self.source.reflect_overrides(src, src_table)
@@ -98,11 +116,17 @@ class Resolver:
         key = self._key(name, tspec, src_table, path)
         if key is None:
             return None
-        for col in tspec.drop:
-            if col not in src_cols:
-                self.add(E, "unknown-column",
-                         f"dropped column '{col}' is not in source table '{src_table.name}'"
-                         f"{_closest(col, src_cols)}", f"{path}.drop", name, col)
+        for dropped in tspec.drop:
+            if dropped not in src_cols:
+                self.add(
+                    E,
+                    "unknown-column",
+                    f"dropped column '{dropped}' is not in source table '{src_table.name}'"
+                    f"{_closest(dropped, src_cols)}",
+                    f"{path}.drop",
+                    name,
+                    dropped,
+                )
 
         specs: dict[str, ColumnSpec]
         if tspec.columns is None:
@@ -112,27 +136,44 @@ class Resolver:
             used = {cs.from_ or t for t, cs in specs.items()}
             for col in src_cols:
                 if col not in used and col not in tspec.drop:
-                    self.add(W, "unmapped-column",
-                             f"source column '{col}' is not mapped and not marked drop: its data "
-                             "will not be moved", f"{path}.columns", name, col)
+                    self.add(
+                        W,
+                        "unmapped-column",
+                        f"source column '{col}' is not mapped and not marked drop: its data "
+                        "will not be moved",
+                        f"{path}.columns",
+                        name,
+                        col,
+                    )
 
         columns: list[ColumnPlan] = []
         for target, cspec in specs.items():
-            col = self._column(name, target, cspec, src_table, overrides, existing, key, path)
-            if col is not None:
-                columns.append(col)
+            planned = self._column(name, target, cspec, src_table, overrides, existing, key, path)
+            if planned is not None:
+                columns.append(planned)
 
         target_key = []
         for k in key:
             mapped = [c for c in columns if c.source == k]
             if not mapped:
-                self.add(E, "key-not-mapped", f"key column '{k}' is not mapped to the target",
-                         f"{path}.columns", name, k)
+                self.add(
+                    E,
+                    "key-not-mapped",
+                    f"key column '{k}' is not mapped to the target",
+                    f"{path}.columns",
+                    name,
+                    k,
+                )
                 return None
             if mapped[0].transforms:
-                self.add(E, "key-transformed",
-                         f"key column '{k}' must be moved unchanged (chunks are key ranges)",
-                         f"{path}.columns.{mapped[0].target}", name, k)
+                self.add(
+                    E,
+                    "key-transformed",
+                    f"key column '{k}' must be moved unchanged (chunks are key ranges)",
+                    f"{path}.columns.{mapped[0].target}",
+                    name,
+                    k,
+                )
             target_key.append(mapped[0].target)
 
         if existing is not None:
@@ -141,18 +182,30 @@ class Resolver:
         else:
             target_table = self._target_table(name, columns, target_key)
             if not self.spec.create_tables:
-                self.add(E, "missing-target-table",
-                         f"target table '{name}' does not exist and create_tables is false",
-                         "create_tables", name)
+                self.add(
+                    E,
+                    "missing-target-table",
+                    f"target table '{name}' does not exist and create_tables is false",
+                    "create_tables",
+                    name,
+                )
 
         rows, size = self.source.estimate(src, src_table)
         return TablePlan(
-            name=name, source_name=src_table.name, source_table=src_table,
-            target_table=target_table, key=key, target_key=target_key, where=tspec.where,
-            columns=columns, batch_size=tspec.batch_size or self.spec.batch_size,
-            target_exists=existing is not None, create=existing is None,
+            name=name,
+            source_name=src_table.name,
+            source_table=src_table,
+            target_table=target_table,
+            key=key,
+            target_key=target_key,
+            where=tspec.where,
+            columns=columns,
+            batch_size=tspec.batch_size or self.spec.batch_size,
+            target_exists=existing is not None,
+            create=existing is None,
             indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
-            rows_estimate=rows, bytes_estimate=size,
+            rows_estimate=rows,
+            bytes_estimate=size,
         )
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
@@ -160,38 +213,72 @@ class Resolver:
         if tspec.key is not None:
             bad = [k for k in tspec.key.columns if k not in cols]
             for k in bad:
-                self.add(E, "unknown-column",
-                         f"key column '{k}' is not in source table '{table.name}'{_closest(k, cols)}",
-                         f"{path}.key.columns", name, k)
+                self.add(
+                    E,
+                    "unknown-column",
+                    f"key column '{k}' is not in source table '{table.name}'{_closest(k, cols)}",
+                    f"{path}.key.columns",
+                    name,
+                    k,
+                )
             return None if bad else list(tspec.key.columns)
         pk = [c.name for c in table.primary_key.columns]
         if pk:
             return pk
         uniques = [
-            [c.name for c in idx.columns] for idx in table.indexes
+            [c.name for c in idx.columns]
+            for idx in table.indexes
             if idx.unique and all(not c.nullable for c in idx.columns)
         ]
-        hint = (f"declare one, e.g. key: {{columns: {uniques[0]}}}" if uniques
-                else "declare key: {columns: [...]} naming a unique, non-null column set")
-        self.add(E, "no-key", f"table '{table.name}' has no primary key to chunk by; {hint}",
-                 f"{path}.key", name)
+        hint = (
+            f"declare one, e.g. key: {{columns: {uniques[0]}}}"
+            if uniques
+            else "declare key: {columns: [...]} naming a unique, non-null column set"
+        )
+        self.add(
+            E,
+            "no-key",
+            f"table '{table.name}' has no primary key to chunk by; {hint}",
+            f"{path}.key",
+            name,
+        )
         return None
 
-    def _column(self, table: str, target: str, cspec: ColumnSpec, src_table: sa.Table,
-                overrides: dict[str, TypeInfo], existing: sa.Table | None, key: list[str],
-                path: str) -> ColumnPlan | None:
+    def _column(
+        self,
+        table: str,
+        target: str,
+        cspec: ColumnSpec,
+        src_table: sa.Table,
+        overrides: dict[str, TypeInfo],
+        existing: sa.Table | None,
+        key: list[str],
+        path: str,
+    ) -> ColumnPlan | None:
         cpath = f"{path}.columns.{target}"
         src_cols = [c.name for c in src_table.columns]
         source = cspec.from_ or (target if target in src_cols else None)
         if cspec.from_ and cspec.from_ not in src_cols:
-            self.add(E, "unknown-column",
-                     f"source column '{cspec.from_}' is not in '{src_table.name}'"
-                     f"{_closest(cspec.from_, src_cols)}", f"{cpath}.from", table, target)
+            self.add(
+                E,
+                "unknown-column",
+                f"source column '{cspec.from_}' is not in '{src_table.name}'"
+                f"{_closest(cspec.from_, src_cols)}",
+                f"{cpath}.from",
+                table,
+                target,
+            )
             return None
         if source is None and not cspec.has_default:
-            self.add(E, "unknown-column",
-                     f"'{target}' is not a source column of '{src_table.name}' and has no "
-                     f"from or default{_closest(target, src_cols)}", cpath, table, target)
+            self.add(
+                E,
+                "unknown-column",
+                f"'{target}' is not a source column of '{src_table.name}' and has no "
+                f"from or default{_closest(target, src_cols)}",
+                cpath,
+                table,
+                target,
+            )
             return None
 
         chain = cspec.chain()
@@ -200,8 +287,10 @@ class Resolver:
         ]
         src_col = src_table.columns[source] if source else None
         info = self._source_info(src_col, overrides) if src_col is not None else None
-        nullable = cspec.nullable if cspec.nullable is not None else (
-            src_col.nullable if src_col is not None else not cspec.has_default
+        nullable: bool = bool(
+            cspec.nullable
+            if cspec.nullable is not None
+            else (src_col.nullable if src_col is not None else not cspec.has_default)
         )
         if source in key:
             nullable = False
@@ -210,24 +299,36 @@ class Resolver:
         if existing is not None:
             tcol = existing.columns.get(target)
             if tcol is None:
-                self.add(E, "unknown-column",
-                         f"target table '{table}' has no column '{target}'"
-                         f"{_closest(target, [c.name for c in existing.columns])}",
-                         cpath, table, target)
+                self.add(
+                    E,
+                    "unknown-column",
+                    f"target table '{table}' has no column '{target}'"
+                    f"{_closest(target, [c.name for c in existing.columns])}",
+                    cpath,
+                    table,
+                    target,
+                )
                 return None
             target_type = tcol.type
         else:
-            target_type = self._target_type(cspec, transforms, info, source in key, cpath, table,
-                                            target)
+            target_type = self._target_type(
+                cspec, transforms, info, source in key, cpath, table, target
+            )
         if target_type is None:
             return None
-        pushdown = all(t.to_sql(sa.literal_column("x"), self.source) is not None
-                       for t in transforms)
+        pushdown = all(
+            t.to_sql(sa.literal_column("x"), self.source) is not None for t in transforms
+        )
         column = ColumnPlan(
-            target=target, source=source, transforms=transforms, source_info=info,
+            target=target,
+            source=source,
+            transforms=transforms,
+            source_info=info,
             target_type=target_type,
             target_type_text=describe(target_type, self.target.engine.dialect),
-            nullable=nullable, pushdown=pushdown, pii=cspec.pii,
+            nullable=nullable,
+            pushdown=pushdown,
+            pii=cspec.pii,
         )
         self._lint_column(table, column, cpath)
         return column
@@ -236,9 +337,16 @@ class Resolver:
         label = describe(col.type, self.source.engine.dialect)
         return overrides.get(col.name) or self.source.classify(col.type, label)
 
-    def _target_type(self, cspec: ColumnSpec, transforms: list[Transform],
-                     info: TypeInfo | None, indexed: bool, cpath: str, table: str,
-                     target: str) -> sa.types.TypeEngine[Any] | None:
+    def _target_type(
+        self,
+        cspec: ColumnSpec,
+        transforms: list[Transform],
+        info: TypeInfo | None,
+        indexed: bool,
+        cpath: str,
+        table: str,
+        target: str,
+    ) -> sa.types.TypeEngine[Any] | None:
         if cspec.type:
             try:
                 declared = Cast(cspec.type, f"{cpath}.type")
@@ -247,7 +355,7 @@ class Resolver:
                     f"type {cspec.type!r} is not a known column type",
                     spec_path=f"{cpath}.type",
                     hint="use smallint, integer, bigint, decimal(p,s), float, text, varchar(n), "
-                         "boolean, date, timestamp or json",
+                    "boolean, date, timestamp or json",
                 ) from None
             info = self.target.classify(declared.sql_type(), cspec.type)
         else:
@@ -255,20 +363,35 @@ class Resolver:
             if casts:
                 info = self.target.classify(casts[-1].sql_type(), str(casts[-1].args))
         if info is None:
-            self.add(E, "unmappable-type",
-                     f"the source type of '{target}' has no known target type",
-                     f"{cpath}.type", table, target)
+            self.add(
+                E,
+                "unmappable-type",
+                f"the source type of '{target}' has no known target type",
+                f"{cpath}.type",
+                table,
+                target,
+            )
             return None
         rendered = self.target.render(info, self.same_engine, indexed)
         if rendered is None:
-            self.add(E, "unmappable-type",
-                     f"source type {info.label} has no {self.target.NAME} equivalent; declare "
-                     f"the target type with `type:` (or drop the column)",
-                     f"{cpath}.type", table, target)
+            self.add(
+                E,
+                "unmappable-type",
+                f"source type {info.label} has no {self.target.NAME} equivalent; declare "
+                f"the target type with `type:` (or drop the column)",
+                f"{cpath}.type",
+                table,
+                target,
+            )
         elif info.note:
-            self.add(N, "type-mapping", f"{info.label} → "
-                     f"{describe(rendered, self.target.engine.dialect)}: {info.note}",
-                     cpath, table, target)
+            self.add(
+                N,
+                "type-mapping",
+                f"{info.label} → {describe(rendered, self.target.engine.dialect)}: {info.note}",
+                cpath,
+                table,
+                target,
+            )
         return rendered
 
     def _lint_column(self, table: str, column: ColumnPlan, cpath: str) -> None:
@@ -289,15 +412,26 @@ class Resolver:
         cols: list[Any] = []
         for c in columns:
             assert c.target_type is not None
-            cols.append(sa.Column(c.target, c.target_type, primary_key=c.target in key,
-                                  nullable=c.nullable, autoincrement=False))
-            if c.source_info is not None and c.source_info.kind == "enum" and not isinstance(
-                c.target_type, sa.Enum
+            cols.append(
+                sa.Column(
+                    c.target,
+                    c.target_type,
+                    primary_key=c.target in key,
+                    nullable=c.nullable,
+                    autoincrement=False,
+                )
+            )
+            if (
+                c.source_info is not None
+                and c.source_info.kind == "enum"
+                and not isinstance(c.target_type, sa.Enum)
             ):
-                cols.append(sa.CheckConstraint(
-                    sa.column(c.target).in_(list(c.source_info.values)),
-                    name=f"{name}_{c.target}_check"[:60],
-                ))
+                cols.append(
+                    sa.CheckConstraint(
+                        sa.column(c.target).in_(list(c.source_info.values)),
+                        name=f"{name}_{c.target}_check"[:60],
+                    )
+                )
         return sa.Table(name, self.target_md, *cols, **self.target.table_kwargs())
 
     def _indexes(self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table) -> list[sa.Index]:
@@ -314,45 +448,66 @@ class Resolver:
             out.append(sa.Index(idx_name, *[table.c[t] for t in targets], unique=idx.unique))
         return out
 
-    def _check_existing_target(self, name: str, existing: sa.Table, columns: list[ColumnPlan],
-                               path: str) -> None:
+    def _check_existing_target(
+        self, name: str, existing: sa.Table, columns: list[ColumnPlan], path: str
+    ) -> None:
         mapped = {c.target for c in columns}
         for col in existing.columns:
             if col.name in mapped or col.nullable or col.server_default is not None:
                 continue
-            if col.autoincrement is True or (col.primary_key and col.autoincrement == "auto"
-                                             and isinstance(col.type, sa.Integer)
-                                             and len(existing.primary_key.columns) == 1):
+            if col.autoincrement is True or (
+                col.primary_key
+                and col.autoincrement == "auto"
+                and isinstance(col.type, sa.Integer)
+                and len(existing.primary_key.columns) == 1
+            ):
                 continue
-            self.add(E, "not-null-unfilled",
-                     f"target column '{name}.{col.name}' is NOT NULL but has no source and no "
-                     "default", f"{path}.columns.{col.name}", name, col.name)
+            self.add(
+                E,
+                "not-null-unfilled",
+                f"target column '{name}.{col.name}' is NOT NULL but has no source and no default",
+                f"{path}.columns.{col.name}",
+                name,
+                col.name,
+            )
 
     def _foreign_keys(self, tables: dict[str, TablePlan]) -> None:
         by_source = {p.source_name: p for p in tables.values()}
         for plan in tables.values():
-            for fk in sorted(plan.source_table.foreign_key_constraints, key=lambda f: f.name or ""):
+            for fk in sorted(plan.source_table.foreign_key_constraints, key=lambda f: str(f.name or "")):
                 parent = by_source.get(fk.referred_table.name)
                 if parent is None:
-                    self.add(N, "fk-out-of-scope",
-                             f"foreign key to '{fk.referred_table.name}' (not in scope) is not "
-                             "recreated", f"tables.{plan.name}", plan.name)
+                    self.add(
+                        N,
+                        "fk-out-of-scope",
+                        f"foreign key to '{fk.referred_table.name}' (not in scope) is not "
+                        "recreated",
+                        f"tables.{plan.name}",
+                        plan.name,
+                    )
                     continue
                 child_map = {c.source: c.target for c in plan.columns if c.source}
                 parent_map = {c.source: c.target for c in parent.columns if c.source}
                 local = [e.parent.name for e in fk.elements]
                 remote = [e.column.name for e in fk.elements]
-                if not all(c in child_map for c in local) or not all(c in parent_map for c in remote):
+                if not all(c in child_map for c in local) or not all(
+                    c in parent_map for c in remote
+                ):
                     continue
                 if parent.name != plan.name:
                     plan.parents.add(parent.name)
                 if plan.create:
                     cols = tuple(child_map[c] for c in local)
-                    plan.foreign_keys.append(ForeignKeyPlan(
-                        name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60], columns=cols,
-                        parent=parent.name, parent_columns=tuple(parent_map[c] for c in remote),
-                        ondelete=fk.ondelete, onupdate=fk.onupdate,
-                    ))
+                    plan.foreign_keys.append(
+                        ForeignKeyPlan(
+                            name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60],
+                            columns=cols,
+                            parent=parent.name,
+                            parent_columns=tuple(parent_map[c] for c in remote),
+                            ondelete=fk.ondelete,
+                            onupdate=fk.onupdate,
+                        )
+                    )
 
 
 def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
@@ -362,4 +517,3 @@ def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
             return Resolver(spec, source, target).resolve(src, tgt)
         except sa.exc.DBAPIError as exc:
             raise source.translate(exc) from exc
-

@@ -1,4 +1,4 @@
-"""YAML → ``${VAR}`` interpolation → validated ``MigrationSpec``, with errors that name spec paths."""
+"""YAML → ``${VAR}`` interpolation → validated ``MigrationSpec``; errors name spec paths."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))
 
 
 def spec_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
-    """``("tables", "orders", "columns", "amount", "transform", 0)`` → ``tables.orders...transform[0]``."""
+    """``("tables", "orders", "transform", 0)`` → ``tables.orders.transform[0]``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -97,7 +97,9 @@ def _explain(error: Any) -> SpecError:
     return SpecError(error["msg"], spec_path=spec_path(loc) or "(spec)")
 
 
-def parse_spec(data: Any, env: Mapping[str, str] | None = None, origin: str = "spec") -> MigrationSpec:
+def parse_spec(
+    data: Any, env: Mapping[str, str] | None = None, origin: str = "spec"
+) -> MigrationSpec:
     """Validate an already-parsed YAML document into a ``MigrationSpec``."""
     if not isinstance(data, dict):
         raise SpecError(f"{origin} must be a YAML mapping with name, source, target and tables")

@@ -54,7 +54,7 @@ class StateStore:
         self.migration = migration
         md = sa.MetaData()
 
-        def table(name: str, *cols: sa.Column[Any] | sa.Constraint) -> sa.Table:
+        def table(name: str, *cols: sa.Column[Any] | sa.Constraint | sa.Index) -> sa.Table:
             schema, tname = dialect.state_table_name(name)
             return sa.Table(tname, md, *cols, schema=schema)
 
@@ -128,14 +128,22 @@ class StateStore:
         run_id = str(uuid.uuid4())
         conn.execute(
             self.runs.insert().values(
-                run_id=run_id, migration=self.migration, command=command, status="running",
+                run_id=run_id,
+                migration=self.migration,
+                command=command,
+                status="running",
                 started_at=_now(),
             )
         )
         return run_id
 
     def finish_run(
-        self, conn: Connection, run_id: str, status: str, rows: int, rejects: int,
+        self,
+        conn: Connection,
+        run_id: str,
+        status: str,
+        rows: int,
+        rejects: int,
         error: str | None = None,
     ) -> None:
         conn.execute(
@@ -158,7 +166,9 @@ class StateStore:
     def table_hash(self, conn: Connection, table: str) -> str | None:
         t = self.tables
         return conn.execute(
-            sa.select(t.c.mapping_hash).where(t.c.migration == self.migration, t.c.table_name == table)
+            sa.select(t.c.mapping_hash).where(
+                t.c.migration == self.migration, t.c.table_name == table
+            )
         ).scalar()
 
     def is_finalized(self, conn: Connection, table: str) -> bool:
@@ -180,17 +190,26 @@ class StateStore:
         edges: list[KeyValue | None] = [None, *bounds, None]
         conn.execute(
             self.tables.insert().values(
-                migration=self.migration, table_name=table, mapping_hash=mapping_hash,
-                chunks_total=len(edges) - 1, planned_at=_now(),
+                migration=self.migration,
+                table_name=table,
+                mapping_hash=mapping_hash,
+                chunks_total=len(edges) - 1,
+                planned_at=_now(),
             )
         )
         conn.execute(
             self.checkpoints.insert(),
             [
                 {
-                    "migration": self.migration, "table_name": table, "chunk_no": i,
-                    "lo": encode_key(lo), "hi": encode_key(hi), "status": "pending",
-                    "rows": 0, "rejects": 0, "commits": 0,
+                    "migration": self.migration,
+                    "table_name": table,
+                    "chunk_no": i,
+                    "lo": encode_key(lo),
+                    "hi": encode_key(hi),
+                    "status": "pending",
+                    "rows": 0,
+                    "rejects": 0,
+                    "commits": 0,
                 }
                 for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
             ],
@@ -198,9 +217,7 @@ class StateStore:
 
     def forget_table(self, conn: Connection, table: str) -> None:
         for t in (self.tables, self.checkpoints, self.rejects):
-            conn.execute(
-                t.delete().where(t.c.migration == self.migration, t.c.table_name == table)
-            )
+            conn.execute(t.delete().where(t.c.migration == self.migration, t.c.table_name == table))
 
     def chunks(self, conn: Connection, table: str) -> list[ChunkState]:
         c = self.checkpoints
@@ -215,8 +232,16 @@ class StateStore:
         ]
 
     def commit_chunk(
-        self, conn: Connection, table: str, chunk_no: int, *, rows: int,
-        rejects: Sequence[RejectRecord], path: str, seconds: float, run_id: str,
+        self,
+        conn: Connection,
+        table: str,
+        chunk_no: int,
+        *,
+        rows: int,
+        rejects: Sequence[RejectRecord],
+        path: str,
+        seconds: float,
+        run_id: str,
     ) -> None:
         """Record a chunk as done and replace its rejects — inside the chunk's transaction."""
         r, c = self.rejects, self.checkpoints
@@ -231,19 +256,33 @@ class StateStore:
                 r.insert(),
                 [
                     {
-                        "migration": self.migration, "table_name": table, "chunk_no": chunk_no,
-                        "key": encode_key(x.key), "column_name": x.column, "reason": x.reason,
-                        "value": x.value, "run_id": run_id, "created_at": now,
+                        "migration": self.migration,
+                        "table_name": table,
+                        "chunk_no": chunk_no,
+                        "key": encode_key(x.key),
+                        "column_name": x.column,
+                        "reason": x.reason,
+                        "value": x.value,
+                        "run_id": run_id,
+                        "created_at": now,
                     }
                     for x in rejects
                 ],
             )
         conn.execute(
             c.update()
-            .where(c.c.migration == self.migration, c.c.table_name == table, c.c.chunk_no == chunk_no)
+            .where(
+                c.c.migration == self.migration, c.c.table_name == table, c.c.chunk_no == chunk_no
+            )
             .values(
-                status="done", rows=rows, rejects=len(rejects), path=path, seconds=seconds,
-                run_id=run_id, committed_at=_now(), commits=c.c.commits + 1,
+                status="done",
+                rows=rows,
+                rejects=len(rejects),
+                path=path,
+                seconds=seconds,
+                run_id=run_id,
+                committed_at=_now(),
+                commits=c.c.commits + 1,
             )
         )
 
@@ -265,7 +304,9 @@ class StateStore:
             ).scalar_one()
         )
 
-    def list_rejects(self, conn: Connection, table: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_rejects(
+        self, conn: Connection, table: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         r = self.rejects
         q = sa.select(r.c.table_name, r.c.key, r.c.column_name, r.c.reason, r.c.value).where(
             r.c.migration == self.migration
@@ -274,8 +315,13 @@ class StateStore:
             q = q.where(r.c.table_name == table)
         rows = conn.execute(q.order_by(r.c.table_name, r.c.id).limit(limit)).all()
         return [
-            {"table": x.table_name, "key": json.loads(x.key), "column": x.column_name,
-             "reason": x.reason, "value": x.value}
+            {
+                "table": x.table_name,
+                "key": json.loads(x.key),
+                "column": x.column_name,
+                "reason": x.reason,
+                "value": x.value,
+            }
             for x in rows
         ]
 

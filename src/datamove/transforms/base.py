@@ -37,7 +37,7 @@ class Transform(ABC):
         if "name" in cls.__dict__:
             REGISTRY[cls.name] = cls
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 - optional hook; most transforms take any args
         """Check ``self.args``; raise ``SpecError`` naming ``self.spec_path`` when wrong."""
 
     @abstractmethod

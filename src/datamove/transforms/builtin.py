@@ -78,7 +78,14 @@ class Cast(Transform):
         match = _CAST.match(str(self.args).lower()) if isinstance(self.args, str) else None
         base = _ALIASES.get(match.group("base"), match.group("base")) if match else None
         if match is None or base not in {
-            *_INT_RANGES, "decimal", "float", "text", "varchar", "boolean", "date", "timestamp",
+            *_INT_RANGES,
+            "decimal",
+            "float",
+            "text",
+            "varchar",
+            "boolean",
+            "date",
+            "timestamp",
             "json",
         }:
             raise self.fail(
