@@ -62,6 +62,13 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def _without_none(annotation: Any) -> Any:
+    """``X | None`` → ``X``."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    is_union = type(annotation).__name__ in {"UnionType", "_UnionGenericAlias"}
+    return args[0] if is_union and len(args) == 1 else annotation
+
+
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The pydantic model class that owns the field at ``loc`` (for 'did you mean')."""
     model: Any = MigrationSpec
@@ -70,12 +77,10 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
             field = model.model_fields.get(str(part))
             if field is None:
                 return None
-            model = field.annotation
-        # Unwrap containers: dict[str, X], list[X], X | None.
-        for _ in range(3):
-            args = getattr(model, "__args__", None)
-            if args:
-                model = next((a for a in reversed(args) if a is not type(None)), model)
+            model = _without_none(field.annotation)
+        else:  # a dict key or list index: step into the container's element type
+            args = getattr(model, "__args__", ())
+            model = _without_none(args[-1]) if args else None
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
