@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -265,14 +264,15 @@ def dialect_names() -> list[str]:
 
 
 def text_value(value: Any) -> Any:
-    """A value bound for a text column: sets (MySQL SET) joined, containers as sorted JSON."""
+    """A value bound for a text column: sets (MySQL SET) joined, containers as sorted JSON,
+    other objects (UUID, IP address, interval) as their text form."""
+    if value is None or isinstance(value, str | bytes | int | float | bool):
+        return value
     if isinstance(value, set | frozenset):
         return ",".join(sorted(value))
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return value
+    return str(value)
 
 
 def json_text(value: Any) -> Any:

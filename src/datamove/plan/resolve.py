@@ -310,6 +310,7 @@ class Resolver:
                 )
                 return None
             target_type = tcol.type
+            nullable = bool(tcol.nullable)  # an existing target's constraint is what binds
         else:
             target_type = self._target_type(
                 cspec, transforms, info, source in key, cpath, table, target

@@ -1,0 +1,105 @@
+"""Plan findings: each lint fires on the case it names, and order follows foreign keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datamove import Migration
+from datamove.errors import PlanHasErrors
+from tests.conftest import execute
+from tests.helpers import write_spec
+
+
+def codes(plan, severity: str | None = None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in plan.findings:
+        if severity is None or f.severity.value == severity:
+            out.setdefault(f.code, []).append(f.spec_path)
+    return out
+
+
+@pytest.fixture
+def legacy(sqlite_db) -> str:
+    url = sqlite_db("legacy")
+    execute(
+        url,
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100), note TEXT, "
+        "balance REAL, created DATETIME, big BIGINT)",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id))",
+        "CREATE TABLE lines (order_id INTEGER REFERENCES orders(id), n INTEGER, "
+        "PRIMARY KEY (order_id, n))",
+        "CREATE TABLE nokey (a INTEGER, b TEXT)",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, b_id INTEGER REFERENCES b(id))",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id))",
+        "CREATE TABLE tree (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES tree(id))",
+    )
+    return url
+
+
+def test_order_follows_foreign_keys_and_explains_cycles(legacy, sqlite_db, tmp_path) -> None:
+    spec = write_spec(
+        tmp_path / "m.yaml", legacy, sqlite_db("t"),
+        "  lines:\n  orders:\n  customers:\n  a:\n  b:\n  tree:",
+    )
+    plan = Migration.from_file(spec).plan()
+    order = plan.order
+    assert order.index("customers") < order.index("orders") < order.index("lines")
+    found = codes(plan)
+    assert found["fk-cycle"] and found["self-reference"] == ["tables.tree"]
+    cycle_child = next(f.table for f in plan.findings if f.code == "fk-cycle")
+    assert plan.tables[cycle_child].deferred_parents
+    assert not plan.errors
+
+
+def test_no_key_unknown_names_and_unmapped_columns(legacy, sqlite_db, tmp_path) -> None:
+    spec = write_spec(
+        tmp_path / "m.yaml", legacy, sqlite_db("t"),
+        "  nokey:\n"
+        "  custmers:\n"
+        "  customers:\n"
+        "    columns:\n"
+        "      id: {}\n"
+        "      name: {from: nmae}\n"
+        "      balanse: {}\n",
+    )
+    plan = Migration.from_file(spec).plan()
+    errors = {f.spec_path: f.message for f in plan.errors}
+    assert "no primary key" in errors["tables.nokey.key"]
+    assert "did you mean 'customers'" in errors["tables.custmers"]
+    assert "did you mean 'name'" in errors["tables.customers.columns.name.from"]
+    assert "did you mean 'balance'" in errors["tables.customers.columns.balanse"]
+    warnings = codes(plan, "warning")
+    assert warnings["unmapped-column"]  # note, created, big are neither mapped nor dropped
+    with pytest.raises(PlanHasErrors, match="nothing was copied"):
+        Migration.from_file(spec).run()
+
+
+def test_lossy_types_into_an_existing_target(legacy, pg_db, tmp_path: Path) -> None:
+    execute(
+        pg_db,
+        "CREATE TABLE customers (id int PRIMARY KEY, name varchar(10), note text, "
+        "balance numeric(12,2), created timestamptz, big int, required text NOT NULL)",
+    )
+    spec = write_spec(tmp_path / "m.yaml", legacy, pg_db, "  customers:")
+    plan = Migration.from_file(spec).plan()
+    found = codes(plan)
+    assert "tables.customers.columns.name" in found["string-shrink"]
+    assert "tables.customers.columns.balance" in found["float-to-decimal"]
+    assert "tables.customers.columns.big" in found["integer-range-shrink"]
+    assert "tables.customers.columns.created" in found["naive-to-zoned"]
+    assert found["not-null-unfilled"] == ["tables.customers.columns.required"]
+
+
+def test_unmappable_type_asks_for_a_declared_type(pg_db, sqlite_db, tmp_path) -> None:
+    execute(pg_db, "CREATE TABLE net (id int PRIMARY KEY, addr inet, span interval)")
+    spec = write_spec(tmp_path / "m.yaml", pg_db, sqlite_db("t"), "  net:")
+    plan = Migration.from_file(spec).plan()
+    errors = {f.spec_path: f.message for f in plan.errors}
+    assert "declare the target type" in errors["tables.net.columns.addr.type"]
+    fixed = write_spec(
+        tmp_path / "m2.yaml", pg_db, sqlite_db("t"),
+        "  net:\n    columns:\n      id:\n      addr: {type: text}\n      span: {type: text}",
+    )
+    assert not Migration.from_file(fixed).plan().errors
