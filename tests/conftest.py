@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import datamove  # noqa: F401, I001  (first: loads the MySQL C extension before ssl)
+
 PG_URL = os.environ.get(
     "DATAMOVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

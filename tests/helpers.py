@@ -80,6 +80,8 @@ def norm(value: Any) -> Any:
         return value.normalize()
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -88,6 +90,8 @@ def norm(value: Any) -> Any:
         except ValueError:
             pass
         try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value).isoformat()
             return dt.datetime.fromisoformat(value).isoformat(sep=" ")
         except ValueError:
             return value

@@ -125,7 +125,8 @@ class Migration:
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100
     ) -> Status:
         """Per table chunks done/total, rows, rejects, throughput; optionally the rejects."""
-        with self._dialects() as (_, target):
+        target = Dialect.for_url(self.spec.target, role="target", read_only=True)
+        try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
                 if not state.exists(conn):
@@ -138,3 +139,5 @@ class Migration:
                     last_error=state.last_error(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
                 )
+        finally:
+            target.dispose()

@@ -23,8 +23,11 @@ ROWS = [
 def source(sqlite_db) -> str:
     url = sqlite_db("src")
     execute(url, "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT, price TEXT, code TEXT)")
-    execute(url, "INSERT INTO items VALUES (:a, :b, :c, :d)",
-            params=[dict(zip("abcd", r, strict=True)) for r in ROWS])
+    execute(
+        url,
+        "INSERT INTO items VALUES (:a, :b, :c, :d)",
+        params=[dict(zip("abcd", r, strict=True)) for r in ROWS],
+    )
     return url
 
 
@@ -39,8 +42,11 @@ MAPPING = """  items:
 @pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
 def test_bad_rows_become_rejects_and_good_rows_land(source, make_db, tmp_path, engine) -> None:
     target = make_db(engine, "tgt")
-    execute(target, "CREATE TABLE items (id INTEGER PRIMARY KEY, label VARCHAR(5), "
-                    "price DECIMAL(12,2), code VARCHAR(10) NOT NULL)")
+    execute(
+        target,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, label VARCHAR(5), "
+        "price DECIMAL(12,2), code VARCHAR(10) NOT NULL)",
+    )
     spec = write_spec(tmp_path / "m.yaml", source, target, MAPPING, max_rejects=10)
     result = Migration.from_file(spec).run()
 
@@ -59,8 +65,11 @@ def test_bad_rows_become_rejects_and_good_rows_land(source, make_db, tmp_path, e
 
 
 def test_run_stops_when_rejects_pass_the_limit(source, pg_db, tmp_path) -> None:
-    execute(pg_db, "CREATE TABLE items (id int PRIMARY KEY, label varchar(5), "
-                   "price numeric(12,2), code text NOT NULL)")
+    execute(
+        pg_db,
+        "CREATE TABLE items (id int PRIMARY KEY, label varchar(5), "
+        "price numeric(12,2), code text NOT NULL)",
+    )
     spec = write_spec(tmp_path / "m.yaml", source, pg_db, MAPPING)
     with pytest.raises(RejectLimitExceeded, match="max_rejects=0") as err:
         Migration.from_file(spec).run()

@@ -27,7 +27,8 @@ def legacy(sqlite_db) -> str:
         url,
         "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100), note TEXT, "
         "balance REAL, created DATETIME, big BIGINT)",
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id))",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, "
+        "customer_id INTEGER REFERENCES customers(id))",
         "CREATE TABLE lines (order_id INTEGER REFERENCES orders(id), n INTEGER, "
         "PRIMARY KEY (order_id, n))",
         "CREATE TABLE nokey (a INTEGER, b TEXT)",
@@ -40,7 +41,9 @@ def legacy(sqlite_db) -> str:
 
 def test_order_follows_foreign_keys_and_explains_cycles(legacy, sqlite_db, tmp_path) -> None:
     spec = write_spec(
-        tmp_path / "m.yaml", legacy, sqlite_db("t"),
+        tmp_path / "m.yaml",
+        legacy,
+        sqlite_db("t"),
         "  lines:\n  orders:\n  customers:\n  a:\n  b:\n  tree:",
     )
     plan = Migration.from_file(spec).plan()
@@ -55,7 +58,9 @@ def test_order_follows_foreign_keys_and_explains_cycles(legacy, sqlite_db, tmp_p
 
 def test_no_key_unknown_names_and_unmapped_columns(legacy, sqlite_db, tmp_path) -> None:
     spec = write_spec(
-        tmp_path / "m.yaml", legacy, sqlite_db("t"),
+        tmp_path / "m.yaml",
+        legacy,
+        sqlite_db("t"),
         "  nokey:\n"
         "  custmers:\n"
         "  customers:\n"
@@ -99,7 +104,9 @@ def test_unmappable_type_asks_for_a_declared_type(pg_db, sqlite_db, tmp_path) ->
     errors = {f.spec_path: f.message for f in plan.errors}
     assert "declare the target type" in errors["tables.net.columns.addr.type"]
     fixed = write_spec(
-        tmp_path / "m2.yaml", pg_db, sqlite_db("t"),
+        tmp_path / "m2.yaml",
+        pg_db,
+        sqlite_db("t"),
         "  net:\n    columns:\n      id:\n      addr: {type: text}\n      span: {type: text}",
     )
     assert not Migration.from_file(fixed).plan().errors

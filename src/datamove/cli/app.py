@@ -126,10 +126,11 @@ def run(
         list[str] | None, typer.Option("--restart", help="Copy this table anew (repeat).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"]) as progress:
+    with render.RunProgress(_state["quiet"] or quiet) as progress:
         result = _guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),

@@ -64,7 +64,10 @@ class ChunkCopier:
         self.columns = [c.target for c in plan.columns]
         self.key_positions = [self.columns.index(k) for k in plan.target_key]
         self.adapters: list[Adapter | None] = [
-            target.adapter(c.target_type) if c.target_type is not None else None
+            _compose(
+                source.reader(c.source_info) if c.source_info is not None else None,
+                target.adapter(c.target_type) if c.target_type is not None else None,
+            )
             for c in plan.columns
         ]
         self.pipe = (
@@ -233,7 +236,10 @@ class ChunkCopier:
                 try:
                     value = t.apply(value)
                 except RowError as err:
-                    raise RowError(col.target, f"{t.name}: {err.reason}", values[i]) from None
+                    reason = (
+                        err.reason if err.reason.startswith(t.name) else f"{t.name}: {err.reason}"
+                    )
+                    raise RowError(col.target, reason, values[i]) from None
             if value is None and not col.nullable:
                 raise RowError(col.target, "NULL in a NOT NULL column", None)
             length = getattr(col.target_type, "length", None)
@@ -273,3 +279,10 @@ class ChunkCopier:
         shown = "(pii)" if column in pii else mask_value(value)
         key = tuple(row[i] for i in self.key_positions)
         return RejectRecord(self.plan.name, chunk.chunk_no, key, column, reason, shown)
+
+
+def _compose(first: Adapter | None, second: Adapter | None) -> Adapter | None:
+    """``second(first(value))``, skipping the missing ones."""
+    if first is None or second is None:
+        return first or second
+    return lambda value: second(first(value))

@@ -46,8 +46,11 @@ def create_indexes(conn: Connection, plan: TablePlan) -> list[str]:
     made = []
     for index in plan.indexes:
         if index.name not in existing:
-            index.create(conn)
-            made.append(str(index.name))
+            table = plan.target_table
+            sa.Index(index.name, *[table.c[c] for c in index.columns], unique=index.unique).create(
+                conn
+            )
+            made.append(index.name)
     return made
 
 

@@ -74,9 +74,16 @@ def decode_key(text: str | None) -> KeyValue | None:
     return tuple(_decode_value(v) for v in json.loads(text))
 
 
+def _bound(col: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[Any]:
+    """``value`` bound with the column's own type: a key read from another engine (a SQLite
+    date is text) is then converted by the database, not compared as text."""
+    return sa.literal(value, type_=col.type)
+
+
 def after(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnElement[bool]:
     """``(c1, c2, ...) > key`` in expanded form (index-friendly on every engine)."""
-    (first, *rest), (value, *values) = columns, key
+    (first, *rest), (raw, *values) = columns, key
+    value = _bound(first, raw)
     if not rest:
         gt: sa.ColumnElement[bool] = first > value
         return gt
@@ -85,7 +92,8 @@ def after(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnE
 
 def at_most(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.ColumnElement[bool]:
     """``(c1, c2, ...) <= key`` in expanded form."""
-    (first, *rest), (value, *values) = columns, key
+    (first, *rest), (raw, *values) = columns, key
+    value = _bound(first, raw)
     if not rest:
         le: sa.ColumnElement[bool] = first <= value
         return le

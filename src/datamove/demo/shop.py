@@ -42,13 +42,50 @@ BAD_AMOUNT = 19.999
 MAX_REJECTS = 5
 
 FIXED_NAMES = ["Jürgen Müller", "Łukasz Wróbel", "東京 Trading K.K.", "Zoë Faure"]
-FIRST_NAMES = ["Anaïs", "Björn", "Siobhán", "José", "Søren", "Ngozi", "Mary", "Wei", "Hiroshi",
-               "Fatima", "Olga", "John", "Zoë", "Łukasz", "Chloé", "Ömer"]
-LAST_NAMES = ["Müller", "Wróbel", "García", "Nilsson", "O'Brien", "Okafor", "Smith", "Nowak",
-              "Zhang", "Tanaka", "Haddad", "Petrova", "Dubois", "Øster", "Yılmaz"]
+FIRST_NAMES = [
+    "Anaïs",
+    "Björn",
+    "Siobhán",
+    "José",
+    "Søren",
+    "Ngozi",
+    "Mary",
+    "Wei",
+    "Hiroshi",
+    "Fatima",
+    "Olga",
+    "John",
+    "Zoë",
+    "Łukasz",
+    "Chloé",
+    "Ömer",
+]
+LAST_NAMES = [
+    "Müller",
+    "Wróbel",
+    "García",
+    "Nilsson",
+    "O'Brien",
+    "Okafor",
+    "Smith",
+    "Nowak",
+    "Zhang",
+    "Tanaka",
+    "Haddad",
+    "Petrova",
+    "Dubois",
+    "Øster",
+    "Yılmaz",
+]
 COUNTRIES = ["DE", "PL", "JP", "FR", "ES", "DK", "SE", "IE", "NG", "US", None]
-NOTES = ["bitte klingeln", "leave at the door", "配達前に電話してください", "gift wrap 🎁",
-         "ring twice; dog is friendly", "Rechnung an: Müller & Söhne GmbH"]
+NOTES = [
+    "bitte klingeln",
+    "leave at the door",
+    "配達前に電話してください",
+    "gift wrap 🎁",
+    "ring twice; dog is friendly",
+    "Rechnung an: Müller & Söhne GmbH",
+]
 METHODS = ["card", "card", "card", "paypal", "invoice", None]
 STATUSES = [0, 1, 1, 2, 2, 2, 2, 3, 9]
 """Legacy codes: 0 new, 1 paid, 2 shipped, 3 cancelled, 9 refunded."""
@@ -204,8 +241,9 @@ def _rows(rng: random.Random) -> dict[str, list[tuple[Any, ...]]]:
         for _ in range(rng.randint(1, 4)):
             qty, cents = rng.randint(1, 5), rng.randint(199, 9_999)
             total_cents += qty * cents
-            items.append((len(items) + 1, order_id, f"SKU-{rng.randint(100, 999)}", qty,
-                          cents / 100))
+            items.append(
+                (len(items) + 1, order_id, f"SKU-{rng.randint(100, 999)}", qty, cents / 100)
+            )
         total = total_cents / 100  # a float, but one whose shortest repr has two decimals
         note = rng.choice(NOTES) if rng.random() < 0.15 else None
         orders.append((order_id, cust_id, _text(ordered), status, total, note, rng.randint(0, 1)))
@@ -213,10 +251,17 @@ def _rows(rng: random.Random) -> dict[str, list[tuple[Any, ...]]]:
             paid_at = ordered + dt.timedelta(minutes=rng.randint(1, 3 * 24 * 60))
             amount = BAD_AMOUNT if len(payments) == BAD_PAYMENT_INDEX else total
             last4 = f"{rng.randrange(10_000):04d}" if rng.random() < 0.7 else None
-            payments.append((FIRST_PAYMENT_ID + len(payments), order_id, amount,
-                             rng.choice(METHODS), _text(paid_at), last4))
-    return {"customers": customers, "orders": orders, "order_items": items,
-            "payments": payments}
+            payments.append(
+                (
+                    FIRST_PAYMENT_ID + len(payments),
+                    order_id,
+                    amount,
+                    rng.choice(METHODS),
+                    _text(paid_at),
+                    last4,
+                )
+            )
+    return {"customers": customers, "orders": orders, "order_items": items, "payments": payments}
 
 
 def create_legacy(path: Path, seed: int = SEED) -> dict[str, int]:
@@ -238,8 +283,11 @@ def _sqlite_url(path: Path) -> str:
 def write_spec(path: Path, source: Path, target: Path) -> None:
     """Write the demo's migration spec (URLs quoted as JSON strings, which YAML reads as is)."""
     path.write_text(
-        SPEC_TEMPLATE.format(source=json.dumps(_sqlite_url(source)),
-                             target=json.dumps(_sqlite_url(target)), max_rejects=MAX_REJECTS),
+        SPEC_TEMPLATE.format(
+            source=json.dumps(_sqlite_url(source)),
+            target=json.dumps(_sqlite_url(target)),
+            max_rejects=MAX_REJECTS,
+        ),
         encoding="utf-8",
     )
 
@@ -260,36 +308,50 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     out = Console(highlight=False, soft_wrap=True, quiet=quiet)
     base = (directory or DEFAULT_DIRECTORY).expanduser().resolve()
     base.mkdir(parents=True, exist_ok=True)
-    legacy, platform, spec_path = (base / "legacy.sqlite", base / "platform.sqlite",
-                                   base / "migration.yaml")
+    legacy, platform, spec_path = (
+        base / "legacy.sqlite",
+        base / "platform.sqlite",
+        base / "migration.yaml",
+    )
     for db in (legacy, platform):
         _remove(db)
 
     out.print("[bold]datamove demo[/]: a legacy shop moved into a new schema\n")
     counts = create_legacy(legacy)
     out.print(f"[bold]1. source[/]  {escape(str(legacy))}")
-    out.print("   " + ", ".join(f"{t} {n:,}" for t, n in counts.items())
-              + f" rows ({sum(counts.values()):,} in all)")
-    out.print("   [dim]traps: naive local timestamps as text, money as REAL floats, integer "
-              "status codes, NULLs, non-ASCII names (Müller, Łukasz, 東京, Zoë), a table "
-              f"without a primary key, order {ORPHAN_ORDER_ID} of a deleted customer, and a "
-              f"payment of {BAD_AMOUNT}[/]")
+    out.print(
+        "   "
+        + ", ".join(f"{t} {n:,}" for t, n in counts.items())
+        + f" rows ({sum(counts.values()):,} in all)"
+    )
+    out.print(
+        "   [dim]traps: naive local timestamps as text, money as REAL floats, integer "
+        "status codes, NULLs, non-ASCII names (Müller, Łukasz, 東京, Zoë), a table "
+        f"without a primary key, order {ORPHAN_ORDER_ID} of a deleted customer, and a "
+        f"payment of {BAD_AMOUNT}[/]"
+    )
 
     write_spec(spec_path, legacy, platform)
     out.print(f"\n[bold]2. spec[/]    {escape(str(spec_path))}")
-    out.print("   [dim]renames (from:), cast: decimal(12,2) on money, cast: timestamp, "
-              "default: for NULLs, drop: for legacy columns, max_rejects: "
-              f"{MAX_REJECTS}[/]")
+    out.print(
+        "   [dim]renames (from:), cast: decimal(12,2) on money, cast: timestamp, "
+        "default: for NULLs, drop: for legacy columns, max_rejects: "
+        f"{MAX_REJECTS}[/]"
+    )
 
     migration = Migration.from_file(spec_path)
     plan = migration.plan()
     severities = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
     out.print(f"\n[bold]3. plan[/]    order: {' → '.join(plan.order)}")
-    out.print(f"   {len(plan.findings)} finding(s): {severities[Severity.error]} error(s), "
-              f"{severities[Severity.warning]} warning(s), {severities[Severity.note]} note(s)")
+    out.print(
+        f"   {len(plan.findings)} finding(s): {severities[Severity.error]} error(s), "
+        f"{severities[Severity.warning]} warning(s), {severities[Severity.note]} note(s)"
+    )
     for finding in plan.findings:
-        out.print(f"   [dim]{finding.severity.value}: {escape(finding.spec_path)}: "
-                  f"{escape(finding.message)}[/]")
+        out.print(
+            f"   [dim]{finding.severity.value}: {escape(finding.spec_path)}: "
+            f"{escape(finding.message)}[/]"
+        )
 
     out.print("\n[bold]4. run[/]")
 
@@ -300,22 +362,33 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
             out.print(f"   [dim]{escape(event.text)}[/]")
 
     result = migration.run(on_event=on_event)
-    out.print(f"   {result.rows:,} rows copied in {result.seconds:.2f}s; "
-              f"{result.rejects_total} reject(s), within max_rejects: {MAX_REJECTS}")
+    out.print(
+        f"   {result.rows:,} rows copied in {result.seconds:.2f}s; "
+        f"{result.rejects_total} reject(s), within max_rejects: {MAX_REJECTS}"
+    )
 
     status = migration.status(rejects=True)
-    out.print(f"\n[bold]5. rejects[/] {status.rejects_total} row(s) recorded in the target's "
-              "state tables, not copied:")
+    out.print(
+        f"\n[bold]5. rejects[/] {status.rejects_total} row(s) recorded in the target's "
+        "state tables, not copied:"
+    )
     for r in status.rejects:
-        out.print(f"   {r['table']} key {json.dumps(r['key'])} {escape(r['column'] or '-')}: "
-                  f"{escape(r['reason'])}  [dim](value {escape(r['value'] or 'NULL')})[/]")
+        out.print(
+            f"   {r['table']} key {json.dumps(r['key'])} {escape(r['column'] or '-')}: "
+            f"{escape(r['reason'])}  [dim](value {escape(r['value'] or 'NULL')})[/]"
+        )
 
-    out.print(f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
-              f"\n   target  {escape(str(platform))}\n   spec    {escape(str(spec_path))}")
+    out.print(
+        f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
+        f"\n   target  {escape(str(platform))}\n   spec    {escape(str(spec_path))}"
+    )
     out.print("\n[bold]next[/]")
     spec_arg = shlex.quote(str(spec_path))
-    for command in (f"datamove plan {spec_arg}", f"datamove status {spec_arg} --rejects",
-                    f"datamove run {spec_arg}"):
+    for command in (
+        f"datamove plan {spec_arg}",
+        f"datamove status {spec_arg} --rejects",
+        f"datamove run {spec_arg}",
+    ):
         out.print(f"   {escape(command)}")
     out.print("   [dim](a second run skips every committed chunk)[/]")
 

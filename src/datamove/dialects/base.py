@@ -52,9 +52,10 @@ class Dialect:
         if cls.NAME:
             _REGISTRY[cls.NAME] = cls
 
-    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
         self.url = url
         self.role = role
+        self.read_only = read_only
         self.safe_url = redact_url(url)
         try:
             self.engine: Engine = sa.create_engine(
@@ -77,8 +78,9 @@ class Dialect:
     # -- construction ---------------------------------------------------------------------
 
     @staticmethod
-    def for_url(url: str, *, role: str, pool_size: int = 4) -> Dialect:
-        """The dialect for ``url``; ``role`` ('source'/'target') is used in messages."""
+    def for_url(url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> Dialect:
+        """The dialect for ``url``; ``role`` ('source'/'target') is used in messages;
+        ``read_only`` connections only read (the state store, for ``status``)."""
         from datamove.dialects import mysql, postgresql, sqlite  # noqa: F401  (register)
 
         try:
@@ -92,7 +94,7 @@ class Dialect:
         if cls is None:
             known = ", ".join(sorted(_REGISTRY))
             raise SpecError(f"{role} database kind '{name}' is not supported (supported: {known})")
-        return cls(url, role=role, pool_size=pool_size)
+        return cls(url, role=role, pool_size=pool_size, read_only=read_only)
 
     def engine_options(self) -> dict[str, Any]:
         """Extra ``create_engine`` keyword arguments for this engine."""
@@ -186,6 +188,10 @@ class Dialect:
     def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
         """Describe a reflected source type; None when datamove cannot map it."""
         return classify_generic(t, label)
+
+    def reader(self, info: TypeInfo) -> Adapter | None:
+        """A function normalising a value as this engine's driver returns it, or None."""
+        return None
 
     def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""

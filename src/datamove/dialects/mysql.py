@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Dialect, Row
+from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.types import TypeInfo, classify_generic, integer, render_generic
 
 DEFAULT_DRIVER = "mysqlconnector"
@@ -57,14 +57,14 @@ class MySQL(Dialect):
     WRITE_BATCH_ROWS = 2000
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
-    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
         parsed = sa.engine.make_url(url)
         if "+" not in parsed.drivername:
             # The driver chosen by measurement (see README, "MySQL driver").
             url = parsed.set(drivername=f"{parsed.drivername}+{DEFAULT_DRIVER}").render_as_string(
                 hide_password=False
             )
-        super().__init__(url, role=role, pool_size=pool_size)
+        super().__init__(url, role=role, pool_size=pool_size, read_only=read_only)
 
     def engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"charset": "utf8mb4"}}
@@ -151,13 +151,42 @@ class MySQL(Dialect):
                 return integer(label, -bound, bound - 1)
         if isinstance(t, mysql.TIMESTAMP):
             return TypeInfo("timestamp", label, timezone=True, note="TIMESTAMP is stored in UTC")
-        if isinstance(t, sa.types.NullType) and label.split("(")[0].lower() in _SPATIAL:
-            return TypeInfo("binary", label, note="spatial value as MySQL WKB (4-byte SRID + WKB)")
         if isinstance(t, mysql.JSON):
             return TypeInfo("json", label)
         return classify_generic(t, label)
 
+    def reader(self, info: TypeInfo) -> Adapter | None:
+        if info.kind == "binary":
+            # mysql-connector returns binary values that happen to be valid UTF-8 (some WKB)
+            # as str; strict UTF-8 decoding is lossless, so encoding restores the exact bytes.
+            return lambda value: value.encode("utf-8") if isinstance(value, str) else value
+        if info.kind == "text" and info.values:  # SET: members in definition order, as MySQL
+            order = {v: i for i, v in enumerate(info.values)}
+
+            def join_set(value: Any) -> Any:
+                if isinstance(value, set | frozenset):
+                    return ",".join(sorted(value, key=lambda v: order.get(v, len(order))))
+                return value
+
+            return join_set
+        return None
+
     def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
+        out: dict[str, TypeInfo] = {}
+        # Spatial columns reflect as NullType; the catalog knows their real type.
+        for name, data_type in conn.execute(
+            sa.text(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = DATABASE() AND table_name = :name"
+            ),
+            {"name": table.name},
+        ).all():
+            if str(data_type).lower() in _SPATIAL:
+                out[name] = TypeInfo(
+                    "binary",
+                    str(data_type).upper(),
+                    note="spatial value as MySQL WKB (4-byte SRID + WKB)",
+                )
         # MariaDB's JSON is LONGTEXT with a json_valid() CHECK; reflection sees only the text.
         rows = conn.execute(
             sa.text(
@@ -166,7 +195,6 @@ class MySQL(Dialect):
             ),
             {"name": table.name},
         ).all()
-        out: dict[str, TypeInfo] = {}
         for (clause,) in rows:
             for match in _JSON_CHECK.finditer(clause or ""):
                 name = match.group("col").replace("``", "`")

@@ -31,12 +31,12 @@ class PostgreSQL(Dialect):
     SUPPORTS_COPY = True
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 
-    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
         parsed = sa.engine.make_url(url)
         if parsed.drivername == "postgresql":
             # psycopg 3 is the driver datamove is built and measured on.
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        super().__init__(url, role=role, pool_size=pool_size)
+        super().__init__(url, role=role, pool_size=pool_size, read_only=read_only)
 
     def engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"options": "-c TimeZone=UTC -c client_encoding=UTF8"}}

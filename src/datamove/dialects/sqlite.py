@@ -24,12 +24,12 @@ class SQLite(Dialect):
     FOREIGN_KEYS_AFTER_LOAD = False  # no ALTER TABLE ADD CONSTRAINT: FKs go in CREATE TABLE
     WRITE_BATCH_ROWS = 10_000
 
-    def __init__(self, url: str, *, role: str, pool_size: int = 4) -> None:
-        super().__init__(url, role=role, pool_size=pool_size)
+    def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
+        super().__init__(url, role=role, pool_size=pool_size, read_only=read_only)
         # The driver's implicit transactions cannot hold a savepoint across statements;
         # datamove issues BEGIN itself. A target takes the write lock up front (IMMEDIATE), so
         # concurrent workers queue on busy_timeout instead of failing on lock upgrade.
-        begin = "BEGIN IMMEDIATE" if role == "target" else "BEGIN"
+        begin = "BEGIN IMMEDIATE" if role == "target" and not read_only else "BEGIN"
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Connection) -> None:

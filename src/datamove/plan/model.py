@@ -65,6 +65,15 @@ class ForeignKeyPlan:
         )
 
 
+@dataclass(frozen=True)
+class IndexPlan:
+    """A secondary index the target gets after the table's load."""
+
+    name: str
+    columns: tuple[str, ...]
+    unique: bool
+
+
 @dataclass
 class ColumnPlan:
     """How one target column is filled."""
@@ -110,7 +119,7 @@ class TablePlan:
     create: bool
     parents: set[str] = field(default_factory=set)
     deferred_parents: set[str] = field(default_factory=set)
-    indexes: list[sa.Index] = field(default_factory=list)
+    indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
     rows_estimate: int | None = None
     bytes_estimate: int | None = None

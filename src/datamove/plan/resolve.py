@@ -13,7 +13,15 @@ from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo, describe
 from datamove.errors import SpecError
 from datamove.plan.lint import lossy_findings
-from datamove.plan.model import ColumnPlan, Finding, ForeignKeyPlan, Plan, Severity, TablePlan
+from datamove.plan.model import (
+    ColumnPlan,
+    Finding,
+    ForeignKeyPlan,
+    IndexPlan,
+    Plan,
+    Severity,
+    TablePlan,
+)
 from datamove.plan.order import table_order
 from datamove.spec.models import ColumnSpec, MigrationSpec, TableSpec
 from datamove.transforms import Transform, build
@@ -356,7 +364,7 @@ class Resolver:
                     f"type {cspec.type!r} is not a known column type",
                     spec_path=f"{cpath}.type",
                     hint="use smallint, integer, bigint, decimal(p,s), float, text, varchar(n), "
-                    "boolean, date, timestamp or json",
+                    "boolean, date, timestamp, json or binary",
                 ) from None
             info = self.target.classify(declared.sql_type(), cspec.type)
         else:
@@ -435,9 +443,11 @@ class Resolver:
                 )
         return sa.Table(name, self.target_md, *cols, **self.target.table_kwargs())
 
-    def _indexes(self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table) -> list[sa.Index]:
+    def _indexes(
+        self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table
+    ) -> list[IndexPlan]:
         by_source = {c.source: c.target for c in columns if c.source}
-        out = []
+        out: list[IndexPlan] = []
         for idx in sorted(src.indexes, key=lambda i: i.name or ""):
             names = [c.name for c in idx.columns]
             if not names or not all(n in by_source for n in names):
@@ -446,7 +456,7 @@ class Resolver:
             if targets == [c.name for c in table.primary_key.columns]:
                 continue
             idx_name = (f"{table.name}_{'_'.join(targets)}_{'u' if idx.unique else ''}idx")[:60]
-            out.append(sa.Index(idx_name, *[table.c[t] for t in targets], unique=idx.unique))
+            out.append(IndexPlan(idx_name, tuple(targets), bool(idx.unique)))
         return out
 
     def _check_existing_target(
@@ -475,7 +485,9 @@ class Resolver:
     def _foreign_keys(self, tables: dict[str, TablePlan]) -> None:
         by_source = {p.source_name: p for p in tables.values()}
         for plan in tables.values():
-            for fk in sorted(plan.source_table.foreign_key_constraints, key=lambda f: str(f.name or "")):
+            for fk in sorted(
+                plan.source_table.foreign_key_constraints, key=lambda f: str(f.name or "")
+            ):
                 parent = by_source.get(fk.referred_table.name)
                 if parent is None:
                     self.add(

@@ -20,7 +20,8 @@ from datamove.errors import UsageError
 
 
 def _scalar(value: str) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...")
+    text = yaml.safe_dump(str(value), default_flow_style=True, width=1000)  # quoted_name → str
+    return text.strip().removesuffix("\n...")
 
 
 def _url_entry(url: str, var: str) -> tuple[str, str | None]:

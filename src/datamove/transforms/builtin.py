@@ -68,7 +68,7 @@ class Cast(Transform):
     """``cast: TYPE`` — convert to TYPE exactly, or reject the row.
 
     Types: smallint, integer, bigint, decimal(p,s), float, text, varchar(n), boolean, date,
-    timestamp, json. Strict means: no rounding (19.999 → decimal(12,2) is a reject; use a
+    timestamp, json, binary. Strict means: no rounding (19.999 → decimal(12,2) is a reject; use a
     rounding transform first), no truncation, no guessing ('abc' → integer is a reject).
     """
 
@@ -87,6 +87,7 @@ class Cast(Transform):
             "date",
             "timestamp",
             "json",
+            "binary",
         }:
             raise self.fail(
                 f"cast to {self.args!r} is not supported",
@@ -111,6 +112,7 @@ class Cast(Transform):
             "date": sa.Date(),
             "timestamp": sa.DateTime(),
             "json": sa.JSON(),
+            "binary": sa.LargeBinary(),
         }
         if self.base == "decimal":
             return sa.Numeric(self.p, self.s)
@@ -216,6 +218,13 @@ class Cast(Transform):
         if isinstance(value, str):
             return dt.datetime.fromisoformat(value.strip())
         raise self._reject(value, f"{type(value).__name__} is not a timestamp")
+
+    def _to_binary(self, value: Any) -> bytes:
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value)
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        raise self._reject(value, f"{type(value).__name__} is not bytes")
 
     def _to_json(self, value: Any) -> Any:
         if isinstance(value, str):

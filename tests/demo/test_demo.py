@@ -1,0 +1,111 @@
+"""The embedded demo: the legacy shop is generated, planned and run, with exactly one reject."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from datamove.demo.shop import BAD_AMOUNT, DemoResult, run_demo
+
+TABLES = {  # target table: (source table, source key, target key)
+    "customers": ("customers", "cust_id", "id"),
+    "orders": ("orders", "order_id", "id"),
+    "order_items": ("order_items", "item_id", "id"),
+    "payments": ("payments", "pay_id", "id"),
+}
+MONEY = [  # (target table, target column, source column)
+    ("orders", "total", "total"),
+    ("order_items", "unit_price", "unit_price"),
+    ("payments", "amount", "amount"),
+]
+
+
+def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _count(db: Path, table: str) -> int:
+    return int(_query(db, f"SELECT count(*) FROM {table}")[0][0])
+
+
+def _exact(value: Any) -> Decimal:
+    """A stored number as the exact decimal it stands for (floats by their shortest repr)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+
+
+def _check(result: DemoResult) -> None:
+    legacy, platform = result.source_path, result.target_path
+    assert result.spec_path == result.directory / "migration.yaml"
+    assert result.spec_path.is_file() and legacy.is_file() and platform.is_file()
+
+    bad = _query(legacy, f"SELECT pay_id FROM payments WHERE amount = {BAD_AMOUNT}")
+    assert len(bad) == 1
+    bad_id = bad[0][0]
+    for target, (source, _, _) in TABLES.items():
+        expected = _count(legacy, source) - (1 if target == "payments" else 0)
+        assert _count(platform, target) == expected, target
+        assert result.rows[target] == expected, target
+
+    assert len(result.rejects) == 1
+    reject = result.rejects[0]
+    assert reject["table"] == "payments"
+    assert reject["key"] == [bad_id]
+    assert reject["column"] == "amount"
+    assert "decimal places" in reject["reason"]
+    assert _query(platform, f"SELECT count(*) FROM payments WHERE id = {bad_id}") == [(0,)]
+
+    for table, column, source_column in MONEY:
+        _, src_key, tgt_key = TABLES[table]
+        src_values = dict(_query(legacy, f"SELECT {src_key}, {source_column} FROM {table}"))
+        tgt_values = dict(_query(platform, f"SELECT {tgt_key}, {column} FROM {table}"))
+        if table == "payments":
+            del src_values[bad_id]
+        assert tgt_values.keys() == src_values.keys(), table
+        wrong = {
+            k: (v, tgt_values[k])
+            for k, v in src_values.items()
+            if _exact(v) != _exact(tgt_values[k])
+        }
+        assert not wrong, f"{table}.{column}: {list(wrong.items())[:5]}"
+
+    # The traps survive the move: non-ASCII names, NULL defaults, the orphaned order.
+    names = {n for (n,) in _query(platform, "SELECT name FROM customers")}
+    assert {"Jürgen Müller", "Łukasz Wróbel", "東京 Trading K.K.", "Zoë Faure"} <= names
+    assert _query(platform, "SELECT count(*) FROM customers WHERE is_vip IS NULL") == [(0,)]
+    assert _query(platform, "SELECT count(*) FROM payments WHERE method IS NULL") == [(0,)]
+    orphans = _query(
+        platform, "SELECT count(*) FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)"
+    )
+    assert orphans == [(1,)]
+
+
+def test_demo_moves_the_shop_with_one_reject(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, quiet=True)
+    _check(result)
+
+
+def test_demo_runs_again_on_the_same_directory(tmp_path: Path) -> None:
+    first = run_demo(tmp_path, quiet=True)
+    second = run_demo(tmp_path, quiet=True)
+    assert second.rows == first.rows
+    _check(second)
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "datamove", "demo", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path.resolve() / "migration.yaml") in proc.stdout
+    assert "decimal places" in proc.stdout
