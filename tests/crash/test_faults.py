@@ -1,0 +1,66 @@
+"""Fault tests: the server kills datamove's connections mid-run; chunks retry and the run
+finishes with the target equal to the source."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from datamove import Migration
+from datamove.events import ChunkCommitted, ChunkRetried, Event
+from tests.helpers import create_orders, table_rows, write_spec
+
+KILL_SQL = {
+    "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = :db AND pid <> pg_backend_pid()",
+    "mysql": "SELECT id FROM information_schema.processlist WHERE db = :db AND id <> CONNECTION_ID()",
+}
+
+
+def _kill_connections(url: str, kind: str) -> int:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    db = sa.engine.make_url(url).database
+    with engine.connect() as conn:
+        found = conn.execute(sa.text(KILL_SQL[kind]), {"db": db}).scalars().all()
+        if kind == "mysql":
+            for pid in found:
+                try:
+                    conn.exec_driver_sql(f"KILL {int(pid)}")
+                except sa.exc.DBAPIError:
+                    pass  # already gone
+    engine.dispose()
+    return len(found)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_killed_connections_are_retried(make_db, tmp_path, kind) -> None:
+    src, tgt = make_db("sqlite", "src"), make_db(kind, "tgt")
+    create_orders(src, "sqlite", 6000)
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:", batch_size=300)
+    events: list[Event] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            Migration.from_file(spec).run(max_rows_per_second=3000, on_event=events.append)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while sum(isinstance(e, ChunkCommitted) for e in events) < 3:
+        assert time.monotonic() < deadline and worker.is_alive(), failure
+        time.sleep(0.05)
+    killed = 0
+    for _ in range(3):  # kill a few times, while chunks are in flight
+        killed += _kill_connections(tgt, kind)
+        time.sleep(0.4)
+    worker.join(timeout=120)
+    assert not failure, failure
+    assert killed > 0
+    assert any(isinstance(e, ChunkRetried) for e in events), "a killed chunk must be retried"
+    assert table_rows(tgt, "orders") == table_rows(src, "orders")
