@@ -23,6 +23,8 @@ def test_pair_copies_every_row_and_value(make_db, tmp_path: Path, source: str, t
     result = Migration.from_file(spec).run(workers=2)
 
     assert result.rows == 2500
+    expected_path = "copy" if target == "postgresql" and source != "sqlite" else "rows"
+    assert result.tables[0].paths == {expected_path}
     assert result.tables[0].chunks_total == 3
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
     # A second run finds every chunk committed and copies nothing again.

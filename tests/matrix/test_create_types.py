@@ -48,7 +48,8 @@ def test_mysql_types_into_created_postgresql_table(mysql_db, pg_db, tmp_path) ->
     spec = write_spec(tmp_path / "m.yaml", mysql_db, pg_db, "  zoo:")
     plan = Migration.from_file(spec).plan()
     assert not plan.errors, plan.errors
-    Migration.from_file(spec).run()
+    result = Migration.from_file(spec).run()
+    assert result.tables[0].paths == {"copy"}  # raw MySQL text piped into COPY
 
     types = dict(
         fetch(

@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, in_range
+from datamove.copy.pipeline import prefetch
 from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.copytext import Kind as CopyKind
 from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan
 from datamove.redact import mask_value, redact_text
@@ -71,10 +73,9 @@ class ChunkCopier:
             for c in plan.columns
         ]
         self.pipe = (
-            source.SUPPORTS_COPY
-            and type(source) is type(target)
-            and all(c.pushdown for c in plan.columns)
+            source.can_copy_out() and target.SUPPORTS_COPY and all(c.pushdown for c in plan.columns)
         )
+        self.copy_kinds = [_copy_kind(c) for c in plan.columns]
         key_infos = {c.source: c.source_info for c in plan.columns if c.source}
         src = plan.source_table
         self.source_key = [source.sortable(src.c[k], key_infos.get(k)) for k in plan.key]
@@ -176,11 +177,13 @@ class ChunkCopier:
 
     def _pipe(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
         def blocks() -> Iterator[bytes]:
-            for block in self.source.copy_out(src, self.select(chunk.lo, chunk.hi)):  # type: ignore[attr-defined]
+            stmt = self.select(chunk.lo, chunk.hi)
+            for block in self.source.copy_out(src, stmt, self.copy_kinds):
                 self.throttle(block.count(b"\n"))
                 yield block
 
-        return int(self.target.copy_in(tgt, self.plan.target_table, self.columns, blocks()))  # type: ignore[attr-defined]
+        table = self.plan.target_table
+        return int(self.target.copy_in(tgt, table, self.columns, prefetch(blocks())))  # type: ignore[attr-defined]
 
     def _convert(self, rows: Sequence[Row]) -> list[Row]:
         """Apply Python-only transforms and the target's value adapters to a batch of rows."""
@@ -279,6 +282,18 @@ class ChunkCopier:
         shown = "(pii)" if column in pii else mask_value(value)
         key = tuple(row[i] for i in self.key_positions)
         return RejectRecord(self.plan.name, chunk.chunk_no, key, column, reason, shown)
+
+
+_PLAIN = {"integer", "decimal", "float", "boolean", "date", "time", "timestamp", "uuid"}
+
+
+def _copy_kind(col: ColumnPlan) -> CopyKind:
+    """How the pipe path encodes a column's text form (see ``dialects.copytext``)."""
+    if isinstance(col.target_type, sa.LargeBinary):
+        return "binary"
+    if col.source_info is not None and col.source_info.kind in _PLAIN and not col.transforms:
+        return "plain"
+    return "text"
 
 
 def _compose(first: Adapter | None, second: Adapter | None) -> Adapter | None:

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.errors import (
     ConnectionFailed,
@@ -166,6 +167,17 @@ class Dialect:
                 yield rows
         finally:
             cursor.close()
+
+    def can_copy_out(self) -> bool:
+        """Whether ``copy_out`` works here (it may depend on the driver)."""
+        return False
+
+    def copy_out(
+        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+    ) -> Iterator[bytes]:
+        """The rows of ``stmt`` as PostgreSQL COPY text blocks (see ``copytext``), without a
+        Python object per value; ``kinds`` says how each column's text form is encoded."""
+        raise NotImplementedError
 
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
         """(rows, bytes) estimates from the catalog; cheap, never a full scan."""

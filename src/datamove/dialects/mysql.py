@@ -15,6 +15,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.copytext import encoder
 from datamove.dialects.types import TypeInfo, classify_generic, integer, render_generic
 
 DEFAULT_DRIVER = "mysqlconnector"
@@ -97,26 +99,55 @@ class MySQL(Dialect):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def stream(
-        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
-    ) -> Iterator[Sequence[Row]]:
-        sql, params = self.compile(stmt)
-        raw = conn.connection.dbapi_connection
+    def _streaming_cursor(self, conn: Connection, raw_values: bool = False) -> Any:
+        """An unbuffered cursor: rows come from the server as they are fetched.
+
+        SQLAlchemy opens mysql-connector connections with ``buffered=True`` (its own queries
+        need it), and the connector then ignores ``cursor(buffered=False)``; the connection
+        flag is lowered just while this cursor is made.
+        """
+        raw: Any = conn.connection.dbapi_connection
         driver = self.engine.dialect.driver
         if driver == "pymysql":
             import pymysql.cursors
 
-            cursor = raw.cursor(pymysql.cursors.SSCursor)  # type: ignore[union-attr]
-        elif driver == "mysqldb":
+            return raw.cursor(pymysql.cursors.SSCursor)
+        if driver == "mysqldb":
             import MySQLdb.cursors
 
-            cursor = raw.cursor(MySQLdb.cursors.SSCursor)  # type: ignore[union-attr]
-        else:  # mysql-connector: cursors are unbuffered unless asked otherwise
-            cursor = raw.cursor(buffered=False)  # type: ignore[union-attr]
+            return raw.cursor(MySQLdb.cursors.SSCursor)
+        buffered, raw._buffered = raw._buffered, False
+        try:
+            return raw.cursor(buffered=False, raw=raw_values)
+        finally:
+            raw._buffered = buffered
+
+    def stream(
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+    ) -> Iterator[Sequence[Row]]:
+        sql, params = self.compile(stmt)
+        cursor = self._streaming_cursor(conn)
         try:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(batch):
                 yield rows
+        finally:
+            cursor.close()
+
+    def can_copy_out(self) -> bool:
+        return self.engine.dialect.driver == "mysqlconnector"
+
+    def copy_out(
+        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+    ) -> Iterator[bytes]:
+        """Raw protocol bytes (the server's own text form of each value) as COPY text."""
+        sql, params = self.compile(stmt)
+        encode = encoder(kinds)
+        cursor = self._streaming_cursor(conn, raw_values=True)
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(5000):
+                yield encode(rows)
         finally:
             cursor.close()
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 
 _TRANSIENT_SQLSTATES = {
@@ -69,7 +70,12 @@ class PostgreSQL(Dialect):
             while rows := cursor.fetchmany(batch):
                 yield rows
 
-    def copy_out(self, conn: Connection, stmt: sa.sql.Select[Any]) -> Iterator[bytes]:
+    def can_copy_out(self) -> bool:
+        return True
+
+    def copy_out(
+        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+    ) -> Iterator[bytes]:
         """``COPY (SELECT ...) TO STDOUT`` in text format: raw blocks, no per-row Python."""
         sql, params = self.compile(stmt)
         raw: Any = conn.connection.dbapi_connection
