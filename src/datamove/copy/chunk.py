@@ -23,14 +23,13 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, in_range
 from datamove.copy.pipeline import prefetch
+from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan
 from datamove.redact import mask_value, redact_text
 from datamove.state.store import ChunkState, RejectRecord, StateStore
-
-Throttle = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,13 @@ class ChunkCopier:
             source.can_copy_out() and target.SUPPORTS_COPY and all(c.pushdown for c in plan.columns)
         )
         self.copy_kinds = [_copy_kind(c) for c in plan.columns]
+        self.binary = (
+            self.pipe
+            and type(source) is type(target)
+            and source.BINARY_COPY
+            and all(_same_type(c) for c in plan.columns)
+            and not throttle.rate  # the throttle counts rows, which only text COPY shows
+        )
         key_infos = {c.source: c.source_info for c in plan.columns if c.source}
         src = plan.source_table
         self.source_key = [source.sortable(src.c[k], key_infos.get(k)) for k in plan.key]
@@ -111,20 +117,31 @@ class ChunkCopier:
         return sa.select(*cols).select_from(self.plan.source_table).where(self._filter(lo, hi))
 
     def boundaries(self, conn: Connection) -> list[KeyValue]:
-        """Keys closing every ``batch_size`` rows in key order (one key-only streamed scan)."""
+        """Keys closing every ``batch_size`` rows in key order.
+
+        Numbered by a window function inside the source database, so only the boundary keys
+        travel (one row per chunk), not every key of the table.
+        """
         src = self.plan.source_table
-        stmt = (
-            sa.select(*[src.c[k] for k in self.plan.key])
+        keys = [src.c[k] for k in self.plan.key]
+        numbered = (
+            sa.select(
+                *keys,
+                sa.func.row_number().over(order_by=self.source_key).label("dm_rn"),
+                sa.func.count().over().label("dm_total"),
+            )
             .where(self._filter(None, None))
-            .order_by(*self.source_key)
+            .subquery()
         )
-        size, seen, out = self.plan.batch_size, 0, []
-        for rows in self.source.stream(conn, stmt, 50_000):
-            for row in rows:
-                seen += 1
-                if seen % size == 0:
-                    out.append(tuple(row))
-        if out and seen % size == 0:
+        size = self.plan.batch_size
+        stmt = (
+            sa.select(*[numbered.c[k] for k in self.plan.key], numbered.c.dm_total)
+            .where(numbered.c.dm_rn.op("%")(size) == 0)
+            .order_by(numbered.c.dm_rn)
+        )
+        rows = [row for batch in self.source.stream(conn, stmt, 10_000) for row in batch]
+        out = [tuple(row[:-1]) for row in rows]
+        if out and int(rows[-1][-1]) % size == 0:
             out.pop()  # the last chunk would be empty otherwise
         return out
 
@@ -152,7 +169,8 @@ class ChunkCopier:
                     if careful:
                         rows, rejects, path = self._careful(src, tgt, chunk)
                     elif self.pipe:
-                        rows, rejects, path = self._pipe(src, tgt, chunk), [], "copy"
+                        rows, rejects = self._pipe(src, tgt, chunk), []
+                        path = "copy-binary" if self.binary else "copy"
                     else:
                         rows, rejects, path = self._rows(src, tgt, chunk), [], "rows"
                     self.state.commit_chunk(
@@ -178,12 +196,13 @@ class ChunkCopier:
     def _pipe(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
         def blocks() -> Iterator[bytes]:
             stmt = self.select(chunk.lo, chunk.hi)
-            for block in self.source.copy_out(src, stmt, self.copy_kinds):
-                self.throttle(block.count(b"\n"))
+            for block in self.source.copy_out(src, stmt, self.copy_kinds, self.binary):
+                if not self.binary:
+                    self.throttle(block.count(b"\n"))  # one line per row
                 yield block
 
         table = self.plan.target_table
-        return int(self.target.copy_in(tgt, table, self.columns, prefetch(blocks())))  # type: ignore[attr-defined]
+        return self.target.copy_in(tgt, table, self.columns, prefetch(blocks()), self.binary)
 
     def _convert(self, rows: Sequence[Row]) -> list[Row]:
         """Apply Python-only transforms and the target's value adapters to a batch of rows."""
@@ -285,6 +304,33 @@ class ChunkCopier:
 
 
 _PLAIN = {"integer", "decimal", "float", "boolean", "date", "time", "timestamp", "uuid"}
+
+
+_BINARY_SAFE = {
+    "integer",
+    "decimal",
+    "float",
+    "string",
+    "text",
+    "boolean",
+    "date",
+    "time",
+    "timestamp",
+    "json",
+    "binary",
+    "uuid",
+}
+
+
+def _same_type(col: ColumnPlan) -> bool:
+    """Whether a column moves between identical built-in types (binary COPY is valid)."""
+    info = col.source_info
+    return (
+        info is not None
+        and not col.transforms
+        and info.kind in _BINARY_SAFE
+        and info.label == col.target_type_text
+    )
 
 
 def _copy_kind(col: ColumnPlan) -> CopyKind:

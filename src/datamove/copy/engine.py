@@ -7,7 +7,6 @@ checkpoint, so a new run simply skips what is already done.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 
 from datamove.copy import ddl
 from datamove.copy.chunk import ChunkCopier, ChunkResult
+from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect
 from datamove.errors import (
     ConnectionFailed,
@@ -73,26 +73,6 @@ class RunResult:
     @property
     def rows(self) -> int:
         return sum(t.rows for t in self.tables)
-
-
-class Throttle:
-    """A token bucket shared by all workers: at most ``rate`` rows per second on average."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.rate = rate
-        self.lock = threading.Lock()
-        self.next_free = time.monotonic()
-
-    def __call__(self, rows: int) -> None:
-        if not self.rate or rows <= 0:
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_free)
-            self.next_free = start + rows / self.rate
-            wait_for = start - now
-        if wait_for > 0:
-            time.sleep(wait_for)
 
 
 class CopyEngine:

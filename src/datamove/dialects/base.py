@@ -42,6 +42,8 @@ class Dialect:
     """Schema holding the state tables (None: ``datamove_`` prefixed tables instead)."""
     SUPPORTS_COPY: ClassVar[bool] = False
     """Has a native COPY pipe that can move a pushed-down SELECT without Python per row."""
+    BINARY_COPY: ClassVar[bool] = False
+    """Between two databases of this engine, COPY can use a binary format for equal types."""
     FOREIGN_KEYS_AFTER_LOAD: ClassVar[bool] = True
     """Can add foreign keys with ALTER TABLE after the data is loaded."""
     WRITE_BATCH_ROWS: ClassVar[int] = 5000
@@ -173,10 +175,26 @@ class Dialect:
         return False
 
     def copy_out(
-        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+        self,
+        conn: Connection,
+        stmt: sa.sql.Select[Any],
+        kinds: Sequence[CopyKind],
+        binary: bool = False,
     ) -> Iterator[bytes]:
         """The rows of ``stmt`` as PostgreSQL COPY text blocks (see ``copytext``), without a
-        Python object per value; ``kinds`` says how each column's text form is encoded."""
+        Python object per value; ``kinds`` says how each column's text form is encoded.
+        ``binary`` (only where ``BINARY_COPY``) asks for the engine's binary COPY format."""
+        raise NotImplementedError
+
+    def copy_in(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        columns: Sequence[str],
+        blocks: Iterator[bytes],
+        binary: bool = False,
+    ) -> int:
+        """Write COPY blocks into ``table`` (only where ``SUPPORTS_COPY``); returns rows."""
         raise NotImplementedError
 
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:

@@ -138,7 +138,11 @@ class MySQL(Dialect):
         return self.engine.dialect.driver == "mysqlconnector"
 
     def copy_out(
-        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+        self,
+        conn: Connection,
+        stmt: sa.sql.Select[Any],
+        kinds: Sequence[CopyKind],
+        binary: bool = False,
     ) -> Iterator[bytes]:
         """Raw protocol bytes (the server's own text form of each value) as COPY text."""
         sql, params = self.compile(stmt)

@@ -24,12 +24,14 @@ _TRANSIENT_SQLSTATES = {
     "53300",  # too_many_connections
 }
 _cursor_names = itertools.count()
+_BLOCK_BYTES = 1 << 20
 
 
 class PostgreSQL(Dialect):
     NAME = "postgresql"
     STATE_SCHEMA = "datamove"
     SUPPORTS_COPY = True
+    BINARY_COPY = True
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
@@ -74,22 +76,44 @@ class PostgreSQL(Dialect):
         return True
 
     def copy_out(
-        self, conn: Connection, stmt: sa.sql.Select[Any], kinds: Sequence[CopyKind]
+        self,
+        conn: Connection,
+        stmt: sa.sql.Select[Any],
+        kinds: Sequence[CopyKind],
+        binary: bool = False,
     ) -> Iterator[bytes]:
-        """``COPY (SELECT ...) TO STDOUT`` in text format: raw blocks, no per-row Python."""
+        """``COPY (SELECT ...) TO STDOUT``: raw blocks, no per-row Python.
+
+        ``binary`` uses PostgreSQL's binary COPY format: no text parsing on either server,
+        but only valid between identical column types.
+        """
         sql, params = self.compile(stmt)
         raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
-            for block in copy:
-                yield bytes(block)
+        fmt = " (FORMAT binary)" if binary else ""
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT{fmt}", params) as copy:
+            # libpq hands out one row per call; gather ~1 MB so the pipe moves big blocks.
+            buffer = bytearray()
+            for row in copy:
+                buffer += row
+                if len(buffer) >= _BLOCK_BYTES:
+                    yield bytes(buffer)
+                    buffer.clear()
+            if buffer:
+                yield bytes(buffer)
 
     def copy_in(
-        self, conn: Connection, table: sa.Table, columns: Sequence[str], blocks: Iterator[bytes]
+        self,
+        conn: Connection,
+        table: sa.Table,
+        columns: Sequence[str],
+        blocks: Iterator[bytes],
+        binary: bool = False,
     ) -> int:
-        """``COPY table FROM STDIN`` fed with text-format blocks; returns the rows written."""
+        """``COPY table FROM STDIN`` fed with COPY blocks; returns the rows written."""
         raw: Any = conn.connection.dbapi_connection
+        sql = self._copy_from_sql(table, columns) + (" (FORMAT binary)" if binary else "")
         with raw.cursor() as cursor:
-            with cursor.copy(self._copy_from_sql(table, columns)) as copy:
+            with cursor.copy(sql) as copy:
                 for block in blocks:
                     copy.write(block)
             return int(cursor.rowcount)
@@ -144,7 +168,7 @@ class PostgreSQL(Dialect):
             base = self.classify(t.data_type, label)
             return base
         if isinstance(t, pg.JSONB | pg.JSON):
-            return TypeInfo("json", label)
+            return TypeInfo("json", label, native=t)
         if isinstance(t, pg.ENUM):
             return TypeInfo("enum", label, values=tuple(t.enums))
         if isinstance(t, pg.TIMESTAMP):
@@ -161,7 +185,9 @@ class PostgreSQL(Dialect):
         self, info: TypeInfo, same_engine: bool, indexed: bool = False
     ) -> sa.types.TypeEngine[Any] | None:
         if info.kind == "json":
-            return pg.JSONB()
+            # PostgreSQL json keeps its exact text (key order, spaces): kept as is between
+            # PostgreSQL databases; JSON from elsewhere becomes jsonb.
+            return info.native if same_engine and info.native is not None else pg.JSONB()
         if info.kind == "other":
             if same_engine and info.native is not None:
                 return info.native  # type: ignore[no-any-return]

@@ -1,0 +1,561 @@
+"""Copy throughput and memory of datamove against its natural baselines, in one run.
+
+``python bench/copy.py`` (or ``make bench``) builds an ``orders`` table of ``--rows`` rows
+(default 1,000,000: bigint key, integer, numeric(12,2), char(3), varchar(16), two timestamps,
+text with non-ASCII characters and ~10% NULLs, boolean, JSON) server-side, in a scratch
+PostgreSQL database and a scratch MariaDB database, both named ``dm_bench_src``. It then
+times these copies, each into a fresh PostgreSQL database:
+
+(a) floor: ``psql -c 'COPY (SELECT ...) TO STDOUT' | psql -c 'COPY orders FROM STDIN'``,
+    PostgreSQL to PostgreSQL, into a table of the same types: as fast as a client can copy;
+(b) ``datamove run``, PostgreSQL to PostgreSQL (its COPY-to-COPY pipe path);
+(c) pgloader, MariaDB to PostgreSQL, with pgloader's defaults (Debian's package, installed
+    with apt-get when missing; ``--skip-pgloader`` leaves it out);
+(d) ``datamove run``, MariaDB to PostgreSQL (mysql-connector rows, COPY into PostgreSQL);
+(e) the same with ``--workers 2``.
+
+Each copy runs as a child process. Its time is wall time from process start to exit, so
+start-up, planning and index builds are included; its peak RSS is that of the largest single
+process of the child's tree, from ``wait4`` (the database servers are not counted). Every
+target is checked against its source: the row count and the sum of the numeric column. The
+ratios printed under the table are the issue's targets: (b) time / (a) time <= 1.5,
+(d) rows/s / (c) rows/s >= 1.5, and (e) against (d).
+
+``--repeat N`` runs every copy N times and reports its fastest time (and highest peak RSS),
+which steadies the ratios on a busy machine.
+
+``--rss-check`` runs only (b), at ``--rows`` and at 3 x ``--rows`` rows: datamove streams its
+chunks, so its peak RSS should stay flat as the table grows.
+
+Every scratch database (``dm_bench_*``) is dropped at the end, after a failure too.
+"""
+
+# ruff: noqa: E402 - the sys.path fix below has to run before any other import.
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path, and the file's name would then
+# shadow the standard library's ``copy`` module for every later import (dataclasses, ...).
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import mysql.connector
+import psycopg
+from psycopg import sql
+
+SOURCE_DB = "dm_bench_src"
+PREFIX = "dm_bench_"
+COLUMNS = (
+    "id", "customer_id", "amount", "currency", "status",
+    "created_at", "updated_at", "note", "paid", "attrs",
+)
+
+PG_DDL = """
+CREATE TABLE orders (
+    id          bigint PRIMARY KEY,
+    customer_id integer NOT NULL,
+    amount      numeric(12, 2) NOT NULL,
+    currency    char(3) NOT NULL,
+    status      varchar(16) NOT NULL,
+    created_at  timestamp(6) NOT NULL,
+    updated_at  timestamptz(6) NOT NULL,
+    note        text,
+    paid        boolean NOT NULL,
+    attrs       jsonb NOT NULL
+)"""
+
+PG_FILL = """
+INSERT INTO orders
+SELECT i,
+       (i * 7919 % 100000 + 1)::integer,
+       (i * 104729 % 1000000) / 100.0,
+       (ARRAY['EUR', 'USD', 'GBP', 'JPY', 'CHF'])[1 + i % 5],
+       (ARRAY['new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'])[1 + i % 6],
+       timestamp '2020-01-01' + i * interval '17 seconds' + i % 1000000 * interval '1 microsecond',
+       timestamptz '2020-01-01 00:00:00+00' + i * interval '17 seconds'
+           + i % 86400 * interval '1 second',
+       CASE WHEN i % 10 = 0 THEN NULL
+            WHEN i % 100 = 1
+                 THEN 'tab' || chr(9) || 'newline' || chr(10) || 'backslash ' || chr(92) || i
+            ELSE 'Größe ' || i % 50 || ' – café crème, 注文 №' || i || ' ✓' END,
+       i % 3 = 0,
+       jsonb_build_object('sku', 'SKU-' || i % 5000, 'qty', 1 + i % 9, 'gift', i % 7 = 0,
+                          'tag', 'ü€')
+FROM generate_series(1::bigint, {rows}::bigint) AS i"""
+
+MY_DDL = """
+CREATE TABLE orders (
+    id          BIGINT NOT NULL PRIMARY KEY,
+    customer_id INT NOT NULL,
+    amount      DECIMAL(12, 2) NOT NULL,
+    currency    CHAR(3) NOT NULL,
+    status      VARCHAR(16) NOT NULL,
+    created_at  DATETIME(6) NOT NULL,
+    updated_at  TIMESTAMP(6) NOT NULL,
+    note        TEXT NULL,
+    paid        BOOLEAN NOT NULL,
+    attrs       JSON NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+MY_FILL = """
+INSERT INTO orders
+SELECT seq,
+       seq * 7919 % 100000 + 1,
+       seq * 104729 % 1000000 / 100,
+       ELT(1 + seq % 5, 'EUR', 'USD', 'GBP', 'JPY', 'CHF'),
+       ELT(1 + seq % 6, 'new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'),
+       TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 17 SECOND
+           + INTERVAL seq % 1000000 MICROSECOND,
+       TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 17 SECOND + INTERVAL seq % 86400 SECOND,
+       CASE WHEN seq % 10 = 0 THEN NULL
+            WHEN seq % 100 = 1 THEN CONCAT('tab', CHAR(9 USING utf8mb4), 'newline',
+                 CHAR(10 USING utf8mb4), 'backslash ', CHAR(92 USING utf8mb4), seq)
+            ELSE CONCAT('Größe ', seq % 50, ' – café crème, 注文 №', seq, ' ✓') END,
+       seq % 3 = 0,
+       JSON_OBJECT('sku', CONCAT('SKU-', seq % 5000), 'qty', 1 + seq % 9,
+                   'gift', JSON_EXTRACT(IF(seq % 7 = 0, 'true', 'false'), '$'), 'tag', 'ü€')
+FROM seq_1_to_{rows}"""
+
+
+# -- results -------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """One child process: wall seconds, peak RSS of its largest process, exit code."""
+
+    seconds: float
+    rss_mb: float
+    returncode: int
+
+
+@dataclass
+class Result:
+    label: str
+    source_rows: int
+    seconds: float | None = None
+    rss_mb: float | None = None
+    check: str = "not run"
+
+    @property
+    def rate(self) -> float | None:
+        return self.source_rows / self.seconds if self.seconds and self.ok else None
+
+    @property
+    def ok(self) -> bool:
+        return self.check.startswith("OK")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+def measure(cmd: Sequence[str], log: Path, stdout: Path | None = None) -> Measured:
+    """Run ``cmd`` to its end; stderr goes to ``log``, and so does stdout unless ``stdout``."""
+    with log.open("wb") as err, (stdout or Path(os.devnull)).open("wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(cmd), stdin=subprocess.DEVNULL, cwd=log.parent, stderr=err,
+            stdout=out if stdout else err,
+        )
+        # wait4, not getrusage(RUSAGE_CHILDREN): the latter is a maximum over every child so far.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode)  # ru_maxrss is in KiB
+
+
+def datamove_command() -> list[str]:
+    script = Path(sys.executable).with_name("datamove")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "datamove"]
+
+
+class Servers:
+    """Scratch databases on both servers; remembers what it created so it can drop it."""
+
+    def __init__(self, pg_url: str, mysql_url: str) -> None:
+        self.pg_url = pg_url.rstrip("/")
+        self.mysql_url = mysql_url.rstrip("/")
+        self.pg_created: set[str] = set()
+        self.mysql_created: set[str] = set()
+
+    # PostgreSQL
+
+    def pg(self, db: str = "postgres") -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(f"{self.pg_url}/{db}", autocommit=True)
+
+    def pg_db(self, name: str) -> str:
+        """A fresh, empty database ``name``; returns its URL."""
+        with self.pg() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.pg_created.add(name)
+        return f"{self.pg_url}/{name}"
+
+    def pg_drop(self, name: str) -> None:
+        with self.pg() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+        self.pg_created.discard(name)
+
+    def checkpoint(self) -> None:
+        """Flush the previous step's dirty pages, so they are not written during the next."""
+        with self.pg() as conn:
+            conn.execute("CHECKPOINT")
+
+    def pg_totals(self, db: str) -> tuple[int, Decimal] | None:
+        """Row count and sum(amount) of the only ``orders`` table in ``db`` (any schema)."""
+        with self.pg(db) as conn:
+            found = conn.execute(
+                "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'orders' AND c.relkind IN ('r', 'p')"
+            ).fetchall()
+            if len(found) != 1:
+                return None
+            row = conn.execute(sql.SQL("SELECT count(*), coalesce(sum(amount), 0) FROM {}").format(
+                sql.SQL(str(found[0][0])))).fetchone()
+        assert row is not None
+        return int(row[0]), Decimal(row[1])
+
+    # MariaDB
+
+    def mysql_run(self, db: str | None, *statements: str) -> list[tuple[Any, ...]]:
+        """Run ``statements`` in order on one connection; returns the last one's rows."""
+        parts = urlsplit(self.mysql_url)
+        conn = mysql.connector.connect(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+            user=unquote(parts.username or "root"), password=unquote(parts.password or ""),
+            database=db, charset="utf8mb4", autocommit=True,
+        )
+        try:
+            cursor = conn.cursor()
+            rows: list[tuple[Any, ...]] = []
+            for statement in ("SET SESSION time_zone = '+00:00'", *statements):
+                cursor.execute(statement)
+                rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+            cursor.close()
+            return rows
+        finally:
+            conn.close()
+
+    def mysql_db(self, name: str) -> str:
+        """A fresh, empty database ``name``; returns its URL."""
+        self.mysql_run(None, f"DROP DATABASE IF EXISTS `{name}`",
+                       f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        self.mysql_created.add(name)
+        return f"{self.mysql_url}/{name}"
+
+    def mysql_totals(self, db: str) -> tuple[int, Decimal]:
+        ((count, total),) = self.mysql_run(
+            db, "SELECT count(*), coalesce(sum(amount), 0) FROM orders")
+        return int(count), Decimal(total)
+
+    def drop_all(self) -> None:
+        for name in sorted(self.pg_created):
+            try:
+                self.pg_drop(name)
+            except psycopg.Error as exc:
+                say(f"could not drop PostgreSQL database {name}: {exc}")
+        for name in sorted(self.mysql_created):
+            try:
+                self.mysql_run(None, f"DROP DATABASE IF EXISTS `{name}`")
+            except mysql.connector.Error as exc:
+                say(f"could not drop MariaDB database {name}: {exc}")
+        self.mysql_created.clear()
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+def make_pg_source(servers: Servers, rows: int) -> tuple[int, Decimal]:
+    say(f"generating {rows:,} rows in PostgreSQL {SOURCE_DB} ...")
+    started = time.perf_counter()
+    servers.pg_db(SOURCE_DB)
+    with servers.pg(SOURCE_DB) as conn:
+        conn.execute(PG_DDL)
+        conn.execute(PG_FILL.format(rows=int(rows)))
+        # Set hint bits and statistics now, so no timed copy pays for the first read.
+        conn.execute("VACUUM (FREEZE, ANALYZE) orders")
+    totals = servers.pg_totals(SOURCE_DB)
+    assert totals is not None
+    say(f"  done in {time.perf_counter() - started:.1f} s")
+    return totals
+
+
+def make_mysql_source(servers: Servers, rows: int) -> tuple[int, Decimal]:
+    say(f"generating {rows:,} rows in MariaDB {SOURCE_DB} ...")
+    started = time.perf_counter()
+    servers.mysql_db(SOURCE_DB)
+    servers.mysql_run(SOURCE_DB, MY_DDL, MY_FILL.format(rows=int(rows)), "ANALYZE TABLE orders")
+    totals = servers.mysql_totals(SOURCE_DB)
+    say(f"  done in {time.perf_counter() - started:.1f} s")
+    return totals
+
+
+# -- the copies ----------------------------------------------------------------------------
+
+
+def check(servers: Servers, db: str, expected: tuple[int, Decimal], result: Result,
+          measured: Measured, log: Path) -> Result:
+    result.seconds, result.rss_mb = measured.seconds, measured.rss_mb
+    if measured.returncode != 0:
+        result.check = f"FAILED (exit {measured.returncode})"
+        say(f"  {result.label} failed with exit code {measured.returncode}:\n{tail(log)}")
+        return result
+    got = servers.pg_totals(db)
+    if got is None:
+        result.check = "MISMATCH (no orders table)"
+    elif got == expected:
+        result.check = "OK"
+    else:
+        result.check = f"MISMATCH ({got[0]:,} rows, sum {got[1]})"
+    say(f"  {measured.seconds:.1f} s, {measured.rss_mb:.0f} MB, {result.check}")
+    return result
+
+
+def run_floor(servers: Servers, tmp: Path, expected: tuple[int, Decimal]) -> Result:
+    result = Result("(a) floor: psql COPY | psql COPY, PG -> PG", expected[0])
+    db = f"{PREFIX}a"
+    target = servers.pg_db(db)
+    with servers.pg(db) as conn:
+        conn.execute(PG_DDL)
+    cols = ", ".join(COLUMNS)
+    psql = "psql -X -q -v ON_ERROR_STOP=1 -d"
+    out = f"COPY (SELECT {cols} FROM orders) TO STDOUT"
+    into = f"COPY orders ({cols}) FROM STDIN"
+    pipeline = (
+        f"{psql} {shlex.quote(f'{servers.pg_url}/{SOURCE_DB}')} -c {shlex.quote(out)}"
+        f" | {psql} {shlex.quote(target)} -c {shlex.quote(into)}"
+    )
+    servers.checkpoint()
+    say(f"{result.label} ...")
+    log = tmp / "a.log"
+    measured = measure(["bash", "-o", "pipefail", "-c", pipeline], log)
+    result = check(servers, db, expected, result, measured, log)
+    servers.pg_drop(db)
+    return result
+
+
+def run_datamove(servers: Servers, tmp: Path, label: str, key: str, source: str,
+                 expected: tuple[int, Decimal], batch_size: int, workers: int = 1) -> Result:
+    result = Result(label, expected[0])
+    db = f"{PREFIX}{key}"
+    target = servers.pg_db(db)
+    spec = tmp / f"{key}.yaml"
+    # JSON strings are YAML strings: any character in a URL is quoted safely.
+    spec.write_text(
+        f"name: bench\nsource: {json.dumps(source)}\ntarget: {json.dumps(target)}\n"
+        f"batch_size: {batch_size}\ntables:\n  orders:\n",
+        encoding="utf-8",
+    )
+    cmd = [*datamove_command(), "--quiet", "run", str(spec), "--json"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    servers.checkpoint()
+    say(f"{label} ...")
+    log, out = tmp / f"{key}.log", tmp / f"{key}.json"
+    measured = measure(cmd, log, stdout=out)
+    result = check(servers, db, expected, result, measured, log)
+    try:
+        report = json.loads(out.read_text(encoding="utf-8"))
+        paths = sorted({p for t in report["tables"] for p in t["paths"]})
+        say(f"  datamove: {report['rows']:,} rows in {report['seconds']:.1f} s "
+            f"(engine time), paths {'/'.join(paths)}")
+        if paths != ["copy"] and paths != ["rows"]:
+            result.check += f" ({'/'.join(paths)} path)"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    servers.pg_drop(db)
+    return result
+
+
+def ensure_pgloader() -> str | None:
+    """pgloader's path; installs Debian's package when it is missing and apt-get can."""
+    found = shutil.which("pgloader")
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        say("pgloader is not installed and cannot be installed here (needs root and apt-get): "
+            "skipping (c). Install Debian's `pgloader` package, or pass --skip-pgloader.")
+        return None
+    say("pgloader not found: installing Debian's package (apt-get install -y pgloader) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "pgloader"]
+    for cmd in (install, ["apt-get", "update", "-q"], install):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if cmd is install and done.returncode == 0:
+            break
+        if cmd is install and done.stderr.strip():
+            say("  " + done.stderr.strip().splitlines()[-1])
+    found = shutil.which("pgloader")
+    if not found:
+        say("could not install pgloader with apt-get (see above): skipping (c). "
+            "Install it by hand, or pass --skip-pgloader.")
+    return found
+
+
+def run_pgloader(servers: Servers, tmp: Path, pgloader: str,
+                 expected: tuple[int, Decimal]) -> Result:
+    result = Result("(c) pgloader, MariaDB -> PG", expected[0])
+    db = f"{PREFIX}c"
+    target = servers.pg_db(db)
+    source = f"{servers.mysql_url}/{SOURCE_DB}"
+    cmd = [pgloader, "--root-dir", str(tmp / "pgloader"), source, target]
+    servers.checkpoint()
+    say(f"{result.label} ...")
+    log = tmp / "c.log"
+    measured = measure(cmd, log)
+    result = check(servers, db, expected, result, measured, log)
+    servers.pg_drop(db)
+    return result
+
+
+def best_of(repeat: int, run: Callable[[], Result]) -> Result:
+    """Run a copy ``repeat`` times: its fastest time and its highest peak RSS; a failure wins."""
+    results: list[Result] = []
+    for _ in range(repeat):
+        results.append(run())
+        if not results[-1].ok:
+            return results[-1]
+    best = min(results, key=lambda r: r.seconds or 0.0)
+    best.rss_mb = max(r.rss_mb or 0.0 for r in results)
+    return best
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """``value`` formatted by ``spec``, or a dash as wide as ``spec`` asks."""
+    if value is None:
+        return format("-", ">" + spec.split(".")[0].replace(",", ""))
+    return format(value, spec)
+
+
+def print_table(results: list[Result]) -> None:
+    width = max(len(r.label) for r in results)
+    print(f"{'run':<{width}}  {'rows':>10}  {'seconds':>8}  {'rows/s':>9}  {'peak RSS MB':>11}  "
+          "check")
+    for r in results:
+        print(f"{r.label:<{width}}  {r.source_rows:>10,}  {fmt(r.seconds, '8.2f')}  "
+              f"{fmt(r.rate, '9,.0f')}  {fmt(r.rss_mb, '11.1f')}  {r.check}")
+
+
+def ratio(label: str, value: float | None, target: str | None = None,
+          met: bool | None = None) -> None:
+    verdict = "" if target is None else f"  target {target}: " + (
+        "n/a" if met is None else "met" if met else "MISSED")
+    print(f"{label:<36} {fmt(value, '6.2f')}{verdict}")
+
+
+def compare(servers: Servers, tmp: Path, args: argparse.Namespace) -> None:
+    pgloader = None if args.skip_pgloader else ensure_pgloader()
+    pg_totals = make_pg_source(servers, args.rows)
+    my_totals = make_mysql_source(servers, args.rows)
+    my_source = f"{servers.mysql_url}/{SOURCE_DB}"
+    pg_source = f"{servers.pg_url}/{SOURCE_DB}"
+    n, batch = args.repeat, args.batch_size
+    a = best_of(n, lambda: run_floor(servers, tmp, pg_totals))
+    b = best_of(n, lambda: run_datamove(servers, tmp, "(b) datamove, PG -> PG", "b",
+                                        pg_source, pg_totals, batch))
+    c = (best_of(n, lambda: run_pgloader(servers, tmp, pgloader, my_totals)) if pgloader
+         else Result("(c) pgloader, MariaDB -> PG", my_totals[0], check="skipped"))
+    d = best_of(n, lambda: run_datamove(servers, tmp, "(d) datamove, MariaDB -> PG", "d",
+                                        my_source, my_totals, batch))
+    e = best_of(n, lambda: run_datamove(servers, tmp, "(e) datamove --workers 2, MariaDB -> PG",
+                                        "e", my_source, my_totals, batch, workers=2))
+
+    print()
+    print_table([a, b, c, d, e])
+    print()
+    b_a = b.seconds / a.seconds if b.ok and a.ok and a.seconds and b.seconds else None
+    d_c = d.rate / c.rate if d.rate and c.rate else None
+    e_d = e.rate / d.rate if e.rate and d.rate else None
+    ratio("(b) time / (a) time", b_a, "<= 1.5", None if b_a is None else b_a <= 1.5)
+    ratio("(d) rows/s / (c) rows/s", d_c, ">= 1.5", None if d_c is None else d_c >= 1.5)
+    ratio("(e) rows/s / (d) rows/s (2 workers)", e_d)
+
+
+def rss_check(servers: Servers, tmp: Path, args: argparse.Namespace) -> None:
+    results = []
+    for rows in (args.rows, 3 * args.rows):
+        totals = make_pg_source(servers, rows)
+        results.append(run_datamove(
+            servers, tmp, f"(b) datamove, PG -> PG, {rows:,} rows", "b",
+            f"{servers.pg_url}/{SOURCE_DB}", totals, args.batch_size,
+        ))
+    print()
+    print_table(results)
+    print()
+    small, large = (r.rss_mb for r in results)
+    growth = large / small if small and large else None
+    ratio(f"peak RSS at {3 * args.rows:,} / at {args.rows:,}", growth, "~1 (flat)",
+          None if growth is None else growth <= 1.2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Benchmark datamove's copy against psql COPY and pgloader "
+        "(see the module docstring).")
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="rows in the generated orders table (default 1,000,000)")
+    parser.add_argument("--batch-size", type=int, default=50_000,
+                        help="datamove batch_size: rows per chunk (default 50,000)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each copy this many times; report its fastest (default 1)")
+    parser.add_argument("--skip-pgloader", action="store_true",
+                        help="leave out (c), pgloader MariaDB -> PostgreSQL")
+    parser.add_argument("--rss-check", action="store_true",
+                        help="only run (b) at --rows and 3 x --rows rows and compare peak RSS")
+    parser.add_argument("--pg-url", default=os.environ.get(
+        "DM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server, without a database (env DM_BENCH_PG_URL)")
+    parser.add_argument("--mysql-url", default=os.environ.get(
+        "DM_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
+        help="MariaDB/MySQL server, without a database (env DM_BENCH_MYSQL_URL)")
+    args = parser.parse_args(argv)
+    if args.rows < 1 or args.repeat < 1 or args.batch_size < 1:
+        parser.error("--rows, --repeat and --batch-size must be at least 1")
+
+    servers = Servers(args.pg_url, args.mysql_url)
+    tmp = Path(tempfile.mkdtemp(prefix=PREFIX))
+    try:
+        if args.rss_check:
+            rss_check(servers, tmp, args)
+        else:
+            compare(servers, tmp, args)
+    finally:
+        servers.drop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
