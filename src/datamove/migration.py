@@ -31,8 +31,13 @@ class Status:
     target: str
     tables: list[dict[str, Any]]
     rejects_total: int
-    last_error: str | None
+    last_run: dict[str, Any] | None
     rejects: list[dict[str, Any]]
+
+    @property
+    def last_error(self) -> str | None:
+        """The error of the most recent run, if it failed (None once a run succeeds)."""
+        return self.last_run.get("error") if self.last_run else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +45,7 @@ class Status:
             "target": self.target,
             "tables": self.tables,
             "rejects_total": self.rejects_total,
+            "last_run": self.last_run,
             "last_error": self.last_error,
             "rejects": self.rejects,
         }
@@ -136,7 +142,7 @@ class Migration:
                     target=target.safe_url,
                     tables=state.table_summaries(conn),
                     rejects_total=state.reject_count(conn),
-                    last_error=state.last_error(conn),
+                    last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
                 )
         finally:

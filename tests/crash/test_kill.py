@@ -53,6 +53,8 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     proc.wait()
     done_before = _committed(spec)
     assert 4 <= done_before < ROWS // BATCH, "the kill must land mid-run"
+    # The killed run left its record open: status says so instead of claiming success.
+    assert Migration.from_file(spec).status().last_run["status"] == "running"
 
     finish = subprocess.run(
         [sys.executable, "-m", "datamove", "--quiet", "run", str(spec), "--json"],
@@ -62,6 +64,7 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     )
     assert finish.returncode == 0, finish.stderr
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
+    assert Migration.from_file(spec).status().last_run["status"] == "ok"
 
     engine = sa.create_engine(tgt)
     prefix = "datamove." if target == "postgresql" else "datamove_"

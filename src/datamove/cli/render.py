@@ -210,6 +210,14 @@ def status_text(status: Any) -> None:
         )
     out.print(table)
     out.print(f"{status.rejects_total} reject(s)")
+    if status.last_run:
+        run = status.last_run
+        crashed = " (no finish recorded: still running, or killed)"
+        out.print(
+            f"last run {run['run_id']}: {run['status']}, "
+            f"started {run['started_at']:%Y-%m-%d %H:%M:%S} UTC"
+            f"{crashed if run['status'] == 'running' else ''}"
+        )
     if status.last_error:
         out.print(f"[red]last error:[/] {status.last_error}")
     if status.rejects:

@@ -119,29 +119,38 @@ class ChunkCopier:
     def boundaries(self, conn: Connection) -> list[KeyValue]:
         """Keys closing every ``batch_size`` rows in key order.
 
-        Numbered by a window function inside the source database, so only the boundary keys
-        travel (one row per chunk), not every key of the table.
+        Computed inside the source database, so only the boundary keys travel: for a dense
+        integer key from its minimum, maximum and count (three aggregates on the index);
+        otherwise by numbering the keys with a window function.
         """
         src = self.plan.source_table
         keys = [src.c[k] for k in self.plan.key]
+        size = self.plan.batch_size
+        where = self._filter(None, None)
+        low, high, count = conn.execute(
+            sa.select(sa.func.min(keys[0]), sa.func.max(keys[0]), sa.func.count()).where(where)
+        ).one()
+        if not count or count <= size:
+            return []
+        info = next(c.source_info for c in self.plan.columns if c.source == self.plan.key[0])
+        if len(keys) == 1 and info is not None and info.kind == "integer":
+            low, high = int(low), int(high)
+            if count * 2 >= high - low + 1:  # at least half the key range is used
+                chunks = -(-count // size)
+                step = -(-(high - low + 1) // chunks)
+                return [(low - 1 + step * n,) for n in range(1, chunks)]
         numbered = (
-            sa.select(
-                *keys,
-                sa.func.row_number().over(order_by=self.source_key).label("dm_rn"),
-                sa.func.count().over().label("dm_total"),
-            )
-            .where(self._filter(None, None))
+            sa.select(*keys, sa.func.row_number().over(order_by=self.source_key).label("dm_rn"))
+            .where(where)
             .subquery()
         )
-        size = self.plan.batch_size
         stmt = (
-            sa.select(*[numbered.c[k] for k in self.plan.key], numbered.c.dm_total)
+            sa.select(*[numbered.c[k] for k in self.plan.key])
             .where(numbered.c.dm_rn.op("%")(size) == 0)
             .order_by(numbered.c.dm_rn)
         )
-        rows = [row for batch in self.source.stream(conn, stmt, 10_000) for row in batch]
-        out = [tuple(row[:-1]) for row in rows]
-        if out and int(rows[-1][-1]) % size == 0:
+        out = [tuple(row) for batch in self.source.stream(conn, stmt, 10_000) for row in batch]
+        if out and count % size == 0:
             out.pop()  # the last chunk would be empty otherwise
         return out
 

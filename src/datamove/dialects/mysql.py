@@ -16,7 +16,6 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.copytext import encoder
 from datamove.dialects.types import TypeInfo, classify_generic, integer, render_generic
 
 DEFAULT_DRIVER = "mysqlconnector"
@@ -50,6 +49,7 @@ _UNSIGNED_RANGES = {
     mysql.BIGINT: 2**64 - 1,
 }
 _SIGNED_RANGES = {mysql.TINYINT: 2**7, mysql.MEDIUMINT: 2**23}
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 _MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
 
@@ -144,14 +144,28 @@ class MySQL(Dialect):
         kinds: Sequence[CopyKind],
         binary: bool = False,
     ) -> Iterator[bytes]:
-        """Raw protocol bytes (the server's own text form of each value) as COPY text."""
-        sql, params = self.compile(stmt)
-        encode = encoder(kinds)
+        """COPY text built by the server: each row comes back as one finished line.
+
+        The server's own text form of each value (what its protocol sends) is escaped with
+        REPLACE, binary values hex-encoded and NULLs written as ``\\N`` by the SELECT itself,
+        so Python only joins lines: the per-value work runs in C on the server.
+        """
+        inner = stmt.subquery()
+        fields = []
+        for col, kind in zip(inner.c, kinds, strict=True):
+            value: sa.ColumnElement[Any] = col
+            if kind == "text":
+                for char, escaped in _COPY_ESCAPES:
+                    value = sa.func.replace(value, char, escaped)
+            elif kind == "binary":
+                value = sa.func.concat("\\\\x", sa.func.hex(col))
+            fields.append(sa.func.ifnull(value, "\\N"))
+        sql, params = self.compile(sa.select(sa.func.concat_ws("\t", *fields)))
         cursor = self._streaming_cursor(conn, raw_values=True)
         try:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(5000):
-                yield encode(rows)
+                yield b"\n".join([row[0] for row in rows]) + b"\n"
         finally:
             cursor.close()
 

@@ -172,7 +172,7 @@ class PostgreSQL(Dialect):
         if isinstance(t, pg.ENUM):
             return TypeInfo("enum", label, values=tuple(t.enums))
         if isinstance(t, pg.TIMESTAMP):
-            return TypeInfo("timestamp", label, timezone=bool(t.timezone))
+            return TypeInfo("timestamp", label, timezone=bool(t.timezone), precision=t.precision)
         if isinstance(t, pg.ARRAY):
             return TypeInfo(
                 "other", label, native=t, note="array; stored as JSON outside PostgreSQL"
@@ -193,7 +193,7 @@ class PostgreSQL(Dialect):
                 return info.native  # type: ignore[no-any-return]
             return None
         if info.kind == "timestamp":
-            return pg.TIMESTAMP(timezone=info.timezone)
+            return pg.TIMESTAMP(timezone=info.timezone, precision=info.precision)
         if info.kind == "binary":
             return pg.BYTEA()
         if info.kind == "float":

@@ -34,8 +34,9 @@ Kind = Literal[
 class TypeInfo:
     """What a column holds, independent of the engine.
 
-    ``low``/``high`` bound integers; ``precision``/``scale`` decimals; ``bits`` floats (24 or
-    53); ``length`` strings (``fixed`` for CHAR); ``timezone`` timestamps; ``values`` enums.
+    ``low``/``high`` bound integers; ``precision``/``scale`` decimals (``precision`` is the
+    fractional-second digits of a timestamp); ``bits`` floats (24 or 53); ``length`` strings
+    (``fixed`` for CHAR); ``timezone`` timestamps; ``values`` enums.
     ``native`` is the source type itself, reusable when source and target are the same engine.
     """
 

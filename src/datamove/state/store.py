@@ -152,14 +152,16 @@ class StateStore:
             .values(status=status, finished_at=_now(), rows=rows, rejects=rejects, error=error)
         )
 
-    def last_error(self, conn: Connection) -> str | None:
+    def last_run(self, conn: Connection) -> dict[str, Any] | None:
+        """The most recent run: its status (``running`` after a crash too) and error."""
         r = self.runs
-        return conn.execute(
-            sa.select(r.c.error)
-            .where(r.c.migration == self.migration, r.c.error.is_not(None))
+        row = conn.execute(
+            sa.select(r.c.run_id, r.c.status, r.c.started_at, r.c.finished_at, r.c.error)
+            .where(r.c.migration == self.migration)
             .order_by(r.c.started_at.desc())
             .limit(1)
-        ).scalar()
+        ).first()
+        return None if row is None else dict(row._mapping)
 
     # -- tables and chunks -----------------------------------------------------------------
 
