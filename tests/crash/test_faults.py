@@ -16,7 +16,8 @@ from tests.helpers import create_orders, table_rows, write_spec
 KILL_SQL = {
     "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
     "WHERE datname = :db AND pid <> pg_backend_pid()",
-    "mysql": "SELECT id FROM information_schema.processlist WHERE db = :db AND id <> CONNECTION_ID()",
+    "mysql": "SELECT id FROM information_schema.processlist "
+    "WHERE db = :db AND id <> CONNECTION_ID()",
 }
 
 

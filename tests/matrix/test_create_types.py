@@ -4,6 +4,7 @@ its values arrive intact."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -77,3 +78,46 @@ def test_mysql_types_into_created_postgresql_table(mysql_db, pg_db, tmp_path) ->
     assert row["doc"] == {"k": [1, 2]} and bytes(row["raw"]) == b"\x00\xff\x10"
     assert row["ratio"] == 1.5e-10 and row["name"] == "Zoë 東京"
     assert len(bytes(row["shape"])) == 25  # SRID (4 bytes) + WKB point (21 bytes)
+
+
+PG_TABLE = """CREATE TABLE zoo (
+    id bigint PRIMARY KEY, flag boolean, small smallint, price numeric(12,2),
+    ratio double precision, at timestamp(6), zoned timestamptz, day date, clock time, doc jsonb, raw bytea, uid uuid,
+    tags text[], name varchar(10), code char(3), mood text)"""
+
+
+def test_postgresql_types_into_created_mysql_and_sqlite_tables(pg_db, make_db, tmp_path) -> None:
+    execute(pg_db, PG_TABLE)
+    execute(
+        pg_db,
+        "INSERT INTO zoo VALUES (1, true, -32768, 1234567890.12, 0.1, "
+        "'2024-02-29 23:59:59.123456', "
+        "'2024-06-01 12:00:00+02', '0001-01-01', '23:59:59.5', '{\"b\": [1, {\"c\": null}]}', "
+        "'\\x00ff', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', ARRAY['x', 'y'], 'Zoë', 'ab', 'ok'), "
+        "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', "
+        "NULL, NULL)",
+    )
+    for engine in ("mysql", "sqlite"):
+        target = make_db(engine, f"tgt_{engine}")
+        spec = write_spec(tmp_path / f"{engine}.yaml", pg_db, target, "  zoo:")
+        assert not Migration.from_file(spec).plan().errors
+        Migration.from_file(spec).run()
+        eng = sa.create_engine(target)
+        with eng.connect() as conn:
+            rows = conn.execute(sa.text("SELECT * FROM zoo ORDER BY id")).mappings().all()
+        eng.dispose()
+        first, second = rows
+        assert bool(first["flag"]) is True and first["small"] == -32768
+        assert Decimal(str(first["price"])) == Decimal("1234567890.12")
+        assert float(first["ratio"]) == 0.1
+        assert str(first["at"]).startswith("2024-02-29 23:59:59.123456")
+        assert str(first["zoned"]).startswith("2024-06-01 10:00:00")  # stored as UTC
+        assert str(first["day"]) == "0001-01-01"
+        assert json.loads(first["doc"]) == {"b": [1, {"c": None}]}
+        assert bytes(first["raw"]) == b"\x00\xff"
+        assert first["uid"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        assert json.loads(first["tags"]) == ["x", "y"]
+        assert first["name"] == "Zoë" and first["code"].rstrip() == "ab"
+        assert second["name"] == "" and all(
+            second[c] is None for c in ("flag", "price", "at", "zoned", "doc", "raw", "uid")
+        )

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.types import TypeInfo, classify_generic, integer, render_generic
+from datamove.dialects.types import TypeInfo, classify_generic, integer
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -284,7 +284,7 @@ class MySQL(Dialect):
                 if info.precision is None:
                     return mysql.DECIMAL(65, 30)
                 return mysql.DECIMAL(info.precision, info.scale) if info.precision <= 65 else None
-        return render_generic(info)
+        return super().render(info, same_engine, indexed)
 
     def sortable(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
         if info is not None and info.kind in {"string", "text", "enum"}:
