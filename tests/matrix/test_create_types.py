@@ -82,7 +82,8 @@ def test_mysql_types_into_created_postgresql_table(mysql_db, pg_db, tmp_path) ->
 
 PG_TABLE = """CREATE TABLE zoo (
     id bigint PRIMARY KEY, flag boolean, small smallint, price numeric(12,2),
-    ratio double precision, at timestamp(6), zoned timestamptz, day date, clock time, doc jsonb, raw bytea, uid uuid,
+    ratio double precision, at timestamp(6), zoned timestamptz, day date, clock time,
+    doc jsonb, raw bytea, uid uuid,
     tags text[], name varchar(10), code char(3), mood text)"""
 
 
