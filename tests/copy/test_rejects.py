@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from datamove import Migration
 from datamove.errors import RejectLimitExceeded
@@ -79,3 +80,28 @@ def test_run_stops_when_rejects_pass_the_limit(source, pg_db, tmp_path) -> None:
     assert "max_rejects" in (status.last_error or "")
     # The committed chunk is kept: good rows are in the target.
     assert [r[0] for r in fetch(pg_db, "SELECT id FROM items ORDER BY id")] == [1, 5]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_mysql_zero_dates_are_rejects_not_nulls(mysql_db, make_db, tmp_path, engine) -> None:
+    engine_url = sa.create_engine(mysql_db)
+    with engine_url.begin() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")  # legacy data: zero dates allowed
+        conn.exec_driver_sql("CREATE TABLE ev (id INT PRIMARY KEY, day DATE, at DATETIME(6))")
+        conn.exec_driver_sql(
+            "INSERT INTO ev VALUES (1, '2024-01-31', '2024-01-31 10:00:00.5'), "
+            "(2, '0000-00-00', '2024-01-31 10:00:00'), (3, NULL, NULL), "
+            "(4, '2024-02-01', '0000-00-00 00:00:00')"
+        )
+    engine_url.dispose()
+    target = make_db(engine, "tgt")
+    spec = write_spec(tmp_path / "m.yaml", mysql_db, target, "  ev:", max_rejects=5)
+    result = Migration.from_file(spec).run()
+    assert result.rejects_total == 2
+    rejects = Migration.from_file(spec).status(rejects=True).rejects
+    assert {(r["key"][0], r["column"]) for r in rejects} == {(2, "day"), (4, "at")}
+    assert all("zero or partial date" in r["reason"] for r in rejects)
+    rows = fetch(target, "SELECT id, day, at FROM ev ORDER BY id")
+    assert [r[0] for r in rows] == [1, 3]
+    assert rows[1][1] is None and rows[1][2] is None  # a real NULL stays NULL
+    assert str(rows[0][2]).startswith("2024-01-31 10:00:00.5")

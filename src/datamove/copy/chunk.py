@@ -64,11 +64,14 @@ class ChunkCopier:
         self.throttle = throttle
         self.columns = [c.target for c in plan.columns]
         self.key_positions = [self.columns.index(k) for k in plan.target_key]
+        # Readers normalise values as the source driver returns them (before transforms);
+        # adapters make the final values acceptable to the target's bulk write (after them).
+        self.readers: list[Adapter | None] = [
+            source.reader(c.source_info) if c.source_info is not None else None
+            for c in plan.columns
+        ]
         self.adapters: list[Adapter | None] = [
-            _compose(
-                source.reader(c.source_info) if c.source_info is not None else None,
-                target.adapter(c.target_type) if c.target_type is not None else None,
-            )
+            target.adapter(c.target_type) if c.target_type is not None else None
             for c in plan.columns
         ]
         self.pipe = (
@@ -101,7 +104,9 @@ class ChunkCopier:
 
     def _expr(self, col: ColumnPlan, pushdown: bool) -> sa.ColumnElement[Any]:
         src = self.plan.source_table
-        expr: sa.ColumnElement[Any] = src.c[col.source] if col.source else sa.null()
+        expr: sa.ColumnElement[Any] = (
+            self.source.read_expr(src.c[col.source], col.source_info) if col.source else sa.null()
+        )
         if pushdown and col.pushdown:
             for t in col.transforms:
                 sql = t.to_sql(expr, self.source)
@@ -216,10 +221,12 @@ class ChunkCopier:
     def _convert(self, rows: Sequence[Row]) -> list[Row]:
         """Apply Python-only transforms and the target's value adapters to a batch of rows."""
         steps: list[tuple[int, Callable[[Any], Any]]] = []
-        for i, (col, adapt) in enumerate(zip(self.plan.columns, self.adapters, strict=True)):
+        for i, col in enumerate(self.plan.columns):
+            read, adapt = self.readers[i], self.adapters[i]
+            if read is not None:
+                steps.append((i, read))
             if not col.pushdown:
-                for t in col.transforms:
-                    steps.append((i, t.apply))
+                steps.extend((i, t.apply) for t in col.transforms)
             if adapt is not None:
                 steps.append((i, adapt))
         if not steps:
@@ -261,8 +268,13 @@ class ChunkCopier:
 
     def _one(self, row: Row) -> Row:
         values = list(row)
-        for i, (col, adapt) in enumerate(zip(self.plan.columns, self.adapters, strict=True)):
-            value = values[i]
+        for i, col in enumerate(self.plan.columns):
+            value, read, adapt = values[i], self.readers[i], self.adapters[i]
+            if read is not None:
+                try:
+                    value = read(value)
+                except RowError as err:
+                    raise RowError(col.target, err.reason, values[i]) from None
             for t in col.transforms:
                 try:
                     value = t.apply(value)
@@ -349,10 +361,3 @@ def _copy_kind(col: ColumnPlan) -> CopyKind:
     if col.source_info is not None and col.source_info.kind in _PLAIN and not col.transforms:
         return "plain"
     return "text"
-
-
-def _compose(first: Adapter | None, second: Adapter | None) -> Adapter | None:
-    """``second(first(value))``, skipping the missing ones."""
-    if first is None or second is None:
-        return first or second
-    return lambda value: second(first(value))

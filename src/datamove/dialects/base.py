@@ -220,8 +220,14 @@ class Dialect:
         return classify_generic(t, label)
 
     def reader(self, info: TypeInfo) -> Adapter | None:
-        """A function normalising a value as this engine's driver returns it, or None."""
+        """A function normalising a value as this engine's driver returns it, or None.
+
+        It may raise ``RowError`` for a value that has no faithful Python form (a reject)."""
         return None
+
+    def read_expr(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        """The expression a column is read through (paired with ``reader``)."""
+        return col
 
     def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""

@@ -6,6 +6,7 @@ Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), s
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, integer
+from datamove.errors import RowError
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -204,7 +206,16 @@ class MySQL(Dialect):
             return TypeInfo("json", label)
         return classify_generic(t, label)
 
+    def read_expr(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        if info is not None and info.kind in {"date", "timestamp"}:
+            # The driver turns zero and partial dates ('0000-00-00') into None, which would
+            # silently become NULL; read the server's text and parse it instead.
+            return sa.cast(col, sa.CHAR)
+        return col
+
     def reader(self, info: TypeInfo) -> Adapter | None:
+        if info.kind in {"date", "timestamp"}:
+            return _date_parser(info.kind == "date")
         if info.kind == "binary":
             # mysql-connector returns binary values that happen to be valid UTF-8 (some WKB)
             # as str; strict UTF-8 decoding is lossless, so encoding restores the exact bytes.
@@ -302,3 +313,25 @@ class MySQL(Dialect):
 
 class MariaDB(MySQL):
     NAME = "mariadb"
+
+
+def _date_parser(date_only: bool) -> Adapter:
+    """Parse MySQL's text form of a DATE/DATETIME/TIMESTAMP; zero dates become rejects."""
+    parse = dt.date.fromisoformat if date_only else dt.datetime.fromisoformat
+
+    def read(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            value = bytes(value).decode("ascii")
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except ValueError:
+            raise RowError(
+                None,
+                f"MySQL date {value!r} does not exist (a zero or partial date); fix it in the "
+                "source or map it with a transform",
+                value,
+            ) from None
+
+    return read
