@@ -255,6 +255,27 @@ class Dialect:
         """
         return col
 
+    # -- SQL for transform pushdown (None: not expressible exactly; Python computes it) -----
+
+    def sql_round(
+        self, expr: sa.ColumnElement[Any], places: int, mode: str
+    ) -> sa.ColumnElement[Any] | None:
+        """Exact decimal rounding of ``expr`` to ``places`` in ``mode`` (see ``round``)."""
+        return None
+
+    def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
+        """Unicode normalization of ``expr`` to ``form`` (NFC, NFD, NFKC, NFKD)."""
+        return None
+
+    def sql_same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
+        """``expr`` equals the text ``value`` exactly (no collation padding or folding)."""
+        same: sa.ColumnElement[bool] = expr == sa.literal(value)
+        return same
+
+    def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
+        """``expr``'s text form as ``transforms.values.text_form`` writes it."""
+        return sa.cast(expr, sa.Text)
+
     def table_kwargs(self) -> dict[str, Any]:
         """Engine options for CREATE TABLE (charset, storage engine)."""
         return {}

@@ -77,7 +77,8 @@ class MySQL(Dialect):
         cursor = dbapi_conn.cursor()
         cursor.execute(
             "SET SESSION time_zone = '+00:00', "
-            "sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', "
+            # NO_AUTO_VALUE_ON_ZERO: a key 0 is a key 0, not "generate the next id".
+            "sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO', "
             "foreign_key_checks = 0, "  # FKs are added after the load; cycles load in any order
             "net_write_timeout = 3600, net_read_timeout = 3600"
         )
@@ -301,6 +302,18 @@ class MySQL(Dialect):
         if info is not None and info.kind in {"string", "text", "enum"}:
             return sa.func.binary(col)  # byte order of UTF-8 is code point order
         return col
+
+    def sql_same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
+        # Collations pad with spaces ('a' = 'a  '); byte comparison is exact.
+        same: sa.ColumnElement[bool] = sa.func.binary(expr) == sa.func.binary(sa.literal(value))
+        return same
+
+    def sql_round(
+        self, expr: sa.ColumnElement[Any], places: int, mode: str
+    ) -> sa.ColumnElement[Any] | None:
+        # On exact values ROUND rounds half away from zero and TRUNCATE toward zero.
+        functions = {"half_up": sa.func.round, "down": sa.func.truncate}
+        return functions[mode](expr, places) if mode in functions else None
 
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.

@@ -207,5 +207,15 @@ class PostgreSQL(Dialect):
             return col.collate("C")
         return col
 
+    def sql_round(
+        self, expr: sa.ColumnElement[Any], places: int, mode: str
+    ) -> sa.ColumnElement[Any] | None:
+        # round(numeric, n) rounds half away from zero; trunc(numeric, n) toward zero.
+        functions = {"half_up": sa.func.round, "down": sa.func.trunc}
+        return functions[mode](expr, places) if mode in functions else None
+
+    def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
+        return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
+
     def ensure_state_schema(self, conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.STATE_SCHEMA or '')}"))

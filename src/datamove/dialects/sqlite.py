@@ -65,6 +65,9 @@ class SQLite(Dialect):
             return found
         return _affinity(label)
 
+    def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
+        return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
+
     def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
         base = super().adapter(target_type)
 

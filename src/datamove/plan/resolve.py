@@ -325,9 +325,7 @@ class Resolver:
             )
         if target_type is None:
             return None
-        pushdown = all(
-            t.to_sql(sa.literal_column("x"), self.source) is not None for t in transforms
-        )
+        pushdown = self._pushdown(src_col, info, transforms)
         column = ColumnPlan(
             target=target,
             source=source,
@@ -341,6 +339,20 @@ class Resolver:
         )
         self._lint_column(table, column, cpath)
         return column
+
+    def _pushdown(
+        self, src_col: sa.Column[Any] | None, info: TypeInfo | None, transforms: list[Transform]
+    ) -> bool:
+        """Whether the source can compute the whole chain (each step sees the previous SQL)."""
+        expr: sa.ColumnElement[Any] = (
+            self.source.read_expr(src_col, info) if src_col is not None else sa.null()
+        )
+        for t in transforms:
+            sql = t.to_sql(expr, self.source)
+            if sql is None:
+                return False
+            expr = sql
+        return True
 
     def _source_info(self, col: sa.Column[Any], overrides: dict[str, TypeInfo]) -> TypeInfo | None:
         label = describe(col.type, self.source.engine.dialect)
@@ -368,9 +380,11 @@ class Resolver:
                 ) from None
             info = self.target.classify(declared.sql_type(), cspec.type)
         else:
-            casts = [t for t in transforms if isinstance(t, Cast)]
-            if casts:
-                info = self.target.classify(casts[-1].sql_type(), str(casts[-1].args))
+            typed = [(t, t.output_type()) for t in transforms]
+            last = [(t, out) for t, out in typed if out is not None]
+            if last:
+                step, out = last[-1]
+                info = self.target.classify(out, step.describe())
         if info is None:
             self.add(
                 E,
@@ -406,8 +420,8 @@ class Resolver:
     def _lint_column(self, table: str, column: ColumnPlan, cpath: str) -> None:
         if column.source_info is None or column.target_type is None:
             return
-        if any(isinstance(t, Cast) for t in column.transforms):
-            return  # an explicit cast is the user's declared conversion, checked per row
+        if any(t.output_type() is not None for t in column.transforms):
+            return  # a typed transform (cast, timezone, ...) is the user's declared conversion
         label = column.target_type_text
         target_info = self.target.classify(column.target_type, label)
         if target_info is None:

@@ -11,6 +11,8 @@ import difflib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import sqlalchemy as sa
+
 from datamove.errors import SpecError
 
 if TYPE_CHECKING:
@@ -50,6 +52,11 @@ class Transform(ABC):
         Pushdown must give exactly the values ``apply`` would give, or reject where it would
         (an error of the whole statement is fine: the chunk then falls back to Python).
         """
+        return None
+
+    def output_type(self) -> sa.types.TypeEngine[Any] | None:
+        """The type of the values this transform produces, when it decides the target column's
+        type (None: the column keeps its source type)."""
         return None
 
     @abstractmethod

@@ -100,6 +100,9 @@ class Cast(Transform):
         if self.base == "decimal" and self.p is not None and self.s > self.p:
             raise self.fail(f"decimal({self.p},{self.s}): scale cannot exceed precision")
 
+    def output_type(self) -> sa.types.TypeEngine[Any]:
+        return self.sql_type()
+
     def sql_type(self) -> sa.types.TypeEngine[Any]:
         """The target column type this cast produces, when the table is created."""
         types: dict[str, sa.types.TypeEngine[Any]] = {

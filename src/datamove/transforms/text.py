@@ -1,0 +1,187 @@
+"""Text transforms: trim, lower, upper, normalize, regex_replace, encoding, fix_mojibake.
+
+Pushdown only where every engine's SQL gives exactly what Python gives: ``trim`` (spaces, the
+SQL standard's TRIM) everywhere, ``normalize`` where the engine has it. Case mapping is not
+pushed down: engines map case by collation or ASCII only (SQLite), Python by full Unicode
+rules ('ß'.upper() is 'SS'), and a transform must mean one thing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from datamove.errors import RowError
+from datamove.transforms.base import Transform
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from datamove.dialects.base import Dialect
+
+
+def _text(transform: Transform, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise RowError(None, f"{transform.name}: expected text, got {type(value).__name__}", value)
+
+
+class Trim(Transform):
+    """``trim`` — remove leading and trailing spaces (U+0020), as SQL's TRIM does."""
+
+    name = "trim"
+
+    def apply(self, value: Any) -> Any:
+        return None if value is None else _text(self, value).strip(" ")
+
+    def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
+        return sa.func.trim(expr)
+
+    def describe(self) -> str:
+        return "leading and trailing spaces removed"
+
+
+class Lower(Transform):
+    """``lower`` — Unicode lower case (Python's full case mapping)."""
+
+    name = "lower"
+
+    def apply(self, value: Any) -> Any:
+        return None if value is None else _text(self, value).lower()
+
+    def describe(self) -> str:
+        return "converted to lower case"
+
+
+class Upper(Transform):
+    """``upper`` — Unicode upper case (Python's full case mapping: 'ß' becomes 'SS')."""
+
+    name = "upper"
+
+    def apply(self, value: Any) -> Any:
+        return None if value is None else _text(self, value).upper()
+
+    def describe(self) -> str:
+        return "converted to upper case"
+
+
+_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+class Normalize(Transform):
+    """``normalize: NFC`` — Unicode normalization form NFC, NFD, NFKC or NFKD."""
+
+    name = "normalize"
+
+    def validate(self) -> None:
+        if self.args not in _FORMS:
+            raise self.fail(f"normalize takes one of {', '.join(_FORMS)}, not {self.args!r}")
+
+    def apply(self, value: Any) -> Any:
+        return None if value is None else unicodedata.normalize(self.args, _text(self, value))
+
+    def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
+        return dialect.sql_normalize(expr, self.args)
+
+    def describe(self) -> str:
+        return f"Unicode-normalized to {self.args}"
+
+
+class RegexReplace(Transform):
+    """``regex_replace: {pattern: RE, replace: TEXT}`` — Python regular expressions (``\\1``
+    for groups); every match is replaced. Not pushed down: regex dialects differ."""
+
+    name = "regex_replace"
+
+    def validate(self) -> None:
+        if not isinstance(self.args, dict) or set(self.args) != {"pattern", "replace"}:
+            raise self.fail("regex_replace takes {pattern: ..., replace: ...}")
+        try:
+            self.pattern = re.compile(str(self.args["pattern"]))
+        except re.error as exc:
+            raise self.fail(f"invalid regular expression: {exc}") from None
+        self.replacement = str(self.args["replace"])
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.pattern.sub(self.replacement, _text(self, value))
+        except (re.error, IndexError) as exc:
+            raise RowError(None, f"regex_replace: {exc}", value) from None
+
+    def describe(self) -> str:
+        return f"matches of /{self.pattern.pattern}/ replaced by {self.replacement!r}"
+
+
+class Encoding(Transform):
+    """``encoding: {decode: latin1}`` — bytes decoded from the given encoding; bytes that are
+    not valid in it make the row a reject (never replaced by '?')."""
+
+    name = "encoding"
+
+    def validate(self) -> None:
+        import codecs
+
+        encoding = self.args.get("decode") if isinstance(self.args, dict) else None
+        try:
+            self.codec = codecs.lookup(str(encoding)).name
+        except LookupError:
+            raise self.fail(f"unknown encoding {encoding!r}") from None
+
+    def apply(self, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise RowError(None, f"encoding: expected bytes, got {type(value).__name__}", value)
+        try:
+            return bytes(value).decode(self.codec)
+        except UnicodeDecodeError as exc:
+            raise RowError(
+                None,
+                f"encoding: byte {exc.object[exc.start]:#04x} at {exc.start} is not valid "
+                f"{self.codec}",
+                value,
+            ) from None
+
+    def output_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.Text()
+
+    def describe(self) -> str:
+        return f"bytes decoded as {self.codec}; invalid bytes reject the row"
+
+
+class FixMojibake(Transform):
+    """``fix_mojibake`` — repair UTF-8 text that was read as Latin-1/cp1252 ('MÃ¼ller' →
+    'Müller'). Text that is not such mojibake passes unchanged; text that looks like it but
+    does not decode is a reject."""
+
+    name = "fix_mojibake"
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = _text(self, value)
+        if text.isascii():
+            return text
+        for codec in ("cp1252", "latin-1"):
+            try:
+                raw = text.encode(codec)
+            except UnicodeEncodeError:
+                continue  # has characters outside this code page: not mojibake of it
+            try:
+                fixed = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if any(0xC2 <= b <= 0xF4 for b in raw):
+                    raise RowError(
+                        None, "fix_mojibake: looks like mojibake but is not valid UTF-8", value
+                    ) from None
+                return text
+            return fixed
+        return text
+
+    def describe(self) -> str:
+        return "UTF-8 text that was read as Latin-1/cp1252 repaired"

@@ -1,0 +1,114 @@
+"""``timezone``: naive local times made explicit, with declared DST policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from datamove.errors import RowError
+from datamove.transforms.base import Transform
+
+POLICIES = ("reject", "earlier", "later")
+
+
+class Timezone(Transform):
+    """``timezone: {assume: ZONE, to: ZONE, nonexistent: P, ambiguous: P, result: aware|naive}``
+
+    A naive timestamp is read as wall-clock time in ``assume`` and converted to ``to``
+    (default UTC). Wall times that do not exist (the hour skipped when clocks go forward) and
+    that exist twice (the hour repeated when they go back) follow their policy: ``reject``
+    (default: the row becomes a reject), ``earlier`` or ``later`` (of the two candidate
+    instants). ``result: naive`` gives the wall time in ``to`` without a zone (for columns
+    without one); the default is an aware timestamp. A value that already has a zone is a
+    reject: converting it would silently ignore ``assume``. Not pushed down: no engine's SQL
+    has these DST policies.
+    """
+
+    name = "timezone"
+
+    def validate(self) -> None:
+        allowed = {"assume", "to", "nonexistent", "ambiguous", "result"}
+        if not isinstance(self.args, dict) or "assume" not in self.args or set(self.args) - allowed:
+            raise self.fail(f"timezone takes assume (required) and {', '.join(sorted(allowed))}")
+        self.assume = self._zone(self.args["assume"])
+        self.to = self._zone(self.args.get("to", "UTC"))
+        self.nonexistent = self._policy("nonexistent")
+        self.ambiguous = self._policy("ambiguous")
+        result = self.args.get("result", "aware")
+        if result not in ("aware", "naive"):
+            raise self.fail("timezone result is aware or naive")
+        self.naive_result = result == "naive"
+
+    def _zone(self, name: Any) -> ZoneInfo:
+        try:
+            return ZoneInfo(str(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                f"unknown time zone {name!r} (use IANA names like Europe/Berlin)"
+            ) from None
+
+    def _policy(self, key: str) -> str:
+        policy = self.args.get(key, "reject")
+        if policy not in POLICIES:
+            raise self.fail(f"timezone {key} is one of {', '.join(POLICIES)}, not {policy!r}")
+        return str(policy)
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise RowError(None, f"timezone: {value!r} is not a timestamp", value) from None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day)
+        if not isinstance(value, dt.datetime):
+            raise RowError(None, f"timezone: {type(value).__name__} is not a timestamp", value)
+        if value.tzinfo is not None:
+            raise RowError(
+                None,
+                "timezone: the value already has a time zone; `assume` would be ignored",
+                value,
+            )
+        instant = self._localize(value)
+        converted = instant.astimezone(self.to)
+        return converted.replace(tzinfo=None) if self.naive_result else converted
+
+    def _localize(self, wall: dt.datetime) -> dt.datetime:
+        first = wall.replace(tzinfo=self.assume, fold=0)
+        second = wall.replace(tzinfo=self.assume, fold=1)
+        if first.utcoffset() == second.utcoffset():
+            return first
+        candidates = sorted((first, second), key=lambda d: d.astimezone(dt.UTC))
+        exists = first.astimezone(dt.UTC).astimezone(self.assume).replace(tzinfo=None) == wall
+        kind, policy = (
+            ("ambiguous", self.ambiguous) if exists else ("nonexistent", self.nonexistent)
+        )
+        if policy == "reject":
+            what = "exists twice" if exists else "does not exist"
+            raise RowError(
+                None,
+                f"timezone: {wall:%Y-%m-%d %H:%M:%S} {what} in {self.assume.key} "
+                f"(DST); declare {kind}: earlier or later to accept it",
+                wall,
+            )
+        return candidates[0] if policy == "earlier" else candidates[1]
+
+    def output_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.DateTime(timezone=not self.naive_result)
+
+    def describe(self) -> str:
+        rules = {
+            "reject": "rejects",
+            "earlier": "takes the earlier instant for",
+            "later": "takes the later instant for",
+        }
+        return (
+            f"reads local {self.assume.key} time and converts it to {self.to.key}; "
+            f"{rules[self.nonexistent]} times that do not exist and "
+            f"{rules[self.ambiguous]} times that exist twice"
+        )

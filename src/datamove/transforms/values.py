@@ -1,0 +1,171 @@
+"""Value transforms: ``map`` (a value table), ``nullif`` and ``json_path``."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from datamove.errors import RowError
+from datamove.transforms.base import Transform
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from datamove.dialects.base import Dialect
+
+ELSE = ("keep", "null", "reject")
+
+
+def text_form(value: Any) -> str:
+    """How ``map`` and ``nullif`` compare values: booleans as true/false, numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Map(Transform):
+    """``map: {values: {0: pending, 1: paid}, else: keep | null | reject | VALUE}``
+
+    Values are matched by their text form (so a YAML key ``1`` matches the integer 1 and the
+    text '1'). ``else`` decides unmatched values (default ``reject``: an unknown code is never
+    guessed). The short form ``map: {0: pending, 1: paid}`` is ``values`` with ``else: reject``.
+    Pushed down as CASE unless ``else`` is keep or reject.
+    """
+
+    name = "map"
+
+    def validate(self) -> None:
+        if not isinstance(self.args, dict) or not self.args:
+            raise self.fail("map takes {values: {...}, else: ...} or {FROM: TO, ...}")
+        if "values" in self.args:
+            if set(self.args) - {"values", "else"} or not isinstance(self.args["values"], dict):
+                raise self.fail("map takes values: {FROM: TO, ...} and else")
+            values, other = self.args["values"], self.args.get("else", "reject")
+        else:
+            values, other = self.args, "reject"
+        if isinstance(other, dict | list):
+            raise self.fail("map else is keep, null, reject or a value")
+        self.table = {text_form(k): v for k, v in values.items()}
+        self.other = other
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        key = text_form(value)
+        if key in self.table:
+            return self.table[key]
+        if self.other == "keep":
+            return value
+        if self.other == "null":
+            return None
+        if self.other == "reject":
+            raise RowError(
+                None, f"map: {key!r} is not one of {', '.join(map(repr, self.table))}", value
+            )
+        return self.other
+
+    def output_type(self) -> sa.types.TypeEngine[Any] | None:
+        results = [*self.table.values()] + ([] if self.other in ELSE else [self.other])
+        if all(isinstance(v, str) for v in results):
+            return sa.Text()
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in results):
+            return sa.BigInteger()
+        return None  # mixed: declare the column's `type:`
+
+    def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
+        if self.other in ("keep", "reject"):
+            return None
+        as_text = dialect.sql_text(expr)
+        if as_text is None:
+            return None
+        whens = [(dialect.sql_same_text(as_text, k), sa.literal(v)) for k, v in self.table.items()]
+        other = None if self.other == "null" else sa.literal(self.other)
+        return sa.case((expr.is_(None), sa.null()), *whens, else_=other)  # NULL stays NULL
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{k} → {v}" for k, v in self.table.items())
+        rest = {
+            "keep": "other values kept",
+            "null": "other values become NULL",
+            "reject": "other values reject the row",
+        }.get(str(self.other), f"other values become {self.other!r}")
+        return f"mapped {pairs}; {rest}"
+
+
+class NullIf(Transform):
+    """``nullif: VALUE`` — VALUE (compared by text form) becomes NULL, e.g. '' or 'N/A'."""
+
+    name = "nullif"
+
+    def validate(self) -> None:
+        if isinstance(self.args, dict | list) or self.args is None:
+            raise self.fail("nullif takes one scalar value")
+        self.key = text_form(self.args)
+
+    def apply(self, value: Any) -> Any:
+        return None if value is not None and text_form(value) == self.key else value
+
+    def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
+        if isinstance(self.args, str):
+            return sa.case((dialect.sql_same_text(expr, self.args), sa.null()), else_=expr)
+        return None  # typed comparisons (1 vs '1.0') differ between engines
+
+    def describe(self) -> str:
+        return f"{self.args!r} becomes NULL"
+
+
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\"([^\"]*)\"\]")
+
+
+class JsonPath(Transform):
+    """``json_path: $.customer.address[0].city`` — extract from a JSON value; a path that is
+    not there gives NULL; a value that is not JSON is a reject. Objects and arrays come out as
+    JSON, scalars as themselves."""
+
+    name = "json_path"
+
+    def validate(self) -> None:
+        path = str(self.args or "")
+        if not path.startswith("$"):
+            raise self.fail("json_path starts with $, e.g. $.customer.name")
+        steps: list[str | int] = []
+        pos = 1
+        while pos < len(path):
+            match = _STEP.match(path, pos)
+            if match is None:
+                raise self.fail(f"cannot read json_path {path!r} at position {pos}")
+            name, index, quoted = match.groups()
+            steps.append(int(index) if index is not None else (name or quoted or ""))
+            pos = match.end()
+        self.steps = steps
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str | bytes):
+            try:
+                value = json.loads(value, parse_float=Decimal)
+            except ValueError as exc:
+                raise RowError(None, f"json_path: not valid JSON ({exc})", value) from None
+        for step in self.steps:
+            if isinstance(step, int) and isinstance(value, list) and step < len(value):
+                value = value[step]
+            elif isinstance(step, str) and isinstance(value, dict) and step in value:
+                value = value[step]
+            else:
+                return None
+        if isinstance(value, dict | list):
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+        return value
+
+    def output_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.Text()
+
+    def describe(self) -> str:
+        return f"the value at {self.args} of the JSON"
