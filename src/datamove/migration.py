@@ -76,6 +76,14 @@ class Migration:
         with self._dialects() as (source, target):
             return resolve_plan(self.spec, source, target)
 
+    def write_document(self, plan: Plan, path: str | Path) -> Path:
+        """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
+        from datamove.plan.document import write
+
+        path = Path(path)
+        write(plan, path, self.spec.invariants, self.spec.max_rejects)
+        return path
+
     def run(
         self,
         *,

@@ -95,12 +95,22 @@ def init(
 
 
 @app.command()
-def plan(spec: SpecArg, as_json: JsonOpt = False) -> None:
+def plan(
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+    doc: Annotated[
+        Path | None, typer.Option("--doc", help="Also write the mapping document (.md or .html).")
+    ] = None,
+) -> None:
     """Resolve the spec against the live schemas; list columns, order, estimates and findings.
 
     Exits 2 when any finding is an error.
     """
-    result = _guard(lambda: Migration.from_file(spec).plan())
+    migration = _guard(lambda: Migration.from_file(spec))
+    result = _guard(migration.plan)
+    if doc is not None:
+        _guard(lambda: migration.write_document(result, doc))
+        render.err.print(f"wrote {doc}")
     if as_json:
         render.emit_json(result.to_dict())
     else:

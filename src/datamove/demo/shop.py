@@ -144,10 +144,12 @@ tables:
   customers:
     columns:
       id: {{from: cust_id}}
-      name: {{from: cust_name}}
+      name: {{from: cust_name, transform: [trim]}}
       email: {{}}
       country_code: {{from: country}}
-      created_at: {{from: created, cast: timestamp}}   # naive local time, kept as it is
+      created_at:                                        # legacy wrote Berlin wall-clock time
+        from: created
+        transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
       is_vip: {{from: vip_flag, default: 0}}            # NULL meant 'never set'
     drop: [fax]
 
@@ -155,9 +157,13 @@ tables:
     columns:
       id: {{from: order_id}}
       customer_id: {{from: cust_id}}
-      ordered_at: {{from: order_date, cast: timestamp}}
-      status_code: {{from: status}}   # 0 new, 1 paid, 2 shipped, 3 cancelled, 9 refunded
-      total: {{cast: "decimal(12,2)"}}
+      ordered_at:
+        from: order_date
+        transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+      status:                           # codes become words; an unknown code is a reject
+        from: status
+        transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
+      total: {{transform: [{{round: {{places: 2, mode: half_even}}}}]}}   # float money to cents
       note: {{}}
     drop: [printed]
 
@@ -334,7 +340,8 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     write_spec(spec_path, legacy, platform)
     out.print(f"\n[bold]2. spec[/]    {escape(str(spec_path))}")
     out.print(
-        "   [dim]renames (from:), cast: decimal(12,2) on money, cast: timestamp, "
+        "   [dim]renames (from:), Berlin local time to UTC (timezone), status codes to words "
+        "(map), money rounded to cents (round) or strictly cast (cast: decimal(12,2)), "
         "default: for NULLs, drop: for legacy columns, max_rejects: "
         f"{MAX_REJECTS}[/]"
     )
@@ -342,7 +349,9 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     migration = Migration.from_file(spec_path)
     plan = migration.plan()
     severities = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
+    document = migration.write_document(plan, base / "mapping.md")
     out.print(f"\n[bold]3. plan[/]    order: {' → '.join(plan.order)}")
+    out.print(f"   mapping document for review: {escape(str(document))}")
     out.print(
         f"   {len(plan.findings)} finding(s): {severities[Severity.error]} error(s), "
         f"{severities[Severity.warning]} warning(s), {severities[Severity.note]} note(s)"
@@ -381,6 +390,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
         f"\n   target  {escape(str(platform))}\n   spec    {escape(str(spec_path))}"
+        f"\n   mapping {escape(str(base / 'mapping.md'))}"
     )
     out.print("\n[bold]next[/]")
     spec_arg = shlex.quote(str(spec_path))
