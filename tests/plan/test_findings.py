@@ -110,3 +110,33 @@ def test_unmappable_type_asks_for_a_declared_type(pg_db, sqlite_db, tmp_path) ->
         "  net:\n    columns:\n      id:\n      addr: {type: text}\n      span: {type: text}",
     )
     assert not Migration.from_file(fixed).plan().errors
+
+
+def test_pii_enum_coverage_and_precision_findings(mysql_db, pg_db, tmp_path) -> None:
+    execute(
+        mysql_db,
+        "CREATE TABLE people (id INT PRIMARY KEY, email VARCHAR(100), phone VARCHAR(20), "
+        "mood ENUM('happy','sad','meh'), seen DATETIME(6), city VARCHAR(20))",
+    )
+    execute(
+        pg_db,
+        "CREATE TABLE people (id int PRIMARY KEY, email text, phone text, mood text, "
+        "seen timestamp(0), city text)",
+    )
+    spec = write_spec(
+        tmp_path / "m.yaml",
+        mysql_db,
+        pg_db,
+        "  people:\n"
+        "    columns:\n"
+        "      id:\n"
+        "      email: {pii: true}\n"
+        "      phone:\n"
+        "      mood: {transform: [{map: {happy: 1, sad: -1}}]}\n"
+        "      seen:\n"
+        "      city:\n",
+    )
+    found = codes(Migration.from_file(spec).plan())
+    assert found["pii-undeclared"] == ["tables.people.columns.phone"]  # email is declared
+    assert found["enum-not-mapped"] == ["tables.people.columns.mood"]
+    assert found["timestamp-precision-loss"] == ["tables.people.columns.seen"]

@@ -144,8 +144,8 @@ tables:
   customers:
     columns:
       id: {{from: cust_id}}
-      name: {{from: cust_name, transform: [trim]}}
-      email: {{}}
+      name: {{from: cust_name, transform: [trim], pii: true}}   # personal data: masked in output
+      email: {{pii: true}}
       country_code: {{from: country}}
       created_at:                                        # legacy wrote Berlin wall-clock time
         from: created

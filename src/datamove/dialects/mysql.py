@@ -202,7 +202,15 @@ class MySQL(Dialect):
             if isinstance(t, cls):
                 return integer(label, -bound, bound - 1)
         if isinstance(t, mysql.TIMESTAMP):
-            return TypeInfo("timestamp", label, timezone=True, note="TIMESTAMP is stored in UTC")
+            return TypeInfo(
+                "timestamp",
+                label,
+                timezone=True,
+                precision=t.fsp or 0,
+                note="TIMESTAMP is stored in UTC",
+            )
+        if isinstance(t, mysql.DATETIME):
+            return TypeInfo("timestamp", label, precision=t.fsp or 0)
         if isinstance(t, mysql.JSON):
             return TypeInfo("json", label)
         return classify_generic(t, label)

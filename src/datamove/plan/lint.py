@@ -62,6 +62,15 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
                     "are rejected"
                 ),
             )
+    elif src.kind == "timestamp" and dst.kind == "timestamp" and _fraction(dst) < _fraction(src):
+        yield (
+            Severity.warning,
+            "timestamp-precision-loss",
+            (
+                f"{where}: the target keeps {_fraction(dst)} fractional-second digits, the source "
+                f"{_fraction(src)}; the rest is rounded away by the database"
+            ),
+        )
     elif src.kind == "timestamp" and dst.kind == "timestamp" and src.timezone != dst.timezone:
         if src.timezone:
             yield (
@@ -96,3 +105,8 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
             "parsed-from-text",
             (f"{where}: text is parsed by the target; values it cannot parse are rejected"),
         )
+
+
+def _fraction(info: TypeInfo) -> int:
+    """Fractional-second digits a timestamp type keeps (6 when the engine does not say)."""
+    return 6 if info.precision is None else info.precision

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from typing import Any
 
@@ -26,8 +27,14 @@ from datamove.plan.order import table_order
 from datamove.spec.models import ColumnSpec, MigrationSpec, TableSpec
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
+from datamove.transforms.values import Map, text_form
 
 E, W, N = Severity.error, Severity.warning, Severity.note
+_PERSONAL = re.compile(r"e_?mail|phone|mobile|ssn|social_sec|iban|card|birth|address|name", re.I)
+
+
+def _looks_personal(*names: str | None) -> bool:
+    return any(n is not None and _PERSONAL.search(n) for n in names)
 
 
 def _closest(name: str, choices: list[str]) -> str:
@@ -335,10 +342,39 @@ class Resolver:
             target_type_text=describe(target_type, self.target.engine.dialect),
             nullable=nullable,
             pushdown=pushdown,
-            pii=cspec.pii,
+            pii=bool(cspec.pii),
         )
         self._lint_column(table, column, cpath)
+        if cspec.pii is None and _looks_personal(target, source):
+            self.add(
+                W,
+                "pii-undeclared",
+                f"'{target}' looks like personal data; declare pii: true (values masked in "
+                "rejects and reports) or pii: false",
+                cpath,
+                table,
+                target,
+            )
+        self._lint_enum_map(table, column, cpath)
         return column
+
+    def _lint_enum_map(self, table: str, column: ColumnPlan, cpath: str) -> None:
+        """An enum whose values a rejecting ``map`` does not cover would reject valid rows."""
+        info = column.source_info
+        maps = [t for t in column.transforms if isinstance(t, Map) and t.other == "reject"]
+        if info is None or info.kind != "enum" or not maps:
+            return
+        missing = [v for v in info.values if text_form(v) not in maps[0].table]
+        if missing:
+            self.add(
+                W,
+                "enum-not-mapped",
+                f"enum values {', '.join(map(repr, missing))} of '{column.source}' are not in "
+                "the map: those rows would be rejected",
+                cpath,
+                table,
+                column.target,
+            )
 
     def _pushdown(
         self, src_col: sa.Column[Any] | None, info: TypeInfo | None, transforms: list[Transform]

@@ -60,7 +60,10 @@ class ColumnSpec(_Model):
         default=None, description="Target column type, when the table is created (e.g. text)."
     )
     nullable: bool | None = Field(default=None, description="Override the target NOT NULL.")
-    pii: bool = Field(default=False, description="Mask this column's values in output.")
+    pii: bool | None = Field(
+        default=None,
+        description="Personal data: masked in rejects and reports (true), or declared not (false).",
+    )
 
     @field_validator("transform", mode="before")
     @classmethod
