@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from typing import Any
 
 from rich.console import Console
@@ -57,7 +58,7 @@ class RunProgress:
         )
         self.tasks: dict[str, TaskID] = {}
         self.lock = threading.Lock()
-        self.seconds: dict[str, float] = {}
+        self.started: dict[str, float] = {}
         self.rows: dict[str, int] = {}
 
     def __enter__(self) -> RunProgress:
@@ -74,18 +75,14 @@ class RunProgress:
     def _handle(self, event: Event) -> None:
         if isinstance(event, TableStarted):
             self.rows[event.table] = 0
-            self.seconds[event.table] = 0.0
+            self.started[event.table] = time.monotonic()
             self.tasks[event.table] = self.progress.add_task(
                 event.table, total=event.chunks_total, completed=event.chunks_done, rows=0, rate=0.0
             )
         elif isinstance(event, ChunkCommitted):
             self.rows[event.table] += event.rows
-            self.seconds[event.table] += event.seconds
-            rate = (
-                self.rows[event.table] / self.seconds[event.table]
-                if self.seconds[event.table]
-                else 0.0
-            )
+            elapsed = time.monotonic() - self.started[event.table]  # wall time: all workers
+            rate = self.rows[event.table] / elapsed if elapsed > 0 else 0.0
             self.progress.update(
                 self.tasks[event.table], advance=1, rows=self.rows[event.table], rate=rate
             )
@@ -107,7 +104,7 @@ def run_summary(result: RunResult) -> None:
     for name in ("table", "chunks", "skipped", "rows", "rejects", "rows/s", "path"):
         table.add_column(name, justify="left" if name in ("table", "path") else "right")
     for t in result.tables:
-        rate = f"{t.rows / t.seconds:,.0f}" if t.seconds else "-"
+        rate = f"{t.rows_per_second:,.0f}" if t.rows_per_second else "-"
         table.add_row(
             t.table,
             f"{t.chunks_total}",

@@ -59,8 +59,16 @@ class TableOutcome:
     chunks_done: int = 0
     chunks_total: int = 0
     chunks_skipped: int = 0
+    copied: int = 0
+    """Rows copied by this run (``rows`` also counts chunks committed by earlier runs)."""
     seconds: float = 0.0
+    """Wall time from the table's start to its last chunk, in this run."""
     paths: set[str] = field(default_factory=set)
+    started: float = field(default=0.0, repr=False)
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return self.copied / self.seconds if self.seconds > 0 else None
 
 
 @dataclass
@@ -193,6 +201,7 @@ class CopyEngine:
                     out = outcomes[plan.name]
                     out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
                     out.rows = sum(c.rows for c in chunks if c.done)
+                    out.started = time.monotonic()
                     self.emit(
                         TableStarted(plan.name, len(chunks), out.chunks_skipped, plan.rows_estimate)
                     )
@@ -216,7 +225,8 @@ class CopyEngine:
                     out.rows += result.rows
                     out.rejects += result.rejects
                     out.chunks_done += 1
-                    out.seconds += result.seconds
+                    out.copied += result.rows
+                    out.seconds = time.monotonic() - out.started
                     out.paths.add(result.path)
                     rejects_total += result.rejects
                     self.emit(
