@@ -130,7 +130,9 @@ def run_json(result: RunResult) -> dict[str, Any]:
                 "chunks_total": t.chunks_total,
                 "chunks_skipped": t.chunks_skipped,
                 "rows": t.rows,
+                "copied": t.copied,
                 "rejects": t.rejects,
+                "seconds": round(t.seconds, 3),
                 "paths": sorted(t.paths),
             }
             for t in result.tables
