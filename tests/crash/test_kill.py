@@ -3,6 +3,7 @@ with every chunk committed exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,6 +64,10 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
         timeout=300,
     )
     assert finish.returncode == 0, finish.stderr
+    report = json.loads(finish.stdout)["tables"][0]
+    # The resumed run copied only the chunks that had not committed.
+    assert report["chunks_skipped"] == done_before
+    assert report["copied"] == ROWS - done_before * BATCH
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
     assert Migration.from_file(spec).status().last_run["status"] == "ok"
 
