@@ -80,3 +80,22 @@ def test_pushdown_recorded_in_the_plan_from_postgresql(pg_db, sqlite_db, tmp_pat
     assert fetch(f"sqlite:///{target}", "SELECT status, amount, name FROM orders") == [
         ("paid", 2.35, "a")
     ]
+
+
+def test_created_columns_allow_the_nulls_transforms_make(sqlite_db, tmp_path) -> None:
+    src = sqlite_db("src")
+    execute(
+        src,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT NOT NULL, "
+        "status INTEGER NOT NULL, label TEXT NOT NULL)",
+    )
+    mapping = """  t:
+    columns:
+      id:
+      code: {transform: [trim, {nullif: ""}]}
+      status: {transform: [{map: {values: {0: new}, else: null}}]}
+      label: {transform: [{nullif: "-"}], default: none}"""
+    spec = write_spec(tmp_path / "m.yaml", src, sqlite_db("tgt"), mapping)
+    columns = {c.target: c for c in Migration.from_file(spec).plan().tables["t"].columns}
+    assert columns["code"].nullable and columns["status"].nullable
+    assert not columns["label"].nullable  # the default after nullif fills the NULLs again

@@ -154,6 +154,8 @@ def test_map_matches_by_text_form_and_applies_else() -> None:
     assert t("map", {"values": {0: "pending"}, "else": "null"}).apply(7) is None
     assert t("map", {"values": {0: "pending"}, "else": "other"}).apply(7) == "other"
     assert t("map", {"values": {True: "yes"}, "else": "no"}).apply(True) == "yes"
+    # YAML reads an unquoted `else: null` as None: it means NULL, not "reject everything".
+    assert t("map", {"values": {0: "pending"}, "else": None}).apply(7) is None
 
 
 def test_nullif_and_json_path() -> None:

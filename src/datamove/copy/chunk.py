@@ -242,7 +242,9 @@ class ChunkCopier:
     def _rows(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
         total = 0
         stmt = self.select(chunk.lo, chunk.hi)
-        for batch in self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS):
+        # The next batch is read while this one is converted and written.
+        batches = prefetch(self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS))
+        for batch in batches:
             self.throttle(len(batch))
             self.target.write(tgt, self.plan.target_table, self.columns, self._convert(batch))
             total += len(batch)

@@ -307,6 +307,9 @@ class Resolver:
             if cspec.nullable is not None
             else (src_col.nullable if src_col is not None else not cspec.has_default)
         )
+        if cspec.nullable is None:
+            for step in transforms:  # e.g. nullif or map(else: null) can make NULLs
+                nullable = step.nullable_after(nullable)
         if source in key:
             nullable = False
 

@@ -54,6 +54,14 @@ class Transform(ABC):
         """
         return None
 
+    def may_return_null(self) -> bool:
+        """Whether a non-NULL value can come out as NULL (the created column must allow it)."""
+        return False
+
+    def nullable_after(self, nullable: bool) -> bool:
+        """Whether the column can hold NULL after this step, given whether it could before."""
+        return nullable or self.may_return_null()
+
     def output_type(self) -> sa.types.TypeEngine[Any] | None:
         """The type of the values this transform produces, when it decides the target column's
         type (None: the column keeps its source type)."""

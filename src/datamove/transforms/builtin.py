@@ -34,6 +34,9 @@ class Default(Transform):
     def apply(self, value: Any) -> Any:
         return self.args if value is None else value
 
+    def nullable_after(self, nullable: bool) -> bool:
+        return self.args is None
+
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         return sa.func.coalesce(expr, sa.literal(self.args))
 

@@ -34,6 +34,9 @@ class Python(Transform):
             raise self.fail(f"{module_name} has no function {attr}")
         self.function: Callable[[Any], Any] = function
 
+    def may_return_null(self) -> bool:
+        return True  # user code: assume it may
+
     def apply(self, value: Any) -> Any:
         try:
             return self.function(value)

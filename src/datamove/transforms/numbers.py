@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from datamove.dialects.base import Dialect
 
+_WIDE = decimal.Context(prec=100)  # quantize never runs out of digits below 10**82
+
 MODES = {
     "half_even": decimal.ROUND_HALF_EVEN,  # banker's rounding: ties to the even digit
     "half_up": decimal.ROUND_HALF_UP,  # ties away from zero (-2.5 → -3)
@@ -55,8 +57,7 @@ class Round(Transform):
             raise RowError(None, f"round: {value!r} is not a number", value) from None
         if not number.is_finite():
             raise RowError(None, f"round: {value!r} is not a finite number", value)
-        with decimal.localcontext(decimal.Context(prec=100)):
-            return number.quantize(self.quantum, rounding=MODES[self.mode])
+        return number.quantize(self.quantum, rounding=MODES[self.mode], context=_WIDE)
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Numeric(38, max(self.places, 0))

@@ -47,6 +47,8 @@ class Map(Transform):
             if set(self.args) - {"values", "else"} or not isinstance(self.args["values"], dict):
                 raise self.fail("map takes values: {FROM: TO, ...} and else")
             values, other = self.args["values"], self.args.get("else", "reject")
+            if other is None:  # YAML reads an unquoted `else: null` as a null value
+                other = "null"
         else:
             values, other = self.args, "reject"
         if isinstance(other, dict | list):
@@ -69,6 +71,9 @@ class Map(Transform):
                 None, f"map: {key!r} is not one of {', '.join(map(repr, self.table))}", value
             )
         return self.other
+
+    def may_return_null(self) -> bool:
+        return self.other == "null" or None in self.table.values()
 
     def output_type(self) -> sa.types.TypeEngine[Any] | None:
         results = [*self.table.values()] + ([] if self.other in ELSE else [self.other])
@@ -110,6 +115,9 @@ class NullIf(Transform):
 
     def apply(self, value: Any) -> Any:
         return None if value is not None and text_form(value) == self.key else value
+
+    def may_return_null(self) -> bool:
+        return True
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         if isinstance(self.args, str):
@@ -163,6 +171,9 @@ class JsonPath(Transform):
         if isinstance(value, dict | list):
             return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
         return value
+
+    def may_return_null(self) -> bool:
+        return True
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Text()
