@@ -78,13 +78,13 @@ class ChunkCopier:
             source.can_copy_out() and target.SUPPORTS_COPY and all(c.pushdown for c in plan.columns)
         )
         self.copy_kinds = [_copy_kind(c) for c in plan.columns]
-        self.binary = (
+        self.binary_possible = (
             self.pipe
             and type(source) is type(target)
             and source.BINARY_COPY
-            and all(_same_type(c) for c in plan.columns)
             and not throttle.rate  # the throttle counts rows, which only text COPY shows
         )
+        self.binary = False  # decided on the first chunk, from both servers' column types
         key_infos = {c.source: c.source_info for c in plan.columns if c.source}
         src = plan.source_table
         self.source_key = [source.sortable(src.c[k], key_infos.get(k)) for k in plan.key]
@@ -207,7 +207,18 @@ class ChunkCopier:
                 raise
         return rows, rejects, path
 
+    def _decide_binary(self, src: Connection, tgt: Connection) -> None:
+        """Binary COPY only when every SELECT output has exactly the target column's type, as
+        both servers report it (binary values of another type would be misread, not refused)."""
+        if self.binary_possible and not self.binary:
+            made = self.source.result_types(src, self.select(None, None))
+            wanted = self.target.column_types(tgt, self.plan.target_table, self.columns)
+            self.binary = made == wanted and all(self.source.is_builtin_type(t) for t in made)
+            self.binary_possible = self.binary
+
     def _pipe(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
+        self._decide_binary(src, tgt)
+
         def blocks() -> Iterator[bytes]:
             stmt = self.select(chunk.lo, chunk.hi)
             for block in self.source.copy_out(src, stmt, self.copy_kinds, self.binary):
@@ -327,33 +338,6 @@ class ChunkCopier:
 
 
 _PLAIN = {"integer", "decimal", "float", "boolean", "date", "time", "timestamp", "uuid"}
-
-
-_BINARY_SAFE = {
-    "integer",
-    "decimal",
-    "float",
-    "string",
-    "text",
-    "boolean",
-    "date",
-    "time",
-    "timestamp",
-    "json",
-    "binary",
-    "uuid",
-}
-
-
-def _same_type(col: ColumnPlan) -> bool:
-    """Whether a column moves between identical built-in types (binary COPY is valid)."""
-    info = col.source_info
-    return (
-        info is not None
-        and not col.transforms
-        and info.kind in _BINARY_SAFE
-        and info.label == col.target_type_text
-    )
 
 
 def _copy_kind(col: ColumnPlan) -> CopyKind:

@@ -186,6 +186,19 @@ class Dialect:
         ``binary`` (only where ``BINARY_COPY``) asks for the engine's binary COPY format."""
         raise NotImplementedError
 
+    def result_types(self, conn: Connection, stmt: sa.sql.Select[Any]) -> list[Any]:
+        """The engine's type identifiers of ``stmt``'s output columns (only where
+        ``BINARY_COPY``)."""
+        raise NotImplementedError
+
+    def column_types(self, conn: Connection, table: sa.Table, columns: Sequence[str]) -> list[Any]:
+        """The engine's type identifiers of ``table``'s ``columns`` (only where ``BINARY_COPY``)."""
+        raise NotImplementedError
+
+    def is_builtin_type(self, type_id: Any) -> bool:
+        """Whether ``type_id`` means the same type in every database of this engine."""
+        return False
+
     def copy_in(
         self,
         conn: Connection,

@@ -101,6 +101,28 @@ class PostgreSQL(Dialect):
             if buffer:
                 yield bytes(buffer)
 
+    def result_types(self, conn: Connection, stmt: sa.sql.Select[Any]) -> list[Any]:
+        sql, params = self.compile(stmt)
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({sql}) AS dm_types LIMIT 0", params)
+            return [column.type_code for column in cursor.description]
+
+    def column_types(self, conn: Connection, table: sa.Table, columns: Sequence[str]) -> list[Any]:
+        prep = self.engine.dialect.identifier_preparer
+        rows = conn.execute(
+            sa.text(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"t": prep.format_table(table)},
+        ).all()
+        oids = {name: int(oid) for name, oid in rows}
+        return [oids.get(c) for c in columns]
+
+    def is_builtin_type(self, type_id: Any) -> bool:
+        return isinstance(type_id, int) and type_id < 16384  # FirstNormalObjectId
+
     def copy_in(
         self,
         conn: Connection,
