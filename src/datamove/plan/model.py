@@ -74,6 +74,18 @@ class IndexPlan:
     unique: bool
 
 
+@dataclass(frozen=True)
+class LookupPlan:
+    """How a foreign-key column is translated: through the parent's legacy → new key pairs,
+    read from the parent's target table (complete before the child's chunks start)."""
+
+    parent: str
+    parent_table: sa.Table
+    legacy_column: str
+    key_column: str
+    on_orphan: str
+
+
 @dataclass
 class ColumnPlan:
     """How one target column is filled."""
@@ -88,6 +100,13 @@ class ColumnPlan:
     pushdown: bool
     """Every transform has SQL the source can compute: Python only moves the values."""
     pii: bool = False
+    generated: bool = False
+    """Filled by the target (a remapped key): not written by datamove."""
+    legacy: bool = False
+    """Holds the source key of a remapped table (chunk ranges use it in the target)."""
+    lookup_table: str | None = None
+    lookup: LookupPlan | None = None
+    on_orphan: str = "reject"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +118,9 @@ class ColumnPlan:
             "transforms": [t.fingerprint() for t in self.transforms],
             "computed": "sql" if self.pushdown else "python",
             "pii": self.pii,
+            "generated": self.generated,
+            "legacy": self.legacy,
+            "lookup": self.lookup_table,
         }
 
 
@@ -123,6 +145,7 @@ class TablePlan:
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
     rows_estimate: int | None = None
     bytes_estimate: int | None = None
+    strategy: str = "preserve"
 
     @property
     def mapping_hash(self) -> str:
@@ -131,14 +154,18 @@ class TablePlan:
         Target types are left out: they are fixed when the table is created, and a second run
         sees them as reflected from the target, spelled the engine's way.
         """
-        doc = {
+        doc: dict[str, Any] = {
             "source": self.source_name,
             "key": self.key,
+            "key_strategy": self.strategy,
             "where": self.where,
             "columns": [
                 [c.target, c.source, [t.fingerprint() for t in c.transforms]] for c in self.columns
             ],
         }
+        lookups = {c.target: [c.lookup_table, c.on_orphan] for c in self.columns if c.lookup_table}
+        if self.strategy != "preserve" or lookups:  # absent otherwise: older hashes stay valid
+            doc["keys"] = {"strategy": self.strategy, "lookups": lookups}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,12 +19,20 @@ from datamove.plan.model import (
     Finding,
     ForeignKeyPlan,
     IndexPlan,
+    LookupPlan,
     Plan,
     Severity,
     TablePlan,
 )
 from datamove.plan.order import table_order
-from datamove.spec.models import ColumnSpec, MigrationSpec, TableSpec
+from datamove.spec.models import (
+    ColumnSpec,
+    KeySpec,
+    KeyStrategy,
+    MigrationSpec,
+    TableSpec,
+    TransformCall,
+)
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
 from datamove.transforms.values import Map, text_form
@@ -102,6 +110,7 @@ class Resolver:
             if plan is not None:
                 tables[name] = plan
 
+        self._lookups(tables)
         self._foreign_keys(tables)
         order, cycle_findings = table_order(tables)
         self.findings.extend(cycle_findings)
@@ -167,7 +176,60 @@ class Resolver:
             if planned is not None:
                 columns.append(planned)
 
-        target_key = []
+        strategy = tspec.key.strategy if tspec.key else KeyStrategy.preserve
+        target_key: list[str] | None
+        if strategy is not KeyStrategy.preserve:
+            assert tspec.key is not None
+            legacy = self._remap_key(name, tspec.key, columns, existing, path)
+            target_key = None if legacy is None else [legacy]
+        else:
+            target_key = self._target_key(name, key, columns, path)
+        if target_key is None:
+            return None
+
+        if existing is not None:
+            self._check_existing_target(name, existing, columns, path)
+            target_table = existing
+        else:
+            primary = (
+                target_key
+                if strategy is KeyStrategy.preserve
+                else [c.target for c in columns if c.source == key[0] and not c.legacy]
+            )
+            target_table = self._target_table(name, columns, primary)
+            if not self.spec.create_tables:
+                self.add(
+                    E,
+                    "missing-target-table",
+                    f"target table '{name}' does not exist and create_tables is false",
+                    "create_tables",
+                    name,
+                )
+
+        rows, size = self.source.estimate(src, src_table)
+        return TablePlan(
+            strategy=strategy.value,
+            name=name,
+            source_name=src_table.name,
+            source_table=src_table,
+            target_table=target_table,
+            key=key,
+            target_key=target_key,
+            where=tspec.where,
+            columns=columns,
+            batch_size=tspec.batch_size or self.spec.batch_size,
+            target_exists=existing is not None,
+            create=existing is None,
+            indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
+            rows_estimate=rows,
+            bytes_estimate=size,
+        )
+
+    def _target_key(
+        self, name: str, key: list[str], columns: list[ColumnPlan], path: str
+    ) -> list[str] | None:
+        """The target columns holding the (preserved) key, in key order."""
+        target_key: list[str] = []
         for k in key:
             mapped = [c for c in columns if c.source == k]
             if not mapped:
@@ -190,38 +252,74 @@ class Resolver:
                     k,
                 )
             target_key.append(mapped[0].target)
+        return target_key
 
-        if existing is not None:
-            self._check_existing_target(name, existing, columns, path)
-            target_table = existing
-        else:
-            target_table = self._target_table(name, columns, target_key)
-            if not self.spec.create_tables:
+    def _remap_key(
+        self,
+        name: str,
+        spec: KeySpec,
+        columns: list[ColumnPlan],
+        existing: sa.Table | None,
+        path: str,
+    ) -> str | None:
+        """Turn the key column into a remapped (generated) or uuid5 key, and add the legacy
+        column that keeps the source key; returns the legacy column (chunk ranges use it)."""
+        source_key = spec.columns[0]
+        owner = next((c for c in columns if c.source == source_key and not c.transforms), None)
+        if owner is None:
+            self.add(
+                E,
+                "key-not-mapped",
+                f"key column '{source_key}' is not mapped to the target",
+                f"{path}.columns",
+                name,
+                source_key,
+            )
+            return None
+        legacy_name = spec.legacy_column or f"legacy_{source_key}"
+        legacy = next((c for c in columns if c.target == legacy_name), None)
+        if legacy is None:
+            assert owner.source_info is not None
+            legacy_type = self.target.render(owner.source_info, self.same_engine, indexed=True)
+            if existing is not None:
+                found = existing.columns.get(legacy_name)
+                legacy_type = found.type if found is not None else None
+            if legacy_type is None:
                 self.add(
                     E,
-                    "missing-target-table",
-                    f"target table '{name}' does not exist and create_tables is false",
-                    "create_tables",
+                    "unknown-column",
+                    f"the target has no legacy column '{legacy_name}' for the source key",
+                    f"{path}.key.legacy_column",
                     name,
+                    legacy_name,
                 )
-
-        rows, size = self.source.estimate(src, src_table)
-        return TablePlan(
-            name=name,
-            source_name=src_table.name,
-            source_table=src_table,
-            target_table=target_table,
-            key=key,
-            target_key=target_key,
-            where=tspec.where,
-            columns=columns,
-            batch_size=tspec.batch_size or self.spec.batch_size,
-            target_exists=existing is not None,
-            create=existing is None,
-            indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
-            rows_estimate=rows,
-            bytes_estimate=size,
-        )
+                return None
+            legacy = ColumnPlan(
+                target=legacy_name,
+                source=source_key,
+                transforms=[],
+                source_info=owner.source_info,
+                target_type=legacy_type,
+                target_type_text=describe(legacy_type, self.target.engine.dialect),
+                nullable=False,
+                pushdown=True,
+            )
+            columns.append(legacy)
+        legacy.legacy = True
+        if spec.strategy is KeyStrategy.uuid5:
+            call = TransformCall(
+                name="uuid5", args={"namespace": str(spec.namespace), "name": name}
+            )
+            owner.transforms = [build(call, f"{path}.key")]
+            owner.pushdown = False
+            new_type: sa.types.TypeEngine[Any] = sa.Uuid()
+        else:
+            owner.generated = True
+            new_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+        if existing is None:
+            owner.target_type = new_type
+            owner.target_type_text = describe(new_type, self.target.engine.dialect)
+        return legacy_name
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
         cols = [c.name for c in table.columns]
@@ -346,6 +444,8 @@ class Resolver:
             nullable=nullable,
             pushdown=pushdown,
             pii=bool(cspec.pii),
+            lookup_table=cspec.lookup,
+            on_orphan=cspec.on_orphan.value,
         )
         self._lint_column(table, column, cpath)
         if cspec.pii is None and _looks_personal(target, source):
@@ -480,9 +580,11 @@ class Resolver:
                     c.target_type,
                     primary_key=c.target in key,
                     nullable=c.nullable,
-                    autoincrement=False,
+                    autoincrement=c.generated,
                 )
             )
+            if c.legacy:  # chunk deletes and lookups find rows by it: unique, indexed up front
+                cols.append(sa.UniqueConstraint(c.target, name=f"{name}_{c.target}_key"[:60]))
             if (
                 c.source_info is not None
                 and c.source_info.kind == "enum"
@@ -535,6 +637,56 @@ class Resolver:
                 col.name,
             )
 
+    def _lookups(self, tables: dict[str, TablePlan]) -> None:
+        """Resolve ``lookup:`` columns against their parents' key plans."""
+        for plan in tables.values():
+            changed = False
+            for column in plan.columns:
+                if column.lookup_table is None:
+                    continue
+                cpath = f"tables.{plan.name}.columns.{column.target}.lookup"
+                parent = tables.get(column.lookup_table)
+                if parent is None or parent.name == plan.name:
+                    why = (
+                        "a table's lookup to itself is not supported yet"
+                        if parent is not None
+                        else f"lookup to '{column.lookup_table}', which is not a table in scope"
+                        f"{_closest(column.lookup_table, list(tables))}"
+                    )
+                    self.add(E, "lookup-unknown", why, cpath, plan.name, column.target)
+                    continue
+                legacy = next((c for c in parent.columns if c.legacy), None)
+                key = next(
+                    (c for c in parent.columns if c.source == parent.key[0] and not c.legacy), None
+                )
+                if key is None or len(parent.key) != 1:
+                    self.add(
+                        E,
+                        "lookup-unknown",
+                        f"'{parent.name}' has no single-column key to look up",
+                        cpath,
+                        plan.name,
+                        column.target,
+                    )
+                    continue
+                column.lookup = LookupPlan(
+                    parent=parent.name,
+                    parent_table=parent.target_table,
+                    legacy_column=(legacy or key).target,
+                    key_column=key.target,
+                    on_orphan=column.on_orphan,
+                )
+                column.pushdown = False
+                plan.parents.add(parent.name)
+                if plan.create and key.target_type is not None:
+                    column.target_type = key.target_type
+                    column.target_type_text = key.target_type_text
+                    changed = True
+            if changed:  # the child's column now has the parent key's type
+                self.target_md.remove(plan.target_table)
+                primary = [c.name for c in plan.target_table.primary_key.columns]
+                plan.target_table = self._target_table(plan.name, plan.columns, primary)
+
     def _foreign_keys(self, tables: dict[str, TablePlan]) -> None:
         by_source = {p.source_name: p for p in tables.values()}
         for plan in tables.values():
@@ -553,7 +705,26 @@ class Resolver:
                     )
                     continue
                 child_map = {c.source: c.target for c in plan.columns if c.source}
-                parent_map = {c.source: c.target for c in parent.columns if c.source}
+                parent_map = {
+                    c.source: c.target for c in parent.columns if c.source and not c.legacy
+                }
+                remapped = [
+                    c
+                    for c in plan.columns
+                    if c.source in {e.parent.name for e in fk.elements}
+                    and parent.strategy != "preserve"
+                    and c.lookup is None
+                ]
+                for column in remapped:
+                    self.add(
+                        E,
+                        "lookup-needed",
+                        f"'{column.target}' references '{parent.name}', whose key is "
+                        f"{parent.strategy}d: declare lookup: {parent.name}",
+                        f"tables.{plan.name}.columns.{column.target}",
+                        plan.name,
+                        column.target,
+                    )
                 local = [e.parent.name for e in fk.elements]
                 remote = [e.column.name for e in fk.elements]
                 if not all(c in child_map for c in local) or not all(

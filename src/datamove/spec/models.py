@@ -6,6 +6,7 @@ setting silently ignored.
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +20,26 @@ class CutoverMode(StrEnum):
     """The source is frozen (read-only) for the final catch-up and the flip."""
     dual_write = "dual_write"
     """The application writes to both databases while the backfill runs."""
+
+
+class KeyStrategy(StrEnum):
+    """What becomes of a table's key in the target."""
+
+    preserve = "preserve"
+    """The target keeps the source key."""
+    remap = "remap"
+    """The target generates its own key; the source key is kept in ``legacy_column``."""
+    uuid5 = "uuid5"
+    """The target key is a UUID made from ``namespace``, the table and the source key: the same
+    on every run and every machine; the source key is kept in ``legacy_column``."""
+
+
+class OrphanPolicy(StrEnum):
+    """What a ``lookup`` does with a value whose parent row is not in the target."""
+
+    reject = "reject"
+    null = "null"
+    keep = "keep"
 
 
 class _Model(BaseModel):
@@ -60,10 +81,21 @@ class ColumnSpec(_Model):
         default=None, description="Target column type, when the table is created (e.g. text)."
     )
     nullable: bool | None = Field(default=None, description="Override the target NOT NULL.")
+    lookup: str | None = Field(
+        default=None, description="Translate this foreign key through that table's key remap."
+    )
+    on_orphan: OrphanPolicy = Field(
+        default=OrphanPolicy.reject, description="A lookup value with no parent row."
+    )
     pii: bool | None = Field(
         default=None,
         description="Personal data: masked in rejects and reports (true), or declared not (false).",
     )
+
+    @field_validator("on_orphan", mode="before")
+    @classmethod
+    def _yaml_null(cls, value: Any) -> Any:
+        return "null" if value is None else value  # YAML reads `on_orphan: null` as None
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -88,6 +120,19 @@ class KeySpec(_Model):
     """The key that chunks a table: its primary key or a declared unique key."""
 
     columns: list[str] = Field(min_length=1)
+    strategy: KeyStrategy = KeyStrategy.preserve
+    legacy_column: str | None = Field(
+        default=None, description="Target column keeping the source key (remap, uuid5)."
+    )
+    namespace: uuid.UUID | None = Field(default=None, description="UUID namespace for uuid5.")
+
+    @model_validator(mode="after")
+    def _strategy_needs(self) -> KeySpec:
+        if self.strategy is not KeyStrategy.preserve and len(self.columns) != 1:
+            raise ValueError(f"key strategy {self.strategy.value} needs a single key column")
+        if self.strategy is KeyStrategy.uuid5 and self.namespace is None:
+            raise ValueError("key strategy uuid5 needs a namespace (any UUID, kept forever)")
+        return self
 
     @model_validator(mode="before")
     @classmethod
