@@ -10,7 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from datamove.demo.shop import BAD_AMOUNT, DemoResult, run_demo
+from datamove.demo.shop import (
+    BAD_AMOUNT,
+    ORPHAN_CUSTOMER_ID,
+    ORPHAN_ORDER_ID,
+    DemoResult,
+    run_demo,
+)
 
 TABLES = {  # target table: (source table, source key, target key)
     "customers": ("customers", "cust_id", "id"),
@@ -48,12 +54,15 @@ def _check(result: DemoResult) -> None:
     assert len(bad) == 1
     bad_id = bad[0][0]
     for target, (source, _, _) in TABLES.items():
-        expected = _count(legacy, source) - (1 if target == "payments" else 0)
+        # One payment fails its strict cast; the orphaned order has no customer to look up.
+        expected = _count(legacy, source) - (1 if target in ("payments", "orders") else 0)
         assert _count(platform, target) == expected, target
         assert result.rows[target] == expected, target
 
-    assert len(result.rejects) == 1
-    reject = result.rejects[0]
+    assert len(result.rejects) == 2
+    orphan = next(r for r in result.rejects if r["table"] == "orders")
+    assert orphan["key"] == [ORPHAN_ORDER_ID] and "orphan" in orphan["reason"]
+    reject = next(r for r in result.rejects if r["table"] == "payments")
     assert reject["table"] == "payments"
     assert reject["key"] == [bad_id]
     assert reject["column"] == "amount"
@@ -66,6 +75,8 @@ def _check(result: DemoResult) -> None:
         tgt_values = dict(_query(platform, f"SELECT {tgt_key}, {column} FROM {table}"))
         if table == "payments":
             del src_values[bad_id]
+        if table == "orders":
+            del src_values[ORPHAN_ORDER_ID]
         assert tgt_values.keys() == src_values.keys(), table
         wrong = {
             k: (v, tgt_values[k])
@@ -79,10 +90,19 @@ def _check(result: DemoResult) -> None:
     assert {"Jürgen Müller", "Łukasz Wróbel", "東京 Trading K.K.", "Zoë Faure"} <= names
     assert _query(platform, "SELECT count(*) FROM customers WHERE is_vip IS NULL") == [(0,)]
     assert _query(platform, "SELECT count(*) FROM payments WHERE method IS NULL") == [(0,)]
+    # Customers got new keys; every order points at its customer's new key.
     orphans = _query(
         platform, "SELECT count(*) FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)"
     )
-    assert orphans == [(1,)]
+    assert orphans == [(0,)]
+    legacy_pairs = set(_query(legacy, "SELECT order_id, cust_id FROM orders"))
+    moved_pairs = set(
+        _query(
+            platform,
+            "SELECT o.id, c.legacy_id FROM orders o JOIN customers c ON c.id = o.customer_id",
+        )
+    )
+    assert moved_pairs == legacy_pairs - {(ORPHAN_ORDER_ID, ORPHAN_CUSTOMER_ID)}
 
 
 def test_demo_moves_the_shop_with_one_reject(tmp_path: Path) -> None:

@@ -142,6 +142,7 @@ batch_size: 500   # rows per chunk; each chunk commits with its checkpoint, so a
 
 tables:
   customers:
+    key: {{columns: [cust_id], strategy: remap, legacy_column: legacy_id}}  # new ids
     columns:
       id: {{from: cust_id}}
       name: {{from: cust_name, transform: [trim], pii: true}}   # personal data: masked in output
@@ -156,7 +157,7 @@ tables:
   orders:
     columns:
       id: {{from: order_id}}
-      customer_id: {{from: cust_id}}
+      customer_id: {{from: cust_id, lookup: customers, on_orphan: reject}}   # old id → new id
       ordered_at:
         from: order_date
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
