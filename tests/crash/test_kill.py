@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from datamove import Migration
+from tests.conftest import fetch
 from tests.helpers import create_orders, table_rows, write_spec
 
 ROWS, BATCH = 12_000, 500
@@ -78,3 +79,55 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     engine.dispose()
     assert len(commits) == ROWS // BATCH
     assert set(commits) == {1}, "every chunk is committed exactly once"
+
+
+def test_kill_9_during_a_remapped_load_mints_each_key_once(make_db, tmp_path) -> None:
+    src, tgt = make_db("sqlite", "src"), make_db("postgresql", "tgt")
+    engine = sa.create_engine(src)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.exec_driver_sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER)")
+        conn.execute(
+            sa.text("INSERT INTO customers VALUES (:i, :n)"),
+            [{"i": 3 * i, "n": f"c{i}"} for i in range(1, 6001)],
+        )
+        conn.execute(
+            sa.text("INSERT INTO orders VALUES (:i, :c)"),
+            [{"i": i, "c": 3 * (1 + i % 6000)} for i in range(1, 3001)],
+        )
+    engine.dispose()
+    spec = write_spec(
+        tmp_path / "m.yaml",
+        src,
+        tgt,
+        "  customers:\n    key: {columns: [id], strategy: remap, legacy_column: legacy_id}\n"
+        "  orders:\n    columns:\n      id:\n      customer_id: {lookup: customers}",
+        batch_size=300,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "datamove",
+        "--quiet",
+        "run",
+        str(spec),
+        "--max-rows-per-second",
+        "2500",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _committed(spec) < 4:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run([*cmd[:-2]], capture_output=True, timeout=300).returncode == 0
+
+    customers = fetch(tgt, "SELECT id, legacy_id FROM customers")
+    assert len(customers) == 6000
+    assert len({new for new, _ in customers}) == 6000  # no key minted twice
+    assert {legacy for _, legacy in customers} == {3 * i for i in range(1, 6001)}
+    new_of = {legacy: new for new, legacy in customers}
+    orders = fetch(tgt, "SELECT id, customer_id FROM orders")
+    assert dict(orders) == {i: new_of[3 * (1 + i % 6000)] for i in range(1, 3001)}
