@@ -35,6 +35,7 @@ class Timezone(Transform):
             raise self.fail(f"timezone takes assume (required) and {', '.join(sorted(allowed))}")
         self.assume = self._zone(self.args["assume"])
         self.to = self._zone(self.args.get("to", "UTC"))
+        self.to_utc = self.to.key == "UTC"
         self.nonexistent = self._policy("nonexistent")
         self.ambiguous = self._policy("ambiguous")
         result = self.args.get("result", "aware")
@@ -74,15 +75,19 @@ class Timezone(Transform):
                 "timezone: the value already has a time zone; `assume` would be ignored",
                 value,
             )
-        instant = self._localize(value)
-        converted = instant.astimezone(self.to)
+        offset = self.assume.utcoffset(value)
+        if offset == self.assume.utcoffset(value.replace(fold=1)):
+            # The common case: the wall time exists exactly once; no aware objects needed.
+            utc = (value - offset).replace(tzinfo=dt.UTC)  # type: ignore[operator]
+            converted = utc if self.to_utc else utc.astimezone(self.to)
+        else:
+            converted = self._localize(value).astimezone(self.to)
         return converted.replace(tzinfo=None) if self.naive_result else converted
 
     def _localize(self, wall: dt.datetime) -> dt.datetime:
+        """An aware instant for a wall time that is skipped or repeated (DST), by policy."""
         first = wall.replace(tzinfo=self.assume, fold=0)
         second = wall.replace(tzinfo=self.assume, fold=1)
-        if first.utcoffset() == second.utcoffset():
-            return first
         candidates = sorted((first, second), key=lambda d: d.astimezone(dt.UTC))
         exists = first.astimezone(dt.UTC).astimezone(self.assume).replace(tzinfo=None) == wall
         kind, policy = (
