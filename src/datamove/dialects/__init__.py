@@ -1,5 +1,5 @@
 """One module per engine; the only code that knows an engine's SQL, bulk paths and quirks."""
 
-from datamove.dialects.base import Dialect, dialect_names
+from datamove.dialects.base import Dialect
 
-__all__ = ["Dialect", "dialect_names"]
+__all__ = ["Dialect"]

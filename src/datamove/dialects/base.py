@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -76,7 +75,6 @@ class Dialect:
                 hint=self.INSTALL_HINT or None,
             ) from None
         event.listen(self.engine, "connect", self._on_connect)
-        self._local = threading.local()
 
     # -- construction ---------------------------------------------------------------------
 
@@ -325,18 +323,8 @@ class Dialect:
     def ensure_state_schema(self, conn: Connection) -> None:
         """Create the schema that holds the state tables, if the engine has schemas."""
 
-    def add_check_in(self, column: sa.Column[Any], values: Sequence[str]) -> sa.CheckConstraint:
-        """A CHECK constraint limiting ``column`` to ``values`` (enum → text with a CHECK)."""
-        return sa.CheckConstraint(sa.column(column.name).in_(list(values)))
-
     def quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))
-
-
-def dialect_names() -> list[str]:
-    from datamove.dialects import mysql, postgresql, sqlite  # noqa: F401
-
-    return sorted(_REGISTRY)
 
 
 def text_value(value: Any) -> Any:

@@ -137,7 +137,6 @@ class TablePlan:
     where: str | None
     columns: list[ColumnPlan]
     batch_size: int
-    target_exists: bool
     create: bool
     parents: set[str] = field(default_factory=set)
     deferred_parents: set[str] = field(default_factory=set)

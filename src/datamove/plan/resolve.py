@@ -218,7 +218,6 @@ class Resolver:
             where=tspec.where,
             columns=columns,
             batch_size=tspec.batch_size or self.spec.batch_size,
-            target_exists=existing is not None,
             create=existing is None,
             indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
             rows_estimate=rows,

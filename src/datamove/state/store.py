@@ -173,17 +173,6 @@ class StateStore:
             )
         ).scalar()
 
-    def is_finalized(self, conn: Connection, table: str) -> bool:
-        t = self.tables
-        return (
-            conn.execute(
-                sa.select(t.c.finalized_at).where(
-                    t.c.migration == self.migration, t.c.table_name == table
-                )
-            ).scalar()
-            is not None
-        )
-
     def plan_table(
         self, conn: Connection, table: str, mapping_hash: str, bounds: Sequence[KeyValue]
     ) -> None:
