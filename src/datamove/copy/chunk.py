@@ -110,7 +110,7 @@ class ChunkCopier:
         expr: sa.ColumnElement[Any] = (
             self.source.read_expr(src.c[col.source], col.source_info) if col.source else sa.null()
         )
-        if pushdown and col.pushdown:
+        if (pushdown or col.sql_only) and col.pushdown:
             for t in col.transforms:
                 sql = t.to_sql(expr, self.source)
                 assert sql is not None

@@ -105,6 +105,8 @@ class ColumnPlan:
     legacy: bool = False
     """Holds the source key of a remapped table (chunk ranges use it in the target)."""
     lookup_table: str | None = None
+    sql_only: bool = False
+    """Some step exists only as SQL: the source computes this column even on the careful path."""
     lookup: LookupPlan | None = None
     on_orphan: str = "reject"
 
@@ -145,6 +147,8 @@ class TablePlan:
     rows_estimate: int | None = None
     bytes_estimate: int | None = None
     strategy: str = "preserve"
+    deletes: str = "hard"
+    """The delete semantics in plain words."""
 
     @property
     def mapping_hash(self) -> str:
@@ -157,6 +161,7 @@ class TablePlan:
             "source": self.source_name,
             "key": self.key,
             "key_strategy": self.strategy,
+            "deletes": self.deletes,
             "where": self.where,
             "columns": [
                 [c.target, c.source, [t.fingerprint() for t in c.transforms]] for c in self.columns

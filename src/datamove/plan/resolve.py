@@ -27,6 +27,7 @@ from datamove.plan.model import (
 from datamove.plan.order import table_order
 from datamove.spec.models import (
     ColumnSpec,
+    DeleteMode,
     KeySpec,
     KeyStrategy,
     MigrationSpec,
@@ -176,6 +177,7 @@ class Resolver:
             if planned is not None:
                 columns.append(planned)
 
+        where = self._delete_rules(name, tspec, columns, src_table, overrides, existing, key, path)
         strategy = tspec.key.strategy if tspec.key else KeyStrategy.preserve
         target_key: list[str] | None
         if strategy is not KeyStrategy.preserve:
@@ -215,7 +217,8 @@ class Resolver:
             target_table=target_table,
             key=key,
             target_key=target_key,
-            where=tspec.where,
+            where=where,
+            deletes=_describe_deletes(tspec),
             columns=columns,
             batch_size=tspec.batch_size or self.spec.batch_size,
             create=existing is None,
@@ -223,6 +226,49 @@ class Resolver:
             rows_estimate=rows,
             bytes_estimate=size,
         )
+
+    def _delete_rules(
+        self,
+        name: str,
+        tspec: TableSpec,
+        columns: list[ColumnPlan],
+        src_table: sa.Table,
+        overrides: dict[str, TypeInfo],
+        existing: sa.Table | None,
+        key: list[str],
+        path: str,
+    ) -> str | None:
+        """Apply ``deletes``: ``skip`` narrows the source filter; ``soft`` adds the delete
+        column (set where ``when`` holds). Returns the effective source filter."""
+        rules, where = tspec.deletes, tspec.where
+        if rules.mode is DeleteMode.skip:
+            kept = f"NOT ({rules.when})"
+            return f"({where}) AND {kept}" if where else kept
+        if rules.mode is DeleteMode.soft:
+            assert rules.column is not None
+            if any(c.target == rules.column for c in columns):
+                self.add(
+                    E,
+                    "delete-column-mapped",
+                    f"'{rules.column}' is both a mapped column and the soft-delete column",
+                    f"{path}.deletes.column",
+                    name,
+                    rules.column,
+                )
+                return where
+            step = {"when": {"sql": rules.when, "value": rules.value}}
+            spec = ColumnSpec.model_validate(
+                {"from": rules.from_, "transform": [step]}
+                if rules.from_ is not None
+                else {"transform": [step], "default": None}
+            )
+            column = self._column(
+                name, rules.column, spec, src_table, overrides, existing, key, f"{path}.deletes"
+            )
+            if column is not None:
+                column.nullable = True
+                columns.append(column)
+        return where
 
     def _target_key(
         self, name: str, key: list[str], columns: list[ColumnPlan], path: str
@@ -433,6 +479,16 @@ class Resolver:
         if target_type is None:
             return None
         pushdown = self._pushdown(src_col, info, transforms)
+        sql_only = any(t.SQL_ONLY for t in transforms)
+        if sql_only and not pushdown:
+            self.add(
+                E,
+                "sql-after-python",
+                "a SQL-only step (when) cannot follow a step computed in Python",
+                f"{cpath}.transform",
+                table,
+                target,
+            )
         column = ColumnPlan(
             target=target,
             source=source,
@@ -444,6 +500,7 @@ class Resolver:
             pushdown=pushdown,
             pii=bool(cspec.pii),
             lookup_table=cspec.lookup,
+            sql_only=sql_only,
             on_orphan=cspec.on_orphan.value,
         )
         self._lint_column(table, column, cpath)
@@ -753,3 +810,17 @@ def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
             return Resolver(spec, source, target).resolve(src, tgt)
         except sa.exc.DBAPIError as exc:
             raise source.translate(exc) from exc
+
+
+def _describe_deletes(tspec: TableSpec) -> str:
+    """The table's delete semantics in plain words (plan and mapping document)."""
+    rules = tspec.deletes
+    if rules.mode is DeleteMode.skip:
+        return f"rows where `{rules.when}` are deleted rows: they are not moved"
+    if rules.mode is DeleteMode.soft:
+        value = f"`{rules.from_}`" if rules.from_ is not None else repr(rules.value)
+        return (
+            f"soft: rows where `{rules.when}` are moved with `{rules.column}` set to "
+            f"{value}; other rows have it NULL"
+        )
+    return "hard: a row deleted in the source is deleted in the target; nothing is marked"

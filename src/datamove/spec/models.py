@@ -42,6 +42,18 @@ class OrphanPolicy(StrEnum):
     keep = "keep"
 
 
+class DeleteMode(StrEnum):
+    """How rows deleted in the source are represented in the target."""
+
+    hard = "hard"
+    """A deleted row is gone: marked rows are none; ``sync`` deletes target rows."""
+    soft = "soft"
+    """Rows marked deleted (``when``) are moved with ``column`` set (from ``from`` or
+    ``value``); other rows get NULL there."""
+    skip = "skip"
+    """Rows marked deleted (``when``) are not moved at all."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -144,6 +156,34 @@ class KeySpec(_Model):
         return data
 
 
+class DeleteSpec(_Model):
+    """Delete semantics of a table: ``hard`` (default), ``soft`` or ``skip``."""
+
+    mode: DeleteMode = DeleteMode.hard
+    when: str | None = Field(default=None, description="SQL on the source marking deleted rows.")
+    column: str | None = Field(default=None, description="Target column set on soft delete.")
+    from_: str | None = Field(
+        default=None, alias="from", description="Source column whose value `column` gets."
+    )
+    value: Any = Field(default=None, description="Constant `column` gets (instead of from).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mode(cls, data: Any) -> Any:
+        return {"mode": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _needs(self) -> DeleteSpec:
+        if self.mode is not DeleteMode.hard and not self.when:
+            raise ValueError(f"deletes mode {self.mode.value} needs when: SQL marking deleted rows")
+        if self.mode is DeleteMode.soft:
+            if not self.column:
+                raise ValueError("deletes mode soft needs column: the target column to set")
+            if (self.from_ is None) == (self.value is None):
+                raise ValueError("deletes mode soft needs exactly one of from: or value:")
+        return self
+
+
 class TableSpec(_Model):
     """One target table and where its rows come from."""
 
@@ -154,6 +194,7 @@ class TableSpec(_Model):
         default=None, description="Target columns; omitted means every source column as is."
     )
     drop: list[str] = Field(default_factory=list, description="Source columns not moved.")
+    deletes: DeleteSpec = Field(default_factory=DeleteSpec, description="Delete semantics.")
     batch_size: int | None = Field(default=None, gt=0, description="Rows per chunk.")
 
     @field_validator("columns", mode="before")

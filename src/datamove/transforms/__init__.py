@@ -1,6 +1,14 @@
 """Column transforms: the interface (``base``) and the transforms that plug into it."""
 
-from datamove.transforms import builtin, custom, numbers, text, timezone, values  # noqa: F401
+from datamove.transforms import (  # noqa: F401  (registers the transforms)
+    builtin,
+    conditional,
+    custom,
+    numbers,
+    text,
+    timezone,
+    values,
+)
 from datamove.transforms.base import REGISTRY, Transform, build
 
 __all__ = ["REGISTRY", "Transform", "build"]

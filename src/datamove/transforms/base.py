@@ -28,6 +28,8 @@ class Transform(ABC):
     """One step of a column's transform chain."""
 
     name: ClassVar[str]
+    SQL_ONLY: ClassVar[bool] = False
+    """Computed only by the source's SQL (its ``apply`` passes the computed value through)."""
 
     def __init__(self, args: Any, spec_path: str) -> None:
         self.args = args
