@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import warnings
 from typing import Any
@@ -13,45 +12,31 @@ from sqlalchemy.engine import Connection
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo, describe
 from datamove.errors import SpecError
+from datamove.plan.context import E, N, W, closest
+from datamove.plan.keys import KeyRules, describe_deletes
 from datamove.plan.lint import lossy_findings
 from datamove.plan.model import (
     ColumnPlan,
-    Finding,
-    ForeignKeyPlan,
-    IndexPlan,
-    LookupPlan,
     Plan,
-    Severity,
     TablePlan,
 )
 from datamove.plan.order import table_order
+from datamove.plan.target import TargetSchema
 from datamove.spec.models import (
     ColumnSpec,
-    DeleteMode,
-    KeySpec,
     KeyStrategy,
     MigrationSpec,
     TableSpec,
-    TransformCall,
 )
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
 from datamove.transforms.values import Map, text_form
 
-E, W, N = Severity.error, Severity.warning, Severity.note
 _PERSONAL = re.compile(r"e_?mail|phone|mobile|ssn|social_sec|iban|card|birth|address|name", re.I)
 
 
 def _looks_personal(*names: str | None) -> bool:
     return any(n is not None and _PERSONAL.search(n) for n in names)
-
-
-def _closest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        close = [lowered[name.lower()]] if name.lower() in lowered else []
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
@@ -60,29 +45,8 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
         return sa.Table(name, md, autoload_with=conn)
 
 
-class Resolver:
+class Resolver(KeyRules, TargetSchema):
     """Builds a ``Plan`` for one spec from live source and target connections."""
-
-    def __init__(self, spec: MigrationSpec, source: Dialect, target: Dialect) -> None:
-        self.spec = spec
-        self.source = source
-        self.target = target
-        self.same_engine = type(source) is type(target) or (
-            source.engine.dialect.name == target.engine.dialect.name
-        )
-        self.findings: list[Finding] = []
-        self.target_md = sa.MetaData()
-
-    def add(
-        self,
-        severity: Severity,
-        code: str,
-        message: str,
-        path: str,
-        table: str | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.findings.append(Finding(severity, code, message, path, table, column))
 
     def resolve(self, src: Connection, tgt: Connection) -> Plan:
         src_names = sa.inspect(src).get_table_names()
@@ -95,8 +59,7 @@ class Resolver:
                 self.add(
                     E,
                     "unknown-table",
-                    f"source table '{source_name}' does not exist"
-                    f"{_closest(source_name, src_names)}",
+                    f"source table '{source_name}' does not exist{closest(source_name, src_names)}",
                     f"tables.{name}" + (".source" if tspec.source else ""),
                     name,
                 )
@@ -147,7 +110,7 @@ class Resolver:
                     E,
                     "unknown-column",
                     f"dropped column '{dropped}' is not in source table '{src_table.name}'"
-                    f"{_closest(dropped, src_cols)}",
+                    f"{closest(dropped, src_cols)}",
                     f"{path}.drop",
                     name,
                     dropped,
@@ -218,7 +181,7 @@ class Resolver:
             key=key,
             target_key=target_key,
             where=where,
-            deletes=_describe_deletes(tspec),
+            deletes=describe_deletes(tspec),
             columns=columns,
             batch_size=tspec.batch_size or self.spec.batch_size,
             create=existing is None,
@@ -226,145 +189,6 @@ class Resolver:
             rows_estimate=rows,
             bytes_estimate=size,
         )
-
-    def _delete_rules(
-        self,
-        name: str,
-        tspec: TableSpec,
-        columns: list[ColumnPlan],
-        src_table: sa.Table,
-        overrides: dict[str, TypeInfo],
-        existing: sa.Table | None,
-        key: list[str],
-        path: str,
-    ) -> str | None:
-        """Apply ``deletes``: ``skip`` narrows the source filter; ``soft`` adds the delete
-        column (set where ``when`` holds). Returns the effective source filter."""
-        rules, where = tspec.deletes, tspec.where
-        if rules.mode is DeleteMode.skip:
-            kept = f"NOT ({rules.when})"
-            return f"({where}) AND {kept}" if where else kept
-        if rules.mode is DeleteMode.soft:
-            assert rules.column is not None
-            if any(c.target == rules.column for c in columns):
-                self.add(
-                    E,
-                    "delete-column-mapped",
-                    f"'{rules.column}' is both a mapped column and the soft-delete column",
-                    f"{path}.deletes.column",
-                    name,
-                    rules.column,
-                )
-                return where
-            step = {"when": {"sql": rules.when, "value": rules.value}}
-            spec = ColumnSpec.model_validate(
-                {"from": rules.from_, "transform": [step]}
-                if rules.from_ is not None
-                else {"transform": [step], "default": None}
-            )
-            column = self._column(
-                name, rules.column, spec, src_table, overrides, existing, key, f"{path}.deletes"
-            )
-            if column is not None:
-                column.nullable = True
-                columns.append(column)
-        return where
-
-    def _target_key(
-        self, name: str, key: list[str], columns: list[ColumnPlan], path: str
-    ) -> list[str] | None:
-        """The target columns holding the (preserved) key, in key order."""
-        target_key: list[str] = []
-        for k in key:
-            mapped = [c for c in columns if c.source == k]
-            if not mapped:
-                self.add(
-                    E,
-                    "key-not-mapped",
-                    f"key column '{k}' is not mapped to the target",
-                    f"{path}.columns",
-                    name,
-                    k,
-                )
-                return None
-            if mapped[0].transforms:
-                self.add(
-                    E,
-                    "key-transformed",
-                    f"key column '{k}' must be moved unchanged (chunks are key ranges)",
-                    f"{path}.columns.{mapped[0].target}",
-                    name,
-                    k,
-                )
-            target_key.append(mapped[0].target)
-        return target_key
-
-    def _remap_key(
-        self,
-        name: str,
-        spec: KeySpec,
-        columns: list[ColumnPlan],
-        existing: sa.Table | None,
-        path: str,
-    ) -> str | None:
-        """Turn the key column into a remapped (generated) or uuid5 key, and add the legacy
-        column that keeps the source key; returns the legacy column (chunk ranges use it)."""
-        source_key = spec.columns[0]
-        owner = next((c for c in columns if c.source == source_key and not c.transforms), None)
-        if owner is None:
-            self.add(
-                E,
-                "key-not-mapped",
-                f"key column '{source_key}' is not mapped to the target",
-                f"{path}.columns",
-                name,
-                source_key,
-            )
-            return None
-        legacy_name = spec.legacy_column or f"legacy_{source_key}"
-        legacy = next((c for c in columns if c.target == legacy_name), None)
-        if legacy is None:
-            assert owner.source_info is not None
-            legacy_type = self.target.render(owner.source_info, self.same_engine, indexed=True)
-            if existing is not None:
-                found = existing.columns.get(legacy_name)
-                legacy_type = found.type if found is not None else None
-            if legacy_type is None:
-                self.add(
-                    E,
-                    "unknown-column",
-                    f"the target has no legacy column '{legacy_name}' for the source key",
-                    f"{path}.key.legacy_column",
-                    name,
-                    legacy_name,
-                )
-                return None
-            legacy = ColumnPlan(
-                target=legacy_name,
-                source=source_key,
-                transforms=[],
-                source_info=owner.source_info,
-                target_type=legacy_type,
-                target_type_text=describe(legacy_type, self.target.engine.dialect),
-                nullable=False,
-                pushdown=True,
-            )
-            columns.append(legacy)
-        legacy.legacy = True
-        if spec.strategy is KeyStrategy.uuid5:
-            call = TransformCall(
-                name="uuid5", args={"namespace": str(spec.namespace), "name": name}
-            )
-            owner.transforms = [build(call, f"{path}.key")]
-            owner.pushdown = False
-            new_type: sa.types.TypeEngine[Any] = sa.Uuid()
-        else:
-            owner.generated = True
-            new_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-        if existing is None:
-            owner.target_type = new_type
-            owner.target_type_text = describe(new_type, self.target.engine.dialect)
-        return legacy_name
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
         cols = [c.name for c in table.columns]
@@ -374,7 +198,7 @@ class Resolver:
                 self.add(
                     E,
                     "unknown-column",
-                    f"key column '{k}' is not in source table '{table.name}'{_closest(k, cols)}",
+                    f"key column '{k}' is not in source table '{table.name}'{closest(k, cols)}",
                     f"{path}.key.columns",
                     name,
                     k,
@@ -421,7 +245,7 @@ class Resolver:
                 E,
                 "unknown-column",
                 f"source column '{cspec.from_}' is not in '{src_table.name}'"
-                f"{_closest(cspec.from_, src_cols)}",
+                f"{closest(cspec.from_, src_cols)}",
                 f"{cpath}.from",
                 table,
                 target,
@@ -432,7 +256,7 @@ class Resolver:
                 E,
                 "unknown-column",
                 f"'{target}' is not a source column of '{src_table.name}' and has no "
-                f"from or default{_closest(target, src_cols)}",
+                f"from or default{closest(target, src_cols)}",
                 cpath,
                 table,
                 target,
@@ -464,7 +288,7 @@ class Resolver:
                     E,
                     "unknown-column",
                     f"target table '{table}' has no column '{target}'"
-                    f"{_closest(target, [c.name for c in existing.columns])}",
+                    f"{closest(target, [c.name for c in existing.columns])}",
                     cpath,
                     table,
                     target,
@@ -626,182 +450,6 @@ class Resolver:
 
     # -- target DDL ------------------------------------------------------------------------
 
-    def _target_table(self, name: str, columns: list[ColumnPlan], key: list[str]) -> sa.Table:
-        cols: list[Any] = []
-        for c in columns:
-            assert c.target_type is not None
-            cols.append(
-                sa.Column(
-                    c.target,
-                    c.target_type,
-                    primary_key=c.target in key,
-                    nullable=c.nullable,
-                    autoincrement=c.generated,
-                )
-            )
-            if c.legacy:  # chunk deletes and lookups find rows by it: unique, indexed up front
-                cols.append(sa.UniqueConstraint(c.target, name=f"{name}_{c.target}_key"[:60]))
-            if (
-                c.source_info is not None
-                and c.source_info.kind == "enum"
-                and not isinstance(c.target_type, sa.Enum)
-            ):
-                cols.append(
-                    sa.CheckConstraint(
-                        sa.column(c.target).in_(list(c.source_info.values)),
-                        name=f"{name}_{c.target}_check"[:60],
-                    )
-                )
-        return sa.Table(name, self.target_md, *cols, **self.target.table_kwargs())
-
-    def _indexes(
-        self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table
-    ) -> list[IndexPlan]:
-        by_source = {c.source: c.target for c in columns if c.source}
-        out: list[IndexPlan] = []
-        for idx in sorted(src.indexes, key=lambda i: i.name or ""):
-            names = [c.name for c in idx.columns]
-            if not names or not all(n in by_source for n in names):
-                continue
-            targets = [by_source[n] for n in names]
-            if targets == [c.name for c in table.primary_key.columns]:
-                continue
-            idx_name = (f"{table.name}_{'_'.join(targets)}_{'u' if idx.unique else ''}idx")[:60]
-            out.append(IndexPlan(idx_name, tuple(targets), bool(idx.unique)))
-        return out
-
-    def _check_existing_target(
-        self, name: str, existing: sa.Table, columns: list[ColumnPlan], path: str
-    ) -> None:
-        mapped = {c.target for c in columns}
-        for col in existing.columns:
-            if col.name in mapped or col.nullable or col.server_default is not None:
-                continue
-            if col.autoincrement is True or (
-                col.primary_key
-                and col.autoincrement == "auto"
-                and isinstance(col.type, sa.Integer)
-                and len(existing.primary_key.columns) == 1
-            ):
-                continue
-            self.add(
-                E,
-                "not-null-unfilled",
-                f"target column '{name}.{col.name}' is NOT NULL but has no source and no default",
-                f"{path}.columns.{col.name}",
-                name,
-                col.name,
-            )
-
-    def _lookups(self, tables: dict[str, TablePlan]) -> None:
-        """Resolve ``lookup:`` columns against their parents' key plans."""
-        for plan in tables.values():
-            changed = False
-            for column in plan.columns:
-                if column.lookup_table is None:
-                    continue
-                cpath = f"tables.{plan.name}.columns.{column.target}.lookup"
-                parent = tables.get(column.lookup_table)
-                if parent is None or parent.name == plan.name:
-                    why = (
-                        "a table's lookup to itself is not supported yet"
-                        if parent is not None
-                        else f"lookup to '{column.lookup_table}', which is not a table in scope"
-                        f"{_closest(column.lookup_table, list(tables))}"
-                    )
-                    self.add(E, "lookup-unknown", why, cpath, plan.name, column.target)
-                    continue
-                legacy = next((c for c in parent.columns if c.legacy), None)
-                key = next(
-                    (c for c in parent.columns if c.source == parent.key[0] and not c.legacy), None
-                )
-                if key is None or len(parent.key) != 1:
-                    self.add(
-                        E,
-                        "lookup-unknown",
-                        f"'{parent.name}' has no single-column key to look up",
-                        cpath,
-                        plan.name,
-                        column.target,
-                    )
-                    continue
-                column.lookup = LookupPlan(
-                    parent=parent.name,
-                    parent_table=parent.target_table,
-                    legacy_column=(legacy or key).target,
-                    key_column=key.target,
-                    on_orphan=column.on_orphan,
-                )
-                column.pushdown = False
-                plan.parents.add(parent.name)
-                if plan.create and key.target_type is not None:
-                    column.target_type = key.target_type
-                    column.target_type_text = key.target_type_text
-                    changed = True
-            if changed:  # the child's column now has the parent key's type
-                self.target_md.remove(plan.target_table)
-                primary = [c.name for c in plan.target_table.primary_key.columns]
-                plan.target_table = self._target_table(plan.name, plan.columns, primary)
-
-    def _foreign_keys(self, tables: dict[str, TablePlan]) -> None:
-        by_source = {p.source_name: p for p in tables.values()}
-        for plan in tables.values():
-            for fk in sorted(
-                plan.source_table.foreign_key_constraints, key=lambda f: str(f.name or "")
-            ):
-                parent = by_source.get(fk.referred_table.name)
-                if parent is None:
-                    self.add(
-                        N,
-                        "fk-out-of-scope",
-                        f"foreign key to '{fk.referred_table.name}' (not in scope) is not "
-                        "recreated",
-                        f"tables.{plan.name}",
-                        plan.name,
-                    )
-                    continue
-                child_map = {c.source: c.target for c in plan.columns if c.source}
-                parent_map = {
-                    c.source: c.target for c in parent.columns if c.source and not c.legacy
-                }
-                remapped = [
-                    c
-                    for c in plan.columns
-                    if c.source in {e.parent.name for e in fk.elements}
-                    and parent.strategy != "preserve"
-                    and c.lookup is None
-                ]
-                for column in remapped:
-                    self.add(
-                        E,
-                        "lookup-needed",
-                        f"'{column.target}' references '{parent.name}', whose key is "
-                        f"{parent.strategy}d: declare lookup: {parent.name}",
-                        f"tables.{plan.name}.columns.{column.target}",
-                        plan.name,
-                        column.target,
-                    )
-                local = [e.parent.name for e in fk.elements]
-                remote = [e.column.name for e in fk.elements]
-                if not all(c in child_map for c in local) or not all(
-                    c in parent_map for c in remote
-                ):
-                    continue
-                if parent.name != plan.name:
-                    plan.parents.add(parent.name)
-                if plan.create:
-                    cols = tuple(child_map[c] for c in local)
-                    plan.foreign_keys.append(
-                        ForeignKeyPlan(
-                            name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60],
-                            columns=cols,
-                            parent=parent.name,
-                            parent_columns=tuple(parent_map[c] for c in remote),
-                            ondelete=fk.ondelete,
-                            onupdate=fk.onupdate,
-                        )
-                    )
-
 
 def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
     """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan``."""
@@ -810,17 +458,3 @@ def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
             return Resolver(spec, source, target).resolve(src, tgt)
         except sa.exc.DBAPIError as exc:
             raise source.translate(exc) from exc
-
-
-def _describe_deletes(tspec: TableSpec) -> str:
-    """The table's delete semantics in plain words (plan and mapping document)."""
-    rules = tspec.deletes
-    if rules.mode is DeleteMode.skip:
-        return f"rows where `{rules.when}` are deleted rows: they are not moved"
-    if rules.mode is DeleteMode.soft:
-        value = f"`{rules.from_}`" if rules.from_ is not None else repr(rules.value)
-        return (
-            f"soft: rows where `{rules.when}` are moved with `{rules.column}` set to "
-            f"{value}; other rows have it NULL"
-        )
-    return "hard: a row deleted in the source is deleted in the target; nothing is marked"

@@ -1,0 +1,72 @@
+"""What every part of the resolver shares: the spec, both dialects, and the findings."""
+
+from __future__ import annotations
+
+import difflib
+
+import sqlalchemy as sa
+
+from datamove.dialects.base import Dialect
+from datamove.dialects.types import TypeInfo
+from datamove.plan.model import (
+    ColumnPlan,
+    Finding,
+    Severity,
+)
+from datamove.spec.models import (
+    ColumnSpec,
+    MigrationSpec,
+)
+
+E, W, N = Severity.error, Severity.warning, Severity.note
+
+
+def closest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class ResolverBase:
+    """State and helpers of a resolver; the parts (keys, target schema) build on it."""
+
+    def __init__(self, spec: MigrationSpec, source: Dialect, target: Dialect) -> None:
+        self.spec = spec
+        self.source = source
+        self.target = target
+        self.same_engine = type(source) is type(target) or (
+            source.engine.dialect.name == target.engine.dialect.name
+        )
+        self.findings: list[Finding] = []
+        self.target_md = sa.MetaData()
+
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        path: str,
+        table: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.findings.append(Finding(severity, code, message, path, table, column))
+
+    def _column(
+        self,
+        table: str,
+        target: str,
+        cspec: ColumnSpec,
+        src_table: sa.Table,
+        overrides: dict[str, TypeInfo],
+        existing: sa.Table | None,
+        key: list[str],
+        path: str,
+    ) -> ColumnPlan | None:
+        """Plan one target column (implemented by ``Resolver``)."""
+        raise NotImplementedError
+
+    def _target_table(self, name: str, columns: list[ColumnPlan], key: list[str]) -> sa.Table:
+        """The table datamove creates (implemented by ``TargetSchema``)."""
+        raise NotImplementedError
