@@ -48,6 +48,8 @@ class Dialect:
     WRITE_BATCH_ROWS: ClassVar[int] = 5000
     """Rows per bulk write statement (bounded by the engine's packet or parameter limits)."""
     INSTALL_HINT: ClassVar[str] = ""
+    SQLGLOT: ClassVar[str] = ""
+    """sqlglot's name for this engine's SQL (``sql`` transforms are transpiled to it)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -58,6 +58,7 @@ _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE
 
 class MySQL(Dialect):
     NAME = "mysql"
+    SQLGLOT = "mysql"
     WRITE_BATCH_ROWS = 2000
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 

@@ -29,6 +29,7 @@ _BLOCK_BYTES = 1 << 20
 
 class PostgreSQL(Dialect):
     NAME = "postgresql"
+    SQLGLOT = "postgres"
     STATE_SCHEMA = "datamove"
     SUPPORTS_COPY = True
     BINARY_COPY = True

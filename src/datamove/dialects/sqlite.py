@@ -21,6 +21,7 @@ _TRANSIENT = ("database is locked", "database table is locked", "disk i/o error"
 
 class SQLite(Dialect):
     NAME = "sqlite"
+    SQLGLOT = "sqlite"
     FOREIGN_KEYS_AFTER_LOAD = False  # no ALTER TABLE ADD CONSTRAINT: FKs go in CREATE TABLE
     WRITE_BATCH_ROWS = 10_000
 

@@ -30,6 +30,7 @@ from datamove.spec.models import (
 )
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
+from datamove.transforms.sqlexpr import Sql
 from datamove.transforms.values import Map, text_form
 
 _PERSONAL = re.compile(r"e_?mail|phone|mobile|ssn|social_sec|iban|card|birth|address|name", re.I)
@@ -251,7 +252,8 @@ class Resolver(KeyRules, TargetSchema):
                 target,
             )
             return None
-        if source is None and not cspec.has_default:
+        computed = bool(cspec.transform) and cspec.transform[0].name == "sql"
+        if source is None and not cspec.has_default and not computed:
             self.add(
                 E,
                 "unknown-column",
@@ -308,11 +310,12 @@ class Resolver(KeyRules, TargetSchema):
             self.add(
                 E,
                 "sql-after-python",
-                "a SQL-only step (when) cannot follow a step computed in Python",
+                "a SQL-only step (when, sql) cannot follow a step computed in Python",
                 f"{cpath}.transform",
                 table,
                 target,
             )
+        self._lint_sql(table, target, transforms, src_cols, cpath)
         column = ColumnPlan(
             target=target,
             source=source,
@@ -340,6 +343,39 @@ class Resolver(KeyRules, TargetSchema):
             )
         self._lint_enum_map(table, column, cpath)
         return column
+
+    def _lint_sql(
+        self,
+        table: str,
+        target: str,
+        transforms: list[Transform],
+        src_cols: list[str],
+        cpath: str,
+    ) -> None:
+        """``sql`` steps come first and name only source columns that exist."""
+        for i, step in enumerate(transforms):
+            if not isinstance(step, Sql):
+                continue
+            if i:
+                self.add(
+                    E,
+                    "sql-not-first",
+                    "an sql step replaces the value: make it the first step of the chain",
+                    f"{cpath}.transform[{i}]",
+                    table,
+                    target,
+                )
+            for name in step.columns:
+                if name not in src_cols:
+                    self.add(
+                        E,
+                        "unknown-column",
+                        f"the sql expression names '{name}', which is "
+                        f"not a source column{closest(name, src_cols)}",
+                        f"{cpath}.transform[{i}]",
+                        table,
+                        target,
+                    )
 
     def _lint_enum_map(self, table: str, column: ColumnPlan, cpath: str) -> None:
         """An enum whose values a rejecting ``map`` does not cover would reject valid rows."""

@@ -5,6 +5,7 @@ from datamove.transforms import (  # noqa: F401  (registers the transforms)
     conditional,
     custom,
     numbers,
+    sqlexpr,
     text,
     timezone,
     values,
