@@ -125,6 +125,17 @@ def test_text_transforms() -> None:
         t("regex_replace", {"pattern": "(", "replace": ""})
 
 
+def test_split_takes_one_part() -> None:
+    first = t("split", {"sep": " ", "index": 0, "maxsplit": 1})
+    rest = t("split", {"sep": " ", "index": 1, "maxsplit": 1})
+    assert first.apply("Ada King Lovelace") == "Ada"
+    assert rest.apply("Ada King Lovelace") == "King Lovelace"
+    assert rest.apply("Plato") is None
+    with pytest.raises(RowError, match="no part 1"):
+        t("split", {"sep": ",", "index": 1, "missing": "reject"}).apply("a")
+    assert t("split", {"sep": ",", "index": -1}).apply("a,b,c") == "c"
+
+
 def test_encoding_and_mojibake() -> None:
     assert t("encoding", {"decode": "latin1"}).apply(b"M\xfcller") == "Müller"
     with pytest.raises(RowError, match="not valid utf-8"):

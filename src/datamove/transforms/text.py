@@ -185,3 +185,44 @@ class FixMojibake(Transform):
 
     def describe(self) -> str:
         return "UTF-8 text that was read as Latin-1/cp1252 repaired"
+
+
+class Split(Transform):
+    """``split: {sep: " ", index: 0, maxsplit: 1, missing: null | reject}`` — one part of the
+    value split on ``sep`` (a column per part: split one source column into several targets).
+
+    ``maxsplit`` limits the cuts (``{sep: " ", index: 1, maxsplit: 1}`` is everything after the
+    first space). A part that is not there is NULL, or a reject with ``missing: reject``.
+    """
+
+    name = "split"
+
+    def validate(self) -> None:
+        allowed = {"sep", "index", "maxsplit", "missing"}
+        if not isinstance(self.args, dict) or set(self.args) - allowed or "index" not in self.args:
+            raise self.fail("split takes {sep: TEXT, index: N, maxsplit: N, missing: null|reject}")
+        self.sep = str(self.args.get("sep", " "))
+        self.index = self.args["index"]
+        self.maxsplit = self.args.get("maxsplit", -1)
+        missing = self.args.get("missing") or "null"
+        if not self.sep or not isinstance(self.index, int) or not isinstance(self.maxsplit, int):
+            raise self.fail("split needs a non-empty sep and integer index and maxsplit")
+        if missing not in ("null", "reject"):
+            raise self.fail("split missing is null or reject")
+        self.reject_missing = missing == "reject"
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        parts = _text(self, value).split(self.sep, self.maxsplit)
+        if -len(parts) <= self.index < len(parts):
+            return parts[self.index]
+        if self.reject_missing:
+            raise RowError(None, f"split: no part {self.index} in {len(parts)} part(s)", value)
+        return None
+
+    def may_return_null(self) -> bool:
+        return not self.reject_missing
+
+    def describe(self) -> str:
+        return f"part {self.index} of the text split on {self.sep!r}"
