@@ -71,3 +71,11 @@ def test_json_schema_describes_the_spec() -> None:
     schema = MigrationSpec.model_json_schema(by_alias=True)
     assert {"name", "source", "target", "tables"} <= set(schema["required"])
     assert "from" in json.dumps(schema["$defs"]["ColumnSpec"])
+
+
+def test_bidirectional_sync_is_refused_with_the_reason() -> None:
+    with pytest.raises(SpecError) as err:
+        parse_spec({**BASE, "sync": {"direction": "bidirectional"}, "tables": {"t": None}})
+    assert err.value.spec_path == "sync" and "no correct winner" in str(err.value)
+    spec = parse_spec({**BASE, "tables": {"t": None}})
+    assert spec.sync.direction.value == "one_way"

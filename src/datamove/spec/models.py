@@ -222,6 +222,32 @@ class Invariant(_Model):
     target: str
 
 
+class SyncDirection(StrEnum):
+    """Which way changes flow once the backfill is done."""
+
+    one_way = "one_way"
+    """Source → target only: the target follows the source until cutover."""
+    bidirectional = "bidirectional"
+    """Both ways: refused (see ``SyncSpec``)."""
+
+
+class SyncSpec(_Model):
+    """Change capture settings (the catch-up itself is a later stage)."""
+
+    direction: SyncDirection = SyncDirection.one_way
+
+    @model_validator(mode="after")
+    def _one_way_only(self) -> SyncSpec:
+        if self.direction is SyncDirection.bidirectional:
+            raise ValueError(
+                "bidirectional sync is refused: with writes on both sides, a conflict (the same "
+                "row changed in both) has no correct winner without application rules, and "
+                "echoes of applied changes would loop; use one_way, or dual writes by the "
+                "application (cutover mode dual_write)"
+            )
+        return self
+
+
 class CutoverSpec(_Model):
     mode: CutoverMode = CutoverMode.read_only_window
 
@@ -233,6 +259,7 @@ class MigrationSpec(_Model):
     source: str = Field(description="SQLAlchemy URL of the source database.")
     target: str = Field(description="SQLAlchemy URL of the target database.")
     cutover: CutoverSpec = Field(default_factory=CutoverSpec)
+    sync: SyncSpec = Field(default_factory=SyncSpec)
     create_tables: bool = Field(default=True, description="Create missing target tables.")
     max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
     batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")
