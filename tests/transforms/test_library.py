@@ -195,3 +195,27 @@ def test_python_transform_imports_and_rejects(tmp_path, monkeypatch) -> None:
         t("python", "no_such_module_xyz:f")
     with pytest.raises(SpecError, match="has no function"):
         t("python", "mytransforms:triple")
+
+
+def test_python_batch_transform_gets_the_whole_column(tmp_path, monkeypatch) -> None:
+    (tmp_path / "batchfns.py").write_text(
+        "from datamove.transforms import batch\n"
+        "calls = []\n"
+        "@batch\n"
+        "def rank(values):\n"
+        "    calls.append(len(values))\n"
+        "    order = sorted(values)\n"
+        "    return [order.index(v) for v in values]\n"
+        "@batch\n"
+        "def short(values):\n"
+        "    return values[:-1]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import batchfns
+
+    rank = t("python", "batchfns:rank")
+    assert rank.apply_batch([30, 10, 20]) == [2, 0, 1]
+    assert batchfns.calls == [3]  # one call for the batch
+    assert rank.apply(5) == 0  # a single row (the careful path) is a batch of one
+    with pytest.raises(RowError, match="returned 2 values for 3"):
+        t("python", "batchfns:short").apply_batch([1, 2, 3])

@@ -260,26 +260,27 @@ class ChunkCopier:
     def _convert(self, rows: Sequence[Row], tgt: Connection) -> list[Row]:
         """Apply readers, lookups, Python-only transforms and the target's adapters."""
         lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
-        steps: list[tuple[int, Callable[[Any], Any]]] = []
+        if not rows:
+            return []
+        # Column by column: one list comprehension per step, and whole-batch transforms
+        # (a python function that declares it) see the column at once.
+        columns = [list(values) for values in zip(*rows, strict=True)]
+        touched = False
         for i, col in enumerate(self.written):
-            read, adapt = self.readers[i], self.adapters[i]
-            if read is not None:
-                steps.append((i, read))
-            if i in lookups:
-                steps.append((i, lookups[i]))
+            values = columns[i]
+            for fn in (self.readers[i], lookups.get(i)):
+                if fn is not None:
+                    values = [fn(v) for v in values]
             if not col.pushdown:
-                steps.extend((i, t.apply) for t in col.transforms)
-            if adapt is not None:
-                steps.append((i, adapt))
-        if not steps:
-            return list(rows)
-        out: list[Row] = []
-        for row in rows:
-            values = list(row)
-            for i, fn in steps:
-                values[i] = fn(values[i])
-            out.append(values)
-        return out
+                for step in col.transforms:
+                    values = step.apply_batch(values)
+            if self.adapters[i] is not None:
+                adapt = self.adapters[i]
+                assert adapt is not None
+                values = [adapt(v) for v in values]
+            touched = touched or values is not columns[i]
+            columns[i] = values
+        return [list(row) for row in zip(*columns, strict=True)] if touched else list(rows)
 
     def _rows(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
         total = 0

@@ -11,5 +11,6 @@ from datamove.transforms import (  # noqa: F401  (registers the transforms)
     values,
 )
 from datamove.transforms.base import REGISTRY, Transform, build
+from datamove.transforms.custom import batch
 
-__all__ = ["REGISTRY", "Transform", "build"]
+__all__ = ["REGISTRY", "Transform", "batch", "build"]

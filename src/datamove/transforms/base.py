@@ -48,6 +48,11 @@ class Transform(ABC):
     def apply(self, value: Any) -> Any:
         """Transform one value; raise ``RowError`` when the value cannot be transformed."""
 
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        """Transform a column of values (the same as ``apply`` on each, unless overridden)."""
+        apply = self.apply
+        return [apply(v) for v in values]
+
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         """The same transform as a SQL expression over ``expr``, or None when not expressible.
 

@@ -11,7 +11,8 @@ from datamove.transforms.base import Transform
 
 
 class Python(Transform):
-    """``python: package.module:function`` — ``function(value)`` returns the new value.
+    """``python: package.module:function`` — ``function(value)`` returns the new value; a
+    function decorated with ``datamove.transforms.batch`` gets a list of values instead.
 
     Raising ``ValueError`` (or datamove's ``RowError``) rejects the row with its message; any
     other exception also rejects it, naming the exception. Never pushed down. The function is
@@ -33,11 +34,14 @@ class Python(Transform):
         if not callable(function):
             raise self.fail(f"{module_name} has no function {attr}")
         self.function: Callable[[Any], Any] = function
+        self.batch = bool(getattr(function, "datamove_batch", False))
 
     def may_return_null(self) -> bool:
         return True  # user code: assume it may
 
     def apply(self, value: Any) -> Any:
+        if self.batch:
+            return self.apply_batch([value])[0]
         try:
             return self.function(value)
         except RowError:
@@ -47,5 +51,27 @@ class Python(Transform):
                 None, f"python {self.args}: {type(exc).__name__}: {exc}", value
             ) from None
 
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        if not self.batch:
+            return super().apply_batch(values)
+        try:
+            out = list(self.function(values))
+        except RowError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the batch is redone row by row to find it
+            raise RowError(None, f"python {self.args}: {type(exc).__name__}: {exc}") from None
+        if len(out) != len(values):
+            raise RowError(
+                None, f"python {self.args}: returned {len(out)} values for {len(values)}"
+            )
+        return out
+
     def describe(self) -> str:
         return f"computed by the Python function {self.args}"
+
+
+def batch(function: Callable[[list[Any]], list[Any]]) -> Callable[[list[Any]], list[Any]]:
+    """Declare a ``python:`` transform function as taking a list of values (a column of one
+    batch) and returning a list of the same length: one call per batch, not per row."""
+    function.datamove_batch = True  # type: ignore[attr-defined]
+    return function
