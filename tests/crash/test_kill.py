@@ -20,6 +20,28 @@ from tests.helpers import create_orders, table_rows, write_spec
 ROWS, BATCH = 12_000, 500
 
 
+def _kill_after_chunks(spec, chunks: int) -> None:
+    """Run the CLI (throttled, so it takes seconds) and kill -9 it once ``chunks`` committed."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "datamove",
+        "--quiet",
+        "run",
+        str(spec),
+        "--max-rows-per-second",
+        "2500",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _committed(spec) < chunks:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "no chunk committed within 60s"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _committed(spec) -> int:
     try:
         status = Migration.from_file(spec).status()
@@ -35,24 +57,7 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     src, tgt = make_db(source, "src"), make_db(target, "tgt")
     create_orders(src, source, ROWS)
     spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:", batch_size=BATCH)
-    cmd = [
-        sys.executable,
-        "-m",
-        "datamove",
-        "--quiet",
-        "run",
-        str(spec),
-        "--max-rows-per-second",
-        "2500",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while _committed(spec) < 4:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline, "no chunk committed within 60s"
-        time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_after_chunks(spec, 4)
     done_before = _committed(spec)
     assert 4 <= done_before < ROWS // BATCH, "the kill must land mid-run"
     # The killed run left its record open: status says so instead of claiming success.
@@ -104,25 +109,9 @@ def test_kill_9_during_a_remapped_load_mints_each_key_once(make_db, tmp_path) ->
         "  orders:\n    columns:\n      id:\n      customer_id: {lookup: customers}",
         batch_size=300,
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "datamove",
-        "--quiet",
-        "run",
-        str(spec),
-        "--max-rows-per-second",
-        "2500",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while _committed(spec) < 4:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert subprocess.run([*cmd[:-2]], capture_output=True, timeout=300).returncode == 0
+    _kill_after_chunks(spec, 4)
+    resume = [sys.executable, "-m", "datamove", "--quiet", "run", str(spec)]
+    assert subprocess.run(resume, capture_output=True, timeout=300).returncode == 0
 
     customers = fetch(tgt, "SELECT id, legacy_id FROM customers")
     assert len(customers) == 6000
