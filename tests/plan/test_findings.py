@@ -8,7 +8,7 @@ import pytest
 
 from datamove import Migration
 from datamove.errors import PlanHasErrors
-from tests.conftest import execute
+from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
 
@@ -140,3 +140,23 @@ def test_pii_enum_coverage_and_precision_findings(mysql_db, pg_db, tmp_path) -> 
     assert found["pii-undeclared"] == ["tables.people.columns.phone"]  # email is declared
     assert found["enum-not-mapped"] == ["tables.people.columns.mood"]
     assert found["timestamp-precision-loss"] == ["tables.people.columns.seen"]
+
+
+def test_charset_narrowing_into_a_latin1_column(sqlite_db, mysql_db, tmp_path) -> None:
+    source = sqlite_db("src")
+    execute(source, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, title TEXT)")
+    execute(
+        mysql_db,
+        "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT CHARACTER SET latin1, "
+        "title TEXT CHARACTER SET utf8mb4)",
+    )
+    spec = write_spec(tmp_path / "m.yaml", source, mysql_db, "  notes:")
+    found = codes(Migration.from_file(spec).plan())
+    assert found["charset-narrowing"] == ["tables.notes.columns.body"]
+    # At run time a character latin1 cannot hold is a reject, never a '?'.
+    execute(source, "INSERT INTO notes VALUES (1, 'Müller', 'a'), (2, '東京', 'b')")
+    spec = write_spec(tmp_path / "m.yaml", source, mysql_db, "  notes:", max_rejects=1)
+    Migration.from_file(spec).run()
+    (reject,) = Migration.from_file(spec).status(rejects=True).rejects
+    assert reject["key"] == [2]
+    assert fetch(mysql_db, "SELECT id, body FROM notes") == [(1, "Müller")]

@@ -6,6 +6,7 @@ Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
@@ -214,7 +215,11 @@ class MySQL(Dialect):
             return TypeInfo("timestamp", label, precision=t.fsp or 0)
         if isinstance(t, mysql.JSON):
             return TypeInfo("json", label)
-        return classify_generic(t, label)
+        info = classify_generic(t, label)
+        charset = getattr(t, "charset", None)
+        if info is not None and charset and info.kind in {"string", "text"}:
+            return dataclasses.replace(info, charset=str(charset).lower())
+        return info
 
     def read_expr(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
         if info is not None and info.kind in {"date", "timestamp"}:

@@ -53,6 +53,8 @@ class TypeInfo:
     values: tuple[str, ...] = ()
     note: str | None = None
     native: Any = None
+    charset: str | None = None
+    """The column's character set where the engine has one per column (None: full Unicode)."""
 
 
 INT_RANGES = {

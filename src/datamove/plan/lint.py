@@ -52,7 +52,16 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
             )
     elif src.kind == "decimal" and dst.kind == "integer" and (src.scale or 0) > 0:
         yield Severity.warning, "numeric-shrink", f"{where}: fractions are lost"
-    elif src.kind in _TEXTUAL and dst.kind == "string":
+    if src.kind in _TEXTUAL and dst.kind in _TEXTUAL and _narrower(dst.charset, src.charset):
+        yield (
+            Severity.warning,
+            "charset-narrowing",
+            (
+                f"{where}: the target stores text as {dst.charset}; characters it cannot hold are "
+                "rejected (declare the column utf8mb4 to keep every character)"
+            ),
+        )
+    if src.kind in _TEXTUAL and dst.kind == "string":
         if dst.length is not None and (src.kind != "string" or (src.length or 0) > dst.length):
             yield (
                 Severity.warning,
@@ -110,3 +119,9 @@ def lossy_findings(src: TypeInfo, dst: TypeInfo) -> Iterator[Lint]:
 def _fraction(info: TypeInfo) -> int:
     """Fractional-second digits a timestamp type keeps (6 when the engine does not say)."""
     return 6 if info.precision is None else info.precision
+
+
+def _narrower(target: str | None, source: str | None) -> bool:
+    """Whether a target character set holds fewer characters than the source's."""
+    full = {None, "utf8mb4"}  # None: the engine's text is full Unicode (PostgreSQL, SQLite)
+    return target not in full and target != source
