@@ -101,3 +101,15 @@ def test_init_moves_a_password_out_of_the_file(tmp_path, pg_db, sqlite_db) -> No
     assert result.exit_code == 0, result.output
     assert "pw-in-url" not in out.read_text() and "${DATAMOVE_SOURCE_URL}" in out.read_text()
     assert "pw-in-url" not in result.output
+
+
+def test_unknown_tables_in_options_and_status_before_any_run(tmp_path, sqlite_db) -> None:
+    src = sqlite_db("src")
+    create_orders(src, "sqlite", 5)
+    spec = write_spec(tmp_path / "m.yaml", src, sqlite_db("tgt"), "  orders:")
+    status = runner.invoke(app, ["status", str(spec)])
+    assert status.exit_code == 0 and "nothing has run yet" in status.output
+    for option in ("--tables", "--restart"):
+        result = runner.invoke(app, ["run", str(spec), option, "ordres"])
+        assert result.exit_code == 2, result.output
+        assert "unknown table(s): ordres" in result.output and "orders" in result.output
