@@ -39,10 +39,11 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as a script, this file's folder comes first on sys.path, and the file's name would then
-# shadow the standard library's ``copy`` module for every later import (dataclasses, ...).
+# Run as a script, this file's folder comes first on sys.path, and ``copy.py`` there would
+# shadow the standard library's ``copy`` for every later import (dataclasses, ...): the folder
+# goes last instead, still reachable for ``harness``.
 _HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE] + [_HERE]
 
 import argparse
 import json
@@ -60,6 +61,7 @@ from urllib.parse import unquote, urlsplit
 
 import mysql.connector
 import psycopg
+from harness import Measured, datamove_command, fmt, measure, say, tail
 from psycopg import sql
 
 SOURCE_DB = "dm_bench_src"
@@ -140,15 +142,6 @@ FROM seq_1_to_{rows}"""
 
 
 @dataclass
-class Measured:
-    """One child process: wall seconds, peak RSS of its largest process, exit code."""
-
-    seconds: float
-    rss_mb: float
-    returncode: int
-
-
-@dataclass
 class Result:
     label: str
     source_rows: int
@@ -166,35 +159,6 @@ class Result:
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    return "\n".join("    " + line for line in text.splitlines()[-lines:])
-
-
-def measure(cmd: Sequence[str], log: Path, stdout: Path | None = None) -> Measured:
-    """Run ``cmd`` to its end; stderr goes to ``log``, and so does stdout unless ``stdout``."""
-    with log.open("wb") as err, (stdout or Path(os.devnull)).open("wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(cmd), stdin=subprocess.DEVNULL, cwd=log.parent, stderr=err,
-            stdout=out if stdout else err,
-        )
-        # wait4, not getrusage(RUSAGE_CHILDREN): the latter is a maximum over every child so far.
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode)  # ru_maxrss is in KiB
-
-
-def datamove_command() -> list[str]:
-    script = Path(sys.executable).with_name("datamove")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "datamove"]
 
 
 class Servers:
@@ -452,13 +416,6 @@ def best_of(repeat: int, run: Callable[[], Result]) -> Result:
 
 
 # -- report --------------------------------------------------------------------------------
-
-
-def fmt(value: float | None, spec: str) -> str:
-    """``value`` formatted by ``spec``, or a dash as wide as ``spec`` asks."""
-    if value is None:
-        return format("-", ">" + spec.split(".")[0].replace(",", ""))
-    return format(value, spec)
 
 
 def print_table(results: list[Result]) -> None:
