@@ -289,6 +289,10 @@ class Dialect:
         """``expr``'s text form as ``transforms.values.text_form`` writes it."""
         return sa.cast(expr, sa.Text)
 
+    def generated_key_type(self) -> sa.types.TypeEngine[Any]:
+        """The type of a key the target generates (``remap``): auto-increment or identity."""
+        return sa.BigInteger()
+
     def table_kwargs(self) -> dict[str, Any]:
         """Engine options for CREATE TABLE (charset, storage engine)."""
         return {}

@@ -66,6 +66,9 @@ class SQLite(Dialect):
             return found
         return _affinity(label)
 
+    def generated_key_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.Integer()  # only INTEGER PRIMARY KEY is the rowid, which SQLite generates
+
     def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
         return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
 

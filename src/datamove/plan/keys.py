@@ -160,7 +160,7 @@ class KeyRules(ResolverBase):
             new_type: sa.types.TypeEngine[Any] = sa.Uuid()
         else:
             owner.generated = True
-            new_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+            new_type = self.target.generated_key_type()
         if existing is None:
             owner.target_type = new_type
             owner.target_type_text = describe(new_type, self.target.engine.dialect)
