@@ -26,6 +26,7 @@ from datamove.errors import (
     TransientError,
 )
 from datamove.redact import redact_text, redact_url
+from datamove.verify.canonical import SLICE_HEX, Canon
 
 Row = Sequence[Any]
 Adapter = Callable[[Any], Any]
@@ -288,6 +289,54 @@ class Dialect:
     def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
         """``expr``'s text form as ``transforms.values.text_form`` writes it."""
         return sa.cast(expr, sa.Text)
+
+    # -- SQL for verification (the canonical form of ``verify.canonical``) -------------------
+
+    NATIVE_JSON_CANONICAL: ClassVar[bool] = False
+    """JSON of two databases of this engine can be compared in the engine's own normal form
+    (across engines, JSON is compared in Python)."""
+
+    def sql_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        """``expr`` (of type ``info``) in the canonical text form ``canon``, NULL kept NULL;
+        None when this engine cannot compute exactly that text (the column is then compared
+        in Python). Must agree with ``verify.canonical.canonical``: a conformance test holds it.
+        """
+        return None
+
+    def sql_concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        """Text concatenation of non-NULL ``parts``."""
+        return sa.func.concat(*parts)
+
+    def sql_char_length(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Length of a text in characters (code points)."""
+        return sa.func.char_length(expr)
+
+    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """The integer value of a short hexadecimal text."""
+        raise NotImplementedError
+
+    def sql_digest(
+        self, parts: Sequence[sa.ColumnElement[Any]]
+    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+        """A row's two digest slices from its canonical ``parts`` (``verify.canonical.digest``)."""
+        encoded = [
+            sa.case(
+                (p.is_(None), sa.literal("-")),
+                else_=self.sql_concat([self.sql_char_length(p), sa.literal(":"), p]),
+            )
+            for p in parts
+        ]
+        joined: list[sa.ColumnElement[Any]] = []
+        for i, e in enumerate(encoded):
+            joined.extend([sa.literal("|"), e] if i else [e])
+        md5 = sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
+        width = SLICE_HEX
+        return (
+            self.sql_hex_int(sa.func.substr(md5, 1, width)),
+            self.sql_hex_int(sa.func.substr(md5, width + 1, width)),
+        )
 
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         """The type of a key the target generates (``remap``): auto-increment or identity."""

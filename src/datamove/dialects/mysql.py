@@ -15,11 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.errors import RowError
+from datamove.verify.canonical import FLOAT_RANGE, Canon
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -329,6 +331,69 @@ class MySQL(Dialect):
         functions = {"half_up": sa.func.round, "down": sa.func.truncate}
         return functions[mode](expr, places) if mode in functions else None
 
+    NATIVE_JSON_CANONICAL = True
+
+    def sql_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        kind = info.kind if info is not None else "text"
+        if canon.kind in {"integer", "boolean"}:
+            if kind == "boolean" or canon.kind == "boolean":
+                return sa.case((expr != 0, "1"), (expr == 0, "0"))
+            return _trim_zeros(_char(self._exact(expr, kind)))
+        if canon.kind == "decimal":
+            exact = self._exact(expr, kind)
+            if canon.scale is None:
+                return _trim_zeros(_char(exact))
+            rounded = sa.cast(sa.func.round(exact, canon.scale), mysql.DECIMAL(65, canon.scale))
+            return _no_negative_zero(_char(rounded))
+        if canon.kind == "float":
+            return self._float_canonical(expr, canon, kind)
+        if canon.kind == "char":
+            return sa.func.rtrim(_char(expr))
+        if canon.kind == "text":
+            return _char(expr)
+        if canon.kind == "date":
+            return sa.func.date_format(expr, "%Y-%m-%d")
+        if canon.kind == "time":
+            return sa.func.time_format(expr, "%H:%i:%s.%f")
+        if canon.kind == "timestamp":
+            return sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f")  # the session is UTC
+        if canon.kind == "json":
+            return self._json_canonical(expr)
+        if canon.kind == "bytes":
+            return sa.func.lower(sa.func.hex(expr))
+        if canon.kind == "uuid":
+            return sa.func.lower(_char(expr))
+        return None
+
+    def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return _char(sa.cast(expr, sa.JSON))
+
+    @staticmethod
+    def _exact(expr: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
+        """``expr`` as DECIMAL; a float at its shortest text form (see ``canonical``)."""
+        if kind == "float":
+            return sa.cast(_char(expr), mysql.DECIMAL(65, 30))
+        return expr
+
+    def _float_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
+    ) -> sa.ColumnElement[Any]:
+        n = self._exact(expr, kind)
+        low, high = FLOAT_RANGE
+        magnitude = sa.func.abs(expr)
+        exponent = sa.cast(sa.func.floor(sa.func.log10(magnitude)), sa.Integer)
+        rounded = sa.func.round(n, canon.digits - 1 - exponent)
+        return sa.case(
+            (expr == 0, "0"),
+            ((magnitude >= low) & (magnitude < high), _trim_zeros(_char(rounded))),
+            else_=sa.func.concat(sa.case((expr < 0, "-"), else_=""), "e", exponent),
+        )
+
+    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))
+
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.
         return {
@@ -340,6 +405,9 @@ class MySQL(Dialect):
 
 class MariaDB(MySQL):
     NAME = "mariadb"
+
+    def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.json_normalize(expr)  # MariaDB has no JSON type to cast to
 
 
 def _date_parser(date_only: bool) -> Adapter:
@@ -362,3 +430,37 @@ def _date_parser(date_only: bool) -> Adapter:
             ) from None
 
     return read
+
+
+
+class _TrimTrailing(sa.sql.functions.GenericFunction[Any]):
+    """``TRIM(TRAILING chars FROM text)``."""
+
+    name = "trim_trailing"
+    inherit_cache = True
+
+
+@compiles(_TrimTrailing)
+def _compile_trim_trailing(element: _TrimTrailing, compiler: Any, **kw: Any) -> str:
+    chars, text = list(element.clauses)
+    return f"TRIM(TRAILING {compiler.process(chars, **kw)} FROM {compiler.process(text, **kw)})"
+
+
+def _char(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """Text in utf8mb4, so a digest hashes the same UTF-8 bytes as on any other engine."""
+    return sa.cast(expr, mysql.CHAR(charset="utf8mb4"))
+
+
+def _trim_zeros(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A decimal's text without trailing fractional zeros, ``-0`` as ``0``."""
+    trimmed = sa.case(
+        (sa.func.locate(".", text) > 0, _TrimTrailing(".", _TrimTrailing("0", text))),
+        else_=text,
+    )
+    return _no_negative_zero(trimmed)
+
+
+def _no_negative_zero(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``-0.00`` (which MySQL can print for a rounded tiny negative) as ``0.00``."""
+    digits = sa.func.replace(sa.func.replace(text, "0", ""), ".", "")
+    return sa.case((digits == "-", sa.func.substr(text, 2)), else_=text)

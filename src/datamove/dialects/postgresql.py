@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from datamove.dialects.base import Adapter, Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
+from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon
 
 _TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
@@ -240,5 +241,81 @@ class PostgreSQL(Dialect):
     def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
         return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
 
+    NATIVE_JSON_CANONICAL = True  # jsonb text: keys ordered and de-duplicated by the server
+
+    def sql_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        kind = info.kind if info is not None else "text"
+        if canon.kind in {"integer", "boolean"}:
+            if kind == "boolean":
+                return sa.case((expr, "1"), (sa.not_(expr), "0"))
+            if canon.kind == "boolean":
+                return sa.case((expr != 0, "1"), (expr == 0, "0"))
+            return _text(sa.func.trim_scale(self._exact(expr, kind)))
+        if canon.kind == "decimal":
+            exact = self._exact(expr, kind)
+            if canon.scale is None:
+                return _text(sa.func.trim_scale(exact))
+            return _text(sa.func.round(exact, canon.scale))
+        if canon.kind == "float":
+            return self._float_canonical(expr, canon, kind)
+        if canon.kind == "char":
+            return sa.func.rtrim(_text(expr), " ")
+        if canon.kind == "text":
+            # format() renders with the type's output function: CHAR(n) keeps its padding,
+            # as COPY wrote it into the target.
+            return sa.case((expr.is_(None), sa.null()), else_=sa.func.format("%s", expr))
+        if canon.kind == "date":
+            return sa.func.to_char(expr, "YYYY-MM-DD")
+        if canon.kind == "time":
+            return sa.func.to_char(sa.cast(expr, pg.INTERVAL), "HH24:MI:SS.US")
+        if canon.kind == "timestamp":
+            if info is not None and info.timezone:
+                expr = sa.func.timezone("UTC", expr)
+            return sa.func.to_char(expr, "YYYY-MM-DD HH24:MI:SS.US")
+        if canon.kind == "json":
+            return _text(sa.cast(expr, pg.JSONB))
+        if canon.kind == "bytes":
+            return sa.func.encode(expr, "hex")
+        if canon.kind == "uuid":
+            return sa.func.lower(_text(expr))
+        return None
+
+    @staticmethod
+    def _exact(expr: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
+        """``expr`` as numeric; a float at its shortest text form (see ``canonical``)."""
+        if kind == "float":
+            expr = sa.cast(expr, sa.Text)
+        return sa.cast(expr, sa.Numeric)
+
+    def _float_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
+    ) -> sa.ColumnElement[Any]:
+        n = self._exact(expr, kind)
+        low, high = FLOAT_RANGE
+        exponent = sa.cast(sa.func.floor(sa.func.log(sa.func.abs(n))), sa.Integer)
+        special = sa.cast(expr, sa.Text)
+        return sa.case(
+            (expr.is_(None), sa.null()),
+            (special == "NaN", "nan"),
+            (special == "Infinity", "inf"),
+            (special == "-Infinity", "-inf"),
+            (n == 0, "0"),
+            (
+                (sa.func.abs(n) >= low) & (sa.func.abs(n) < high),
+                _text(sa.func.trim_scale(sa.func.round(n, canon.digits - 1 - exponent))),
+            ),
+            else_=sa.func.concat(sa.case((n < 0, "-"), else_=""), "e", exponent),
+        )
+
+    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * SLICE_HEX))
+        return sa.cast(bits, sa.BigInteger)
+
     def ensure_state_schema(self, conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.STATE_SCHEMA or '')}"))
+
+
+def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.cast(expr, sa.Text)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import decimal
 import re
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Adapter, Dialect, text_value
 from datamove.dialects.types import TypeInfo, classify_generic, integer
+from datamove.verify.canonical import Canon, canonical
 
 _TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
 
@@ -41,6 +44,11 @@ class SQLite(Dialect):
 
     def setup_session(self, dbapi_conn: Any) -> None:
         dbapi_conn.isolation_level = None
+        # Verification's SQL needs MD5, hex parsing and the canonical form, which SQLite does
+        # not have: the Python reference itself is registered, so it agrees by construction.
+        dbapi_conn.create_function("md5", 1, _md5, deterministic=True)
+        dbapi_conn.create_function("dm_hex_int", 1, _hex_int, deterministic=True)
+        dbapi_conn.create_function("dm_canonical", 4, _canonical, deterministic=True)
 
     def is_transient(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", exc)
@@ -71,6 +79,25 @@ class SQLite(Dialect):
 
     def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
         return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
+
+    def sql_canonical(
+        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        if canon.kind == "json":
+            return None
+        return sa.func.dm_canonical(expr, canon.kind, canon.scale, canon.digits)
+
+    def sql_concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.op("||")(part)
+        return out
+
+    def sql_char_length(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.length(expr)
+
+    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.dm_hex_int(expr)
 
     def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
         base = super().adapter(target_type)
@@ -110,3 +137,17 @@ def _affinity(label: str) -> TypeInfo:
     if any(word in name for word in ("REAL", "FLOA", "DOUB")):
         return TypeInfo("float", label, bits=53)
     return TypeInfo("decimal", label, note="NUMERIC affinity")
+
+
+def _md5(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _hex_int(text: str | None) -> int | None:
+    return None if text is None else int(text, 16)
+
+
+def _canonical(value: Any, kind: str, scale: int | None, digits: int) -> str | None:
+    return canonical(value, Canon(kind, scale, digits))  # type: ignore[arg-type]

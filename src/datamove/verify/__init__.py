@@ -1,0 +1,1 @@
+"""Stage 4, validation: prove that the target equals mapping(source)."""
