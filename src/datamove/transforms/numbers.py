@@ -45,6 +45,9 @@ class Round(Transform):
             raise self.fail(f"round takes places and mode ({', '.join(MODES)})")
         self.places, self.mode = places, str(mode)
         self.quantum = Decimal(1).scaleb(-places)
+        # _WIDE with this mode: ``context.quantize(d, q)`` is ``d.quantize(q, rounding=mode,
+        # context=_WIDE)`` without parsing keyword arguments per value.
+        self.context = decimal.Context(prec=_WIDE.prec, rounding=MODES[self.mode])
 
     def apply(self, value: Any) -> Any:
         if value is None:
@@ -58,6 +61,19 @@ class Round(Transform):
         if not number.is_finite():
             raise RowError(None, f"round: {value!r} is not a finite number", value)
         return number.quantize(self.quantum, rounding=MODES[self.mode], context=_WIDE)
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        """``apply`` on each value; finite ``Decimal`` values (what drivers return for exact
+        numeric columns) are quantized directly, everything else goes through ``apply``. Any
+        failure redoes the batch with ``apply``, so errors are exactly its errors."""
+        quantize, quantum, slow, exact = self.context.quantize, self.quantum, self.apply, Decimal
+        try:
+            return [
+                quantize(v, quantum) if type(v) is exact and v.is_finite() else slow(v)
+                for v in values
+            ]
+        except Exception:  # noqa: BLE001 - apply on each value raises exactly what it raises
+            return super().apply_batch(values)
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Numeric(38, max(self.places, 0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,6 +30,14 @@ def _text(transform: Transform, value: Any) -> str:
     raise RowError(None, f"{transform.name}: expected text, got {type(value).__name__}", value)
 
 
+def _on_text(transform: Transform, values: list[Any], method: Callable[[str], Any]) -> list[Any]:
+    """``transform.apply`` on each value, where ``apply`` is ``method`` on a ``str``: that is
+    called directly (no method call and type check per value), anything else (None, a str
+    subclass, a non-text value) goes through ``apply``."""
+    slow = transform.apply
+    return [method(v) if type(v) is str else slow(v) for v in values]
+
+
 class Trim(Transform):
     """``trim`` — remove leading and trailing spaces (U+0020), as SQL's TRIM does."""
 
@@ -36,6 +45,9 @@ class Trim(Transform):
 
     def apply(self, value: Any) -> Any:
         return None if value is None else _text(self, value).strip(" ")
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        return _on_text(self, values, lambda v: v.strip(" "))
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         return sa.func.trim(expr)
@@ -52,6 +64,9 @@ class Lower(Transform):
     def apply(self, value: Any) -> Any:
         return None if value is None else _text(self, value).lower()
 
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        return _on_text(self, values, str.lower)
+
     def describe(self) -> str:
         return "converted to lower case"
 
@@ -63,6 +78,9 @@ class Upper(Transform):
 
     def apply(self, value: Any) -> Any:
         return None if value is None else _text(self, value).upper()
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        return _on_text(self, values, str.upper)
 
     def describe(self) -> str:
         return "converted to upper case"
@@ -112,6 +130,13 @@ class RegexReplace(Transform):
             return self.pattern.sub(self.replacement, _text(self, value))
         except (re.error, IndexError) as exc:
             raise RowError(None, f"regex_replace: {exc}", value) from None
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        sub, replacement, slow = self.pattern.sub, self.replacement, self.apply
+        try:
+            return [sub(replacement, v) if type(v) is str else slow(v) for v in values]
+        except Exception:  # noqa: BLE001 - apply on each value raises exactly what it raises
+            return super().apply_batch(values)
 
     def describe(self) -> str:
         return f"matches of /{self.pattern.pattern}/ replaced by {self.replacement!r}"

@@ -12,6 +12,8 @@ from datamove.errors import RowError
 from datamove.transforms.base import Transform
 
 POLICIES = ("reject", "earlier", "later")
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+_UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class Timezone(Transform):
@@ -83,6 +85,44 @@ class Timezone(Transform):
         else:
             converted = self._localize(value).astimezone(self.to)
         return converted.replace(tzinfo=None) if self.naive_result else converted
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        """``apply`` on each value, with the common case without ``datetime.replace``.
+
+        A naive ``datetime`` whose wall time exists once (the same offset for both folds) is
+        converted by arithmetic: ``replace`` with keywords costs ~0.9 µs a call, the rest of
+        the conversion ~0.1 µs. Anything else (text, dates, aware values, DST gaps and
+        overlaps) goes through ``apply``, and a failure redoes the batch with ``apply``, so
+        results and errors are exactly ``apply``'s.
+        """
+        offset_of, slow, datetime = self.assume.utcoffset, self.apply, dt.datetime
+        to_utc, naive, to = self.to_utc, self.naive_result, self.to
+        out: list[Any] = []
+        append = out.append
+        try:
+            for v in values:
+                if type(v) is not datetime or v.tzinfo is not None:
+                    append(slow(v))
+                    continue
+                offset = offset_of(v)
+                once = datetime(
+                    v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, None, fold=1
+                )
+                if offset != offset_of(once):
+                    append(slow(v))
+                elif to_utc and naive:
+                    append(v - offset)  # type: ignore[operator]
+                else:
+                    # The same instant as (v - offset).replace(tzinfo=UTC), by arithmetic.
+                    utc = _UTC_EPOCH + ((v - offset) - _NAIVE_EPOCH)  # type: ignore[operator]
+                    if to_utc:
+                        append(utc)
+                    else:
+                        converted = utc.astimezone(to)
+                        append(converted.replace(tzinfo=None) if naive else converted)
+        except Exception:  # noqa: BLE001 - apply on each value raises exactly what it raises
+            return super().apply_batch(values)
+        return out
 
     def _localize(self, wall: dt.datetime) -> dt.datetime:
         """An aware instant for a wall time that is skipped or repeated (DST), by policy."""

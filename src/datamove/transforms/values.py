@@ -56,6 +56,14 @@ class Map(Transform):
             raise self.fail("map else is keep, null, reject or a value")
         self.table = {text_form(k): v for k, v in values.items()}
         self.other = other
+        # The same table keyed by plain values whose text form is a key: the key texts
+        # themselves (a str's text form is itself) and the ints written as the key (an int's
+        # text form is str(int)). apply_batch looks up str and int values here directly.
+        self.direct: dict[Any, Any] = dict(self.table)
+        for key, result in self.table.items():
+            number = _int_of(key)
+            if number is not None:
+                self.direct[number] = result
 
     def apply(self, value: Any) -> Any:
         if value is None:
@@ -72,6 +80,18 @@ class Map(Transform):
                 None, f"map: {key!r} is not one of {', '.join(map(repr, self.table))}", value
             )
         return self.other
+
+    def apply_batch(self, values: list[Any]) -> list[Any]:
+        """``apply`` on each value; a ``str`` or ``int`` (exactly those types: a bool or a
+        subclass may have another text form) found in the table is mapped without building
+        its text form, everything else goes through ``apply``."""
+        direct, slow, miss = self.direct, self.apply, _MISSING
+        return [
+            hit
+            if (type(v) is str or type(v) is int) and (hit := direct.get(v, miss)) is not miss
+            else slow(v)
+            for v in values
+        ]
 
     def may_return_null(self) -> bool:
         return self.other == "null" or None in self.table.values()
@@ -102,6 +122,18 @@ class Map(Transform):
             "reject": "other values reject the row",
         }.get(str(self.other), f"other values become {self.other!r}")
         return f"mapped {pairs}; {rest}"
+
+
+_MISSING = object()
+
+
+def _int_of(text: str) -> int | None:
+    """The int whose ``str`` is exactly ``text`` ('7', '-12'), else None ('07', '+1', '1_0')."""
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if str(number) == text else None
 
 
 class NullIf(Transform):
