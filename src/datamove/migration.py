@@ -21,6 +21,8 @@ from datamove.events import EventHandler, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
 from datamove.state import StateStore
+from datamove.state.checks import CheckLog
+from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
 
 @dataclass
@@ -62,9 +64,14 @@ class Migration:
         return cls(load_spec(path))
 
     @contextmanager
-    def _dialects(self, workers: int = 1) -> Iterator[tuple[Dialect, Dialect]]:
+    def _dialects(
+        self, workers: int = 1, read_only: bool = False
+    ) -> Iterator[tuple[Dialect, Dialect]]:
+        """Both databases; ``read_only`` for commands that only read the target."""
         source = Dialect.for_url(self.spec.source, role="source", pool_size=workers + 1)
-        target = Dialect.for_url(self.spec.target, role="target", pool_size=workers + 2)
+        target = Dialect.for_url(
+            self.spec.target, role="target", pool_size=workers + 2, read_only=read_only
+        )
         try:
             yield source, target
         finally:
@@ -97,13 +104,7 @@ class Migration:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._dialects(workers) as (source, target):
-            plan = resolve_plan(self.spec, source, target)
-            if plan.errors:
-                lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in plan.errors)
-                raise PlanHasErrors(
-                    f"the plan has {len(plan.errors)} error(s); nothing was copied:\n{lines}",
-                    hint="run `datamove plan SPEC` for every finding",
-                )
+            plan = self._checked_plan(source, target, "nothing was copied")
             state = StateStore(target, self.spec.name)
             with target.connect() as conn, conn.begin():
                 state.ensure(conn)
@@ -134,6 +135,38 @@ class Migration:
                 state.finish_run(conn, run_id, status, rows, rejects, error)
         except DatamoveError:
             pass  # the target is gone: the original error is the one worth reporting
+
+    def verify(self, options: VerifyOptions | None = None) -> VerifyResult:
+        """Prove target = mapping(source): every check runs, each is recorded as evidence."""
+        with self._dialects(read_only=True) as (source, reader):
+            plan = self._checked_plan(source, reader, "nothing was verified")
+            result = Verifier(plan, self.spec, source, reader, options or VerifyOptions()).run()
+        target = Dialect.for_url(self.spec.target, role="target")
+        try:
+            state, log = StateStore(target, self.spec.name), CheckLog(target, self.spec.name)
+            with target.connect() as conn, conn.begin():
+                state.ensure(conn)
+                log.ensure(conn)
+                result.run_id = state.start_run(conn, "verify")
+                log.record(conn, result.run_id, result.checks)
+                failed = sum(not c.ok for c in result.checks)
+                error = f"{failed} check(s) failed" if failed else None
+                state.finish_run(
+                    conn, result.run_id, "ok" if failed == 0 else "failed", 0, 0, error
+                )
+        finally:
+            target.dispose()
+        return result
+
+    def _checked_plan(self, source: Dialect, target: Dialect, consequence: str) -> Plan:
+        plan = resolve_plan(self.spec, source, target)
+        if plan.errors:
+            lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in plan.errors)
+            raise PlanHasErrors(
+                f"the plan has {len(plan.errors)} error(s); {consequence}:\n{lines}",
+                hint="run `datamove plan SPEC` for every finding",
+            )
+        return plan
 
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100

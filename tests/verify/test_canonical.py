@@ -24,9 +24,9 @@ from tests.conftest import ENGINES, execute
 # (column, PostgreSQL type, MySQL type, SQLite type, values)
 _rng = random.Random(20261124)
 _DECIMALS = [Decimal(_rng.randint(-(10**11), 10**11)) / 100 for _ in range(40)]
-_FLOATS = [
-    _rng.uniform(-1e6, 1e6) for _ in range(30)
-] + [_rng.random() * 10 ** _rng.randint(-20, 30) for _ in range(30)]
+_FLOATS = [_rng.uniform(-1e6, 1e6) for _ in range(30)] + [
+    _rng.random() * 10 ** _rng.randint(-20, 30) for _ in range(30)
+]
 _TEXTS = ["", " ", "a ", " a", "Ünïcødé ✓", "tab\there", "new\nline", "emoji 😀", "back\\slash"]
 _TIMES = [
     dt.datetime(2020, 3, 29, 1, 59, 59, 999999),
@@ -106,9 +106,11 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
             table = sa.Table("conf", sa.MetaData(), autoload_with=conn)
             infos = {c.name: dialect.classify(c.type, str(c.type)) for c in table.columns}
             canons = {name: canon_for(info) for name, info in infos.items()}
-            exprs = [dialect.sql_canonical(table.c[c[0]], canons[c[0]], infos[c[0]]) for c in COLUMNS]
+            exprs = [
+                dialect.sql_canonical(table.c[c[0]], canons[c[0]], infos[c[0]]) for c in COLUMNS
+            ]
             assert all(e is not None for e in exprs), "every kind but JSON is computed in SQL"
-            sql_parts = [e.label(f"s_{c[0]}") for e, c in zip(exprs, COLUMNS)]  # type: ignore[union-attr]
+            sql_parts = [e.label(f"s_{c[0]}") for e, c in zip(exprs, COLUMNS, strict=True)]  # type: ignore[union-attr]
             a, b = dialect.sql_digest(exprs)  # type: ignore[arg-type]
             stmt = sa.select(
                 table.c.id, *[table.c[c[0]] for c in COLUMNS], *sql_parts, a, b
@@ -118,8 +120,8 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
             for row in rows:  # raw driver values, as verification reads them
                 n = len(COLUMNS)
                 raw, sql = row[1 : 1 + n], row[1 + n : 1 + 2 * n]
-                expected = [canonical(v, canons[c[0]]) for v, c in zip(raw, COLUMNS)]
-                for c, want, got in zip(COLUMNS, expected, sql):
+                expected = [canonical(v, canons[c[0]]) for v, c in zip(raw, COLUMNS, strict=True)]
+                for c, want, got in zip(COLUMNS, expected, sql, strict=True):
                     if want != got:
                         mismatches.append((row[0], c[0], canons[c[0]].label, want, got))
                 assert (row[-2], row[-1]) == digest(sql)

@@ -157,6 +157,65 @@ def run(
         render.run_summary(result)
 
 
+ChecksOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--checks",
+        help="Only these kinds of check (repeat): count, checksum, "
+        "legacy_key, foreign_key, aggregates, sample, invariant, shadow.",
+    ),
+]
+MaxDiffOpt = Annotated[
+    int, typer.Option(min=1, help="Differing rows fetched in full; more are only counted.")
+]
+ShowValuesOpt = Annotated[
+    bool, typer.Option("--show-values", help="Show values unmasked (PII included).")
+]
+DiffOutOpt = Annotated[
+    Path | None, typer.Option("--diff-out", help="Write every difference found as JSON here.")
+]
+
+
+@app.command()
+def verify(
+    spec: SpecArg,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
+    ] = None,
+    checks: ChecksOpt = None,
+    max_diff_rows: MaxDiffOpt = 1000,
+    show_values: ShowValuesOpt = False,
+    diff_out: DiffOutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove that the target equals the mapping of the source; exit 1 if any check fails.
+
+    Every check runs and is recorded in the state store, even when an earlier one fails.
+    """
+    from datamove.verify.runner import VerifyOptions
+
+    options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
+    migration = _guard(lambda: Migration.from_file(spec))
+    with render.Spinner("verifying", _state["quiet"] or as_json):
+        result = _guard(lambda: migration.verify(options))
+    _verify_output(result, diff_out, as_json)
+
+
+def _verify_output(result: Any, diff_out: Path | None, as_json: bool) -> None:
+    if diff_out is not None:
+        diff_out.write_text(
+            json.dumps([d.to_dict() for d in result.diffs], indent=2, default=str) + "\n",
+            encoding="utf-8",
+        )
+        render.err.print(f"wrote {diff_out}")
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.verify_text(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def status(
     spec: SpecArg,

@@ -131,6 +131,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
                 "chunks_skipped": t.chunks_skipped,
                 "rows": t.rows,
                 "copied": t.copied,
+                "filled": t.filled,
                 "rejects": t.rejects,
                 "seconds": round(t.seconds, 3),
                 "paths": sorted(t.paths),
@@ -168,7 +169,7 @@ def plan_text(plan: Plan) -> None:
                 c.source or "-",
                 c.source_info.label if c.source_info else "-",
                 ", ".join(x.describe() for x in c.transforms) or "-",
-                "sql" if c.pushdown else "python",
+                "second pass" if c.second_pass else "sql" if c.pushdown else "python",
             )
         out.print(grid)
         if t.indexes or t.foreign_keys:
@@ -195,10 +196,11 @@ def status_text(status: Any) -> None:
         out.print("nothing has run yet")
         return
     table = Table()
-    for name in ("table", "chunks", "rows", "rejects", "rows/s", "indexes"):
+    for name in ("table", "chunks", "rows", "rejects", "rows/s", "indexes", "second pass"):
         table.add_column(name, justify="left" if name == "table" else "right")
     for t in status.tables:
         rate = f"{t['rows_per_second']:,.0f}" if t["rows_per_second"] else "-"
+        second = t["second_pass"]
         table.add_row(
             t["table"],
             f"{t['chunks_done']}/{t['chunks_total']}",
@@ -206,6 +208,7 @@ def status_text(status: Any) -> None:
             str(t["rejects"]),
             rate,
             "done" if t["finalized"] else "pending",
+            f"{second['done']}/{second['total']}" if second else "-",
         )
     out.print(table)
     out.print(f"{status.rejects_total} reject(s)")
@@ -228,3 +231,56 @@ def status_text(status: Any) -> None:
                 r["table"], json.dumps(r["key"]), r["column"] or "-", r["reason"], r["value"] or ""
             )
         out.print(grid)
+
+
+class Spinner:
+    """A spinner with elapsed time on stderr while a long step without chunks runs."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.status = None if quiet or not err.is_terminal else err.status(label + " …")
+
+    def __enter__(self) -> Spinner:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+_STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta"}
+_SHOWN_KEYS = 10
+
+
+def verify_text(result: Any) -> None:
+    """The checks as a table, then every difference the row-level diffs found."""
+    table = Table(title=f"verify {result.run_id or ''}".strip(), title_justify="left")
+    for name in ("check", "status", "expected", "actual", "seconds"):
+        table.add_column(name, justify="right" if name == "seconds" else "left")
+    for c in result.checks:
+        style = _STATUS_STYLE.get(c.status, "")
+        actual = c.actual or c.details.get("error", "")
+        table.add_row(c.name, f"[{style}]{c.status}[/]", c.expected, actual, f"{c.seconds:.2f}")
+    out.print(table)
+    for diff in result.diffs:
+        if not diff.differences:
+            continue
+        out.print(f"[bold]{diff.table}[/] ({diff.method}): differences")
+        for label, keys in (("missing in target", diff.missing), ("extra in target", diff.extra)):
+            if keys:
+                shown = ", ".join("/".join(str(v) for v in k) for k in keys[:_SHOWN_KEYS])
+                more = f" … and {len(keys) - _SHOWN_KEYS} more" if len(keys) > _SHOWN_KEYS else ""
+                out.print(f"  {label} ({len(keys)}): key {shown}{more}")
+        for row in diff.changed[:_SHOWN_KEYS]:
+            cols = "; ".join(f"{c}: {s} → {t}" for c, (s, t) in row.columns.items())
+            out.print(f"  changed key {'/'.join(str(v) for v in row.key)}: {cols}")
+        if len(diff.changed) > _SHOWN_KEYS:
+            out.print(f"  … and {len(diff.changed) - _SHOWN_KEYS} more changed rows")
+        if diff.not_fetched:
+            out.print(f"  at least {diff.not_fetched} more differences (beyond --max-diff-rows)")
+    failed = [c for c in result.checks if not c.ok]
+    verdict = (
+        "[green]all checks passed[/]" if not failed else f"[red]{len(failed)} check(s) failed[/]"
+    )
+    out.print(f"{len(result.checks)} checks in {result.seconds:.1f}s; {verdict}")

@@ -367,6 +367,9 @@ class MySQL(Dialect):
             return sa.func.lower(_char(expr))
         return None
 
+    def sql_random(self) -> sa.ColumnElement[Any]:
+        return sa.func.rand()
+
     def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return _char(sa.cast(expr, sa.JSON))
 

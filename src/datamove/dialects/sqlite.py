@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import decimal
+import hashlib
 import re
 import sqlite3
 import uuid
@@ -86,6 +86,10 @@ class SQLite(Dialect):
         if canon.kind == "json":
             return None
         return sa.func.dm_canonical(expr, canon.kind, canon.scale, canon.digits)
+
+    def sql_random(self) -> sa.ColumnElement[Any]:
+        # random() is a signed 64-bit integer here: scaled into [0, 1).
+        return sa.func.random() / sa.literal(2.0**64) + sa.literal(0.5)
 
     def sql_concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
         out = parts[0]

@@ -7,6 +7,7 @@ setting silently ignored.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -214,12 +215,55 @@ class TableSpec(_Model):
         return out
 
 
+class Tolerance(_Model):
+    """How far numbers may differ and still agree (either bound suffices)."""
+
+    abs: Decimal | None = Field(default=None, ge=0, description="Absolute difference allowed.")
+    pct: Decimal | None = Field(default=None, ge=0, description="Difference allowed, in percent.")
+
+
 class Invariant(_Model):
-    """A business rule checked on both sides (used by ``verify``)."""
+    """A business rule checked on both sides: the two result sets must be equal (rows sorted
+    by their columns, numbers within ``tolerance``)."""
 
     name: str
-    source: str
-    target: str
+    source: str = Field(description="SQL run on the source.")
+    target: str = Field(description="SQL run on the target.")
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+class ShadowQuery(Invariant):
+    """A critical read query asked of old and new, each in its own schema's words."""
+
+    ordered: bool = Field(default=False, description="Row order is part of the answer.")
+
+
+class AggregateCheck(_Model):
+    """Per column count, NULL count, sum, min and max, through the mapping, on both sides."""
+
+    table: str
+    columns: list[str] = Field(min_length=1, description="Target columns.")
+    group_by: list[str] = Field(default_factory=list, description="Target columns to group by.")
+    count_distinct: list[str] = Field(default_factory=list)
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+class SampleCheck(_Model):
+    """Random source rows fetched from both sides and compared field by field."""
+
+    table: str
+    rows: int = Field(default=100, gt=0, le=100_000)
+
+
+class Checks(_Model):
+    """Configured checks, in addition to the defaults every table gets."""
+
+    aggregates: list[AggregateCheck] = Field(default_factory=list)
+    samples: list[SampleCheck] = Field(default_factory=list)
+    shadow: list[ShadowQuery] = Field(default_factory=list)
+    float_digits: int = Field(
+        default=15, ge=1, le=15, description="Significant digits floats are compared at."
+    )
 
 
 class SyncDirection(StrEnum):
@@ -264,6 +308,7 @@ class MigrationSpec(_Model):
     max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
     batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")
     invariants: list[Invariant] = Field(default_factory=list)
+    checks: Checks = Field(default_factory=Checks)
     tables: dict[str, TableSpec] = Field(min_length=1)
 
     @field_validator("tables", mode="before")

@@ -115,11 +115,15 @@ _SAME: dict[str, CanonKind] = {
 def canonical(value: Any, canon: Canon) -> str | None:
     """``value`` (as any driver returns it) in canonical text form; ``None`` for NULL.
 
-    Raises ``ValueError`` for a value that cannot be read as the column's kind.
+    A value that cannot be read as the column's kind gets a marker naming its type, which
+    never equals a canonical value: it shows as a difference, not as a crash.
     """
     if value is None:
         return None
-    return _FORMS[canon.kind](value, canon)
+    try:
+        return _FORMS[canon.kind](value, canon)
+    except (ValueError, TypeError, ArithmeticError, UnicodeDecodeError):
+        return f"\x00unreadable {type(value).__name__} as {canon.label}"
 
 
 def _integer(value: Any, canon: Canon) -> str:

@@ -1,0 +1,186 @@
+"""A table as verification sees it: both sides' keys and compared columns, through the mapping.
+
+The source side of each compared column is the same SQL the copy pushes down (the Plan's
+transform chain over the raw source column), brought into canonical form by the source
+dialect; the target side is the target column in canonical form. A remapped table is matched
+on its legacy column; a looked-up foreign key is translated back to the parent's legacy key
+in the target, so a child pointing at the wrong parent shows as a changed value.
+
+A column the source database cannot compute (a Python transform), or whose canonical form an
+engine cannot produce in SQL (JSON across engines), is compared in Python by a streaming
+merge of both sides in key order instead (``merge``), and the check says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from datamove.dialects.base import Dialect
+from datamove.dialects.types import TypeInfo
+from datamove.plan.model import ColumnPlan, Plan, TablePlan
+from datamove.verify.canonical import Canon, canon_for
+
+
+@dataclass
+class Compared:
+    """One compared target column."""
+
+    name: str
+    canon: Canon
+    plan: ColumnPlan
+    source_sql: sa.ColumnElement[Any] | None
+    """Canonical text computed by the source (None: compared in Python)."""
+    target_sql: sa.ColumnElement[Any] | None
+    pii: bool
+
+
+@dataclass
+class KeyPart:
+    """One key column: its source and target columns, as ranges compare them."""
+
+    source: sa.ColumnElement[Any]
+    target: sa.ColumnElement[Any]
+    source_sortable: sa.ColumnElement[Any]
+    target_sortable: sa.ColumnElement[Any]
+    canon: Canon
+    source_canonical: sa.ColumnElement[Any]
+    target_canonical: sa.ColumnElement[Any]
+    integer: bool
+
+
+@dataclass
+class MappedTable:
+    """Everything verification needs to compare one table."""
+
+    plan: TablePlan
+    keys: list[KeyPart]
+    columns: list[Compared]
+    source_filter: sa.ColumnElement[bool]
+    python_reasons: dict[str, str] = field(default_factory=dict)
+    """Columns compared in Python, with why."""
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def in_sql(self) -> list[Compared]:
+        return [c for c in self.columns if c.name not in self.python_reasons]
+
+    @property
+    def in_python(self) -> list[Compared]:
+        return [c for c in self.columns if c.name in self.python_reasons]
+
+    @property
+    def method(self) -> str:
+        if not self.python_reasons:
+            return "checksum"
+        if not self.in_sql:
+            return "merge"
+        return "checksum+merge"
+
+
+def map_table(
+    plan: Plan, table: TablePlan, source: Dialect, target: Dialect, float_digits: int
+) -> MappedTable:
+    """The mapping-aware comparison of ``table`` (see the module docstring)."""
+    src, tgt = table.source_table, table.target_table
+    infos = {c.source: c.source_info for c in table.columns if c.source}
+    keys = []
+    for s_name, t_name in zip(table.key, table.target_key, strict=True):
+        info = infos.get(s_name)
+        canon = canon_for(info)
+        t_info = _target_info(target, tgt.c[t_name])
+        s_canon = source.sql_canonical(src.c[s_name], canon, info)
+        t_canon = target.sql_canonical(tgt.c[t_name], canon, t_info)
+        if s_canon is None or t_canon is None:
+            s_canon, t_canon = sa.cast(src.c[s_name], sa.Text), sa.cast(tgt.c[t_name], sa.Text)
+        keys.append(
+            KeyPart(
+                source=src.c[s_name],
+                target=tgt.c[t_name],
+                source_sortable=source.sortable(src.c[s_name], info),
+                target_sortable=target.sortable(tgt.c[t_name], info),
+                canon=canon,
+                source_canonical=s_canon,
+                target_canonical=t_canon,
+                integer=info is not None and info.kind == "integer",
+            )
+        )
+    key_targets = set(table.target_key)
+    compared: list[Compared] = []
+    reasons: dict[str, str] = {}
+    for col in table.columns:
+        if col.generated or col.target in key_targets:
+            continue
+        t_info = _target_info(target, tgt.c[col.target])
+        canon = canon_for(col.source_info if col.lookup else t_info, float_digits)
+        s_sql, t_sql, why = _sides(plan, table, col, canon, t_info, source, target)
+        compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii))
+        if why:
+            reasons[col.target] = why
+    where: Any = sa.text(f"({table.where})") if table.where else sa.true()
+    return MappedTable(table, keys, compared, where, reasons)
+
+
+def _target_info(target: Dialect, column: sa.Column[Any]) -> TypeInfo | None:
+    return target.classify(column.type, str(column.type))
+
+
+def _sides(
+    plan: Plan,
+    table: TablePlan,
+    col: ColumnPlan,
+    canon: Canon,
+    t_info: TypeInfo | None,
+    source: Dialect,
+    target: Dialect,
+) -> tuple[sa.ColumnElement[Any] | None, sa.ColumnElement[Any] | None, str | None]:
+    """(source canonical SQL, target canonical SQL, why it is compared in Python or None)."""
+    if not col.pushdown:
+        return None, None, "a Python transform computes it"
+    if canon.kind == "json" and not (type(source) is type(target) and source.NATIVE_JSON_CANONICAL):
+        return None, None, "JSON is compared in Python across engines"
+    src = table.source_table
+    raw: sa.ColumnElement[Any] = src.c[col.source] if col.source else sa.null()
+    expr = col.sql(raw, source)
+    s_info = col.source_info if not col.transforms else t_info
+    t_expr: sa.ColumnElement[Any] = table.target_table.c[col.target]
+    if col.lookup is not None:
+        expr, t_expr, t_info = _lookup_sides(plan, table, col, raw, t_expr, target)
+    s_sql = source.sql_canonical(expr, canon, s_info)
+    t_sql = target.sql_canonical(t_expr, canon, t_info)
+    if s_sql is None or t_sql is None:
+        side = source if s_sql is None else target
+        return None, None, f"{side.NAME} has no SQL for the canonical {canon.label} form"
+    return s_sql, t_sql, None
+
+
+def _lookup_sides(
+    plan: Plan,
+    table: TablePlan,
+    col: ColumnPlan,
+    raw: sa.ColumnElement[Any],
+    t_expr: sa.ColumnElement[Any],
+    target: Dialect,
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], TypeInfo | None]:
+    """A looked-up key compares as the parent's legacy key: the source's raw value against
+    the legacy key of the parent row the target points at."""
+    assert col.lookup is not None
+    parent = col.lookup.parent_table
+    legacy = parent.c[col.lookup.legacy_column]
+    back: sa.ColumnElement[Any] = (
+        sa.select(legacy).where(parent.c[col.lookup.key_column] == t_expr).scalar_subquery()
+    )
+    source_expr = raw
+    if col.lookup.on_orphan == "null":  # an orphan was written as NULL
+        p_plan = plan.tables[col.lookup.parent]
+        p_src = p_plan.source_table
+        exists = sa.exists().where(p_src.c[p_plan.key[0]] == raw)
+        source_expr = sa.case((exists, raw), else_=sa.null())
+    elif col.lookup.on_orphan == "keep":  # an orphan kept its source value
+        back = sa.func.coalesce(back, t_expr)
+    return source_expr, back, _target_info(target, legacy)

@@ -1,0 +1,121 @@
+"""What verification produces: a row-level table diff and the recorded Checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from datamove.redact import mask_value
+
+CanonKey = tuple[str | None, ...]
+
+
+@dataclass
+class ChangedRow:
+    """A row on both sides whose mapped values differ: per column (source, target) shown."""
+
+    key: CanonKey
+    columns: dict[str, tuple[str, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": list(self.key),
+            "columns": {c: {"source": s, "target": t} for c, (s, t) in self.columns.items()},
+        }
+
+
+@dataclass
+class TableDiff:
+    """Every difference between mapping(source) and target for one table."""
+
+    table: str
+    method: str
+    source_rows: int = 0
+    target_rows: int = 0
+    missing: list[CanonKey] = field(default_factory=list)
+    """In the source (in scope), not in the target."""
+    extra: list[CanonKey] = field(default_factory=list)
+    """In the target, not in the source."""
+    changed: list[ChangedRow] = field(default_factory=list)
+    rejected: list[CanonKey] = field(default_factory=list)
+    """Missing rows that the copy recorded as rejects (explained, not failures)."""
+    not_fetched: int = 0
+    """Differences beyond ``max_diff_rows``: counted (at least this many), not fetched."""
+    ranges: int = 0
+    ranges_differing: int = 0
+    queries: int = 0
+
+    @property
+    def differences(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.changed) + self.not_fetched
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "method": self.method,
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "missing": [list(k) for k in self.missing],
+            "extra": [list(k) for k in self.extra],
+            "changed": [c.to_dict() for c in self.changed],
+            "rejected": [list(k) for k in self.rejected],
+            "not_fetched": self.not_fetched,
+            "ranges": self.ranges,
+            "ranges_differing": self.ranges_differing,
+            "queries": self.queries,
+        }
+
+
+def key_order(key: CanonKey) -> tuple[tuple[int, Any], ...]:
+    """Canonical keys in the databases' key order: numbers numerically, text by code point
+    (which is how ranges compare text keys on every engine)."""
+    out: list[tuple[int, Any]] = []
+    for part in key:
+        try:
+            out.append((0, Decimal(part or "")))
+        except InvalidOperation:
+            out.append((1, part or ""))
+    return tuple(out)
+
+
+def shown(value: str | None, pii: bool, show_values: bool) -> str:
+    """A canonical value as outputs show it; a PII column's value masked unless
+    ``show_values``; long values shortened."""
+    if value is None:
+        return "NULL"
+    if pii and not show_values:
+        return mask_value(value)
+    text = repr(value)
+    return text if show_values or len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class Check:
+    """One validation with its evidence: recorded in the state store by ``verify``."""
+
+    name: str
+    kind: str
+    table: str | None
+    status: str
+    """``passed``, ``failed`` or ``error`` (the check itself could not run)."""
+    expected: str = ""
+    actual: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "table": self.table,
+            "status": self.status,
+            "expected": self.expected,
+            "actual": self.actual,
+            "details": self.details,
+            "seconds": round(self.seconds, 3),
+        }

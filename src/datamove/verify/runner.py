@@ -1,0 +1,266 @@
+"""``verify``: run every check, collect them all, then let the policy decide.
+
+Per table in scope: **count**, **checksum** (the row-level diff: range checksums with
+bisection, or the streaming merge for columns computed in Python), **legacy key** for
+remapped tables and **foreign key** orphans; then the spec's aggregates, samples, invariants
+and shadow queries. A check never stops the others: a failing SQL is a check in ``error``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from datamove.copy.chunk import ChunkCopier
+from datamove.copy.throttle import Throttle
+from datamove.dialects.base import Dialect
+from datamove.errors import UsageError
+from datamove.plan.model import Plan
+from datamove.spec.models import MigrationSpec
+from datamove.state.store import StateStore
+from datamove.verify import checks as default_checks
+from datamove.verify.canonical import canonical
+from datamove.verify.checksum import ChecksumDiff
+from datamove.verify.mapped import MappedTable, map_table
+from datamove.verify.merge import merge_diff
+from datamove.verify.rangesum import Side
+from datamove.verify.result import CanonKey, Check, TableDiff
+from datamove.verify.sample import sample_check
+
+KINDS = (
+    "count",
+    "checksum",
+    "legacy_key",
+    "foreign_key",
+    "aggregates",
+    "sample",
+    "invariant",
+    "shadow",
+)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    tables: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    """Kinds of check to run (empty: all)."""
+    max_diff_rows: int = 1000
+    show_values: bool = False
+
+
+@dataclass
+class VerifyResult:
+    checks: list[Check]
+    diffs: list[TableDiff]
+    seconds: float
+    run_id: str | None = None
+    failed: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+class Verifier:
+    """Verifies one plan's tables between its source and target."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        spec: MigrationSpec,
+        source: Dialect,
+        target: Dialect,
+        options: VerifyOptions,
+    ) -> None:
+        unknown = [k for k in options.checks if k not in KINDS]
+        if unknown:
+            raise UsageError(
+                f"unknown check kind(s): {', '.join(unknown)}", hint=f"use {', '.join(KINDS)}"
+            )
+        configured = [c.table for c in spec.checks.aggregates]
+        configured += [c.table for c in spec.checks.samples]
+        unknown_tables = [t for t in configured if t not in plan.tables]
+        if unknown_tables:
+            raise UsageError(
+                f"checks name table(s) not in the spec: {', '.join(unknown_tables)}",
+                hint=f"tables are: {', '.join(plan.order)} (spec path: checks)",
+            )
+        missing = [t for t in options.tables if t not in plan.tables]
+        if missing:
+            raise UsageError(
+                f"table(s) not in the spec: {', '.join(missing)}",
+                hint=f"tables are: {', '.join(plan.order)}",
+            )
+        self.plan = plan
+        self.spec = spec
+        self.source = source
+        self.target = target
+        self.options = options
+        self.state = StateStore(target, spec.name)
+
+    def _wanted(self, kind: str) -> bool:
+        return not self.options.checks or kind in self.options.checks
+
+    def run(self, record_rejects: bool = True) -> VerifyResult:
+        started = time.monotonic()
+        tables = [t for t in self.plan.order if not self.options.tables or t in self.options.tables]
+        out: list[Check] = []
+        diffs: list[TableDiff] = []
+        digits = self.spec.checks.float_digits
+        with (
+            self.source.connect() as src,
+            self.target.connect() as tgt,
+            self.target.connect() as tgt2,
+        ):
+            rejected = self._rejects(tgt) if record_rejects else {}
+            for name in tables:
+                mapped = map_table(
+                    self.plan, self.plan.tables[name], self.source, self.target, digits
+                )
+                out.extend(self._table(mapped, src, tgt, tgt2, rejected.get(name, set()), diffs))
+            out.extend(self._configured(src, tgt, tables))
+        return VerifyResult(out, diffs, time.monotonic() - started)
+
+    def _rejects(self, tgt: Connection) -> dict[str, set[tuple[Any, ...]]]:
+        """Keys the copy recorded as rejects, per table (their rows are missing by design)."""
+        return self.state.rejected_keys(tgt) if self.state.exists(tgt) else {}
+
+    def _table(
+        self,
+        mapped: MappedTable,
+        src: Connection,
+        tgt: Connection,
+        tgt2: Connection,
+        rejected: set[tuple[Any, ...]],
+        diffs: list[TableDiff],
+    ) -> list[Check]:
+        plan = mapped.plan
+        out: list[Check] = []
+        reject_keys = {
+            tuple(canonical(v, k.canon) for v, k in zip(key, mapped.keys, strict=True))
+            for key in rejected
+        }
+        if self._wanted("count"):
+            out.append(default_checks.count_check(mapped, src, tgt, len(reject_keys)))
+        if self._wanted("checksum"):
+            check, diff = self._diff(mapped, src, tgt, tgt2, reject_keys)
+            out.append(check)
+            diffs.append(diff)
+        if self._wanted("legacy_key"):
+            legacy = default_checks.legacy_key_check(plan, tgt)
+            out.extend([legacy] if legacy else [])
+        if self._wanted("foreign_key"):
+            out.extend(default_checks.foreign_key_checks(plan, self.plan.tables, tgt))
+        return out
+
+    def _copier(self, mapped: MappedTable) -> ChunkCopier:
+        return ChunkCopier(
+            mapped.plan, self.source, self.target, self.state, "verify", Throttle(None)
+        )
+
+    def _diff(
+        self,
+        mapped: MappedTable,
+        src: Connection,
+        tgt: Connection,
+        tgt2: Connection,
+        reject_keys: set[CanonKey],
+    ) -> tuple[Check, TableDiff]:
+        """The row-level diff of one table, as a check."""
+        name = f"{mapped.name}: checksum"
+        diff = TableDiff(mapped.name, mapped.method)
+
+        def body() -> Check:
+            opts = self.options
+            if mapped.in_sql or not mapped.in_python:
+                s_side = Side(
+                    self.source,
+                    src,
+                    mapped.plan.source_table,
+                    [k.source for k in mapped.keys],
+                    [k.source_sortable for k in mapped.keys],
+                    [k.source_canonical for k in mapped.keys],
+                    [c.source_sql for c in mapped.in_sql],  # type: ignore[misc]
+                    mapped.source_filter,
+                )
+                t_side = Side(
+                    self.target,
+                    tgt,
+                    mapped.plan.target_table,
+                    [k.target for k in mapped.keys],
+                    [k.target_sortable for k in mapped.keys],
+                    [k.target_canonical for k in mapped.keys],
+                    [c.target_sql for c in mapped.in_sql],  # type: ignore[misc]
+                    sa.true(),
+                )
+                ChecksumDiff(mapped, s_side, t_side, opts.max_diff_rows, opts.show_values).run(diff)
+            if mapped.in_python:
+                merge_diff(
+                    mapped,
+                    self._copier(mapped),
+                    (self.source, src),
+                    (self.target, tgt2),
+                    diff,
+                    opts.max_diff_rows,
+                    opts.show_values,
+                    with_keys=not mapped.in_sql,
+                )
+            explained = [k for k in diff.missing if k in reject_keys]
+            diff.rejected = explained
+            diff.missing = [k for k in diff.missing if k not in reject_keys]
+            details: dict[str, Any] = diff.to_dict()
+            if mapped.python_reasons:
+                details["compared_in_python"] = mapped.python_reasons
+            status = "failed" if diff.differences else "passed"
+            actual = (
+                f"{len(diff.missing)} missing, {len(diff.extra)} extra, "
+                f"{len(diff.changed)} changed"
+                + (f", {diff.not_fetched}+ more" if diff.not_fetched else "")
+            )
+            return Check(name, "checksum", mapped.name, status, "0 differences", actual, details)
+
+        return default_checks.timed(name, "checksum", mapped.name, body), diff
+
+    def _configured(self, src: Connection, tgt: Connection, tables: list[str]) -> list[Check]:
+        out: list[Check] = []
+        spec = self.spec.checks
+        digits = spec.float_digits
+        for agg in spec.aggregates if self._wanted("aggregates") else []:
+            if agg.table in tables:
+                mapped = map_table(
+                    self.plan, self.plan.tables[agg.table], self.source, self.target, digits
+                )
+                out.append(default_checks.aggregate_check(agg, mapped, self.source, src, tgt))
+        for smp in spec.samples if self._wanted("sample") else []:
+            if smp.table in tables:
+                mapped = map_table(
+                    self.plan, self.plan.tables[smp.table], self.source, self.target, digits
+                )
+                out.append(
+                    sample_check(
+                        mapped,
+                        smp.rows,
+                        self._copier(mapped),
+                        (self.source, src),
+                        (self.target, tgt),
+                        self.options.show_values,
+                    )
+                )
+        if not self.options.tables:
+            for inv in self.spec.invariants if self._wanted("invariant") else []:
+                out.append(default_checks.query_check(inv, "invariant", src, tgt))
+            for shadow in spec.shadow if self._wanted("shadow") else []:
+                out.append(default_checks.query_check(shadow, "shadow", src, tgt))
+        return out
