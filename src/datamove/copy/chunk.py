@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from datamove.copy.keys import KeyValue, in_range
 from datamove.copy.pipeline import prefetch
 from datamove.copy.throttle import Throttle
-from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.base import Adapter, Dialect, Row, adapt_column
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan
@@ -259,13 +259,19 @@ class ChunkCopier:
 
     def _convert(self, rows: Sequence[Row], tgt: Connection) -> list[Row]:
         """Apply readers, lookups, Python-only transforms and the target's adapters."""
-        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
         if not rows:
+            self.convert_columns(rows, tgt)  # lookups are read even for no rows
             return []
+        return [list(row) for row in zip(*self.convert_columns(rows, tgt), strict=True)]
+
+    def convert_columns(self, rows: Sequence[Row], tgt: Connection) -> list[list[Any]]:
+        """``convert``, giving the batch column by column (each column's values in a list)."""
+        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
         # Column by column: one list comprehension per step, and whole-batch transforms
         # (a python function that declares it) see the column at once.
-        columns = [list(values) for values in zip(*rows, strict=True)]
-        touched = False
+        columns = [list(values) for values in zip(*rows, strict=True)] if rows else []
+        if not columns:
+            return [[] for _ in self.written]
         for i, col in enumerate(self.written):
             values = columns[i]
             for fn in (self.readers[i], lookups.get(i)):
@@ -274,24 +280,25 @@ class ChunkCopier:
             if not col.pushdown:
                 for step in col.transforms:
                     values = step.apply_batch(values)
-            if self.adapters[i] is not None:
-                adapt = self.adapters[i]
-                assert adapt is not None
-                values = [adapt(v) for v in values]
-            touched = touched or values is not columns[i]
+            adapt = self.adapters[i]
+            if adapt is not None:
+                values = adapt_column(adapt, values)
             columns[i] = values
-        return [list(row) for row in zip(*columns, strict=True)] if touched else list(rows)
+        return columns
 
     def _rows(self, src: Connection, tgt: Connection, chunk: ChunkState) -> int:
         total = 0
         stmt = self.select(chunk.lo, chunk.hi)
         # The next batch is read while this one is converted and written.
         batches = prefetch(self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS))
-        for batch in batches:
-            self.throttle(len(batch))
-            rows = self._convert(batch, tgt)
-            self.target.write(tgt, self.plan.target_table, self.columns, rows)
-            total += len(batch)
+        queries = any(c.lookup for c in self.written)  # lookups read the target per batch
+        with self.target.batch_writer(tgt, self.plan.target_table, self.columns) as writer:
+            for batch in batches:
+                self.throttle(len(batch))
+                if queries:
+                    writer.pause()
+                writer.write(self.convert_columns(batch, tgt))
+                total += len(batch)
         return total
 
     # -- the careful path ------------------------------------------------------------------

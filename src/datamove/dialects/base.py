@@ -371,13 +371,12 @@ class Dialect:
         finally:
             cursor.close()
 
-    def write_columns(
-        self, conn: Connection, table: sa.Table, columns: Sequence[str], values: Sequence[list[Any]]
-    ) -> None:
-        """``write`` of the rows whose ``columns[i]`` values are ``values[i]`` (the rows path
-        builds a batch a column at a time; a dialect may choose its write by the value types
-        it finds in each column)."""
-        self.write(conn, table, columns, list(zip(*values, strict=True)))
+    def batch_writer(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str]
+    ) -> BatchWriter:
+        """The rows path's writer for one chunk: batches given column by column, written into
+        ``table`` inside the connection's open transaction (use it as a context manager)."""
+        return BatchWriter(self, conn, table, columns)
 
     # -- DDL -------------------------------------------------------------------------------
 
@@ -392,6 +391,36 @@ class Dialect:
 
     def quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))
+
+
+class BatchWriter:
+    """Writes a chunk's batches, each given column by column (``values[i]`` holds the values
+    of ``columns[i]``). This one writes each batch with ``Dialect.write``; a dialect may keep
+    one bulk statement open across batches, so the server works on one batch while the next
+    is converted, and choose its format by the value types it finds in each column."""
+
+    def __init__(
+        self, dialect: Dialect, conn: Connection, table: sa.Table, columns: Sequence[str]
+    ) -> None:
+        self.dialect, self.conn, self.table, self.columns = dialect, conn, table, columns
+
+    def write(self, values: Sequence[list[Any]]) -> None:
+        rows: list[Row] = list(zip(*values, strict=True))
+        self.dialect.write(self.conn, self.table, self.columns, rows)
+
+    def pause(self) -> None:
+        """End a statement kept open across batches, so the connection can run other queries
+        (the next ``write`` starts a new one)."""
+
+    def close(self, failure: BaseException | None = None) -> None:
+        """Finish the writes (or abandon them on ``failure``)."""
+        self.pause()
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, kind: Any, failure: BaseException | None, trace: Any) -> None:
+        self.close(failure)
 
 
 _UNCHANGED: dict[Adapter, frozenset[type]] = {}

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from decimal import Decimal
+from operator import attrgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.base import Adapter, BatchWriter, Dialect, Row, returns_unchanged
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon
@@ -26,6 +32,51 @@ _TRANSIENT_SQLSTATES = {
 }
 _cursor_names = itertools.count()
 _BLOCK_BYTES = 1 << 20
+_tzinfo = attrgetter("tzinfo")
+
+
+def _ints_within(bits: int) -> Callable[[list[Any]], bool]:
+    bound = 1 << (bits - 1)
+    # filter(None, ...) leaves out NULLs (and zeros, which are in range anyway).
+    return lambda v: (
+        -bound <= min(filter(None, v), default=0) and max(filter(None, v), default=0) < bound
+    )
+
+
+def _naive(values: list[Any]) -> bool:
+    return set(map(_tzinfo, filter(None, values))) <= {None}
+
+
+def _aware(values: list[Any]) -> bool:
+    # Zones whose offsets PostgreSQL's text input reads too (whole seconds, under 16 hours):
+    # UTC and IANA zones; other tzinfo objects go the text way.
+    return all(
+        tz is dt.UTC or isinstance(tz, ZoneInfo) for tz in set(map(_tzinfo, filter(None, values)))
+    )
+
+
+# Binary COPY for the rows path. The server reads a binary value by the *column's* type, and
+# psycopg dumps it by the type it is told, so a column qualifies only when every value is of a
+# Python type whose binary form is exactly what the text form would have given: by column type
+# OID, (the type psycopg dumps it as, the value types allowed, a check of the values). A bool
+# into an integer column, an int into a text column, an int out of the column's range, a naive
+# timestamp into timestamptz... make the batch a text COPY, as before (binary would store 1,
+# fail in Python, or wrap around where text gives the server's error and a careful redo).
+_BINARY_WRITES: dict[int, tuple[int, frozenset[type], Callable[[list[Any]], bool] | None]] = {
+    16: (16, frozenset({bool}), None),  # boolean
+    20: (20, frozenset({int}), _ints_within(64)),  # bigint
+    23: (23, frozenset({int}), _ints_within(32)),  # integer
+    21: (21, frozenset({int}), _ints_within(16)),  # smallint
+    25: (25, frozenset({str}), None),  # text
+    1042: (25, frozenset({str}), None),  # character(n): text's binary form, padded by the server
+    1043: (1043, frozenset({str}), None),  # character varying(n)
+    701: (701, frozenset({float}), None),  # double precision (float4 would round twice)
+    1700: (1700, frozenset({Decimal, int}), None),  # numeric (typmod applied by the server)
+    1082: (1082, frozenset({dt.date}), None),  # date
+    1114: (1114, frozenset({dt.datetime}), _naive),  # timestamp
+    1184: (1184, frozenset({dt.datetime}), _aware),  # timestamptz
+    2950: (2950, frozenset({uuid.UUID}), None),  # uuid
+}
 
 
 class PostgreSQL(Dialect):
@@ -169,6 +220,7 @@ class PostgreSQL(Dialect):
         if isinstance(target_type, sa.JSON):
             from psycopg.types.json import Jsonb
 
+            @returns_unchanged(type(None), str, bytes)
             def to_json(value: Any) -> Any:
                 if isinstance(value, str | bytes) or value is None:
                     return value  # already JSON text; the server parses and checks it
@@ -184,6 +236,12 @@ class PostgreSQL(Dialect):
         with raw.cursor() as cursor, cursor.copy(self._copy_from_sql(table, columns)) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def batch_writer(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str]
+    ) -> BatchWriter:
+        oids = self.column_types(conn, table, columns)
+        return _CopyWriter(self, conn, table, columns, oids)
 
     # -- types -----------------------------------------------------------------------------
 
@@ -319,3 +377,74 @@ class PostgreSQL(Dialect):
 
 def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(expr, sa.Text)
+
+
+class _CopyWriter(BatchWriter):
+    """The rows path's batches through one ``COPY FROM STDIN`` for the chunk (ended only by
+    ``pause``, by a batch that needs the other format, and at the end): the server parses and
+    stores one batch while the next is read and converted, instead of finishing every batch
+    before the next starts. Binary while each column's values qualify (``_BINARY_WRITES``):
+    about half the Python time of text per row, and no text parsing on the server."""
+
+    def __init__(
+        self,
+        dialect: PostgreSQL,
+        conn: Connection,
+        table: sa.Table,
+        columns: Sequence[str],
+        oids: list[Any],
+    ) -> None:
+        super().__init__(dialect, conn, table, columns)
+        self.oids = oids
+        self.sql = dialect._copy_from_sql(table, columns)
+        self.binary = False
+        self.open: ExitStack | None = None  # the cursor and COPY of the statement in progress
+        self.copy: Any = None
+
+    def write(self, values: Sequence[list[Any]]) -> None:
+        dump_as = self._binary_types(values)
+        if self.open is not None and self.binary != (dump_as is not None):
+            self.pause()
+        if self.open is None:
+            raw: Any = self.conn.connection.dbapi_connection
+            self.binary = dump_as is not None
+            with ExitStack() as stack:
+                cursor = stack.enter_context(raw.cursor())
+                sql = self.sql + (" (FORMAT binary)" if self.binary else "")
+                self.copy = stack.enter_context(cursor.copy(sql))
+                if dump_as is not None:
+                    self.copy.set_types(dump_as)
+                self.open = stack.pop_all()
+        write_row = self.copy.write_row
+        for row in zip(*values, strict=True):
+            write_row(row)
+
+    def _binary_types(self, values: Sequence[list[Any]]) -> list[int] | None:
+        """The type OIDs psycopg dumps each column as in binary COPY, or None when some column
+        does not qualify (its type, or a value's type or range)."""
+        dump_as: list[int] = []
+        for oid, column in zip(self.oids, values, strict=True):
+            rule = _BINARY_WRITES.get(oid) if oid is not None else None
+            if rule is None:
+                return None
+            as_type, allowed, check = rule
+            kinds = set(map(type, column))
+            kinds.discard(type(None))
+            if not kinds <= allowed or (kinds and check is not None and not check(column)):
+                return None
+            dump_as.append(as_type)
+        return dump_as
+
+    def pause(self) -> None:
+        self._end(None)
+
+    def close(self, failure: BaseException | None = None) -> None:
+        self._end(failure)
+
+    def _end(self, failure: BaseException | None) -> None:
+        """Finish the COPY in progress; with ``failure``, abandon it (psycopg sends CopyFail
+        and the failure stays the error raised)."""
+        open_, self.open, self.copy = self.open, None, None
+        if open_ is not None:
+            trace = failure.__traceback__ if failure is not None else None
+            open_.__exit__(type(failure) if failure is not None else None, failure, trace)
