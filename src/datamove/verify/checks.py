@@ -116,7 +116,7 @@ def foreign_key_checks(
 ) -> list[Check]:
     """No orphans in the target for each foreign key of the plan, enforced or not."""
     out = []
-    for fk in plan.foreign_keys:
+    for fk in plan.references:
         parent = tables.get(fk.parent)
         if parent is None:
             continue

@@ -34,12 +34,14 @@ def merge_diff(
     max_diff_rows: int,
     show_values: bool,
     with_keys: bool,
+    lookups: Connection,
 ) -> None:
     """Compare ``mapped.in_python`` columns row by row; with ``with_keys`` also report
-    missing and extra rows (when no checksum pass did)."""
+    missing and extra rows (when no checksum pass did). ``lookups`` is a second target
+    connection: lookups cannot share one with a streaming read."""
     columns = mapped.in_python
     canons = [k.canon for k in mapped.keys]
-    s_rows = _source_rows(mapped, copier, source, target[1], columns, canons)
+    s_rows = _source_rows(mapped, copier, source, lookups, columns, canons)
     t_rows = _target_rows(mapped, target, columns, canons)
     changed = {row.key: row for row in diff.changed}
     s_count = t_count = 0

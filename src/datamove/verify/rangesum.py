@@ -58,10 +58,39 @@ class Side:
         self.canonical_keys = list(canonical_keys)
         self.parts = list(parts)
         self.where = where
+        self.queries = 0
+
+    def _hashed(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.Subquery:
+        """The rows of ``(lo, hi]`` as (keys, canonical keys, row hash), in layers.
+
+        Each layer is fenced (``OFFSET 0``: no engine merges it into the next), so every
+        canonical value and the MD5 are computed once per row, not once per use.
+        """
+        n = len(self.keys)
+        canon = (
+            sa.select(
+                *[k.label(f"k{i}") for i, k in enumerate(self.keys)],
+                *[c.label(f"c{i}") for i, c in enumerate(self.canonical_keys)],
+                *[p.label(f"p{i}") for i, p in enumerate(self.parts)],
+            )
+            .select_from(self.table)
+            .where(self._range(lo, hi))
+            .offset(0)
+            .subquery("dm_canon")
+        )
         # The key is part of the digest: a row moved to another key changes the sums even
         # when the range's count stays the same.
-        self.a, self.b = dialect.sql_digest([*self.canonical_keys, *self.parts])
-        self.queries = 0
+        values = [canon.c[f"c{i}"] for i in range(n)]
+        values += [canon.c[f"p{i}"] for i in range(len(self.parts))]
+        return (
+            sa.select(
+                *[canon.c[f"k{i}"] for i in range(n)],
+                *[canon.c[f"c{i}"] for i in range(n)],
+                self.dialect.sql_row_hash(values).label("h"),
+            )
+            .offset(0)
+            .subquery("dm_hashed")
+        )
 
     def _run(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
         self.queries += 1
@@ -84,21 +113,16 @@ class Side:
         self, bucketing: Bucketing, lo: KeyValue | None = None, hi: KeyValue | None = None
     ) -> dict[int, Sums]:
         """Sums of every non-empty bucket in ``(lo, hi]``, in one grouped scan."""
-        bucket = ((self.keys[0] - bucketing.base) // bucketing.width).label("dm_bucket")
-        stmt = (
-            sa.select(bucket, sa.func.count(), sa.func.sum(self.a), sa.func.sum(self.b))
-            .select_from(self.table)
-            .where(self._range(lo, hi))
-            .group_by(bucket)
-        )
+        rows = self._hashed(lo, hi)
+        a, b = self.dialect.sql_digest(rows.c.h)
+        bucket = ((rows.c.k0 - bucketing.base) // bucketing.width).label("dm_bucket")
+        stmt = sa.select(bucket, sa.func.count(), sa.func.sum(a), sa.func.sum(b)).group_by(bucket)
         return {int(n): _sums(c, a, b) for n, c, a, b in self._run(stmt)}
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
-        stmt = (
-            sa.select(sa.func.count(), sa.func.sum(self.a), sa.func.sum(self.b))
-            .select_from(self.table)
-            .where(self._range(lo, hi))
-        )
+        rows = self._hashed(lo, hi)
+        a, b = self.dialect.sql_digest(rows.c.h)
+        stmt = sa.select(sa.func.count(), sa.func.sum(a), sa.func.sum(b))
         return _sums(*self._run(stmt)[0])
 
     def boundaries(self, lo: KeyValue | None, hi: KeyValue | None, every: int) -> list[KeyValue]:
@@ -124,10 +148,10 @@ class Side:
     ) -> dict[CanonKey, tuple[KeyValue, int, int]]:
         """Every row of ``(lo, hi]``: canonical key → (raw key, digest slices)."""
         n = len(self.keys)
-        stmt = (
-            sa.select(*self.keys, *self.canonical_keys, self.a, self.b)
-            .select_from(self.table)
-            .where(self._range(lo, hi))
+        rows = self._hashed(lo, hi)
+        a, b = self.dialect.sql_digest(rows.c.h)
+        stmt = sa.select(
+            *[rows.c[f"k{i}"] for i in range(n)], *[rows.c[f"c{i}"] for i in range(n)], a, b
         )
         return {
             tuple(row[n : 2 * n]): (tuple(row[:n]), int(row[-2]), int(row[-1]))

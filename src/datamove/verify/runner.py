@@ -216,6 +216,7 @@ class Verifier:
                     opts.max_diff_rows,
                     opts.show_values,
                     with_keys=not mapped.in_sql,
+                    lookups=tgt,
                 )
             explained = [k for k in diff.missing if k in reject_keys]
             diff.rejected = explained
