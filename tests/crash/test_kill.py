@@ -20,8 +20,10 @@ from tests.helpers import create_orders, table_rows, write_spec
 ROWS, BATCH = 12_000, 500
 
 
-def _kill_after_chunks(spec, chunks: int) -> None:
-    """Run the CLI (throttled, so it takes seconds) and kill -9 it once ``chunks`` committed."""
+def _kill_after_chunks(spec, chunks: int, count=None) -> None:
+    """Run the CLI (throttled, so it takes seconds) and kill -9 it once ``chunks`` committed
+    (as ``count(spec)`` counts them: by default the load's chunks of every table)."""
+    count = count or _committed
     cmd = [
         sys.executable,
         "-m",
@@ -34,7 +36,7 @@ def _kill_after_chunks(spec, chunks: int) -> None:
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while _committed(spec) < chunks:
+    while count(spec) < chunks:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert time.monotonic() < deadline, "no chunk committed within 60s"
         time.sleep(0.2)
@@ -48,6 +50,15 @@ def _committed(spec) -> int:
     except Exception:  # noqa: BLE001 - state tables may not exist yet
         return 0
     return sum(t["chunks_done"] for t in status.tables)
+
+
+def _filled(spec) -> int:
+    """Chunks whose second pass has committed."""
+    try:
+        status = Migration.from_file(spec).status()
+    except Exception:  # noqa: BLE001 - state tables may not exist yet
+        return 0
+    return sum(t["second_pass"]["done"] for t in status.tables if t["second_pass"])
 
 
 @pytest.mark.parametrize(
@@ -120,3 +131,54 @@ def test_kill_9_during_a_remapped_load_mints_each_key_once(make_db, tmp_path) ->
     new_of = {legacy: new for new, legacy in customers}
     orders = fetch(tgt, "SELECT id, customer_id FROM orders")
     assert dict(orders) == {i: new_of[3 * (1 + i % 6000)] for i in range(1, 3001)}
+
+
+def test_kill_9_during_the_second_pass_resumes_it(make_db, tmp_path) -> None:
+    """A self-referencing remapped table: killed while the second pass fills manager_id, the
+    next run copies nothing again, fills only the chunks that had not committed, and every
+    employee ends with the right manager (checked through the legacy columns)."""
+    src, tgt = make_db("sqlite", "src"), make_db("postgresql", "tgt")
+    managers = {3 * i: 3 * min(6000, i + 1 + i % 5) for i in range(1, 6001)}
+    engine = sa.create_engine(src)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE employees (id INTEGER PRIMARY KEY, "
+            "manager_id INTEGER REFERENCES employees(id))"
+        )
+        conn.execute(
+            sa.text("INSERT INTO employees VALUES (:i, :m)"),
+            [{"i": e, "m": m} for e, m in managers.items()],
+        )
+    engine.dispose()
+    spec = write_spec(
+        tmp_path / "m.yaml",
+        src,
+        tgt,
+        "  employees:\n    key: {columns: [id], strategy: remap, legacy_column: legacy_id}\n"
+        "    columns:\n      id:\n      manager_id: {lookup: employees}",
+        batch_size=300,
+    )
+    _kill_after_chunks(spec, 2, count=_filled)
+    (table,) = Migration.from_file(spec).status().tables
+    filled_before = table["second_pass"]["done"]
+    assert table["chunks_done"] == 20, "the load is complete before the second pass"
+    assert 2 <= filled_before < 20, "the kill must land inside the second pass"
+
+    resume = [sys.executable, "-m", "datamove", "--quiet", "run", str(spec), "--json"]
+    finish = subprocess.run(resume, capture_output=True, text=True, timeout=300)
+    assert finish.returncode == 0, finish.stderr
+    (report,) = json.loads(finish.stdout)["tables"]
+    assert report["copied"] == 0 and report["chunks_skipped"] == 20
+    (table,) = Migration.from_file(spec).status().tables
+    assert table["second_pass"] == {"done": 20, "total": 20, "rejects": 0}
+
+    employees = fetch(tgt, "SELECT id, legacy_id FROM employees")
+    assert len({new for new, _ in employees}) == 6000, "no key minted twice"
+    resolved = fetch(
+        tgt,
+        "SELECT e.legacy_id, m.legacy_id FROM employees e JOIN employees m ON m.id = e.manager_id",
+    )
+    assert dict(resolved) == managers
+    runs = fetch(tgt, "SELECT run_id, count(*) FROM datamove.second_pass GROUP BY run_id")
+    assert sorted(n for _, n in runs) == sorted([filled_before, 20 - filled_before])
+    assert {n for (n,) in fetch(tgt, "SELECT commits FROM datamove.checkpoints")} == {1}

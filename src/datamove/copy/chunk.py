@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, in_range
+from datamove.copy.lookup import translator
 from datamove.copy.pipeline import prefetch
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Adapter, Dialect, Row, adapt_column
@@ -30,7 +31,6 @@ from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan
 from datamove.redact import mask_value, redact_text
 from datamove.state.store import ChunkState, RejectRecord, StateStore
-from datamove.transforms.values import text_form
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,9 @@ class ChunkCopier:
             for c in self.written
         ]
         self.pipe = (
-            source.can_copy_out() and target.SUPPORTS_COPY and all(c.pushdown for c in self.written)
+            source.can_copy_out()
+            and target.SUPPORTS_COPY
+            and all(c.pushdown or c.second_pass for c in self.written)
         )
         self.copy_kinds = [_copy_kind(c) for c in self.written]
         self.binary_possible = (
@@ -99,13 +101,16 @@ class ChunkCopier:
 
     # -- SQL -------------------------------------------------------------------------------
 
-    def _filter(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
+    def source_filter(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
+        """The source rows of the chunk ``(lo, hi]`` (the table's filter included)."""
         cond = in_range(self.source_key, lo, hi)
         if self.plan.where:
             cond = sa.and_(sa.text(f"({self.plan.where})"), cond)
         return cond
 
     def _expr(self, col: ColumnPlan, pushdown: bool) -> sa.ColumnElement[Any]:
+        if col.second_pass:
+            return sa.null().label(col.target)  # filled by the second pass
         src = self.plan.source_table
         expr: sa.ColumnElement[Any] = (
             self.source.read_expr(src.c[col.source], col.source_info) if col.source else sa.null()
@@ -122,7 +127,8 @@ class ChunkCopier:
     ) -> sa.Select[Any]:
         """The source SELECT for a chunk; with ``pushdown`` False every value comes raw."""
         cols = [self._expr(c, pushdown) for c in self.written]
-        return sa.select(*cols).select_from(self.plan.source_table).where(self._filter(lo, hi))
+        where = self.source_filter(lo, hi)
+        return sa.select(*cols).select_from(self.plan.source_table).where(where)
 
     def boundaries(self, conn: Connection) -> list[KeyValue]:
         """Keys closing every ``batch_size`` rows in key order.
@@ -134,7 +140,7 @@ class ChunkCopier:
         src = self.plan.source_table
         keys = [src.c[k] for k in self.plan.key]
         size = self.plan.batch_size
-        where = self._filter(None, None)
+        where = self.source_filter(None, None)
         low, high, count = conn.execute(
             sa.select(sa.func.min(keys[0]), sa.func.max(keys[0]), sa.func.count()).where(where)
         ).one()
@@ -233,31 +239,18 @@ class ChunkCopier:
         return self.target.copy_in(tgt, table, self.columns, prefetch(blocks()), self.binary)
 
     def _lookups(self, tgt: Connection, rows: Sequence[Row]) -> dict[int, Callable[[Any], Any]]:
-        """Per lookup column, a function translating this batch's values to parent keys.
-
-        The parents' legacy → new key pairs are read from their target tables (complete
-        before this table started) in one query per 1,000 distinct values, inside the chunk's
-        transaction; a value with no parent row follows the column's ``on_orphan``.
-        """
+        """Per lookup column, a function translating this batch's values to parent keys
+        (read from the parents' target rows, complete before this table started, inside the
+        chunk's transaction). Deferred lookups are left to the second pass: NULL here."""
         out: dict[int, Callable[[Any], Any]] = {}
         for i, col in enumerate(self.written):
-            if col.lookup is None:
+            if col.lookup is None or col.second_pass:
                 continue
             read = self.readers[i]
-            raw = (read(r[i]) if read else r[i] for r in rows)
-            wanted = {text_form(v): v for v in raw if v is not None}
-            table = col.lookup.parent_table
-            legacy, key = table.c[col.lookup.legacy_column], table.c[col.lookup.key_column]
-            found: dict[str, Any] = {}
-            values = list(wanted.values())
-            for start in range(0, len(values), 1000):
-                part = values[start : start + 1000]
-                for old, new in tgt.execute(sa.select(legacy, key).where(legacy.in_(part))):
-                    found[text_form(old)] = new
-            out[i] = _resolver(col, found)
+            out[i] = translator(tgt, col, (read(r[i]) if read else r[i] for r in rows))
         return out
 
-    def _convert(self, rows: Sequence[Row], tgt: Connection) -> list[Row]:
+    def convert(self, rows: Sequence[Row], tgt: Connection) -> list[Row]:
         """Apply readers, lookups, Python-only transforms and the target's adapters."""
         if not rows:
             self.convert_columns(rows, tgt)  # lookups are read even for no rows
@@ -390,24 +383,3 @@ def _copy_kind(col: ColumnPlan) -> CopyKind:
     if col.source_info is not None and col.source_info.kind in _PLAIN and not col.transforms:
         return "plain"
     return "text"
-
-
-def _resolver(col: ColumnPlan, found: dict[str, Any]) -> Callable[[Any], Any]:
-    """Translate one value through ``found`` (legacy key text → new key), or apply the
-    column's orphan policy."""
-    assert col.lookup is not None
-    parent, policy = col.lookup.parent, col.lookup.on_orphan
-
-    def resolve(value: Any) -> Any:
-        if value is None:
-            return None
-        new = found.get(text_form(value))
-        if new is not None:
-            return new
-        if policy == "null":
-            return None
-        if policy == "keep":
-            return value
-        raise RowError(col.target, f"lookup: no {parent} row with key {value!r} (orphan)", value)
-
-    return resolve

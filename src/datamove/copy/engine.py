@@ -2,7 +2,9 @@
 
 A table's chunks start once all its parents are complete; independent tables, and the chunks
 of one large table, run in parallel on ``workers`` threads. Each chunk commits with its
-checkpoint, so a new run simply skips what is already done.
+checkpoint, so a new run simply skips what is already done. A table with deferred lookups
+(to itself, or across a broken cycle) gets a second pass once it and those parents are
+complete (``second_pass``); foreign keys are created after everything else.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 
 from datamove.copy import ddl
 from datamove.copy.chunk import ChunkCopier, ChunkResult
+from datamove.copy.second_pass import SecondPass
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect
 from datamove.errors import (
@@ -61,6 +64,8 @@ class TableOutcome:
     chunks_skipped: int = 0
     copied: int = 0
     """Rows copied by this run (``rows`` also counts chunks committed by earlier runs)."""
+    filled: int = 0
+    """Rows whose deferred lookup columns the second pass filled in this run."""
     seconds: float = 0.0
     """Wall time from the table's start to its last chunk, in this run."""
     paths: set[str] = field(default_factory=set)
@@ -160,7 +165,9 @@ class CopyEngine:
         with self.source.connect() as src:
             bounds = copier.boundaries(src)
         with self.target.connect() as tgt, tgt.begin():
-            self.state.plan_table(tgt, plan.name, plan.mapping_hash, bounds)
+            self.state.plan_table(
+                tgt, plan.name, plan.mapping_hash, bounds, second_pass=bool(plan.second_pass)
+            )
             return self.state.chunks(tgt, plan.name)
 
     # -- the run ---------------------------------------------------------------------------
@@ -178,16 +185,18 @@ class CopyEngine:
         outcomes = {p.name: TableOutcome(p.name) for p in tables}
         selected = {p.name for p in tables}
         waiting = list(tables)
+        fixing = [p for p in tables if p.second_pass]  # second passes not started yet
         complete: set[str] = set()
-        running: dict[Future[ChunkResult], tuple[str, ChunkState]] = {}
-        remaining: dict[str, int] = {}
+        # Per future: table, chunk, and whether it is the chunk's second pass.
+        running: dict[Future[ChunkResult], tuple[str, ChunkState, bool]] = {}
+        remaining: dict[tuple[str, bool], int] = {}
         copiers: dict[str, ChunkCopier] = {}
         failure: BaseException | None = None
 
         with ThreadPoolExecutor(
             max_workers=max(1, opts.workers), thread_name_prefix="datamove"
         ) as pool:
-            while (waiting or running) and failure is None:
+            while (waiting or fixing or running) and failure is None:
                 for plan in list(waiting):
                     blockers = (plan.parents - plan.deferred_parents) & selected
                     if not blockers <= complete:
@@ -205,44 +214,60 @@ class CopyEngine:
                     self.emit(
                         TableStarted(plan.name, len(chunks), out.chunks_skipped, plan.rows_estimate)
                     )
-                    remaining[plan.name] = len(todo)
+                    remaining[plan.name, False] = len(todo)
                     for chunk in todo:
                         fut = pool.submit(self._with_retries, copier, chunk)
-                        running[fut] = (plan.name, chunk)
+                        running[fut] = (plan.name, chunk, False)
                     if not todo:
                         self._finish_table(plan, outcomes[plan.name], complete)
+                for plan in list(fixing):
+                    needs = {c.lookup.parent for c in plan.second_pass if c.lookup} | {plan.name}
+                    if not needs & selected <= complete:
+                        continue
+                    fixing.remove(plan)
+                    filler = SecondPass(copiers[plan.name])
+                    todo = self._second_pass_chunks(plan)
+                    remaining[plan.name, True] = len(todo)
+                    for chunk in todo:
+                        fut = pool.submit(self._with_retries, filler, chunk)
+                        running[fut] = (plan.name, chunk, True)
                 if not running:
                     continue
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    name, chunk = running.pop(fut)
+                    name, chunk, second = running.pop(fut)
                     try:
                         result = fut.result()
                     except BaseException as exc:  # noqa: BLE001 - re-raised after the drain
                         failure = failure or exc
                         continue
                     out = outcomes[name]
-                    out.rows += result.rows
                     out.rejects += result.rejects
-                    out.chunks_done += 1
-                    out.copied += result.rows
-                    out.seconds = time.monotonic() - out.started
-                    out.paths.add(result.path)
                     rejects_total += result.rejects
-                    self.emit(
-                        ChunkCommitted(
-                            name,
-                            chunk.chunk_no,
-                            result.rows,
-                            result.rejects,
-                            result.seconds,
-                            result.path,
+                    if second:
+                        out.filled += result.rows
+                    else:
+                        out.rows += result.rows
+                        out.chunks_done += 1
+                        out.copied += result.rows
+                        out.seconds = time.monotonic() - out.started
+                        out.paths.add(result.path)
+                        self.emit(
+                            ChunkCommitted(
+                                name,
+                                chunk.chunk_no,
+                                result.rows,
+                                result.rejects,
+                                result.seconds,
+                                result.path,
+                            )
                         )
-                    )
                     if rejects_total > self.max_rejects:
                         failure = failure or self._too_many_rejects(rejects_total)
-                    remaining[name] -= 1
-                    if remaining[name] == 0:
+                    remaining[name, second] -= 1
+                    if remaining[name, second] == 0 and second:
+                        self.emit(Message(f"{name}: second pass done: {out.filled:,} row(s)"))
+                    elif remaining[name, second] == 0:
                         self._finish_table(self.plan.tables[name], out, complete)
             if failure is not None:
                 for fut in running:
@@ -253,6 +278,21 @@ class CopyEngine:
             raise self._too_many_rejects(rejects_total)
         self._foreign_keys(tables)
         return RunResult(run_id, list(outcomes.values()), rejects_total, time.monotonic() - started)
+
+    def _second_pass_chunks(self, plan: TablePlan) -> list[ChunkState]:
+        """The table's chunks whose second pass has not committed (none once it is done)."""
+        with self.target.connect() as tgt:
+            chunks = self.state.chunks(tgt, plan.name)
+            done = self.state.second_pass_done(tgt, plan.name)
+        todo = [c for c in chunks if c.chunk_no not in done]
+        columns = ", ".join(c.target for c in plan.second_pass)
+        self.emit(
+            Message(
+                f"{plan.name}: second pass for {columns}: {len(todo)} of {len(chunks)} chunk(s) "
+                "to fill"
+            )
+        )
+        return todo
 
     def _too_many_rejects(self, count: int) -> RejectLimitExceeded:
         return RejectLimitExceeded(
@@ -291,7 +331,7 @@ class CopyEngine:
                     Message(f"{plan.name}: created {len(made)} foreign key(s) after the load")
                 )
 
-    def _with_retries(self, copier: ChunkCopier, chunk: ChunkState) -> ChunkResult:
+    def _with_retries(self, copier: ChunkCopier | SecondPass, chunk: ChunkState) -> ChunkResult:
         """Run a chunk; transient failures are retried with backoff, anything else stops."""
         where = f"{copier.plan.name} chunk {chunk.chunk_no}"
         for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -388,6 +389,24 @@ class Dialect:
 
     def ensure_state_schema(self, conn: Connection) -> None:
         """Create the schema that holds the state tables, if the engine has schemas."""
+
+    @contextmanager
+    def temporary_table(
+        self, conn: Connection, name: str, columns: Sequence[sa.Column[Any]]
+    ) -> Iterator[sa.Table]:
+        """A table only ``conn`` sees, for the block, inside its open transaction (the second
+        pass stages values in it to UPDATE from). On an error the transaction's rollback
+        removes it."""
+        table = self.temporary_table_def(name, columns)
+        table.create(conn)
+        yield table
+        table.drop(conn)
+
+    def temporary_table_def(self, name: str, columns: Sequence[sa.Column[Any]]) -> sa.Table:
+        """The ``TEMPORARY`` table ``temporary_table`` creates."""
+        return sa.Table(
+            name, sa.MetaData(), *columns, prefixes=["TEMPORARY"], **self.table_kwargs()
+        )
 
     def quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -396,6 +397,19 @@ class MySQL(Dialect):
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))
+
+    @contextmanager
+    def temporary_table(
+        self, conn: Connection, name: str, columns: Sequence[sa.Column[Any]]
+    ) -> Iterator[sa.Table]:
+        # DROP TABLE (without TEMPORARY) commits the open transaction, and a rollback keeps a
+        # temporary table: drop it explicitly, before (a failed earlier block) and after.
+        drop = f"DROP TEMPORARY TABLE IF EXISTS {self.quote(name)}"
+        conn.exec_driver_sql(drop)
+        table = self.temporary_table_def(name, columns)
+        table.create(conn)
+        yield table
+        conn.exec_driver_sql(drop)
 
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.

@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from datamove.errors import UsageError
+from datamove.plan.keys import second_pass_words
 from datamove.plan.model import ColumnPlan, Finding, Plan, Severity
 from datamove.spec.models import Invariant
 
@@ -24,9 +25,16 @@ def describe_column(column: ColumnPlan) -> str:
     steps = [t.describe() for t in column.transforms]
     if column.lookup is not None:
         orphan = {"reject": "rejected", "null": "set to NULL", "keep": "kept as they are"}
+        if column.second_pass:  # the row is already written: a rejected value leaves NULL
+            orphan["reject"] = "left NULL and recorded as rejects"
+        when = (
+            f" in a second pass, after {column.lookup.parent} is loaded (NULL until then)"
+            if column.second_pass
+            else ""
+        )
         steps.insert(
             0,
-            f"translated to the key of the matching {column.lookup.parent} row "
+            f"translated to the key of the matching {column.lookup.parent} row{when} "
             f"(values with no such row are {orphan[column.lookup.on_orphan]})",
         )
     if column.generated:
@@ -73,6 +81,7 @@ def render(plan: Plan, fmt: str, invariants: list[Invariant], max_rejects: int) 
         "invariants": invariants,
         "max_rejects": max_rejects,
         "how": describe_column,
+        "second_pass": second_pass_words,
     }
     return env.get_template(template_name).render(**context)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
 
 from datamove.dialects.types import TypeInfo, describe
-from datamove.plan.context import E, ResolverBase, closest
+from datamove.plan.context import E, N, ResolverBase, closest
 from datamove.plan.model import (
     ColumnPlan,
     LookupPlan,
@@ -175,14 +176,16 @@ class KeyRules(ResolverBase):
                     continue
                 cpath = f"tables.{plan.name}.columns.{column.target}.lookup"
                 parent = tables.get(column.lookup_table)
-                if parent is None or parent.name == plan.name:
-                    why = (
-                        "a table's lookup to itself is not supported yet"
-                        if parent is not None
-                        else f"lookup to '{column.lookup_table}', which is not a table in scope"
-                        f"{closest(column.lookup_table, list(tables))}"
+                if parent is None:
+                    self.add(
+                        E,
+                        "lookup-unknown",
+                        f"lookup to '{column.lookup_table}', which is not a table in scope"
+                        f"{closest(column.lookup_table, list(tables))}",
+                        cpath,
+                        plan.name,
+                        column.target,
                     )
-                    self.add(E, "lookup-unknown", why, cpath, plan.name, column.target)
                     continue
                 legacy = next((c for c in parent.columns if c.legacy), None)
                 key = next(
@@ -206,15 +209,86 @@ class KeyRules(ResolverBase):
                     on_orphan=column.on_orphan,
                 )
                 column.pushdown = False
-                plan.parents.add(parent.name)
+                if parent.name != plan.name:  # a lookup to itself is filled by a second pass
+                    plan.parents.add(parent.name)
                 if plan.create and key.target_type is not None:
                     column.target_type = key.target_type
                     column.target_type_text = key.target_type_text
                     changed = True
             if changed:  # the child's column now has the parent key's type
-                self.target_md.remove(plan.target_table)
-                primary = [c.name for c in plan.target_table.primary_key.columns]
-                plan.target_table = self._target_table(plan.name, plan.columns, primary)
+                self._rebuild_target_table(plan)
+
+    def _second_pass(self, tables: dict[str, TablePlan]) -> None:
+        """Defer the lookups that cannot be translated while their table loads: to the table
+        itself, or to a parent the load order does not wait for (a broken cycle). Such a column
+        is written NULL by the load and filled by a second pass, so it must hold NULL."""
+        for plan in tables.values():
+            changed = False
+            cspecs = self.spec.tables[plan.name].columns or {}
+            for column in plan.columns:
+                lookup = column.lookup
+                if lookup is None or (
+                    lookup.parent != plan.name and lookup.parent not in plan.deferred_parents
+                ):
+                    continue
+                column.lookup = dataclasses.replace(lookup, deferred=True)
+                cpath = f"tables.{plan.name}.columns.{column.target}"
+                why = (
+                    "looks up its own table"
+                    if lookup.parent == plan.name
+                    else f"looks up '{lookup.parent}', which loads after '{plan.name}' "
+                    "(foreign-key cycle)"
+                )
+                declared = cspecs[column.target].nullable if column.target in cspecs else None
+                made_nullable = not column.nullable and plan.create and declared is None
+                if made_nullable:
+                    column.nullable = changed = True
+                self.add(
+                    N,
+                    "second-pass",
+                    f"'{column.target}' {why}: it is written NULL while '{plan.name}' loads, "
+                    f"and {second_pass_words(column)}"
+                    + (" (so it is created nullable)" if made_nullable else ""),
+                    cpath,
+                    plan.name,
+                    column.target,
+                )
+                if column.transforms:
+                    self.add(
+                        E,
+                        "second-pass-transform",
+                        f"'{column.target}' is filled by a second pass with the parent's new key "
+                        "as it is: it takes no transform, cast or default",
+                        f"{cpath}.transform",
+                        plan.name,
+                        column.target,
+                    )
+                if not column.nullable:
+                    self.add(
+                        E,
+                        "second-pass-not-null",
+                        f"'{column.target}' is NULL until the second pass fills it, but the "
+                        "target column is "
+                        + ("declared nullable: false" if plan.create else "NOT NULL")
+                        + ": allow NULL (it can be made NOT NULL again after the run)",
+                        f"{cpath}.nullable" if plan.create else cpath,
+                        plan.name,
+                        column.target,
+                    )
+            if changed:  # created nullable: the load leaves the column NULL
+                self._rebuild_target_table(plan)
+
+    def _rebuild_target_table(self, plan: TablePlan) -> None:
+        """Build a created table anew after its columns' types or nullability changed."""
+        self.target_md.remove(plan.target_table)
+        primary = [c.name for c in plan.target_table.primary_key.columns]
+        plan.target_table = self._target_table(plan.name, plan.columns, primary)
+
+
+def second_pass_words(column: ColumnPlan) -> str:
+    """When a deferred lookup column is filled, in plain words (plan and mapping document)."""
+    assert column.lookup is not None
+    return f"{column.target} is filled in a second pass after {column.lookup.parent} is loaded"
 
 
 def describe_deletes(tspec: TableSpec) -> str:

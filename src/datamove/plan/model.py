@@ -77,13 +77,17 @@ class IndexPlan:
 @dataclass(frozen=True)
 class LookupPlan:
     """How a foreign-key column is translated: through the parent's legacy → new key pairs,
-    read from the parent's target table (complete before the child's chunks start)."""
+    read from the parent's target table (complete before the child's chunks start, or, when
+    ``deferred``, before the second pass that fills the column)."""
 
     parent: str
     parent_table: sa.Table
     legacy_column: str
     key_column: str
     on_orphan: str
+    deferred: bool = False
+    """The parent is this table or loads after it (a cycle): the column is written NULL and
+    filled by a second pass once the parent is loaded."""
 
 
 @dataclass
@@ -110,6 +114,11 @@ class ColumnPlan:
     lookup: LookupPlan | None = None
     on_orphan: str = "reject"
 
+    @property
+    def second_pass(self) -> bool:
+        """Written NULL by the load and filled by the second pass (a deferred lookup)."""
+        return self.lookup is not None and self.lookup.deferred
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
@@ -123,6 +132,7 @@ class ColumnPlan:
             "generated": self.generated,
             "legacy": self.legacy,
             "lookup": self.lookup_table,
+            "second_pass": self.second_pass,
         }
 
 
@@ -151,6 +161,16 @@ class TablePlan:
     """The delete semantics in plain words."""
 
     @property
+    def lookup_parents(self) -> set[str]:
+        """The tables this one's ``lookup:`` columns translate through."""
+        return {c.lookup.parent for c in self.columns if c.lookup is not None}
+
+    @property
+    def second_pass(self) -> list[ColumnPlan]:
+        """The lookup columns written NULL by the load and filled by a second pass."""
+        return [c for c in self.columns if c.second_pass]
+
+    @property
     def mapping_hash(self) -> str:
         """A hash of everything that decides the target rows; pinned by the checkpoints.
 
@@ -167,7 +187,11 @@ class TablePlan:
                 [c.target, c.source, [t.fingerprint() for t in c.transforms]] for c in self.columns
             ],
         }
-        lookups = {c.target: [c.lookup_table, c.on_orphan] for c in self.columns if c.lookup_table}
+        lookups = {
+            c.target: [c.lookup_table, c.on_orphan] + (["second pass"] if c.second_pass else [])
+            for c in self.columns
+            if c.lookup_table
+        }
         if self.strategy != "preserve" or lookups:  # absent otherwise: older hashes stay valid
             doc["keys"] = {"strategy": self.strategy, "lookups": lookups}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -186,6 +210,7 @@ class TablePlan:
             "deferred_parents": sorted(self.deferred_parents),
             "indexes_after_load": [i.name for i in self.indexes],
             "foreign_keys_after_load": [str(fk) for fk in self.foreign_keys],
+            "second_pass": [c.target for c in self.second_pass],
             "mapping_hash": self.mapping_hash,
             "columns": [c.to_dict() for c in self.columns],
         }

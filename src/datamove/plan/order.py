@@ -9,9 +9,10 @@ def table_order(tables: dict[str, TablePlan]) -> tuple[list[str], list[Finding]]
     """A topological order of ``tables`` (parents first) and findings for cycles.
 
     Self-references need no ordering (a table loads as a whole before its foreign keys are
-    created). A cycle is broken at the edge whose child sorts first by name, deterministically;
-    the broken edge is recorded in ``deferred_parents`` and the foreign keys of the whole cycle
-    are created after every table in it is loaded.
+    created). A cycle is broken at one of its edges, deterministically: preferably one that is a
+    plain foreign key (a ``lookup:`` edge that is broken costs a second pass), else the edge
+    whose child sorts first by name. The broken edge is recorded in ``deferred_parents``; the
+    foreign keys of the whole cycle are created after every table in it is loaded.
     """
     findings: list[Finding] = []
     for plan in tables.values():
@@ -34,22 +35,20 @@ def table_order(tables: dict[str, TablePlan]) -> tuple[list[str], list[Finding]]
     while remaining:
         ready = sorted(n for n, parents in remaining.items() if not parents)
         if not ready:
-            child = _cycle_child(remaining)
-            blocking = sorted(remaining[child])
-            tables[child].deferred_parents.update(blocking)
+            child, parent = _cycle_edge(remaining, tables)
+            tables[child].deferred_parents.add(parent)
             findings.append(
                 Finding(
                     Severity.warning,
                     "fk-cycle",
-                    f"foreign-key cycle through '{child}' and "
-                    f"{', '.join(repr(p) for p in blocking)}: "
-                    f"'{child}' loads first; all foreign keys are created after every table is "
-                    "loaded (an existing target FK in the cycle must be deferrable)",
+                    f"foreign-key cycle through '{child}' and '{parent}': '{child}' loads "
+                    f"without waiting for '{parent}'; all foreign keys are created after every "
+                    "table is loaded (an existing target FK in the cycle must be deferrable)",
                     f"tables.{child}",
                     child,
                 )
             )
-            remaining[child] = set()
+            remaining[child].discard(parent)
             continue
         for name in ready:
             order.append(name)
@@ -59,11 +58,18 @@ def table_order(tables: dict[str, TablePlan]) -> tuple[list[str], list[Finding]]
     return order, findings
 
 
-def _cycle_child(remaining: dict[str, set[str]]) -> str:
-    """A table on a cycle: follow parent edges from the first blocked table until one repeats."""
+def _cycle_edge(
+    remaining: dict[str, set[str]], tables: dict[str, TablePlan]
+) -> tuple[str, str]:
+    """An edge (child, parent) of a cycle: follow parent edges from the first blocked table
+    until one repeats; of that cycle's edges, the first by child name that no ``lookup:``
+    column uses, else the first by child name."""
     node = sorted(remaining)[0]
     seen: list[str] = []
     while node not in seen:
         seen.append(node)
         node = sorted(remaining[node])[0]
-    return min(seen[seen.index(node) :])
+    cycle = seen[seen.index(node) :]
+    edges = sorted((child, sorted(remaining[child])[0]) for child in cycle)
+    plain = [(c, p) for c, p in edges if p not in tables[c].lookup_parents]
+    return (plain or edges)[0]

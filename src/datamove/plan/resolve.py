@@ -79,6 +79,7 @@ class Resolver(KeyRules, TargetSchema):
         self._foreign_keys(tables)
         order, cycle_findings = table_order(tables)
         self.findings.extend(cycle_findings)
+        self._second_pass(tables)
         return Plan(
             name=self.spec.name,
             source_url=self.source.safe_url,

@@ -95,6 +95,17 @@ class StateStore:
             sa.Column("run_id", sa.String(36)),
             sa.Column("committed_at", sa.DateTime),
         )
+        self.second_pass = table(
+            "second_pass",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("chunk_no", sa.Integer, primary_key=True),
+            sa.Column("status", sa.String(10), nullable=False),
+            sa.Column("rows", sa.BigInteger, nullable=False),
+            sa.Column("rejects", sa.Integer, nullable=False),
+            sa.Column("run_id", sa.String(36)),
+            sa.Column("committed_at", sa.DateTime),
+        )
         self.rejects = table(
             "rejects",
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -174,9 +185,15 @@ class StateStore:
         ).scalar()
 
     def plan_table(
-        self, conn: Connection, table: str, mapping_hash: str, bounds: Sequence[KeyValue]
+        self,
+        conn: Connection,
+        table: str,
+        mapping_hash: str,
+        bounds: Sequence[KeyValue],
+        second_pass: bool = False,
     ) -> None:
-        """Record a table's chunk plan: ``len(bounds) + 1`` ranges covering the whole key space."""
+        """Record a table's chunk plan: ``len(bounds) + 1`` ranges covering the whole key space
+        (with ``second_pass``, each range is also pending for the second pass)."""
         self.forget_table(conn, table)
         edges: list[KeyValue | None] = [None, *bounds, None]
         conn.execute(
@@ -205,9 +222,24 @@ class StateStore:
                 for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
             ],
         )
+        if second_pass:
+            conn.execute(
+                self.second_pass.insert(),
+                [
+                    {
+                        "migration": self.migration,
+                        "table_name": table,
+                        "chunk_no": i,
+                        "status": "pending",
+                        "rows": 0,
+                        "rejects": 0,
+                    }
+                    for i in range(len(edges) - 1)
+                ],
+            )
 
     def forget_table(self, conn: Connection, table: str) -> None:
-        for t in (self.tables, self.checkpoints, self.rejects):
+        for t in (self.tables, self.checkpoints, self.second_pass, self.rejects):
             conn.execute(t.delete().where(t.c.migration == self.migration, t.c.table_name == table))
 
     def chunks(self, conn: Connection, table: str) -> list[ChunkState]:
@@ -241,25 +273,7 @@ class StateStore:
                 r.c.migration == self.migration, r.c.table_name == table, r.c.chunk_no == chunk_no
             )
         )
-        if rejects:
-            now = _now()
-            conn.execute(
-                r.insert(),
-                [
-                    {
-                        "migration": self.migration,
-                        "table_name": table,
-                        "chunk_no": chunk_no,
-                        "key": encode_key(x.key),
-                        "column_name": x.column,
-                        "reason": x.reason,
-                        "value": x.value,
-                        "run_id": run_id,
-                        "created_at": now,
-                    }
-                    for x in rejects
-                ],
-            )
+        self._add_rejects(conn, rejects, run_id)
         conn.execute(
             c.update()
             .where(
@@ -274,6 +288,82 @@ class StateStore:
                 run_id=run_id,
                 committed_at=_now(),
                 commits=c.c.commits + 1,
+            )
+        )
+
+    def _add_rejects(
+        self, conn: Connection, rejects: Sequence[RejectRecord], run_id: str
+    ) -> None:
+        if not rejects:
+            return
+        now = _now()
+        conn.execute(
+            self.rejects.insert(),
+            [
+                {
+                    "migration": self.migration,
+                    "table_name": x.table,
+                    "chunk_no": x.chunk_no,
+                    "key": encode_key(x.key),
+                    "column_name": x.column,
+                    "reason": x.reason,
+                    "value": x.value,
+                    "run_id": run_id,
+                    "created_at": now,
+                }
+                for x in rejects
+            ],
+        )
+
+    def chunk_rejected_keys(self, conn: Connection, table: str, chunk_no: int) -> set[str]:
+        """The encoded keys of the chunk's rejected rows (rows the load did not write)."""
+        r = self.rejects
+        return set(
+            conn.execute(
+                sa.select(r.c.key).where(
+                    r.c.migration == self.migration,
+                    r.c.table_name == table,
+                    r.c.chunk_no == chunk_no,
+                )
+            ).scalars()
+        )
+
+    def second_pass_done(self, conn: Connection, table: str) -> set[int]:
+        """The chunks whose second pass has committed."""
+        p = self.second_pass
+        return set(
+            conn.execute(
+                sa.select(p.c.chunk_no).where(
+                    p.c.migration == self.migration,
+                    p.c.table_name == table,
+                    p.c.status == "done",
+                )
+            ).scalars()
+        )
+
+    def commit_second_pass(
+        self,
+        conn: Connection,
+        table: str,
+        chunk_no: int,
+        *,
+        rows: int,
+        rejects: Sequence[RejectRecord],
+        run_id: str,
+    ) -> None:
+        """Record a chunk's second pass as done, with its rejects — inside its transaction.
+
+        The rejects add to the chunk's own (a second pass runs once per committed chunk; a
+        restart forgets both)."""
+        self._add_rejects(conn, rejects, run_id)
+        p = self.second_pass
+        conn.execute(
+            p.update()
+            .where(
+                p.c.migration == self.migration, p.c.table_name == table, p.c.chunk_no == chunk_no
+            )
+            .values(
+                status="done", rows=rows, rejects=len(rejects), run_id=run_id, committed_at=_now()
             )
         )
 
@@ -317,7 +407,8 @@ class StateStore:
         ]
 
     def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
-        """Per table: chunks done/total, rows, rejects, seconds spent — for ``status``."""
+        """Per table: chunks done/total, rows, rejects, seconds spent and, for tables with
+        one, second-pass chunks done/total — for ``status``."""
         c, t = self.checkpoints, self.tables
         rows = conn.execute(
             sa.select(
@@ -338,16 +429,42 @@ class StateStore:
                 sa.select(t.c.table_name, t.c.finalized_at).where(t.c.migration == self.migration)
             ).all()
         )
+        second = self._second_pass_summaries(conn)
         return [
             {
                 "table": r.table_name,
                 "chunks_done": int(r.chunks_done or 0),
                 "chunks_total": int(r.chunks_total),
                 "rows": int(r.rows),
-                "rejects": int(r.rejects),
+                "rejects": int(r.rejects) + second.get(r.table_name, {}).get("rejects", 0),
                 "seconds": float(r.seconds),
                 "rows_per_second": (float(r.rows) / float(r.seconds)) if r.seconds else None,
                 "finalized": finalized.get(r.table_name) is not None,
+                "second_pass": second.get(r.table_name),
             }
             for r in rows
         ]
+
+    def _second_pass_summaries(self, conn: Connection) -> dict[str, dict[str, int]]:
+        """Per table with a second pass: its chunks done/total and its rejects."""
+        p = self.second_pass
+        if not sa.inspect(conn).has_table(p.name, schema=p.schema):
+            return {}  # a state store from before second passes existed
+        rows = conn.execute(
+            sa.select(
+                p.c.table_name,
+                sa.func.count().label("total"),
+                sa.func.sum(sa.case((p.c.status == "done", 1), else_=0)).label("done"),
+                sa.func.coalesce(sa.func.sum(p.c.rejects), 0).label("rejects"),
+            )
+            .where(p.c.migration == self.migration)
+            .group_by(p.c.table_name)
+        )
+        return {
+            r.table_name: {
+                "done": int(r.done or 0),
+                "total": int(r.total),
+                "rejects": int(r.rejects),
+            }
+            for r in rows
+        }
