@@ -77,6 +77,22 @@ def test_regex_replace_batch(values: list[Any]) -> None:
     assert_batch_is_apply(t("regex_replace", {"pattern": r"(\w)(\d)", "replace": r"\2\1"}), values)
 
 
+# Every character str.isspace() or \s knows, and some that are neither.
+SPACES = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000\u200b\ufeffab"
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet=SPACES), st.text()), max_size=20),
+    st.sampled_from([" ", "", "_", "  ", "é"]),
+)
+def test_collapsing_white_space_is_the_regex(values: list[Any], replacement: str) -> None:
+    collapse = t("regex_replace", {"pattern": r"\s+", "replace": replacement})
+    assert collapse.collapses_space  # type: ignore[attr-defined]
+    assert_batch_is_apply(collapse, values)
+    assert_batch_is_apply(collapse, [*values, 5])  # a reject, as apply's
+
+
 def test_text_batches_reject_what_apply_rejects() -> None:
     for name in ("upper", "lower", "trim"):
         assert_batch_is_apply(t(name), ["a", None, 5])

@@ -122,6 +122,14 @@ class RegexReplace(Transform):
         except re.error as exc:
             raise self.fail(f"invalid regular expression: {exc}") from None
         self.replacement = str(self.args["replace"])
+        # \s+ with a literal replacement (no backslash: no group references or escapes) puts
+        # the replacement for every run of white space; str.split() cuts at exactly those runs
+        # (both use Py_UNICODE_ISSPACE), ~2.5x faster than the regular expression engine.
+        self.collapses_space = (
+            self.pattern.pattern == r"\s+"
+            and self.pattern.flags == re.UNICODE
+            and "\\" not in self.replacement
+        )
 
     def apply(self, value: Any) -> Any:
         if value is None:
@@ -133,6 +141,8 @@ class RegexReplace(Transform):
 
     def apply_batch(self, values: list[Any]) -> list[Any]:
         sub, replacement, slow = self.pattern.sub, self.replacement, self.apply
+        if self.collapses_space:
+            return [_collapse_space(v, replacement) if type(v) is str else slow(v) for v in values]
         try:
             return [sub(replacement, v) if type(v) is str else slow(v) for v in values]
         except Exception:  # noqa: BLE001 - apply on each value raises exactly what it raises
@@ -140,6 +150,19 @@ class RegexReplace(Transform):
 
     def describe(self) -> str:
         return f"matches of /{self.pattern.pattern}/ replaced by {self.replacement!r}"
+
+
+def _collapse_space(text: str, replacement: str) -> str:
+    """``re.sub(r"\\s+", replacement, text)`` for a literal ``replacement``."""
+    words = text.split()
+    if not words:
+        return replacement if text else text
+    out = replacement.join(words)
+    if text[0].isspace():
+        out = replacement + out
+    if text[-1].isspace():
+        out += replacement
+    return out
 
 
 class Encoding(Transform):
