@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, in_range
 from datamove.copy.lookup import translator
-from datamove.copy.pipeline import prefetch
+from datamove.copy.pipeline import fewer_gc_passes, prefetch
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Adapter, Dialect, Row, adapt_column
 from datamove.dialects.copytext import Kind as CopyKind
@@ -285,7 +285,8 @@ class ChunkCopier:
         # The next batch is read while this one is converted and written.
         batches = prefetch(self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS))
         queries = any(c.lookup for c in self.written)  # lookups read the target per batch
-        with self.target.batch_writer(tgt, self.plan.target_table, self.columns) as writer:
+        writer = self.target.batch_writer(tgt, self.plan.target_table, self.columns)
+        with fewer_gc_passes(), writer:
             for batch in batches:
                 self.throttle(len(batch))
                 if queries:
