@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.dialects.base import Dialect
-from datamove.errors import DatamoveError, PlanHasErrors
+from datamove.errors import DatamoveError, PlanHasErrors, UsageError
 from datamove.events import EventHandler, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
 from datamove.state import StateStore
 from datamove.state.checks import CheckLog
+from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
+from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
 
@@ -157,6 +161,46 @@ class Migration:
         finally:
             target.dispose()
         return result
+
+    def repair(
+        self, *, tables: tuple[str, ...] = (), on_event: EventHandler = ignore
+    ) -> RepairResult:
+        """Re-copy exactly the chunks holding rows that verify finds different, then verify.
+
+        A remapped table is refused: its re-copied rows would get new keys under their
+        children (``run --restart TABLE`` re-copies the children too).
+        """
+        before = self.verify(VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS))
+        differing = [d for d in before.diffs if d.differences]
+        reopened: dict[str, list[int]] = {}
+        run = None
+        if differing:
+            with self._dialects() as (source, target):
+                plan = self._checked_plan(source, target, "nothing was repaired")
+                state = StateStore(target, self.spec.name)
+                with target.connect() as conn, conn.begin():
+                    for diff in differing:
+                        reopened[diff.table] = self._reopen(plan, state, conn, diff)
+            run = self.run(tables=tuple(reopened), on_event=on_event)
+        after = self.verify(VerifyOptions(tables))
+        return RepairResult(before, reopened, run, after)
+
+    @staticmethod
+    def _reopen(plan: Plan, state: StateStore, conn: Connection, diff: TableDiff) -> list[int]:
+        if plan.tables[diff.table].strategy == "remap":
+            raise UsageError(
+                f"'{diff.table}' has {diff.differences} difference(s) but its keys are remapped: "
+                "re-copied rows would get new keys under their children",
+                hint=f"run `datamove run SPEC --restart {diff.table}` (re-copies its children too)",
+            )
+        chunks = state.chunks(conn, diff.table)
+        if not chunks:
+            raise UsageError(
+                f"'{diff.table}' has not been copied yet", hint="run `datamove run SPEC` first"
+            )
+        numbers = chunks_to_repair(diff, chunks)
+        state.reopen_chunks(conn, diff.table, numbers)
+        return numbers
 
     def _checked_plan(self, source: Dialect, target: Dialect, consequence: str) -> Plan:
         plan = resolve_plan(self.spec, source, target)

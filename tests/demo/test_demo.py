@@ -104,6 +104,16 @@ def _check(result: DemoResult) -> None:
     )
     assert moved_pairs == legacy_pairs - {(ORPHAN_ORDER_ID, ORPHAN_CUSTOMER_ID)}
 
+    # The proof: verify was green, then found exactly the rows and columns the demo damaged
+    # (a missing row has no column), and repair made it green again — which the checks above
+    # confirm independently, since they ran on the repaired target.
+    proof = result.proof
+    assert proof is not None and proof.verified_before
+    assert sorted(proof.found, key=str) == sorted(
+        [(t, str(k), c) for t, k, c in proof.damaged], key=str
+    )
+    assert proof.repaired
+
 
 def test_demo_moves_the_shop_with_one_reject(tmp_path: Path) -> None:
     result = run_demo(tmp_path, quiet=True)
@@ -129,3 +139,4 @@ def test_demo_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert str(tmp_path.resolve() / "migration.yaml") in proc.stdout
     assert "decimal places" in proc.stdout
+    assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout

@@ -201,6 +201,72 @@ def verify(
     _verify_output(result, diff_out, as_json)
 
 
+@app.command()
+def diff(
+    source_url: Annotated[str, typer.Argument(help="Source database URL.", show_default=False)],
+    target_url: Annotated[str, typer.Argument(help="Target database URL.", show_default=False)],
+    table: Annotated[str, typer.Option("--table", help="Source table.")],
+    target_table: Annotated[
+        str | None, typer.Option("--target-table", help="Target table (default: the same name).")
+    ] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", help="Key column (repeat; default: primary key).")
+    ] = None,
+    columns: Annotated[
+        list[str] | None, typer.Option("--columns", help="Compare only these columns (repeat).")
+    ] = None,
+    where: Annotated[str | None, typer.Option(help="SQL filter on source rows.")] = None,
+    max_diff_rows: MaxDiffOpt = 1000,
+    show_values: ShowValuesOpt = False,
+    diff_out: DiffOutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare two tables without a spec: counts and the exact differing rows and columns.
+
+    Exits 1 when they differ.
+    """
+    from datamove.verify.standalone import diff_tables
+
+    with render.Spinner("comparing", _state["quiet"] or as_json):
+        result = _guard(
+            lambda: diff_tables(
+                source_url,
+                target_url,
+                table,
+                target_table=target_table,
+                key=tuple(key or ()),
+                columns=tuple(columns or ()),
+                where=where,
+                max_diff_rows=max_diff_rows,
+                show_values=show_values,
+            )
+        )
+    _verify_output(result, diff_out, as_json)
+
+
+@app.command()
+def repair(
+    spec: SpecArg,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-copy exactly the chunks holding rows that verify finds different, then verify again.
+
+    Exits 1 if differences remain.
+    """
+    migration = _guard(lambda: Migration.from_file(spec))
+    with render.RunProgress(_state["quiet"] or as_json) as progress:
+        result = _guard(lambda: migration.repair(tables=tuple(tables or ()), on_event=progress))
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.repair_text(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def _verify_output(result: Any, diff_out: Path | None, as_json: bool) -> None:
     if diff_out is not None:
         diff_out.write_text(

@@ -284,3 +284,17 @@ def verify_text(result: Any) -> None:
         "[green]all checks passed[/]" if not failed else f"[red]{len(failed)} check(s) failed[/]"
     )
     out.print(f"{len(result.checks)} checks in {result.seconds:.1f}s; {verdict}")
+
+
+def repair_text(result: Any) -> None:
+    """What was found, which chunks were copied again, and the verification afterwards."""
+    found = [d for d in result.before.diffs if d.differences]
+    if not found:
+        out.print("nothing to repair: every table matches")
+    for diff in found:
+        chunks = result.reopened.get(diff.table, [])
+        out.print(
+            f"{diff.table}: {diff.differences} difference(s) → re-copied {len(chunks)} "
+            f"chunk(s) ({', '.join(map(str, chunks))})"
+        )
+    verify_text(result.after)

@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from datamove.demo.proof import Proof, prove
 from datamove.events import Event, Message, TableFinished
 from datamove.migration import Migration
 from datamove.plan import Severity
@@ -196,6 +197,7 @@ class DemoResult:
     spec_path: Path
     rows: dict[str, int] = field(default_factory=dict)
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    proof: Proof | None = None
 
     @property
     def source_path(self) -> Path:
@@ -388,16 +390,19 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
             f"{escape(r['reason'])}  [dim](value {escape(r['value'] or 'NULL')})[/]"
         )
 
+    spec_arg = shlex.quote(str(spec_path))
+    proof = prove(migration, platform, out, spec_arg)
+
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
         f"\n   target  {escape(str(platform))}\n   spec    {escape(str(spec_path))}"
         f"\n   mapping {escape(str(base / 'mapping.md'))}"
     )
     out.print("\n[bold]next[/]")
-    spec_arg = shlex.quote(str(spec_path))
     for command in (
         f"datamove plan {spec_arg}",
         f"datamove status {spec_arg} --rejects",
+        f"datamove verify {spec_arg}",
         f"datamove run {spec_arg}",
     ):
         out.print(f"   {escape(command)}")
@@ -408,4 +413,5 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         spec_path=spec_path,
         rows={t.table: t.rows for t in result.tables},
         rejects=status.rejects,
+        proof=proof,
     )

@@ -68,6 +68,7 @@ class ChecksumDiff:
                 span, s_sums, t_sums, width = pending.pop()
                 if diff.differences >= self.max_diff_rows:
                     diff.not_fetched += max(1, abs(s_sums[0] - t_sums[0]))
+                    diff.unresolved.append(span)
                     continue
                 if max(s_sums[0], t_sums[0]) <= LEAF_ROWS or width == 1:
                     self._leaf(span, diff)
@@ -135,12 +136,17 @@ class ChecksumDiff:
 
     def _leaf(self, span: Range, diff: TableDiff) -> None:
         s_rows, t_rows = self._both(lambda side: side.leaf(*span))
-        diff.missing.extend(sorted(s_rows.keys() - t_rows.keys(), key=_order))
-        diff.extra.extend(sorted(t_rows.keys() - s_rows.keys(), key=_order))
+        missing = sorted(s_rows.keys() - t_rows.keys(), key=_order)
+        extra = sorted(t_rows.keys() - s_rows.keys(), key=_order)
+        diff.missing.extend(missing)
+        diff.extra.extend(extra)
+        diff.raw_keys.update({k: s_rows[k][0] for k in missing})
+        diff.raw_keys.update({k: t_rows[k][0] for k in extra})
         for key in sorted(s_rows.keys() & t_rows.keys(), key=_order):
             (s_raw, *s_digest), (t_raw, *t_digest) = s_rows[key], t_rows[key]
             if s_digest != t_digest:
                 self.raw[key] = (s_raw, t_raw)
+                diff.raw_keys[key] = s_raw
                 diff.changed.append(ChangedRow(key, {}))
 
     def _details(self, diff: TableDiff) -> None:

@@ -22,7 +22,8 @@ from datamove.verify.mapped import Compared, MappedTable
 from datamove.verify.result import CanonKey, ChangedRow, TableDiff, shown
 
 BATCH = 5000
-Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[str | None]]
+Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[str | None], tuple[Any, ...]]
+"""(sort key, canonical key, canonical values, raw key) of one row."""
 
 
 def merge_diff(
@@ -51,13 +52,13 @@ def merge_diff(
             assert s_next is not None
             s_count += 1
             if with_keys:
-                _note(diff, max_diff_rows, diff.missing, s_next[1])
+                _note(diff, max_diff_rows, diff.missing, s_next)
             s_next = next(s_rows, None)
             continue
         if s_next is None or t_next[0] < s_next[0]:
             t_count += 1
             if with_keys:
-                _note(diff, max_diff_rows, diff.extra, t_next[1])
+                _note(diff, max_diff_rows, diff.extra, t_next)
             t_next = next(t_rows, None)
             continue
         s_count, t_count = s_count + 1, t_count + 1
@@ -73,8 +74,9 @@ def merge_diff(
             elif diff.differences < max_diff_rows:
                 changed[s_next[1]] = ChangedRow(s_next[1], differing)
                 diff.changed.append(changed[s_next[1]])
+                diff.raw_keys[s_next[1]] = s_next[3]
             else:
-                diff.not_fetched += 1
+                _past_limit(diff)
         s_next, t_next = next(s_rows, None), next(t_rows, None)
     if with_keys:
         diff.source_rows, diff.target_rows = s_count, t_count
@@ -95,11 +97,19 @@ def convert_or_skip(copier: ChunkCopier, batch: Sequence[Row], tgt: Connection) 
         return out
 
 
-def _note(diff: TableDiff, limit: int, found: list[CanonKey], key: CanonKey) -> None:
+def _note(diff: TableDiff, limit: int, found: list[CanonKey], row: Keyed) -> None:
     if diff.differences < limit:
-        found.append(key)
+        found.append(row[1])
+        diff.raw_keys[row[1]] = row[3]
     else:
-        diff.not_fetched += 1
+        _past_limit(diff)
+
+
+def _past_limit(diff: TableDiff) -> None:
+    """Counted, not kept: the whole key space is then unresolved (for ``repair``)."""
+    diff.not_fetched += 1
+    if not diff.unresolved:
+        diff.unresolved.append((None, None))
 
 
 def _order(canons: Sequence[Canon], key: CanonKey) -> tuple[Any, ...]:
@@ -127,7 +137,7 @@ def _source_rows(
                 canonical(row[p], c) for p, c in zip(copier.key_positions, canons, strict=True)
             )
             values = [canonical(row[p], c.canon) for p, c in zip(positions, columns, strict=True)]
-            yield _order(canons, key), key, values
+            yield _order(canons, key), key, values, tuple(row[p] for p in copier.key_positions)
 
 
 def _target_rows(
@@ -148,4 +158,4 @@ def _target_rows(
         for row in batch:
             key = tuple(canonical(v, c) for v, c in zip(row[:n], canons, strict=True))
             values = [canonical(v, c.canon) for v, c in zip(row[n:], columns, strict=True)]
-            yield _order(canons, key), key, values
+            yield _order(canons, key), key, values, tuple(row[:n])

@@ -9,6 +9,7 @@ from typing import Any
 from datamove.redact import mask_value
 
 CanonKey = tuple[str | None, ...]
+KeyValue = tuple[Any, ...]
 
 
 @dataclass
@@ -45,6 +46,12 @@ class TableDiff:
     ranges: int = 0
     ranges_differing: int = 0
     queries: int = 0
+    raw_keys: dict[CanonKey, KeyValue] = field(default_factory=dict, repr=False)
+    """The differing rows' keys as the database holds them (source key or legacy key)."""
+    unresolved: list[tuple[KeyValue | None, KeyValue | None]] = field(
+        default_factory=list, repr=False
+    )
+    """Differing key ranges ``(lo, hi]`` not bisected (past ``max_diff_rows``)."""
 
     @property
     def differences(self) -> int:

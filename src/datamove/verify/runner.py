@@ -109,6 +109,7 @@ class Verifier:
         self.target = target
         self.options = options
         self.state = StateStore(target, spec.name)
+        self.rejected: dict[str, set[tuple[Any, ...]]] = {}
 
     def _wanted(self, kind: str) -> bool:
         return not self.options.checks or kind in self.options.checks
@@ -124,7 +125,7 @@ class Verifier:
             self.target.connect() as tgt,
             self.target.connect() as tgt2,
         ):
-            rejected = self._rejects(tgt) if record_rejects else {}
+            rejected = self.rejected = self._rejects(tgt) if record_rejects else {}
             for name in tables:
                 mapped = map_table(
                     self.plan, self.plan.tables[name], self.source, self.target, digits
@@ -162,7 +163,9 @@ class Verifier:
             legacy = default_checks.legacy_key_check(plan, tgt)
             out.extend([legacy] if legacy else [])
         if self._wanted("foreign_key"):
-            out.extend(default_checks.foreign_key_checks(plan, self.plan.tables, tgt))
+            out.extend(
+                default_checks.foreign_key_checks(plan, self.plan.tables, tgt, self.rejected)
+            )
         return out
 
     def _copier(self, mapped: MappedTable) -> ChunkCopier:
