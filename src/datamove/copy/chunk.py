@@ -116,10 +116,7 @@ class ChunkCopier:
             self.source.read_expr(src.c[col.source], col.source_info) if col.source else sa.null()
         )
         if (pushdown or col.sql_only) and col.pushdown:
-            for t in col.transforms:
-                sql = t.to_sql(expr, self.source)
-                assert sql is not None
-                expr = sql
+            expr = col.sql(expr, self.source)
         return expr.label(col.target)
 
     def select(
@@ -184,6 +181,7 @@ class ChunkCopier:
         with self.source.connect() as src, self.target.connect() as tgt:
             try:
                 with tgt.begin():
+                    self.target.defer_constraints(tgt)
                     tgt.execute(
                         sa.delete(self.plan.target_table).where(
                             in_range(self.target_key, chunk.lo, chunk.hi)

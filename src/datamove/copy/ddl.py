@@ -22,13 +22,17 @@ def create_table(conn: Connection, target: Dialect, plan: TablePlan) -> None:
     """
     if not target.FOREIGN_KEYS_AFTER_LOAD:
         for fk in plan.foreign_keys:
-            plan.target_table.append_constraint(_constraint(fk, plan.target_table.metadata))
+            constraint = _constraint(fk, plan.target_table.metadata, target)
+            plan.target_table.append_constraint(constraint)
     plan.target_table.create(conn, checkfirst=True)
 
 
-def _constraint(fk: ForeignKeyPlan, md: sa.MetaData) -> sa.ForeignKeyConstraint:
+def _constraint(fk: ForeignKeyPlan, md: sa.MetaData, target: Dialect) -> sa.ForeignKeyConstraint:
     """The SQLAlchemy constraint; a parent outside ``md`` (an existing table) gets a stub there,
-    which is all the DDL compiler needs to name the referenced columns."""
+    which is all the DDL compiler needs to name the referenced columns.
+
+    Deferrable where the engine can defer: a chunk copied again (``repair``) deletes and
+    re-inserts parent rows that children reference, checked at commit."""
     if fk.parent not in md.tables:
         sa.Table(fk.parent, md, *[sa.Column(c, sa.Integer) for c in fk.parent_columns])
     return sa.ForeignKeyConstraint(
@@ -37,6 +41,8 @@ def _constraint(fk: ForeignKeyPlan, md: sa.MetaData) -> sa.ForeignKeyConstraint:
         name=fk.name,
         ondelete=fk.ondelete,
         onupdate=fk.onupdate,
+        deferrable=True if target.DEFERRABLE_FOREIGN_KEYS else None,
+        initially="IMMEDIATE" if target.DEFERRABLE_FOREIGN_KEYS else None,
     )
 
 
@@ -63,7 +69,7 @@ def create_foreign_keys(conn: Connection, target: Dialect, plan: TablePlan) -> l
     for fk in plan.foreign_keys:
         if fk.name in existing:
             continue
-        constraint = _constraint(fk, plan.target_table.metadata)
+        constraint = _constraint(fk, plan.target_table.metadata, target)
         plan.target_table.append_constraint(constraint)
         conn.execute(AddConstraint(constraint))
         made.append(str(fk.name))

@@ -47,6 +47,8 @@ class Dialect:
     """Between two databases of this engine, COPY can use a binary format for equal types."""
     FOREIGN_KEYS_AFTER_LOAD: ClassVar[bool] = True
     """Can add foreign keys with ALTER TABLE after the data is loaded."""
+    DEFERRABLE_FOREIGN_KEYS: ClassVar[bool] = True
+    """Foreign keys can be checked at commit (``defer_constraints``)."""
     WRITE_BATCH_ROWS: ClassVar[int] = 5000
     """Rows per bulk write statement (bounded by the engine's packet or parameter limits)."""
     INSTALL_HINT: ClassVar[str] = ""
@@ -322,10 +324,9 @@ class Dialect:
         """The integer value of a short hexadecimal text."""
         raise NotImplementedError
 
-    def sql_digest(
-        self, parts: Sequence[sa.ColumnElement[Any]]
-    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
-        """A row's two digest slices from its canonical ``parts`` (``verify.canonical.digest``)."""
+    def sql_row_hash(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``); each part
+        is used twice, so pass column references, not expressions."""
         encoded = [
             sa.case(
                 (p.is_(None), sa.literal("-")),
@@ -336,7 +337,12 @@ class Dialect:
         joined: list[sa.ColumnElement[Any]] = []
         for i, e in enumerate(encoded):
             joined.extend([sa.literal("|"), e] if i else [e])
-        md5 = sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
+        return sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
+
+    def sql_digest(
+        self, md5: sa.ColumnElement[Any]
+    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+        """The two digest slices of a row hash (``sql_row_hash``)."""
         width = SLICE_HEX
         return (
             self.sql_hex_int(sa.func.substr(md5, 1, width)),
@@ -386,6 +392,10 @@ class Dialect:
         if self.STATE_SCHEMA:
             return self.STATE_SCHEMA, name
         return None, f"datamove_{name}"
+
+    def defer_constraints(self, conn: Connection) -> None:
+        """Check deferrable constraints at commit in the open transaction: a chunk may delete
+        and re-insert rows that other tables reference."""
 
     def ensure_state_schema(self, conn: Connection) -> None:
         """Create the schema that holds the state tables, if the engine has schemas."""

@@ -64,6 +64,7 @@ class MySQL(Dialect):
     NAME = "mysql"
     SQLGLOT = "mysql"
     WRITE_BATCH_ROWS = 2000
+    DEFERRABLE_FOREIGN_KEYS = False  # no DEFERRABLE; sessions run with foreign_key_checks = 0
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

@@ -11,12 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from datamove.dialects.types import TypeInfo
 from datamove.transforms import Transform
+
+if TYPE_CHECKING:
+    from datamove.dialects.base import Dialect
 
 
 class Severity(StrEnum):
@@ -114,6 +117,15 @@ class ColumnPlan:
     lookup: LookupPlan | None = None
     on_orphan: str = "reject"
 
+    def sql(self, expr: sa.ColumnElement[Any], dialect: Dialect) -> sa.ColumnElement[Any]:
+        """The transform chain as the source's SQL over ``expr`` (only for ``pushdown``
+        columns): what the copy pushes down and verification recomputes."""
+        for t in self.transforms:
+            step = t.to_sql(expr, dialect)
+            assert step is not None, f"{t.name} has no SQL: the column is not pushdown"
+            expr = step
+        return expr
+
     @property
     def second_pass(self) -> bool:
         """Written NULL by the load and filled by the second pass (a deferred lookup)."""
@@ -154,6 +166,9 @@ class TablePlan:
     deferred_parents: set[str] = field(default_factory=set)
     indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
+    """Foreign keys datamove adds to the target (tables it creates)."""
+    references: list[ForeignKeyPlan] = field(default_factory=list)
+    """Every source foreign key in target names, created or not (verify checks orphans)."""
     rows_estimate: int | None = None
     bytes_estimate: int | None = None
     strategy: str = "preserve"

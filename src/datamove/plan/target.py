@@ -131,15 +131,15 @@ class TargetSchema(ResolverBase):
                     continue
                 if parent.name != plan.name:
                     plan.parents.add(parent.name)
+                cols = tuple(child_map[c] for c in local)
+                reference = ForeignKeyPlan(
+                    name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60],
+                    columns=cols,
+                    parent=parent.name,
+                    parent_columns=tuple(parent_map[c] for c in remote),
+                    ondelete=fk.ondelete,
+                    onupdate=fk.onupdate,
+                )
+                plan.references.append(reference)
                 if plan.create:
-                    cols = tuple(child_map[c] for c in local)
-                    plan.foreign_keys.append(
-                        ForeignKeyPlan(
-                            name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60],
-                            columns=cols,
-                            parent=parent.name,
-                            parent_columns=tuple(parent_map[c] for c in remote),
-                            ondelete=fk.ondelete,
-                            onupdate=fk.onupdate,
-                        )
-                    )
+                    plan.foreign_keys.append(reference)

@@ -406,6 +406,35 @@ class StateStore:
             for x in rows
         ]
 
+    def reopen_chunks(self, conn: Connection, table: str, chunk_nos: Sequence[int]) -> None:
+        """Mark committed chunks as to be copied again (``repair``); their second pass too."""
+        if not chunk_nos:
+            return
+        c, p = self.checkpoints, self.second_pass
+        for t in (c, p):
+            conn.execute(
+                t.update()
+                .where(
+                    t.c.migration == self.migration,
+                    t.c.table_name == table,
+                    t.c.chunk_no.in_(list(chunk_nos)),
+                )
+                .values(status="pending")
+            )
+
+    def rejected_keys(self, conn: Connection) -> dict[str, set[KeyValue]]:
+        """Per table, the keys of the rows recorded as rejects (verification expects them
+        missing from the target)."""
+        r = self.rejects
+        out: dict[str, set[KeyValue]] = {}
+        for table, key in conn.execute(
+            sa.select(r.c.table_name, r.c.key).where(r.c.migration == self.migration)
+        ):
+            decoded = decode_key(key)
+            if decoded is not None:
+                out.setdefault(table, set()).add(decoded)
+        return out
+
     def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
         """Per table: chunks done/total, rows, rejects, seconds spent and, for tables with
         one, second-pass chunks done/total — for ``status``."""
