@@ -135,18 +135,29 @@ class ChecksumDiff:
     # -- rows ------------------------------------------------------------------------------
 
     def _leaf(self, span: Range, diff: TableDiff) -> None:
+        """List both sides of a small range; keep differences up to ``max_diff_rows``."""
         s_rows, t_rows = self._both(lambda side: side.leaf(*span))
-        missing = sorted(s_rows.keys() - t_rows.keys(), key=_order)
-        extra = sorted(t_rows.keys() - s_rows.keys(), key=_order)
-        diff.missing.extend(missing)
-        diff.extra.extend(extra)
-        diff.raw_keys.update({k: s_rows[k][0] for k in missing})
-        diff.raw_keys.update({k: t_rows[k][0] for k in extra})
-        for key in sorted(s_rows.keys() & t_rows.keys(), key=_order):
-            (s_raw, *s_digest), (t_raw, *t_digest) = s_rows[key], t_rows[key]
-            if s_digest != t_digest:
-                self.raw[key] = (s_raw, t_raw)
-                diff.raw_keys[key] = s_raw
+        found: list[tuple[str, CanonKey]] = [
+            ("missing", k) for k in s_rows.keys() - t_rows.keys()
+        ] + [("extra", k) for k in t_rows.keys() - s_rows.keys()]
+        found += [
+            ("changed", k) for k in s_rows.keys() & t_rows.keys() if s_rows[k][1:] != t_rows[k][1:]
+        ]
+        found.sort(key=lambda item: _order(item[1]))
+        room = max(0, self.max_diff_rows - diff.differences)
+        if len(found) > room:
+            diff.not_fetched += len(found) - room
+            diff.unresolved.append(span)
+        for kind, key in found[:room]:
+            if kind == "missing":
+                diff.missing.append(key)
+                diff.raw_keys[key] = s_rows[key][0]
+            elif kind == "extra":
+                diff.extra.append(key)
+                diff.raw_keys[key] = t_rows[key][0]
+            else:
+                self.raw[key] = (s_rows[key][0], t_rows[key][0])
+                diff.raw_keys[key] = s_rows[key][0]
                 diff.changed.append(ChangedRow(key, {}))
 
     def _details(self, diff: TableDiff) -> None:

@@ -73,7 +73,7 @@ class RepairResult:
         return {
             "ok": self.ok,
             "reopened": self.reopened,
-            "rows_copied": self.run.rows if self.run else 0,
+            "rows_copied": sum(t.copied for t in self.run.tables) if self.run else 0,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
         }
