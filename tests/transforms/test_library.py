@@ -219,3 +219,56 @@ def test_python_batch_transform_gets_the_whole_column(tmp_path, monkeypatch) -> 
     assert rank.apply(5) == 0  # a single row (the careful path) is a batch of one
     with pytest.raises(RowError, match="returned 2 values for 3"):
         t("python", "batchfns:short").apply_batch([1, 2, 3])
+
+
+# -- concat ------------------------------------------------------------------------------
+
+
+def test_concat_contract() -> None:
+    names = {"columns": ["first", "last"], "separator": " "}
+    assert t("concat", names).join(["Ada", "Lovelace"]) == "Ada Lovelace"
+    assert t("concat", names).join(["Ada", None]) == "Ada"  # skip: like concat_ws
+    assert t("concat", names).join([None, None]) is None  # nothing to join: NULL, not ''
+    assert t("concat", names).join(["", ""]) == " "  # '' is a part, not a NULL
+    assert t("concat", {**names, "nulls": "null"}).join(["Ada", None]) is None
+    assert t("concat", {**names, "nulls": None}).join(["Ada", None]) is None  # YAML `null`
+    assert t("concat", ["a", "b"]).join(["x", 5]) == "x5"  # short form; integers as written
+    with pytest.raises(RowError, match="expected text or an integer"):
+        t("concat", ["a", "b"]).join(["x", 1.5])
+    assert "first and last joined by ' '" in t("concat", names).describe()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"columns": ["a"]}, "at least two"),
+        ({"columns": ["a", "b"], "sep": " "}, "concat takes"),
+        ({"columns": ["a", "b"], "separator": 1}, "must be text"),
+        ({"columns": ["a", "b"], "nulls": "keep"}, "skip or null"),
+        ("a, b", "concat takes"),
+    ],
+)
+def test_concat_arguments_are_checked_with_the_spec_path(args, message) -> None:
+    with pytest.raises(SpecError, match=message) as err:
+        build(TransformCall(name="concat", args=args), "tables.t.columns.c.transform[0]")
+    assert err.value.spec_path == "tables.t.columns.c.transform[0]"
+
+
+_PARTS = st.lists(st.none() | st.text() | st.integers(), min_size=2, max_size=5)
+
+
+@given(_PARTS, st.text(max_size=3))
+def test_concat_skip_is_the_non_null_parts_joined(parts, separator) -> None:
+    columns = [f"c{i}" for i in range(len(parts))]
+    skip = t("concat", {"columns": columns, "separator": separator})
+    present = [str(p) for p in parts if p is not None]
+    assert skip.join(parts) == (separator.join(present) if present else None)
+    strict = t("concat", {"columns": columns, "separator": separator, "nulls": "null"})
+    assert strict.join(parts) == (None if None in parts else skip.join(parts))
+
+
+@given(st.lists(st.text(alphabet="abc", min_size=1), min_size=2, max_size=5))
+def test_concat_can_be_split_back_when_the_separator_is_not_in_the_parts(parts) -> None:
+    joined = t("concat", {"columns": [f"c{i}" for i in range(len(parts))], "separator": "|"})
+    assert joined.join(parts).split("|") == parts
+    assert t("split", {"sep": "|", "index": 1}).apply(joined.join(parts)) == parts[1]

@@ -323,7 +323,8 @@ class ChunkCopier:
                     value = lookups[i](value)
             except RowError as err:
                 raise RowError(col.target, err.reason, values[i]) from None
-            for t in col.transforms:
+            # A SQL-only chain came computed by the source (see ``_expr``): not again here.
+            for t in () if col.sql_only and col.pushdown else col.transforms:
                 try:
                     value = t.apply(value)
                 except RowError as err:

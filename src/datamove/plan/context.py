@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 import sqlalchemy as sa
 
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo
+from datamove.dialects.types import TypeInfo, describe
 from datamove.plan.model import (
     ColumnPlan,
     Finding,
@@ -52,6 +53,11 @@ class ResolverBase:
         column: str | None = None,
     ) -> None:
         self.findings.append(Finding(severity, code, message, path, table, column))
+
+    def source_info(self, col: sa.Column[Any], overrides: dict[str, TypeInfo]) -> TypeInfo | None:
+        """How the source dialect describes a source column (a catalog override first)."""
+        label = describe(col.type, self.source.engine.dialect)
+        return overrides.get(col.name) or self.source.classify(col.type, label)
 
     def _column(
         self,

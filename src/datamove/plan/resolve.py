@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo, describe
 from datamove.errors import SpecError
+from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
 from datamove.plan.keys import KeyRules, describe_deletes
 from datamove.plan.lint import lossy_findings
@@ -30,7 +31,6 @@ from datamove.spec.models import (
 )
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
-from datamove.transforms.sqlexpr import Sql
 from datamove.transforms.values import Map, text_form
 
 _PERSONAL = re.compile(r"e_?mail|phone|mobile|ssn|social_sec|iban|card|birth|address|name", re.I)
@@ -46,7 +46,7 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
         return sa.Table(name, md, autoload_with=conn)
 
 
-class Resolver(KeyRules, TargetSchema):
+class Resolver(KeyRules, TargetSchema, ComputedColumns):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
     def resolve(self, src: Connection, tgt: Connection) -> Plan:
@@ -118,29 +118,27 @@ class Resolver(KeyRules, TargetSchema):
                     dropped,
                 )
 
-        specs: dict[str, ColumnSpec]
-        if tspec.columns is None:
+        specs = tspec.columns
+        if specs is None:
             specs = {c: ColumnSpec() for c in src_cols if c not in tspec.drop}
-        else:
-            specs = tspec.columns
-            used = {cs.from_ or t for t, cs in specs.items()}
-            for col in src_cols:
-                if col not in used and col not in tspec.drop:
-                    self.add(
-                        W,
-                        "unmapped-column",
-                        f"source column '{col}' is not mapped and not marked drop: its data "
-                        "will not be moved",
-                        f"{path}.columns",
-                        name,
-                        col,
-                    )
-
         columns: list[ColumnPlan] = []
         for target, cspec in specs.items():
             planned = self._column(name, target, cspec, src_table, overrides, existing, key, path)
             if planned is not None:
                 columns.append(planned)
+        used = {cs.from_ or t for t, cs in specs.items()}
+        used.update(n for c in columns for step in c.transforms for n in step.columns)
+        for col in src_cols:
+            if col not in used and col not in tspec.drop:
+                self.add(
+                    W,
+                    "unmapped-column",
+                    f"source column '{col}' is not mapped and not marked drop: its data "
+                    "will not be moved",
+                    f"{path}.columns",
+                    name,
+                    col,
+                )
 
         where = self._delete_rules(name, tspec, columns, src_table, overrides, existing, key, path)
         strategy = tspec.key.strategy if tspec.key else KeyStrategy.preserve
@@ -241,7 +239,21 @@ class Resolver(KeyRules, TargetSchema):
     ) -> ColumnPlan | None:
         cpath = f"{path}.columns.{target}"
         src_cols = [c.name for c in src_table.columns]
+        first = cspec.transform[0].name if cspec.transform else None
+        if first == "concat" and cspec.from_ is not None:
+            self.add(
+                E,
+                "concat-from",
+                f"concat takes every part from its columns: drop from: {cspec.from_} (list it "
+                "in the concat's columns instead)",
+                f"{cpath}.from",
+                table,
+                target,
+            )
+            return None
         source = cspec.from_ or (target if target in src_cols else None)
+        if first == "concat":
+            source = None  # it reads its parts, not a same-named source column
         if cspec.from_ and cspec.from_ not in src_cols:
             self.add(
                 E,
@@ -253,8 +265,7 @@ class Resolver(KeyRules, TargetSchema):
                 target,
             )
             return None
-        computed = bool(cspec.transform) and cspec.transform[0].name == "sql"
-        if source is None and not cspec.has_default and not computed:
+        if source is None and not cspec.has_default and first not in ("sql", "concat"):
             self.add(
                 E,
                 "unknown-column",
@@ -271,13 +282,14 @@ class Resolver(KeyRules, TargetSchema):
             build(call, f"{cpath}.transform[{i}]") for i, call in enumerate(chain)
         ]
         src_col = src_table.columns[source] if source else None
-        info = self._source_info(src_col, overrides) if src_col is not None else None
+        info = self.source_info(src_col, overrides) if src_col is not None else None
         nullable: bool = bool(
             cspec.nullable
             if cspec.nullable is not None
             else (src_col.nullable if src_col is not None else not cspec.has_default)
         )
         if cspec.nullable is None:
+            nullable = self._reads_nullable(transforms, src_table, nullable)
             for step in transforms:  # e.g. nullif or map(else: null) can make NULLs
                 nullable = step.nullable_after(nullable)
         if source in key:
@@ -311,12 +323,13 @@ class Resolver(KeyRules, TargetSchema):
             self.add(
                 E,
                 "sql-after-python",
-                "a SQL-only step (when, sql) cannot follow a step computed in Python",
+                "a SQL-only step (when, sql, concat) cannot follow or be followed by a step "
+                "computed in Python",
                 f"{cpath}.transform",
                 table,
                 target,
             )
-        self._lint_sql(table, target, transforms, src_cols, cpath)
+        self._lint_reads(table, target, transforms, src_table, overrides, cpath)
         column = ColumnPlan(
             target=target,
             source=source,
@@ -344,39 +357,6 @@ class Resolver(KeyRules, TargetSchema):
             )
         self._lint_enum_map(table, column, cpath)
         return column
-
-    def _lint_sql(
-        self,
-        table: str,
-        target: str,
-        transforms: list[Transform],
-        src_cols: list[str],
-        cpath: str,
-    ) -> None:
-        """``sql`` steps come first and name only source columns that exist."""
-        for i, step in enumerate(transforms):
-            if not isinstance(step, Sql):
-                continue
-            if i:
-                self.add(
-                    E,
-                    "sql-not-first",
-                    "an sql step replaces the value: make it the first step of the chain",
-                    f"{cpath}.transform[{i}]",
-                    table,
-                    target,
-                )
-            for name in step.columns:
-                if name not in src_cols:
-                    self.add(
-                        E,
-                        "unknown-column",
-                        f"the sql expression names '{name}', which is "
-                        f"not a source column{closest(name, src_cols)}",
-                        f"{cpath}.transform[{i}]",
-                        table,
-                        target,
-                    )
 
     def _lint_enum_map(self, table: str, column: ColumnPlan, cpath: str) -> None:
         """An enum whose values a rejecting ``map`` does not cover would reject valid rows."""
@@ -409,10 +389,6 @@ class Resolver(KeyRules, TargetSchema):
                 return False
             expr = sql
         return True
-
-    def _source_info(self, col: sa.Column[Any], overrides: dict[str, TypeInfo]) -> TypeInfo | None:
-        label = describe(col.type, self.source.engine.dialect)
-        return overrides.get(col.name) or self.source.classify(col.type, label)
 
     def _target_type(
         self,

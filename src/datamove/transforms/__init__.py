@@ -2,6 +2,7 @@
 
 from datamove.transforms import (  # noqa: F401  (registers the transforms)
     builtin,
+    concat,
     conditional,
     custom,
     numbers,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ class Transform(ABC):
     name: ClassVar[str]
     SQL_ONLY: ClassVar[bool] = False
     """Computed only by the source's SQL (its ``apply`` passes the computed value through)."""
+    columns: Sequence[str] = ()
+    """Source columns the step reads by name (``sql``, ``concat``); the plan checks them."""
 
     def __init__(self, args: Any, spec_path: str) -> None:
         self.args = args
