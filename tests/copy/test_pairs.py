@@ -30,6 +30,8 @@ def test_pair_copies_every_row_and_value(make_db, tmp_path: Path, source: str, t
     assert result.tables[0].paths == {expected_path}
     assert result.tables[0].chunks_total == 3
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
+    verified = Migration.from_file(spec).verify()
+    assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]
     # A second run finds every chunk committed and copies nothing again.
     again = Migration.from_file(spec).run()
     assert again.tables[0].chunks_skipped == 3

@@ -78,6 +78,8 @@ def test_chinook_scaffold_and_run(
     assert first.rejects_total == 0
     assert first.rows == CHINOOK_ROWS
     assert_same_data(source_url, target_url, source_engine)
+    verified = Migration.from_file(spec).verify()
+    assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]
 
     second = Migration.from_file(spec).run(workers=2)
     assert {t.table for t in second.tables} == {t.table for t in first.tables}

@@ -92,3 +92,5 @@ def test_sakila_mariadb_to_postgresql(
     assert row_counts(target_url, sorted(SAKILA_ROWS)) == SAKILA_ROWS
     assert to_cents(scalar(target_url, PAYMENT_TOTAL)) == PAYMENT_SUM
     assert picture_bytes(target_url) == picture_bytes(sakila_mysql)
+    verified = migration.verify()
+    assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]

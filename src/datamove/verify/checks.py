@@ -135,7 +135,8 @@ def foreign_key_checks(
         def body(
             fk: Any = fk, parent: TablePlan = parent, known: set[Any] = known, name: str = name
         ) -> Check:
-            child_t, parent_t = plan.target_table, parent.target_table
+            # An alias, so a self-reference (employee.reports_to) is not correlated away.
+            child_t, parent_t = plan.target_table, parent.target_table.alias("dm_parent")
             cols = [child_t.c[c] for c in fk.columns]
             orphan = sa.and_(
                 *[c.is_not(None) for c in cols],

@@ -84,16 +84,22 @@ class MappedTable:
 
 
 def map_table(
-    plan: Plan, table: TablePlan, source: Dialect, target: Dialect, float_digits: int
+    plan: Plan,
+    table: TablePlan,
+    source: Dialect,
+    target: Dialect,
+    float_digits: int,
+    target_types: dict[str, TypeInfo],
 ) -> MappedTable:
-    """The mapping-aware comparison of ``table`` (see the module docstring)."""
+    """The mapping-aware comparison of ``table`` (see the module docstring);
+    ``target_types`` are the target dialect's reflection overrides (MariaDB JSON)."""
     src, tgt = table.source_table, table.target_table
     infos = {c.source: c.source_info for c in table.columns if c.source}
     keys = []
     for s_name, t_name in zip(table.key, table.target_key, strict=True):
         info = infos.get(s_name)
         canon = canon_for(info)
-        t_info = _target_info(target, tgt.c[t_name])
+        t_info = target_types.get(t_name) or _target_info(target, tgt.c[t_name])
         s_canon = source.sql_canonical(src.c[s_name], canon, info)
         t_canon = target.sql_canonical(tgt.c[t_name], canon, t_info)
         if s_canon is None or t_canon is None:
@@ -116,7 +122,7 @@ def map_table(
     for col in table.columns:
         if col.generated or col.target in key_targets:
             continue
-        t_info = _target_info(target, tgt.c[col.target])
+        t_info = target_types.get(col.target) or _target_info(target, tgt.c[col.target])
         canon = canon_for(col.source_info if col.lookup else t_info, float_digits)
         s_sql, t_sql, why = _sides(plan, table, col, canon, t_info, source, target)
         compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii))

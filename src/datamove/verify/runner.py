@@ -119,7 +119,6 @@ class Verifier:
         tables = [t for t in self.plan.order if not self.options.tables or t in self.options.tables]
         out: list[Check] = []
         diffs: list[TableDiff] = []
-        digits = self.spec.checks.float_digits
         with (
             self.source.connect() as src,
             self.target.connect() as tgt,
@@ -127,12 +126,16 @@ class Verifier:
         ):
             rejected = self.rejected = self._rejects(tgt) if record_rejects else {}
             for name in tables:
-                mapped = map_table(
-                    self.plan, self.plan.tables[name], self.source, self.target, digits
-                )
+                mapped = self._mapped(name, tgt)
                 out.extend(self._table(mapped, src, tgt, tgt2, rejected.get(name, set()), diffs))
             out.extend(self._configured(src, tgt, tables))
         return VerifyResult(out, diffs, time.monotonic() - started)
+
+    def _mapped(self, name: str, tgt: Connection) -> MappedTable:
+        table = self.plan.tables[name]
+        overrides = self.target.reflect_overrides(tgt, table.target_table)
+        digits = self.spec.checks.float_digits
+        return map_table(self.plan, table, self.source, self.target, digits, overrides)
 
     def _rejects(self, tgt: Connection) -> dict[str, set[tuple[Any, ...]]]:
         """Keys the copy recorded as rejects, per table (their rows are missing by design)."""
@@ -240,18 +243,13 @@ class Verifier:
     def _configured(self, src: Connection, tgt: Connection, tables: list[str]) -> list[Check]:
         out: list[Check] = []
         spec = self.spec.checks
-        digits = spec.float_digits
         for agg in spec.aggregates if self._wanted("aggregates") else []:
             if agg.table in tables:
-                mapped = map_table(
-                    self.plan, self.plan.tables[agg.table], self.source, self.target, digits
-                )
+                mapped = self._mapped(agg.table, tgt)
                 out.append(default_checks.aggregate_check(agg, mapped, self.source, src, tgt))
         for smp in spec.samples if self._wanted("sample") else []:
             if smp.table in tables:
-                mapped = map_table(
-                    self.plan, self.plan.tables[smp.table], self.source, self.target, digits
-                )
+                mapped = self._mapped(smp.table, tgt)
                 out.append(
                     sample_check(
                         mapped,
