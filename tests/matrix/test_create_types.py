@@ -3,11 +3,10 @@ its values arrive intact."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 

@@ -232,6 +232,11 @@ class MySQL(Dialect):
             return sa.cast(col, sa.CHAR)
         return col
 
+    def storable_date_sql(self, column: str) -> str | None:
+        # Zero dates (0000-00-00) and dates with a zero year, month or day exist only here.
+        q = self.quote(column)
+        return f"YEAR({q}) > 0 AND MONTH({q}) > 0 AND DAYOFMONTH({q}) > 0"
+
     def reader(self, info: TypeInfo) -> Adapter | None:
         if info.kind in {"date", "timestamp"}:
             return _date_parser(info.kind == "date")
@@ -373,6 +378,9 @@ class MySQL(Dialect):
         return sa.func.rand()
 
     def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        # MariaDB (also behind a mysql:// URL) has no JSON type to cast to, but normalizes.
+        if getattr(self.engine.dialect, "is_mariadb", False):
+            return sa.func.json_normalize(expr)
         return _char(sa.cast(expr, sa.JSON))
 
     @staticmethod
@@ -424,9 +432,6 @@ class MySQL(Dialect):
 class MariaDB(MySQL):
     NAME = "mariadb"
 
-    def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.json_normalize(expr)  # MariaDB has no JSON type to cast to
-
 
 def _date_parser(date_only: bool) -> Adapter:
     """Parse MySQL's text form of a DATE/DATETIME/TIMESTAMP; zero dates become rejects."""
@@ -448,7 +453,6 @@ def _date_parser(date_only: bool) -> Adapter:
             ) from None
 
     return read
-
 
 
 class _TrimTrailing(sa.sql.functions.GenericFunction[Any]):
