@@ -250,6 +250,31 @@ class Dialect:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""
         return {}
 
+    def storable_date_sql(self, column: str) -> str | None:
+        """A condition in this engine's SQL, true where the date or timestamp in ``column`` is
+        one every engine can store; None where this engine stores no other kind (MySQL stores
+        zero and partial dates such as 0000-00-00, which are rejects at run time)."""
+        return None
+
+    def count_unstorable_dates(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str], where: str | None
+    ) -> dict[str, int]:
+        """Per date or timestamp column, how many rows matching ``where`` hold a date that
+        ``storable_date_sql`` rules out (only nonzero counts): one aggregate query over the
+        table, none on an engine that stores no such dates."""
+        conditions = {c: cond for c in columns if (cond := self.storable_date_sql(c))}
+        if not conditions:
+            return {}
+        counts = [
+            sa.func.sum(sa.case((sa.text(f"NOT ({cond})"), 1), else_=0))
+            for cond in conditions.values()
+        ]
+        stmt = sa.select(*counts).select_from(table)
+        if where:
+            stmt = stmt.where(sa.text(f"({where})"))
+        row = conn.execute(stmt).one()
+        return {c: int(n) for c, n in zip(conditions, row, strict=True) if n}
+
     def render(
         self, info: TypeInfo, same_engine: bool, indexed: bool = False
     ) -> sa.types.TypeEngine[Any] | None:

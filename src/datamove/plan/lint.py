@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo
-from datamove.plan.model import Severity
+from datamove.plan.model import Finding, Severity, TablePlan
 
 Lint = tuple[Severity, str, str]
 
@@ -125,3 +128,47 @@ def _narrower(target: str | None, source: str | None) -> bool:
     """Whether a target character set holds fewer characters than the source's."""
     full = {None, "utf8mb4"}  # None: the engine's text is full Unicode (PostgreSQL, SQLite)
     return target not in full and target != source
+
+
+_SEES_SERVER_DATES = {"when", "sql"}
+"""Steps the source computes on every path, so they see a date as the server stores it
+(``nullif``, ``map`` and ``default`` see a value only after it is parsed, which rejects a zero
+date; ``default`` replaces NULL, and a zero date is not NULL)."""
+
+
+def unstorable_date_findings(source: Dialect, conn: Connection, plan: TablePlan) -> list[Finding]:
+    """Warnings for date columns that hold dates only the source engine stores (MySQL's zero
+    and partial dates) with no ``when`` or ``sql`` step deciding what they become: the run
+    would reject those rows. One aggregate query per table, on engines that have such dates."""
+    columns = [
+        c
+        for c in plan.columns
+        if c.source is not None
+        and c.source_info is not None
+        and c.source_info.kind in ("date", "timestamp")
+        and not c.legacy
+        and not any(t.name in _SEES_SERVER_DATES for t in c.transforms)
+    ]
+    names = sorted({c.source for c in columns if c.source is not None})
+    counts = source.count_unstorable_dates(conn, plan.source_table, names, plan.where)
+    out: list[Finding] = []
+    for column in columns:
+        assert column.source is not None
+        rows = counts.get(column.source)
+        if not rows:
+            continue
+        out.append(
+            Finding(
+                Severity.warning,
+                "zero-date",
+                f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold dates only "
+                f"{source.NAME} stores (year, month or day 0, such as 0000-00-00): the run would "
+                "reject them. Declare what they become — NULL with transform: {when: "
+                f'"{source.storable_date_sql(column.source)}"}}, or an sql: expression — or fix '
+                "them in the source",
+                f"tables.{plan.name}.columns.{column.target}",
+                plan.name,
+                column.target,
+            )
+        )
+    return out

@@ -15,7 +15,7 @@ from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
 from datamove.plan.keys import KeyRules, describe_deletes
-from datamove.plan.lint import lossy_findings
+from datamove.plan.lint import lossy_findings, unstorable_date_findings
 from datamove.plan.model import (
     ColumnPlan,
     Plan,
@@ -75,6 +75,8 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             if plan is not None:
                 tables[name] = plan
 
+        for plan in tables.values():
+            self.findings.extend(unstorable_date_findings(self.source, src, plan))
         self._lookups(tables)
         self._foreign_keys(tables)
         order, cycle_findings = table_order(tables)
