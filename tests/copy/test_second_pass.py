@@ -222,3 +222,19 @@ def test_a_cycle_is_broken_at_a_plain_foreign_key_when_it_has_one(sqlite_db, tmp
     # Breaking alpha → beta would cost a second pass; beta → alpha is a plain foreign key.
     assert plan.tables["beta"].deferred_parents == {"alpha"}
     assert plan.order == ["beta", "alpha"] and not plan.tables["alpha"].second_pass
+
+
+@pytest.mark.parametrize("on_orphan", ["reject", "null"])
+def test_verify_holds_the_second_pass_values(staff, pg_db, tmp_path, on_orphan) -> None:
+    """verify compares a second-pass column with the value that pass leaves (not the load's
+    NULL), and a second-pass reject's row is expected in the target."""
+    spec = write_spec(
+        tmp_path / "m.yaml", staff, pg_db, employees(on_orphan), batch_size=7, max_rejects=1
+    )
+    Migration.from_file(spec).run()
+    result = Migration.from_file(spec).verify()
+    assert result.ok, [c.to_dict() for c in result.checks if not c.ok]
+    execute(pg_db, "UPDATE employees SET manager_id = manager_id + 1 WHERE legacy_id = 40")
+    result = Migration.from_file(spec).verify()
+    (failed,) = [c for c in result.checks if not c.ok]
+    assert failed.kind == "checksum" and "1 changed" in failed.actual

@@ -21,11 +21,15 @@ IN_LIST = 1000
 """Distinct values per parent query."""
 
 
-def translator(tgt: Connection, col: ColumnPlan, values: Iterable[Any]) -> Callable[[Any], Any]:
+def translator(
+    tgt: Connection, col: ColumnPlan, values: Iterable[Any], in_place: bool = False
+) -> Callable[[Any], Any]:
     """A function translating ``values`` (and NULL) of lookup column ``col`` to parent keys.
 
     The parent's legacy → new key pairs of these values are read from its target table in one
     query per ``IN_LIST`` distinct values; a value with no parent row follows ``on_orphan``.
+    ``in_place`` gives the value the second pass leaves in a row already written: NULL for an
+    orphan under ``reject`` (the pass records the reject; the row stays).
     """
     assert col.lookup is not None
     wanted = list({text_form(v): v for v in values if v is not None}.values())
@@ -36,14 +40,15 @@ def translator(tgt: Connection, col: ColumnPlan, values: Iterable[Any]) -> Calla
         part = wanted[start : start + IN_LIST]
         for old, new in tgt.execute(sa.select(legacy, key).where(legacy.in_(part))):
             found[text_form(old)] = new
-    return _resolver(col, found)
+    policy = "null" if in_place and col.lookup.on_orphan == "reject" else col.lookup.on_orphan
+    return _resolver(col, found, policy)
 
 
-def _resolver(col: ColumnPlan, found: dict[str, Any]) -> Callable[[Any], Any]:
-    """Translate one value through ``found`` (legacy key text → new key), or apply the
-    column's orphan policy (``reject`` raises ``RowError`` naming the parent and the key)."""
+def _resolver(col: ColumnPlan, found: dict[str, Any], policy: str) -> Callable[[Any], Any]:
+    """Translate one value through ``found`` (legacy key text → new key), or apply the orphan
+    ``policy`` (``reject`` raises ``RowError`` naming the parent and the key)."""
     assert col.lookup is not None
-    parent, policy = col.lookup.parent, col.lookup.on_orphan
+    parent = col.lookup.parent
 
     def resolve(value: Any) -> Any:
         if value is None:

@@ -29,7 +29,7 @@ from datamove.copy.lookup import translator
 from datamove.dialects.base import Adapter, Row
 from datamove.errors import RowError
 from datamove.redact import mask_value
-from datamove.state.store import ChunkState, RejectRecord
+from datamove.state.store import SECOND_PASS_REJECT, ChunkState, RejectRecord
 
 STAGING = "datamove_fill_staging"
 """The temporary table a chunk's new values are staged in (each connection has its own; the
@@ -119,7 +119,7 @@ class SecondPass:
                     value = translate[j](row[nkey + j])
                 except RowError as err:
                     shown = "(pii)" if col.pii else mask_value(row[nkey + j])
-                    reason = f"second pass: {err.reason}; {col.target} is left NULL"
+                    reason = f"{SECOND_PASS_REJECT}{err.reason}; {col.target} is left NULL"
                     rejects.append(
                         RejectRecord(
                             self.plan.name,

@@ -20,6 +20,10 @@ from sqlalchemy.engine import Connection
 from datamove.copy.keys import KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
 
+SECOND_PASS_REJECT = "second pass: "
+"""How the reason of a second-pass reject starts: its row is in the target (the column NULL),
+unlike the load's rejects, whose rows are not."""
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -424,11 +428,14 @@ class StateStore:
 
     def rejected_keys(self, conn: Connection) -> dict[str, set[KeyValue]]:
         """Per table, the keys of the rows recorded as rejects (verification expects them
-        missing from the target)."""
+        missing from the target; a second-pass reject's row is there, so it is left out)."""
         r = self.rejects
         out: dict[str, set[KeyValue]] = {}
         for table, key in conn.execute(
-            sa.select(r.c.table_name, r.c.key).where(r.c.migration == self.migration)
+            sa.select(r.c.table_name, r.c.key).where(
+                r.c.migration == self.migration,
+                sa.not_(r.c.reason.startswith(SECOND_PASS_REJECT, autoescape=True)),
+            )
         ):
             decoded = decode_key(key)
             if decoded is not None:

@@ -173,7 +173,7 @@ class Verifier:
 
     def _copier(self, mapped: MappedTable) -> ChunkCopier:
         return ChunkCopier(
-            mapped.plan, self.source, self.target, self.state, "verify", Throttle(None)
+            mapped.plan, self.source, self.target, self.state, "verify", Throttle(None), final=True
         )
 
     def _diff(
