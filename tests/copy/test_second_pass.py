@@ -238,3 +238,22 @@ def test_verify_holds_the_second_pass_values(staff, pg_db, tmp_path, on_orphan) 
     result = Migration.from_file(spec).verify()
     (failed,) = [c for c in result.checks if not c.ok]
     assert failed.kind == "checksum" and "1 changed" in failed.actual
+
+
+@pytest.mark.parametrize("source_engine", ["postgresql", "mysql"])
+def test_the_copy_pipe_loads_a_self_referencing_table(make_db, tmp_path, source_engine) -> None:
+    """Into PostgreSQL from a server, the load takes the COPY pipe (the column is a NULL in
+    the SELECT), and the second pass fills it."""
+    source, target = make_db(source_engine, "src"), make_db("postgresql", "tgt")
+    execute(
+        source,
+        "CREATE TABLE employees (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL, "
+        "manager_id INTEGER)",
+    )
+    rows = [{"i": 10 * i, "n": f"e{i}", "m": _manager(i)} for i in range(1, 61)]
+    execute(source, "INSERT INTO employees VALUES (:i, :n, :m)", params=rows)
+    spec = write_spec(tmp_path / "m.yaml", source, target, employees(), batch_size=7)
+    result = Migration.from_file(spec).run(workers=2)
+    assert result.tables[0].paths == {"copy"} and result.tables[0].filled == 55
+    expected = {10 * i: _manager(i) for i in range(1, 61)}
+    assert _managers_by_legacy(target) == expected
