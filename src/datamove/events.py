@@ -53,7 +53,20 @@ class Message:
     level: str = "info"
 
 
-Event = TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message
+@dataclass(frozen=True)
+class SyncProgress:
+    """Catch-up state after a batch (or an idle poll): what is left and how fast it goes."""
+
+    pending: int
+    lag_seconds: float
+    """Age of the oldest unapplied change, by the source's clock."""
+    applied_total: int
+    rate: float
+    """Changes applied per second over the last batches."""
+    applied_seq: int
+
+
+Event = TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message | SyncProgress
 EventHandler = Callable[[Event], None]
 
 

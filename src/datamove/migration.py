@@ -24,6 +24,8 @@ from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
 from datamove.state import StateStore
 from datamove.state.checks import CheckLog
+from datamove.sync import capture
+from datamove.sync.runner import Syncer, SyncOptions, SyncResult
 from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
@@ -113,6 +115,7 @@ class Migration:
             with target.connect() as conn, conn.begin():
                 state.ensure(conn)
                 run_id = state.start_run(conn, "run")
+            capture.record_backfill(plan, source, target, state, tables, restart)
             engine = CopyEngine(plan, source, target, state, on_event, self.spec.max_rejects)
             try:
                 result = engine.run(run_id, opts)
@@ -211,6 +214,54 @@ class Migration:
                 hint="run `datamove plan SPEC` for every finding",
             )
         return plan
+
+    def capture_install(self, tables: tuple[str, ...] = ()) -> list[str]:
+        """Install change capture (changelog and triggers) on the source; before the backfill."""
+        with self._dialects() as (source, target):
+            plan = self._checked_plan(source, target, "no capture was installed")
+            self._known_tables(plan, tables)
+            return capture.install(plan, source, target, self.spec.name, tables)
+
+    def capture_uninstall(self) -> None:
+        """Remove every capture trigger and the changelog from the source."""
+        with self._dialects() as (source, target):
+            capture.uninstall(resolve_plan(self.spec, source, target), source)
+
+    def capture_status(self) -> capture.CaptureStatus:
+        """Capture state per table, pending changes, lag and the last applied sequence."""
+        with self._dialects(read_only=True) as (source, target):
+            plan = resolve_plan(self.spec, source, target)
+            return capture.status(plan, source, target, self.spec.name)
+
+    def sync(
+        self, options: SyncOptions | None = None, on_event: EventHandler = ignore
+    ) -> SyncResult:
+        """Apply captured changes to the target by re-reading the current source rows."""
+        with self._dialects() as (source, target):
+            plan = self._checked_plan(source, target, "nothing was synced")
+            state = StateStore(target, self.spec.name)
+            with target.connect() as conn, conn.begin():
+                state.ensure(conn)
+                run_id = state.start_run(conn, "sync")
+            try:
+                result = Syncer(plan, self.spec, source, target, run_id).run(
+                    options or SyncOptions(), on_event
+                )
+            except BaseException as exc:
+                message = str(exc) if isinstance(exc, DatamoveError) else type(exc).__name__
+                self._finish(state, target, run_id, "failed", message)
+                raise
+            self._finish(state, target, run_id, "ok", None)
+            return result
+
+    @staticmethod
+    def _known_tables(plan: Plan, tables: tuple[str, ...]) -> None:
+        missing = [t for t in tables if t not in plan.tables]
+        if missing:
+            raise UsageError(
+                f"table(s) not in the spec: {', '.join(missing)}",
+                hint=f"tables are: {', '.join(plan.order)}",
+            )
 
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100

@@ -418,6 +418,65 @@ class Dialect:
             return self.STATE_SCHEMA, name
         return None, f"datamove_{name}"
 
+    # -- writing over existing rows (``sync`` and the dual-write modes) ---------------------
+
+    def insert_construct(self, table: sa.TableClause) -> Any:
+        """This engine's INSERT with an ON CONFLICT clause (PostgreSQL and SQLite share it)."""
+        raise NotImplementedError(f"upserts are not implemented for {self.NAME}")
+
+    def upsert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        columns: Sequence[str],
+        key: Sequence[str],
+        rows: Sequence[Row],
+        mode: str = "upsert",
+        newer: str | None = None,
+    ) -> None:
+        """Write ``rows`` whose ``key`` may exist already, in the open transaction.
+
+        ``upsert`` overwrites an existing row; ``insert_missing`` leaves it alone;
+        ``upsert_if_newer`` overwrites it only when its ``newer`` column is older (or NULL).
+        Values are bound as the bulk write binds them (adapted, no SQLAlchemy processing).
+        """
+        if not rows:
+            return
+        t = sa.table(table.name, *[sa.column(c) for c in columns], schema=table.schema)
+        stmt = self.insert_construct(t)
+        others = [c for c in columns if c not in key]
+        if mode == "insert_missing" or not others:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+        else:
+            where = None
+            if mode == "upsert_if_newer":
+                assert newer is not None
+                where = sa.or_(t.c[newer].is_(None), t.c[newer] < stmt.excluded[newer])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(key), set_={c: stmt.excluded[c] for c in others}, where=where
+            )
+        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+
+    # -- change capture (``datamove.sync``) -------------------------------------------------
+
+    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        """Statements creating AFTER INSERT/UPDATE/DELETE row triggers on ``table`` that append
+        (table, key as a JSON array, operation) to ``changelog``: the key only, never a row
+        copy. An update that changes the key records the old and the new key."""
+        raise NotImplementedError(f"change capture is not implemented for {self.NAME}")
+
+    def drop_capture_ddl(self, table: str) -> list[str]:
+        """Statements removing ``capture_ddl``'s triggers (and functions), if present."""
+        raise NotImplementedError(f"change capture is not implemented for {self.NAME}")
+
+    def capture_names(self, conn: Connection) -> set[str]:
+        """Names of the datamove capture triggers present in this database."""
+        return set()
+
+    def change_time_type(self) -> sa.types.TypeEngine[Any]:
+        """The changelog's time column: an absolute time whatever the writer's time zone."""
+        return sa.DateTime(timezone=True)
+
     def defer_constraints(self, conn: Connection) -> None:
         """Check deferrable constraints at commit in the open transaction: a chunk may delete
         and re-insert rows that other tables reference."""
@@ -500,6 +559,19 @@ def adapt_column(adapter: Adapter, values: list[Any]) -> list[Any]:
 
 
 @returns_unchanged(type(None), str, bytes, int, float, bool)
+def capture_name(table: str, suffix: str = "") -> str:
+    """The name of a capture trigger (or function) of ``table``, within every engine's limit."""
+    return f"dm_capture_{table}"[:56] + suffix
+
+
+def sql_string(text: str, backslashes: bool = False) -> str:
+    """A SQL string literal of ``text`` (a table name written into a trigger body, where no
+    parameter can be bound); ``backslashes`` doubles them too (MySQL)."""
+    if backslashes:
+        text = text.replace("\\", "\\\\")
+    return "'" + text.replace("'", "''") + "'"
+
+
 def text_value(value: Any) -> Any:
     """A value bound for a text column: sets (MySQL SET) joined, containers as sorted JSON,
     other objects (UUID, IP address, interval) as their text form."""

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 
-from datamove.dialects.base import Adapter, Dialect, Row
+from datamove.dialects.base import Adapter, Dialect, Row, capture_name, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.errors import RowError
@@ -419,6 +419,71 @@ class MySQL(Dialect):
         table.create(conn)
         yield table
         conn.exec_driver_sql(drop)
+
+    def upsert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        columns: Sequence[str],
+        key: Sequence[str],
+        rows: Sequence[Row],
+        mode: str = "upsert",
+        newer: str | None = None,
+    ) -> None:
+        if not rows:
+            return
+        t = sa.table(table.name, *[sa.column(c) for c in columns], schema=table.schema)
+        stmt = mysql.insert(t)
+        others = [c for c in columns if c not in key]
+        new = stmt.inserted
+        if mode == "insert_missing" or not others:
+            updates: list[tuple[str, Any]] = [(key[0], t.c[key[0]])]  # no-op; IGNORE hides errors
+        elif mode == "upsert_if_newer":
+            assert newer is not None
+            older = sa.or_(t.c[newer].is_(None), t.c[newer] < new[newer])
+            # Assignments run in order: the compared column is updated last.
+            ordered = [c for c in others if c != newer] + ([newer] if newer in others else [])
+            updates = [(c, sa.func.IF(older, new[c], t.c[c])) for c in ordered]
+        else:
+            updates = [(c, new[c]) for c in others]
+        conn.execute(
+            stmt.on_duplicate_key_update(updates),
+            [dict(zip(columns, r, strict=True)) for r in rows],
+        )
+
+    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.quote, capture_name(table)
+        old = f"JSON_ARRAY({', '.join('OLD.' + q(k) for k in key)})"
+        new = f"JSON_ARRAY({', '.join('NEW.' + q(k) for k in key)})"
+        same = " AND ".join(f"OLD.{q(k)} <=> NEW.{q(k)}" for k in key)
+        log = (
+            f"INSERT INTO {q(changelog)} (table_name, row_key, op) "
+            f"VALUES ({sql_string(table, backslashes=True)}, "
+        )
+        on = f"ON {q(table)} FOR EACH ROW"
+        return [
+            *self.drop_capture_ddl(table),
+            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} {log}{new}, 'I')",
+            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} BEGIN {log}{old}, 'U'); "
+            f"IF NOT ({same}) THEN {log}{new}, 'U'); END IF; END",
+            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D')",
+        ]
+
+    def drop_capture_ddl(self, table: str) -> list[str]:
+        name = capture_name(table)
+        return [f"DROP TRIGGER IF EXISTS {self.quote(name + s)}" for s in ("_i", "_u", "_d")]
+
+    def change_time_type(self) -> sa.types.TypeEngine[Any]:
+        return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
+
+    def capture_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(
+            sa.text(
+                "SELECT trigger_name FROM information_schema.triggers "
+                "WHERE trigger_schema = DATABASE()"
+            )
+        )
+        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.

@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Adapter, BatchWriter, Dialect, Row, returns_unchanged
+from datamove.dialects.base import (
+    Adapter,
+    BatchWriter,
+    Dialect,
+    Row,
+    capture_name,
+    returns_unchanged,
+    sql_string,
+)
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon
@@ -375,6 +383,40 @@ class PostgreSQL(Dialect):
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * SLICE_HEX))
         return sa.cast(bits, sa.BigInteger)
+
+    def insert_construct(self, table: sa.TableClause) -> Any:
+        return pg.insert(table)
+
+    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.quote, capture_name(table)
+        old = f"json_build_array({', '.join('OLD.' + q(k) for k in key)})::text"
+        new = f"json_build_array({', '.join('NEW.' + q(k) for k in key)})::text"
+        moved = " OR ".join(f"OLD.{q(k)} IS DISTINCT FROM NEW.{q(k)}" for k in key)
+        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op) VALUES ({sql_string(table)}, "
+        return [
+            f"CREATE OR REPLACE FUNCTION {q(name)}() RETURNS trigger LANGUAGE plpgsql AS $dm$\n"
+            "BEGIN\n"
+            f"  IF TG_OP <> 'INSERT' THEN {log}{old}, left(TG_OP, 1)); END IF;\n"
+            f"  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({moved})) THEN\n"
+            f"    {log}{new}, left(TG_OP, 1));\n"
+            "  END IF;\n"
+            "  RETURN NULL;\n"
+            "END $dm$",
+            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
+            f"CREATE TRIGGER {q(name)} AFTER INSERT OR UPDATE OR DELETE ON {q(table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION {q(name)}()",
+        ]
+
+    def drop_capture_ddl(self, table: str) -> list[str]:
+        q, name = self.quote, capture_name(table)
+        return [
+            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
+            f"DROP FUNCTION IF EXISTS {q(name)}()",
+        ]
+
+    def capture_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def defer_constraints(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")

@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Adapter, Dialect, text_value
+from datamove.dialects.base import Adapter, Dialect, capture_name, sql_string, text_value
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.verify.canonical import Canon, canonical
 
@@ -102,6 +103,36 @@ class SQLite(Dialect):
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.dm_hex_int(expr)
+
+    def insert_construct(self, table: sa.TableClause) -> Any:
+        return sqlite_dialect.insert(table)
+
+    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.quote, capture_name(table)
+        old = f"json_array({', '.join('OLD.' + q(k) for k in key)})"
+        new = f"json_array({', '.join('NEW.' + q(k) for k in key)})"
+        moved = " OR ".join(f"OLD.{q(k)} IS NOT NEW.{q(k)}" for k in key)
+        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op)"
+        literal = sql_string(table)
+        on = f"ON {q(table)} FOR EACH ROW BEGIN"
+        return [
+            *self.drop_capture_ddl(table),
+            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} "
+            f"{log} VALUES ({literal}, {new}, 'I'); END",
+            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} "
+            f"{log} VALUES ({literal}, {old}, 'U'); "
+            f"{log} SELECT {literal}, {new}, 'U' WHERE {moved}; END",
+            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} "
+            f"{log} VALUES ({literal}, {old}, 'D'); END",
+        ]
+
+    def drop_capture_ddl(self, table: str) -> list[str]:
+        name = capture_name(table)
+        return [f"DROP TRIGGER IF EXISTS {self.quote(name + s)}" for s in ("_i", "_u", "_d")]
+
+    def capture_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
         base = super().adapter(target_type)

@@ -58,9 +58,7 @@ def table_order(tables: dict[str, TablePlan]) -> tuple[list[str], list[Finding]]
     return order, findings
 
 
-def _cycle_edge(
-    remaining: dict[str, set[str]], tables: dict[str, TablePlan]
-) -> tuple[str, str]:
+def _cycle_edge(remaining: dict[str, set[str]], tables: dict[str, TablePlan]) -> tuple[str, str]:
     """An edge (child, parent) of a cycle: follow parent edges from the first blocked table
     until one repeats; of that cycle's edges, the first by child name that no ``lookup:``
     column uses, else the first by child name."""

@@ -6,6 +6,7 @@ setting silently ignored.
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from enum import StrEnum
@@ -275,13 +276,54 @@ class SyncDirection(StrEnum):
     """Both ways: refused (see ``SyncSpec``)."""
 
 
+class SyncMode(StrEnum):
+    """How changes made during and after the backfill are caught up."""
+
+    none = "none"
+    """No catch-up: the source is frozen (read-only window) for the whole copy."""
+    triggers = "triggers"
+    """Triggers on the source record changed keys in a changelog (``datamove capture``)."""
+    watermark = "watermark"
+    """Rows are re-read by an ``updated_at``-like column; deletes found by a key diff."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``90s``, ``5m``, ``2h`` or ``250ms``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h)")
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
 class SyncSpec(_Model):
-    """Change capture settings (the catch-up itself is a later stage)."""
+    """Change capture and catch-up after the backfill (``datamove capture``, ``sync``)."""
 
     direction: SyncDirection = SyncDirection.one_way
+    mode: SyncMode = Field(default=SyncMode.none, description="none, triggers or watermark.")
+    column: str | None = Field(
+        default=None, description="watermark: the source column every write updates."
+    )
+    skew_margin: float = Field(
+        default=300.0,
+        description="watermark: re-read this far behind the last watermark (clock skew, "
+        "long transactions), e.g. 5m.",
+    )
+
+    @field_validator("skew_margin", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
 
     @model_validator(mode="after")
-    def _one_way_only(self) -> SyncSpec:
+    def _consistent(self) -> SyncSpec:
+        if self.mode is SyncMode.watermark and not self.column:
+            raise ValueError("sync mode watermark needs column: the source's updated-at column")
         if self.direction is SyncDirection.bidirectional:
             raise ValueError(
                 "bidirectional sync is refused: with writes on both sides, a conflict (the same "

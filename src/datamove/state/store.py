@@ -295,9 +295,13 @@ class StateStore:
             )
         )
 
-    def _add_rejects(
+    def record_rejects(
         self, conn: Connection, rejects: Sequence[RejectRecord], run_id: str
     ) -> None:
+        """Record rejects found outside a chunk (``sync``), in the caller's transaction."""
+        self._add_rejects(conn, rejects, run_id)
+
+    def _add_rejects(self, conn: Connection, rejects: Sequence[RejectRecord], run_id: str) -> None:
         if not rejects:
             return
         now = _now()

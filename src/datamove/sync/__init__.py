@@ -1,0 +1,1 @@
+"""Stage 5, execution strategy: change capture on the source and catch-up into the target."""

@@ -1,0 +1,155 @@
+"""``sync``: apply captured changes until caught up, a lag bound is met, or forever.
+
+Without ``follow`` or ``until_lag`` it applies what is pending and stops; ``until_lag`` keeps
+going until the oldest unapplied change is at most that many seconds old (``0``: nothing
+pending) — the cutover uses it; ``follow`` keeps going until interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from datamove.copy.engine import RETRY_DELAYS
+from datamove.dialects.base import Dialect
+from datamove.errors import ConnectionFailed, UsageError
+from datamove.events import EventHandler, Message, SyncProgress, ignore
+from datamove.plan.model import Plan
+from datamove.redact import redact_text
+from datamove.spec.models import MigrationSpec, SyncMode
+from datamove.sync.apply import Applier
+from datamove.sync.changelog import Changelog, Pending
+from datamove.sync.state import SyncState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    follow: bool = False
+    until_lag: float | None = None
+    max_batch: int = 5000
+    poll_seconds: float = 0.5
+
+
+@dataclass
+class SyncResult:
+    batches: int = 0
+    changes: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    rejects: int = 0
+    applied_seq: int = 0
+    pending: int = 0
+    lag_seconds: float = 0.0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def backfill_warnings(captures: dict[str, bool], tables: list[str]) -> list[str]:
+    """Tables whose backfill started while capture was off: changes then may be missing."""
+    return [
+        f"'{t}' was backfilled before change capture was installed: changes made during its "
+        f"backfill may be missing; run `datamove run SPEC --restart {t}` (capture is on now), "
+        "or verify it"
+        for t in tables
+        if not captures.get(t, True)
+    ]
+
+
+class Syncer:
+    def __init__(
+        self, plan: Plan, spec: MigrationSpec, source: Dialect, target: Dialect, run_id: str
+    ) -> None:
+        if spec.sync.mode is not SyncMode.triggers:
+            raise UsageError(
+                f"sync mode is {spec.sync.mode.value}: trigger catch-up needs sync: "
+                "{mode: triggers} in the spec (and `datamove capture install SPEC`)"
+            )
+        self.plan = plan
+        self.spec = spec
+        self.source = source
+        self.target = target
+        self.applier = Applier(plan, spec, source, target, run_id)
+        self.changelog = Changelog(source)
+        self.state = SyncState(target, spec.name)
+
+    def _check_capture(self) -> list[str]:
+        with self.source.connect() as src:
+            if not self.changelog.exists(src):
+                raise UsageError(
+                    "change capture is not installed on the source",
+                    hint="run `datamove capture install SPEC` before the backfill",
+                )
+            missing = [t for t, on in self.changelog.captured(src, self.plan).items() if not on]
+        if missing:
+            raise UsageError(
+                f"no capture triggers on: {', '.join(missing)}",
+                hint="run `datamove capture install SPEC`",
+            )
+        with self.target.connect() as tgt, tgt.begin():
+            self.state.ensure(tgt)
+            captures = self.state.captures_at_backfill(tgt)
+        return backfill_warnings(captures, self.plan.order)
+
+    def _pending(self, seq: int) -> Pending:
+        with self.source.connect() as src:
+            return self.changelog.pending(src, seq)
+
+    def _retrying(self, step: Callable[[], T], on_event: EventHandler) -> T:
+        """``step``, retried with backoff on transient errors (a lock, a deadlock with the
+        application, a dropped connection): a replayed batch writes the same rows again."""
+        for wait in (*RETRY_DELAYS, None):
+            try:
+                return step()
+            except Exception as exc:
+                transient = self.source.is_transient(exc) or self.target.is_transient(exc)
+                if wait is None or not (transient or isinstance(exc, ConnectionFailed)):
+                    raise
+                on_event(Message(f"retrying in {wait:.1f}s: {redact_text(str(exc))[:200]}"))
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def run(self, options: SyncOptions, on_event: EventHandler = ignore) -> SyncResult:
+        started = time.monotonic()
+        result = SyncResult(warnings=self._check_capture())
+        for warning in result.warnings:
+            on_event(Message(warning, "warning"))
+        with self.target.connect() as tgt:
+            position = self.state.position(tgt)
+        seq, total = position.applied_seq, position.applied_total
+        recent: deque[tuple[float, int]] = deque(maxlen=20)
+        while True:
+            batch = self._retrying(
+                partial(self.applier.apply_batch, seq, options.max_batch), on_event
+            )
+            if batch is not None:
+                seq = batch.applied_seq
+                self._retrying(partial(self.applier.purge, seq), on_event)
+                result.batches += 1
+                result.changes += batch.changes
+                result.upserted += batch.upserted
+                result.deleted += batch.deleted
+                result.rejects += len(batch.rejects)
+                total += batch.upserted + batch.deleted
+                recent.append((batch.seconds, batch.changes))
+            pending = self._retrying(partial(self._pending, seq), on_event)
+            spent = sum(s for s, _ in recent)
+            rate = sum(n for _, n in recent) / spent if spent else 0.0
+            on_event(SyncProgress(pending.count, pending.age, total, rate, seq))
+            result.applied_seq, result.pending, result.lag_seconds = seq, pending.count, pending.age
+            caught_up = pending.count == 0 or (
+                options.until_lag is not None and pending.age <= options.until_lag
+            )
+            if options.until_lag is not None and caught_up:
+                break
+            if batch is None and not options.follow and options.until_lag is None:
+                break
+            if batch is None:
+                time.sleep(options.poll_seconds)
+        result.seconds = time.monotonic() - started
+        return result

@@ -1,0 +1,136 @@
+"""The sync checkpoint in the target: the last applied changelog sequence (or watermark),
+advanced in the same transaction as the changes it covers, and whether each table's backfill
+started with capture active."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.base import Dialect
+
+
+@dataclass(frozen=True)
+class SyncPosition:
+    applied_seq: int
+    watermark: str | None
+    applied_total: int
+    updated_at: dt.datetime | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class SyncState:
+    """The ``sync`` and ``captures`` state tables of one migration."""
+
+    def __init__(self, dialect: Dialect, migration: str) -> None:
+        self.dialect = dialect
+        self.migration = migration
+        self.metadata = md = sa.MetaData()
+
+        def table(name: str, *cols: sa.Column[Any]) -> sa.Table:
+            schema, tname = dialect.state_table_name(name)
+            return sa.Table(tname, md, *cols, schema=schema)
+
+        self.sync = table(
+            "sync",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("applied_seq", sa.BigInteger, nullable=False),
+            sa.Column("watermark", sa.Text),
+            sa.Column("applied_total", sa.BigInteger, nullable=False),
+            sa.Column("updated_at", sa.DateTime, nullable=False),
+        )
+        self.captures = table(
+            "captures",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("active_at_backfill", sa.Boolean, nullable=False),
+            sa.Column("checked_at", sa.DateTime, nullable=False),
+        )
+
+    def ensure(self, conn: Connection) -> None:
+        self.dialect.ensure_state_schema(conn)
+        self.metadata.create_all(conn, checkfirst=True)
+
+    def exists(self, conn: Connection) -> bool:
+        return bool(sa.inspect(conn).has_table(self.sync.name, schema=self.sync.schema))
+
+    def position(self, conn: Connection) -> SyncPosition:
+        s = self.sync.c
+        row = conn.execute(
+            sa.select(s.applied_seq, s.watermark, s.applied_total, s.updated_at).where(
+                s.migration == self.migration
+            )
+        ).first()
+        if row is None:
+            return SyncPosition(0, None, 0, None)
+        return SyncPosition(int(row[0]), row[1], int(row[2]), row[3])
+
+    def advance(
+        self, conn: Connection, applied_seq: int, applied: int, watermark: str | None = None
+    ) -> None:
+        """Record progress inside the transaction that applied it."""
+        s = self.sync
+        done = conn.execute(
+            s.update()
+            .where(s.c.migration == self.migration)
+            .values(
+                applied_seq=applied_seq,
+                watermark=watermark,
+                applied_total=s.c.applied_total + applied,
+                updated_at=_now(),
+            )
+        ).rowcount
+        if not done:
+            conn.execute(
+                s.insert().values(
+                    migration=self.migration,
+                    applied_seq=applied_seq,
+                    watermark=watermark,
+                    applied_total=applied,
+                    updated_at=_now(),
+                )
+            )
+
+    def reset(self, conn: Connection) -> None:
+        """Forget the applied position (a new changelog starts at sequence 1)."""
+        s = self.sync
+        conn.execute(s.delete().where(s.c.migration == self.migration))
+
+    def record_capture(self, conn: Connection, table: str, active: bool) -> None:
+        """Whether capture was active when ``table``'s backfill started (kept once set)."""
+        c = self.captures
+        exists = conn.execute(
+            sa.select(c.c.active_at_backfill).where(
+                c.c.migration == self.migration, c.c.table_name == table
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                c.insert().values(
+                    migration=self.migration,
+                    table_name=table,
+                    active_at_backfill=active,
+                    checked_at=_now(),
+                )
+            )
+
+    def forget_capture(self, conn: Connection, table: str) -> None:
+        """A restarted table is backfilled anew: its capture state is recorded again."""
+        c = self.captures.c
+        conn.execute(
+            self.captures.delete().where(c.migration == self.migration, c.table_name == table)
+        )
+
+    def captures_at_backfill(self, conn: Connection) -> dict[str, bool]:
+        c = self.captures.c
+        rows = conn.execute(
+            sa.select(c.table_name, c.active_at_backfill).where(c.migration == self.migration)
+        )
+        return {r[0]: bool(r[1]) for r in rows}

@@ -1,0 +1,197 @@
+"""Change capture and catch-up while a real writer process keeps changing the source.
+
+Capture is installed, a writer process starts (inserts, updates, key moves across chunks,
+deletes), the backfill and a first sync run while it writes; then the writer stops, ``sync``
+drains with ``until_lag=0``, and ``verify`` must find the target equal to the source. A second
+variant kills ``datamove sync --follow`` with SIGKILL in the middle and starts it again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datamove import Migration
+from datamove.errors import UsageError
+from datamove.sync.runner import SyncOptions
+from tests.conftest import execute, fetch
+from tests.helpers import write_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 5000
+
+SPEC = """  items:
+    columns:
+      id: {}
+      name: {transform: [trim]}
+      amount: {}
+"""
+
+
+def _source(url: str) -> None:
+    execute(
+        url,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(60) NOT NULL, "
+        "amount DECIMAL(12, 2) NOT NULL)",
+    )
+    execute(
+        url,
+        "INSERT INTO items (id, name, amount) VALUES (:i, :n, :a)",
+        params=[{"i": i, "n": f" item {i} ", "a": i % 977} for i in range(1, ROWS + 1)],
+    )
+
+
+class Writer:
+    """The writer process; ``stop()`` ends it and returns how many writes it made."""
+
+    def __init__(self, url: str, tmp: Path, rate: float = 150.0, seed: int = 1) -> None:
+        self.stop_file = tmp / f"stop-{seed}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.sync.writer",
+                url,
+                "--rate",
+                str(rate),
+                "--stop-file",
+                str(self.stop_file),
+                "--seed",
+                str(seed),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def stop(self) -> int:
+        self.stop_file.touch()
+        out, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        return int(out.strip())
+
+
+def _spec(tmp: Path, source: str, target: str) -> Path:
+    return write_spec(tmp / "m.yaml", source, target, SPEC, batch_size=500, sync="{mode: triggers}")
+
+
+def _assert_converged(migration: Migration) -> None:
+    result = migration.verify(
+        __import__("datamove.verify.runner").verify.runner.VerifyOptions(
+            checks=("count", "checksum")
+        )
+    )
+    assert result.ok, [
+        (
+            c.name,
+            c.actual,
+            c.details.get("changed", [])[:3],
+            c.details.get("missing"),
+            c.details.get("extra"),
+        )
+        for c in result.checks
+        if not c.ok
+    ]
+
+
+PAIRS = [
+    ("sqlite", "postgresql"),
+    ("postgresql", "postgresql"),
+    ("mysql", "postgresql"),
+    ("postgresql", "mysql"),
+]
+
+
+@pytest.mark.parametrize(("source_engine", "target_engine"), PAIRS)
+def test_capture_backfill_sync_converge_under_writes(
+    source_engine: str, target_engine: str, make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db(source_engine, "src"), make_db(target_engine, "tgt")
+    _source(source)
+    migration = Migration.from_file(_spec(tmp_path, source, target))
+    assert migration.capture_install() == ["items"]
+
+    writer = Writer(source, tmp_path)
+    try:
+        time.sleep(1.0)
+        migration.run()
+        first = migration.sync(SyncOptions(max_batch=300))
+        assert first.changes > 0 and first.warnings == []
+    finally:
+        writes = writer.stop()
+    assert writes > 100
+
+    drained = migration.sync(SyncOptions(until_lag=0, max_batch=300))
+    assert drained.pending == 0
+    _assert_converged(migration)
+    status = migration.capture_status()
+    assert status.installed and status.pending == 0
+    assert status.tables[0]["capture"] and status.tables[0]["active_at_backfill"] is True
+    # applied changes are purged from the source's changelog, never beyond the checkpoint
+    assert fetch(source, "SELECT count(*) FROM datamove_changelog") == [(0,)]
+
+    migration.capture_uninstall()
+    assert not migration.capture_status().installed
+    execute(source, "UPDATE items SET amount = 0")  # no trigger left to fail or record
+
+
+def test_kill_sync_mid_run_loses_nothing(make_db: Any, tmp_path: Path) -> None:
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    _source(source)
+    spec = _spec(tmp_path, source, target)
+    migration = Migration.from_file(spec)
+    migration.capture_install()
+    migration.run()
+    writer = Writer(source, tmp_path, rate=300.0)
+    follower = None
+    try:
+        for round_no in range(3):
+            follower = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "datamove",
+                    "--quiet",
+                    "sync",
+                    str(spec),
+                    "--follow",
+                    "--max-batch",
+                    "50",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            time.sleep(2.5 + round_no)
+            os.killpg(follower.pid, signal.SIGKILL)  # mid-batch, most likely
+            follower.wait(timeout=30)
+    finally:
+        if follower is not None and follower.poll() is None:
+            os.killpg(follower.pid, signal.SIGKILL)
+        writer.stop()
+    drained = migration.sync(SyncOptions(until_lag=0))
+    assert drained.pending == 0
+    _assert_converged(migration)
+
+
+def test_backfill_without_capture_is_reported(make_db: Any, tmp_path: Path) -> None:
+    source, target = make_db("sqlite", "src"), make_db("sqlite", "tgt")
+    _source(source)
+    migration = Migration.from_file(_spec(tmp_path, source, target))
+    with pytest.raises(UsageError, match="capture is not installed"):
+        migration.sync()
+    migration.run()  # backfilled first: changes during it were not captured
+    migration.capture_install()
+    result = migration.sync()
+    assert result.warnings and "--restart items" in result.warnings[0]
+    migration.run(restart=("items",))
+    assert migration.sync().warnings == []
