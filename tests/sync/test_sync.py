@@ -152,6 +152,7 @@ def test_kill_sync_mid_run_loses_nothing(make_db: Any, tmp_path: Path) -> None:
     migration.run()
     writer = Writer(source, tmp_path, rate=300.0)
     follower = None
+    last = 0
     try:
         for round_no in range(3):
             follower = subprocess.Popen(
@@ -172,8 +173,12 @@ def test_kill_sync_mid_run_loses_nothing(make_db: Any, tmp_path: Path) -> None:
                 start_new_session=True,
             )
             time.sleep(2.5 + round_no)
+            assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
             os.killpg(follower.pid, signal.SIGKILL)  # mid-batch, most likely
             follower.wait(timeout=30)
+            applied = fetch(target, "SELECT applied_seq FROM datamove.sync")
+            assert applied and applied[0][0] > last  # each life applied something
+            last = applied[0][0]
     finally:
         if follower is not None and follower.poll() is None:
             os.killpg(follower.pid, signal.SIGKILL)

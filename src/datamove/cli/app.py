@@ -300,6 +300,80 @@ def status(
     render.status_text(result)
 
 
+capture_app = typer.Typer(
+    help="Change capture on the source: a changelog and key-only triggers (before the backfill).",
+    no_args_is_help=True,
+)
+app.add_typer(capture_app, name="capture")
+
+
+@capture_app.command("install")
+def capture_install(
+    spec: SpecArg,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
+    ] = None,
+) -> None:
+    """Create the changelog table and the triggers on the source (idempotent)."""
+    migration = _guard(lambda: Migration.from_file(spec))
+    done = _guard(lambda: migration.capture_install(tuple(tables or ())))
+    render.out.print(f"capture installed on {len(done)} table(s): {', '.join(done)}")
+
+
+@capture_app.command("status")
+def capture_status(spec: SpecArg, as_json: JsonOpt = False) -> None:
+    """Per table: triggers present, capture active at backfill, pending changes; the lag."""
+    result = _guard(lambda: Migration.from_file(spec).capture_status())
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.capture_text(result)
+
+
+@capture_app.command("uninstall")
+def capture_uninstall(spec: SpecArg) -> None:
+    """Remove every capture trigger and the changelog table from the source."""
+    _guard(lambda: Migration.from_file(spec).capture_uninstall())
+    render.out.print("capture removed")
+
+
+@app.command()
+def sync(
+    spec: SpecArg,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep applying until interrupted.")
+    ] = False,
+    until_lag: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Exit 0 once the oldest unapplied change is this many "
+            "seconds old or less (0: nothing pending).",
+        ),
+    ] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Changes per target transaction.")] = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply captured changes: re-read each changed row and upsert or delete it in the target.
+
+    Safe to kill and start again: the checkpoint commits with the changes it covers.
+    """
+    from datamove.sync.runner import SyncOptions
+
+    options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
+    migration = _guard(lambda: Migration.from_file(spec))
+    with render.SyncDisplay(_state["quiet"] or as_json) as display:
+        result = _guard(lambda: migration.sync(options, on_event=display))
+    if as_json:
+        render.emit_json(result.__dict__)
+    else:
+        render.out.print(
+            f"applied {result.changes:,} change(s) in {result.batches} batch(es): "
+            f"{result.upserted:,} upserted, {result.deleted:,} deleted, {result.rejects} "
+            f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s"
+        )
+
+
 @app.command("spec-schema")
 def spec_schema() -> None:
     """Print the spec's JSON Schema (for editor completion and validation)."""

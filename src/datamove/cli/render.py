@@ -26,6 +26,7 @@ from datamove.events import (
     ChunkRetried,
     Event,
     Message,
+    SyncProgress,
     TableFinished,
     TableStarted,
 )
@@ -298,3 +299,50 @@ def repair_text(result: Any) -> None:
             f"chunk(s) ({', '.join(map(str, chunks))})"
         )
     verify_text(result.after)
+
+
+class SyncDisplay:
+    """A live line on stderr: pending changes, lag and apply rate; warnings as they come."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.status = None if quiet else err.status("sync: starting …")
+
+    def __enter__(self) -> SyncDisplay:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, event: Event) -> None:
+        if self.quiet:
+            return
+        if isinstance(event, SyncProgress) and self.status is not None:
+            self.status.update(
+                f"sync: {event.pending:,} pending, lag {event.lag_seconds:.1f}s, "
+                f"{event.applied_total:,} applied ({event.rate:,.0f}/s), "
+                f"checkpoint {event.applied_seq}"
+            )
+        elif isinstance(event, Message):
+            style = "yellow" if event.level == "warning" else "dim"
+            err.print(f"[{style}]{event.text}[/]")
+
+
+def capture_text(status: Any) -> None:
+    if not status.installed:
+        out.print("capture is not installed (datamove capture install SPEC)")
+        return
+    table = Table(title="change capture", title_justify="left")
+    for name in ("table", "triggers", "active at backfill", "pending"):
+        table.add_column(name, justify="right" if name == "pending" else "left")
+    for t in status.tables:
+        at = {True: "yes", False: "[red]no[/]", None: "-"}[t["active_at_backfill"]]
+        table.add_row(t["table"], "yes" if t["capture"] else "[red]no[/]", at, f"{t['pending']:,}")
+    out.print(table)
+    out.print(
+        f"{status.pending:,} change(s) pending, oldest {status.lag_seconds:.1f}s; "
+        f"last applied sequence {status.applied_seq}"
+    )
