@@ -22,6 +22,7 @@ from datamove.errors import DatamoveError, PlanHasErrors, UsageError
 from datamove.events import EventHandler, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
+from datamove.spec.models import SyncMode
 from datamove.state import StateStore
 from datamove.state.checks import CheckLog
 from datamove.sync import capture
@@ -115,7 +116,8 @@ class Migration:
             with target.connect() as conn, conn.begin():
                 state.ensure(conn)
                 run_id = state.start_run(conn, "run")
-            capture.record_backfill(plan, source, target, state, tables, restart)
+            mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
+            capture.record_backfill(plan, source, target, state, tables, restart, mark)
             engine = CopyEngine(plan, source, target, state, on_event, self.spec.max_rejects)
             try:
                 result = engine.run(run_id, opts)

@@ -15,7 +15,7 @@ the batch wait and retry, a bounded number of times; then it becomes a reject.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,23 +93,35 @@ class Applier:
 
     def apply_batch(self, after: int, max_batch: int) -> BatchResult | None:
         """Apply the changes after sequence ``after``; None when there are none."""
-        started = time.monotonic()
         with self.source.connect() as src:
             changes = self._settled(after, self.changelog.read(src, after, max_batch))
             src.rollback()
         if not changes:
             return None
-        keys = _collapse(changes)
-        allow_rejects = False
+        seq = changes[-1].seq
+
+        def checkpoint(tgt: Connection, result: BatchResult) -> None:
+            self.sync_state.advance(tgt, seq, result.upserted + result.deleted)
+
+        result = self.apply_keys(_collapse(changes), checkpoint)
+        result.changes, result.applied_seq = len(changes), seq
+        return result
+
+    def apply_keys(
+        self,
+        keys: dict[str, list[tuple[Any, ...]]],
+        checkpoint: Callable[[Connection, BatchResult], None],
+    ) -> BatchResult:
+        """Bring the target rows of ``keys`` (per source table) to the source's current state
+        in one transaction, which ``checkpoint`` records progress in. A missing parent makes
+        it wait and retry; after the last wait such rows become rejects."""
+        started = time.monotonic()
         for wait in (*ORPHAN_RETRIES, None):
             try:
-                result = self._commit(keys, changes, allow_rejects)
+                result = self._commit(keys, checkpoint, allow_rejects=wait is None)
                 break
             except _ParentMissing:
-                if wait is None:
-                    allow_rejects = True
-                    result = self._commit(keys, changes, allow_rejects)
-                    break
+                assert wait is not None
                 time.sleep(wait)
         result.seconds = time.monotonic() - started
         return result
@@ -128,9 +140,12 @@ class Applier:
         return changes
 
     def _commit(
-        self, keys: dict[str, list[tuple[Any, ...]]], changes: list[Change], allow_rejects: bool
+        self,
+        keys: dict[str, list[tuple[Any, ...]]],
+        checkpoint: Callable[[Connection, BatchResult], None],
+        allow_rejects: bool,
     ) -> BatchResult:
-        result = BatchResult(len(changes), applied_seq=changes[-1].seq)
+        result = BatchResult(0)
         with self.source.connect() as src, self.target.connect() as tgt, tgt.begin():
             self.target.defer_constraints(tgt)
             for name in self.plan.order:
@@ -140,7 +155,7 @@ class Applier:
                     self._apply_table(table, wanted, src, tgt, result, allow_rejects)
             if result.rejects:
                 self.state.record_rejects(tgt, result.rejects, self.run_id)
-            self.sync_state.advance(tgt, result.applied_seq, result.upserted + result.deleted)
+            checkpoint(tgt, result)
         return result
 
     def _apply_table(
@@ -170,7 +185,7 @@ class Applier:
         present = {_canon_key(r, copier.key_positions, canons) for r in raw}
         gone = [k for k in wanted if _canon(k, canons) not in present]
         if gone:
-            result.deleted += self._remove(table, gone, tgt)
+            result.deleted += self.remove(table, gone, tgt)
 
     def _reread(
         self,
@@ -224,7 +239,7 @@ class Applier:
                     )
         return out
 
-    def _remove(self, table: TablePlan, keys: list[tuple[Any, ...]], tgt: Connection) -> int:
+    def remove(self, table: TablePlan, keys: list[tuple[Any, ...]], tgt: Connection) -> int:
         """Delete (or soft-delete) the target rows of source rows that are gone."""
         target = table.target_table
         cols = [target.c[k] for k in table.target_key]

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from datamove.dialects.base import Dialect
-from datamove.plan.model import Plan
+from datamove.plan.model import Plan, TablePlan
 from datamove.state.store import StateStore
 from datamove.sync.changelog import Changelog
 from datamove.sync.state import SyncState
@@ -85,15 +88,40 @@ def record_backfill(
     state: StateStore,
     tables: Sequence[str],
     restart: Sequence[str],
+    watermark_column: str | None,
 ) -> None:
-    """Record, for every table whose backfill starts now, whether capture is active."""
+    """Record, for every table whose backfill starts now, whether capture is active — and in
+    watermark mode the column's highest value before the copy reads a row (changes from
+    then on are caught up)."""
     changelog, sync_state = Changelog(source), SyncState(target, state.migration)
+    with target.connect() as tgt:
+        starting = [
+            name
+            for name in tables or plan.order
+            if name in restart or not (state.exists(tgt) and state.chunks(tgt, name))
+        ]
+    if not starting:
+        return
     with source.connect() as src:
         captured = changelog.captured(src, plan) if changelog.exists(src) else {}
+        marks = {
+            name: watermark_start(src, plan.tables[name], watermark_column)
+            for name in starting
+            if watermark_column
+        }
     with target.connect() as tgt, tgt.begin():
         sync_state.ensure(tgt)
-        for name in tables or plan.order:
+        for name in starting:
             if name in restart:
                 sync_state.forget_capture(tgt, name)
-            if name in restart or not state.chunks(tgt, name):
-                sync_state.record_capture(tgt, name, captured.get(name, False))
+            sync_state.record_capture(tgt, name, captured.get(name, False))
+            if name in marks:
+                sync_state.set_watermark(tgt, name, marks[name], only_if_unset=True)
+
+
+def watermark_start(src: Connection, table: TablePlan, column: str | None) -> Any:
+    """The highest value of the watermark column in ``table`` now (None: empty table)."""
+    if column is None or column not in table.source_table.c:
+        return None
+    col = table.source_table.c[column]
+    return src.execute(sa.select(sa.func.max(col))).scalar_one_or_none()

@@ -24,6 +24,7 @@ from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
 from datamove.sync.state import SyncState
+from datamove.sync.watermark import WatermarkPass
 
 T = TypeVar("T")
 
@@ -65,10 +66,11 @@ class Syncer:
     def __init__(
         self, plan: Plan, spec: MigrationSpec, source: Dialect, target: Dialect, run_id: str
     ) -> None:
-        if spec.sync.mode is not SyncMode.triggers:
+        if spec.sync.mode is SyncMode.none:
             raise UsageError(
-                f"sync mode is {spec.sync.mode.value}: trigger catch-up needs sync: "
-                "{mode: triggers} in the spec (and `datamove capture install SPEC`)"
+                "the spec has no catch-up: set sync: {mode: triggers} (and run `datamove "
+                "capture install SPEC` before the backfill) or sync: {mode: watermark, column: "
+                "updated_at}"
             )
         self.plan = plan
         self.spec = spec
@@ -114,7 +116,29 @@ class Syncer:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
+    def _run_watermark(self, options: SyncOptions, on_event: EventHandler) -> SyncResult:
+        """Watermark passes: one, or (``follow``) one every poll until interrupted. There is
+        no changelog to measure a lag by: ``until_lag`` runs a single pass."""
+        started = time.monotonic()
+        passes = WatermarkPass(self.plan, self.spec, self.source, self.target, self.applier.run_id)
+        result = SyncResult()
+        while True:
+            batch = self._retrying(partial(passes.run, options.max_batch), on_event)
+            result.batches += 1
+            result.changes += batch.changes
+            result.upserted += batch.upserted
+            result.deleted += batch.deleted
+            result.rejects += len(batch.rejects)
+            on_event(SyncProgress(0, 0.0, result.upserted + result.deleted, 0.0, 0))
+            if not options.follow:
+                break
+            time.sleep(options.poll_seconds)
+        result.seconds = time.monotonic() - started
+        return result
+
     def run(self, options: SyncOptions, on_event: EventHandler = ignore) -> SyncResult:
+        if self.spec.sync.mode is SyncMode.watermark:
+            return self._run_watermark(options, on_event)
         started = time.monotonic()
         result = SyncResult(warnings=self._check_capture())
         for warning in result.warnings:

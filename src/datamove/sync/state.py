@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.copy.keys import decode_key, encode_key
 from datamove.dialects.base import Dialect
 
 
@@ -52,6 +53,13 @@ class SyncState:
             sa.Column("table_name", sa.String(255), primary_key=True),
             sa.Column("active_at_backfill", sa.Boolean, nullable=False),
             sa.Column("checked_at", sa.DateTime, nullable=False),
+        )
+        self.watermarks = table(
+            "watermarks",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("watermark", sa.Text),
+            sa.Column("updated_at", sa.DateTime, nullable=False),
         )
 
     def ensure(self, conn: Connection) -> None:
@@ -122,11 +130,34 @@ class SyncState:
             )
 
     def forget_capture(self, conn: Connection, table: str) -> None:
-        """A restarted table is backfilled anew: its capture state is recorded again."""
-        c = self.captures.c
-        conn.execute(
-            self.captures.delete().where(c.migration == self.migration, c.table_name == table)
-        )
+        """A restarted table is backfilled anew: its capture state and watermark are
+        recorded again."""
+        for t in (self.captures, self.watermarks):
+            conn.execute(t.delete().where(t.c.migration == self.migration, t.c.table_name == table))
+
+    def watermark(self, conn: Connection, table: str) -> Any:
+        """The highest watermark value applied for ``table`` (None: not set)."""
+        w = self.watermarks.c
+        text = conn.execute(
+            sa.select(w.watermark).where(w.migration == self.migration, w.table_name == table)
+        ).scalar_one_or_none()
+        key = decode_key(text)
+        return key[0] if key else None
+
+    def set_watermark(
+        self, conn: Connection, table: str, value: Any, only_if_unset: bool = False
+    ) -> None:
+        """Record ``table``'s watermark (inside the transaction that applied up to it)."""
+        w = self.watermarks
+        where = (w.c.migration == self.migration, w.c.table_name == table)
+        exists = conn.execute(sa.select(w.c.table_name).where(*where)).first() is not None
+        if exists and only_if_unset:
+            return
+        values = {"watermark": encode_key((value,)), "updated_at": _now()}
+        if exists:
+            conn.execute(w.update().where(*where).values(values))
+        else:
+            conn.execute(w.insert().values(migration=self.migration, table_name=table, **values))
 
     def captures_at_backfill(self, conn: Connection) -> dict[str, bool]:
         c = self.captures.c

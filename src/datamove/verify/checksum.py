@@ -22,7 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from datamove.copy.keys import KeyValue
+from datamove.dialects.base import Dialect
 from datamove.verify.mapped import MappedTable
 from datamove.verify.rangesum import EMPTY, Bucketing, CanonKey, Side, Sums
 from datamove.verify.result import ChangedRow, TableDiff, key_order, shown
@@ -34,6 +38,41 @@ LEAF_ROWS = 2000
 
 T = TypeVar("T")
 Range = tuple[KeyValue | None, KeyValue | None]
+
+
+def sides(
+    mapped: MappedTable,
+    source: tuple[Dialect, Connection],
+    target: tuple[Dialect, Connection],
+    keys_only: bool = False,
+) -> tuple[Side, Side]:
+    """Both sides of ``mapped`` over its SQL-computed columns (``keys_only``: none, which
+    compares which keys exist — how ``sync`` finds deleted rows)."""
+    columns = [] if keys_only else mapped.in_sql
+    s_dialect, s_conn = source
+    t_dialect, t_conn = target
+    return (
+        Side(
+            s_dialect,
+            s_conn,
+            mapped.plan.source_table,
+            [k.source for k in mapped.keys],
+            [k.source_sortable for k in mapped.keys],
+            [k.source_canonical for k in mapped.keys],
+            [c.source_sql for c in columns if c.source_sql is not None],
+            mapped.source_filter,
+        ),
+        Side(
+            t_dialect,
+            t_conn,
+            mapped.plan.target_table,
+            [k.target for k in mapped.keys],
+            [k.target_sortable for k in mapped.keys],
+            [k.target_canonical for k in mapped.keys],
+            [c.target_sql for c in columns if c.target_sql is not None],
+            sa.true(),
+        ),
+    )
 
 
 class ChecksumDiff:

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
@@ -24,10 +23,9 @@ from datamove.spec.models import MigrationSpec
 from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
 from datamove.verify.canonical import canonical
-from datamove.verify.checksum import ChecksumDiff
+from datamove.verify.checksum import ChecksumDiff, sides
 from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
-from datamove.verify.rangesum import Side
 from datamove.verify.result import CanonKey, Check, TableDiff
 from datamove.verify.sample import sample_check
 
@@ -191,26 +189,7 @@ class Verifier:
         def body() -> Check:
             opts = self.options
             if mapped.in_sql or not mapped.in_python:
-                s_side = Side(
-                    self.source,
-                    src,
-                    mapped.plan.source_table,
-                    [k.source for k in mapped.keys],
-                    [k.source_sortable for k in mapped.keys],
-                    [k.source_canonical for k in mapped.keys],
-                    [c.source_sql for c in mapped.in_sql],  # type: ignore[misc]
-                    mapped.source_filter,
-                )
-                t_side = Side(
-                    self.target,
-                    tgt,
-                    mapped.plan.target_table,
-                    [k.target for k in mapped.keys],
-                    [k.target_sortable for k in mapped.keys],
-                    [k.target_canonical for k in mapped.keys],
-                    [c.target_sql for c in mapped.in_sql],  # type: ignore[misc]
-                    sa.true(),
-                )
+                s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt))
                 ChecksumDiff(mapped, s_side, t_side, opts.max_diff_rows, opts.show_values).run(diff)
             if mapped.in_python:
                 merge_diff(
