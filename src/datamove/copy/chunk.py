@@ -81,8 +81,11 @@ class ChunkCopier:
             target.adapter(c.target_type) if c.target_type is not None else None
             for c in self.written
         ]
+        # Only a fresh range can be bulk-copied: the other write modes merge row by row.
+        self.replace = plan.write_mode == "replace_range"
         self.pipe = (
-            source.can_copy_out()
+            self.replace
+            and source.can_copy_out()
             and target.SUPPORTS_COPY
             and all(c.pushdown or c.target in self.deferred for c in self.written)
         )
@@ -186,11 +189,12 @@ class ChunkCopier:
             try:
                 with tgt.begin():
                     self.target.defer_constraints(tgt)
-                    tgt.execute(
-                        sa.delete(self.plan.target_table).where(
-                            in_range(self.target_key, chunk.lo, chunk.hi)
+                    if self.replace:
+                        tgt.execute(
+                            sa.delete(self.plan.target_table).where(
+                                in_range(self.target_key, chunk.lo, chunk.hi)
+                            )
                         )
-                    )
                     if careful:
                         rows, rejects, path = self._careful(src, tgt, chunk)
                     elif self.pipe:
@@ -287,6 +291,12 @@ class ChunkCopier:
         stmt = self.select(chunk.lo, chunk.hi)
         # The next batch is read while this one is converted and written.
         batches = prefetch(self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS))
+        if not self.replace:
+            for batch in batches:
+                self.throttle(len(batch))
+                self._write(tgt, self.convert(batch, tgt))
+                total += len(batch)
+            return total
         queries = any(c.lookup for c in self.written)  # lookups read the target per batch
         writer = self.target.batch_writer(tgt, self.plan.target_table, self.columns)
         with fewer_gc_passes(), writer:
@@ -355,7 +365,7 @@ class ChunkCopier:
             return 0
         try:
             with tgt.begin_nested():
-                self.target.write(tgt, self.plan.target_table, self.columns, rows)
+                self._write(tgt, rows)
             return len(rows)
         except Exception as exc:
             if not self.target.is_data_error(exc):
@@ -368,6 +378,22 @@ class ChunkCopier:
         return self._write_isolating(tgt, chunk, rows[:mid], rejects) + self._write_isolating(
             tgt, chunk, rows[mid:], rejects
         )
+
+    def _write(self, tgt: Connection, rows: list[Row]) -> None:
+        """Rows into the target the table's write mode's way (bulk, or merged by key)."""
+        plan = self.plan
+        if self.replace:
+            self.target.write(tgt, plan.target_table, self.columns, rows)
+        else:
+            self.target.upsert(
+                tgt,
+                plan.target_table,
+                self.columns,
+                plan.target_key,
+                rows,
+                plan.write_mode,
+                plan.newer_column,
+            )
 
     def _reject(
         self, chunk: ChunkState, row: Row, column: str | None, reason: str, value: Any

@@ -142,7 +142,9 @@ class CopyEngine:
         with self.target.connect() as tgt, tgt.begin():
             for name in reversed(restart):  # children first: no row is left orphaned
                 self.state.forget_table(tgt, name)
-                if sa.inspect(tgt).has_table(name):
+                # A merging write mode keeps what the application wrote: the copy goes over it.
+                replace = self.plan.tables[name].write_mode == "replace_range"
+                if replace and sa.inspect(tgt).has_table(name):
                     ddl.clear_table(tgt, self.plan.tables[name])
             for plan in tables:
                 if plan.create:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from datamove.dialects.types import TypeInfo, describe
-from datamove.plan.context import E, N, ResolverBase, closest
+from datamove.plan.context import E, N, ResolverBase, W, closest
 from datamove.plan.model import (
     ColumnPlan,
     LookupPlan,
@@ -16,17 +16,49 @@ from datamove.plan.model import (
 )
 from datamove.spec.models import (
     ColumnSpec,
+    CutoverMode,
     DeleteMode,
     KeySpec,
     KeyStrategy,
     TableSpec,
     TransformCall,
+    WriteMode,
+    WriteModeName,
 )
 from datamove.transforms import build
 
 
 class KeyRules(ResolverBase):
-    """Resolves what becomes of each table's key, its lookups and its deletes."""
+    """Resolves what becomes of each table's key, its lookups, its deletes and how its
+    chunks write."""
+
+    def _write_mode(self, name: str, tspec: TableSpec, columns: list[ColumnPlan]) -> WriteMode:
+        """The table's write mode (its own, else the migration's), checked."""
+        mode = tspec.write_mode or self.spec.write_mode
+        path = f"tables.{name}.write_mode" if tspec.write_mode else "write_mode"
+        targets = [c.target for c in columns]
+        if mode.column is not None and mode.column not in targets:
+            self.add(
+                E,
+                "write-mode-column",
+                f"upsert_if_newer compares '{mode.column}', which is not a column of "
+                f"'{name}'{closest(mode.column, targets)}",
+                path,
+                name,
+            )
+        if mode.mode is WriteModeName.replace_range and (
+            self.spec.cutover.mode is CutoverMode.dual_write
+        ):
+            self.add(
+                W,
+                "dual-write-replace",
+                "replace_range deletes each chunk's key range in the target, rows the "
+                "application wrote there too (cutover mode dual_write): use insert_missing or "
+                "upsert_if_newer",
+                path,
+                name,
+            )
+        return mode
 
     def _delete_rules(
         self,

@@ -174,6 +174,9 @@ class TablePlan:
     strategy: str = "preserve"
     deletes: str = "hard"
     """The delete semantics in plain words."""
+    write_mode: str = "replace_range"
+    newer_column: str | None = None
+    """``upsert_if_newer``: the target column compared."""
 
     @property
     def lookup_parents(self) -> set[str]:
@@ -209,6 +212,8 @@ class TablePlan:
         }
         if self.strategy != "preserve" or lookups:  # absent otherwise: older hashes stay valid
             doc["keys"] = {"strategy": self.strategy, "lookups": lookups}
+        if self.write_mode != "replace_range":  # absent otherwise: older hashes stay valid
+            doc["write_mode"] = [self.write_mode, self.newer_column]
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +222,7 @@ class TablePlan:
             "source": self.source_name,
             "key": self.key,
             "where": self.where,
+            "write_mode": self.write_mode,
             "create": self.create,
             "rows_estimate": self.rows_estimate,
             "bytes_estimate": self.bytes_estimate,

@@ -173,6 +173,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
                     name,
                 )
 
+        write_mode = self._write_mode(name, tspec, columns)
         rows, size = self.source.estimate(src, src_table)
         return TablePlan(
             strategy=strategy.value,
@@ -184,6 +185,8 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             target_key=target_key,
             where=where,
             deletes=describe_deletes(tspec),
+            write_mode=write_mode.mode.value,
+            newer_column=write_mode.column,
             columns=columns,
             batch_size=tspec.batch_size or self.spec.batch_size,
             create=existing is None,

@@ -158,6 +158,42 @@ class KeySpec(_Model):
         return data
 
 
+class WriteModeName(StrEnum):
+    """How a chunk writes into the target."""
+
+    replace_range = "replace_range"
+    """Delete the chunk's key range, bulk-write it (a fresh target; the fastest)."""
+    upsert = "upsert"
+    """Insert, or overwrite the row with the same key."""
+    insert_missing = "insert_missing"
+    """Insert rows whose key is absent; never touch what is there (the application wrote it)."""
+    upsert_if_newer = "upsert_if_newer"
+    """Overwrite only rows whose ``column`` is older than the source's."""
+
+
+class WriteMode(_Model):
+    """``write_mode: upsert`` or ``write_mode: {upsert_if_newer: {column: updated_at}}``."""
+
+    mode: WriteModeName = WriteModeName.replace_range
+    column: str | None = Field(default=None, description="upsert_if_newer: the target column.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"mode": value}
+        if isinstance(value, dict) and len(value) == 1 and "mode" not in value:
+            ((mode, args),) = value.items()
+            return {"mode": mode, **(args if isinstance(args, dict) else {})}
+        return value
+
+    @model_validator(mode="after")
+    def _column(self) -> WriteMode:
+        if (self.mode is WriteModeName.upsert_if_newer) != (self.column is not None):
+            raise ValueError("upsert_if_newer needs column: (and only it takes one)")
+        return self
+
+
 class DeleteSpec(_Model):
     """Delete semantics of a table: ``hard`` (default), ``soft`` or ``skip``."""
 
@@ -198,6 +234,9 @@ class TableSpec(_Model):
     drop: list[str] = Field(default_factory=list, description="Source columns not moved.")
     deletes: DeleteSpec = Field(default_factory=DeleteSpec, description="Delete semantics.")
     batch_size: int | None = Field(default=None, gt=0, description="Rows per chunk.")
+    write_mode: WriteMode | None = Field(
+        default=None, description="How chunks write (default: the migration's write_mode)."
+    )
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -349,6 +388,11 @@ class MigrationSpec(_Model):
     create_tables: bool = Field(default=True, description="Create missing target tables.")
     max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
     batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")
+    write_mode: WriteMode = Field(
+        default_factory=WriteMode,
+        description="replace_range (fresh target), upsert, insert_missing or "
+        "{upsert_if_newer: {column: ...}} (a target the application already writes).",
+    )
     invariants: list[Invariant] = Field(default_factory=list)
     checks: Checks = Field(default_factory=Checks)
     tables: dict[str, TableSpec] = Field(min_length=1)
