@@ -200,3 +200,53 @@ def test_backfill_without_capture_is_reported(make_db: Any, tmp_path: Path) -> N
     assert result.warnings and "--restart items" in result.warnings[0]
     migration.run(restart=("items",))
     assert migration.sync().warnings == []
+
+
+USERS = """  users:
+    columns: {id: {}, name: {}}
+    drop: [is_deleted, updated]
+    deletes: %s
+"""
+
+
+@pytest.mark.parametrize(
+    ("deletes", "expected"),
+    [
+        # flagged row: marked from its source column; removed row: marked when sync saw it
+        (
+            '{mode: soft, when: "is_deleted = 1", column: deleted_at, from: updated}',
+            {3: "2024-01-03", 5: "now", 7: None},
+        ),
+        ("hard", {3: None, 7: None}),
+        ('{mode: skip, when: "is_deleted = 1"}', {7: None}),
+    ],
+)
+def test_deletes_propagate_per_the_delete_rules(
+    deletes: str, expected: dict[int, str | None], make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db("mysql", "src"), make_db("postgresql", "tgt")
+    execute(
+        source,
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(20), is_deleted INTEGER, "
+        "updated DATETIME)",
+    )
+    execute(
+        source,
+        "INSERT INTO users VALUES (:i, :n, 0, :u)",
+        params=[{"i": i, "n": f"u{i}", "u": f"2024-01-{i:02d} 10:00:00"} for i in (3, 5, 7)],
+    )
+    spec = write_spec(tmp_path / "m.yaml", source, target, USERS % deletes, sync="{mode: triggers}")
+    migration = Migration.from_file(spec)
+    migration.capture_install()
+    migration.run()
+    execute(
+        source, "UPDATE users SET is_deleted = 1 WHERE id = 3", "DELETE FROM users WHERE id = 5"
+    )
+    migration.sync()
+    if "soft" in deletes:
+        rows = dict(fetch(target, "SELECT id, deleted_at FROM users ORDER BY id"))
+        assert set(rows) == {3, 5, 7} and rows[7] is None
+        assert str(rows[3]).startswith("2024-01-03") and rows[5] is not None
+    else:
+        ids = [i for (i,) in fetch(target, "SELECT id FROM users ORDER BY id")]
+        assert ids == sorted(expected)

@@ -250,8 +250,10 @@ class Applier:
             ]
         )
         rules = self.spec.tables[table.name].deletes
-        if rules.mode is DeleteMode.soft and rules.column and rules.value is not None:
-            stmt: Any = target.update().where(match).values({rules.column: rules.value})
+        if rules.mode is DeleteMode.soft and rules.column:
+            # The row is gone, so a ``from:`` column cannot be read: the time it was seen gone.
+            mark = rules.value if rules.value is not None else sa.func.current_timestamp()
+            stmt: Any = target.update().where(match).values({rules.column: mark})
         else:
             stmt = target.delete().where(match)
         return int(tgt.execute(stmt).rowcount or 0)
