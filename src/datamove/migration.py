@@ -42,6 +42,8 @@ class Status:
     rejects_total: int
     last_run: dict[str, Any] | None
     rejects: list[dict[str, Any]]
+    capture: capture.CaptureStatus | None = None
+    """Change capture and catch-up, when the spec has a sync mode."""
 
     @property
     def last_error(self) -> str | None:
@@ -57,6 +59,7 @@ class Status:
             "last_run": self.last_run,
             "last_error": self.last_error,
             "rejects": self.rejects,
+            "capture": self.capture.to_dict() if self.capture else None,
         }
 
 
@@ -268,14 +271,15 @@ class Migration:
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100
     ) -> Status:
-        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects."""
+        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects;
+        with a sync mode, capture state, pending changes, lag and the applied checkpoint."""
         target = Dialect.for_url(self.spec.target, role="target", read_only=True)
         try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
                 if not state.exists(conn):
                     return Status(self.spec.name, target.safe_url, [], 0, None, [])
-                return Status(
+                result = Status(
                     name=self.spec.name,
                     target=target.safe_url,
                     tables=state.table_summaries(conn),
@@ -283,5 +287,8 @@ class Migration:
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
                 )
+            if self.spec.sync.mode is SyncMode.triggers:
+                result.capture = self.capture_status()
+            return result
         finally:
             target.dispose()

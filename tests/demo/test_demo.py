@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from datamove.demo.live import WRITES
 from datamove.demo.shop import (
     BAD_AMOUNT,
     ORPHAN_CUSTOMER_ID,
@@ -107,6 +108,10 @@ def _check(result: DemoResult) -> None:
     # The proof: verify was green, then found exactly the rows and columns the demo damaged
     # (a missing row has no column), and repair made it green again — which the checks above
     # confirm independently, since they ran on the repaired target.
+    # The live writer's changes were captured and caught up before verify ran green.
+    assert result.live_writes == WRITES
+    assert result.synced is not None and result.synced.pending == 0
+    assert result.synced.changes == WRITES and result.synced.upserted > 0
     proof = result.proof
     assert proof is not None and proof.verified_before
     assert sorted(proof.found, key=str) == sorted(
@@ -140,3 +145,4 @@ def test_demo_command(tmp_path: Path) -> None:
     assert str(tmp_path.resolve() / "migration.yaml") in proc.stdout
     assert "decimal places" in proc.stdout
     assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout
+    assert "0 pending" in proc.stdout

@@ -134,6 +134,8 @@ def test_capture_backfill_sync_converge_under_writes(
     _assert_converged(migration)
     status = migration.capture_status()
     assert status.installed and status.pending == 0
+    shown = migration.status().capture  # `datamove status` shows the same
+    assert shown is not None and shown.applied_seq == status.applied_seq > 0
     assert status.tables[0]["capture"] and status.tables[0]["active_at_backfill"] is True
     # applied changes are purged from the source's changelog, never beyond the checkpoint
     assert fetch(source, "SELECT count(*) FROM datamove_changelog") == [(0,)]

@@ -223,6 +223,8 @@ def status_text(status: Any) -> None:
         )
     if status.last_error:
         out.print(f"[red]last error:[/] {status.last_error}")
+    if status.capture is not None:
+        capture_text(status.capture)
     if status.rejects:
         grid = Table(title="rejects", title_justify="left")
         for name in ("table", "key", "column", "reason", "value"):

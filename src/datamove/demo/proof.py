@@ -85,12 +85,12 @@ def prove(migration: Migration, target: Path, out: Console, spec: str) -> Proof:
     proof.verified_before = result.ok
     passed = sum(c.ok for c in result.checks)
     out.print(
-        f"\n[bold]6. verify[/]  {passed}/{len(result.checks)} checks passed: counts, "
+        f"\n[bold]7. verify[/]  {passed}/{len(result.checks)} checks passed: counts, "
         "row-level checksums through the mapping, legacy keys, foreign keys"
     )
 
     proof.damaged = corrupt(target)
-    out.print("\n[bold]7. silent corruption[/] of the target, behind datamove's back:")
+    out.print("\n[bold]8. silent corruption[/] of the target, behind datamove's back:")
     for (table, key, _), (_, _, what, _) in zip(proof.damaged, CORRUPTIONS, strict=True):
         out.print(f"   {table} id {key}: {what}")
     result = migration.verify(VerifyOptions(checks=("count", "checksum")))
@@ -111,7 +111,7 @@ def prove(migration: Migration, target: Path, out: Console, spec: str) -> Proof:
     chunks = ", ".join(f"{t} {len(c)} chunk(s)" for t, c in repaired.reopened.items())
     state = "[green]all checks pass[/]" if repaired.ok else "[red]differences remain[/]"
     out.print(
-        f"\n[bold]8. repair[/]  re-copied exactly the damaged chunks ({chunks}); "
+        f"\n[bold]9. repair[/]  re-copied exactly the damaged chunks ({chunks}); "
         f"verify again: {state}"
     )
     out.print(f"   [dim]the same by hand: datamove verify {spec}; datamove repair {spec}[/]")

@@ -23,10 +23,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
 from datamove.events import Event, Message, TableFinished
 from datamove.migration import Migration
 from datamove.plan import Severity
+from datamove.sync.runner import SyncResult
 
 DEFAULT_DIRECTORY = Path("demo-output")
 SEED = 42
@@ -140,6 +142,7 @@ source: {source}
 target: {target}
 max_rejects: {max_rejects}   # rows that do not convert are recorded as rejects; at most this many
 batch_size: 500   # rows per chunk; each chunk commits with its checkpoint, so a run resumes
+sync: {{mode: triggers}}   # the shop keeps writing: capture changes, catch up with `datamove sync`
 
 tables:
   customers:
@@ -198,6 +201,8 @@ class DemoResult:
     rows: dict[str, int] = field(default_factory=dict)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     proof: Proof | None = None
+    live_writes: int = 0
+    synced: SyncResult | None = None
 
     @property
     def source_path(self) -> Path:
@@ -373,6 +378,12 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         elif isinstance(event, Message):
             out.print(f"   [dim]{escape(event.text)}[/]")
 
+    # The application keeps writing: capture first, then the copy while it writes.
+    migration.capture_install()
+    writer = ShopWriter(
+        legacy, range(FIRST_ORDER_ID, FIRST_ORDER_ID + ORDERS), CUSTOMERS, ORPHAN_ORDER_ID
+    )
+    writer.start()
     result = migration.run(on_event=on_event)
     out.print(
         f"   {result.rows:,} rows copied in {result.seconds:.2f}s; "
@@ -391,6 +402,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         )
 
     spec_arg = shlex.quote(str(spec_path))
+    synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_arg)
 
     out.print(
@@ -414,4 +426,6 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         rows={t.table: t.rows for t in result.tables},
         rejects=status.rejects,
         proof=proof,
+        live_writes=writer.writes,
+        synced=synced,
     )

@@ -166,8 +166,11 @@ class Syncer:
             rate = sum(n for _, n in recent) / spent if spent else 0.0
             on_event(SyncProgress(pending.count, pending.age, total, rate, seq))
             result.applied_seq, result.pending, result.lag_seconds = seq, pending.count, pending.age
+            # ``until_lag=0`` means nothing pending (the source clock may count whole seconds).
             caught_up = pending.count == 0 or (
-                options.until_lag is not None and pending.age <= options.until_lag
+                options.until_lag is not None
+                and options.until_lag > 0
+                and pending.age <= options.until_lag
             )
             if options.until_lag is not None and caught_up:
                 break
