@@ -303,21 +303,12 @@ def repair_text(result: Any) -> None:
     verify_text(result.after)
 
 
-class SyncDisplay:
+class SyncDisplay(Spinner):
     """A live line on stderr: pending changes, lag and apply rate; warnings as they come."""
 
     def __init__(self, quiet: bool) -> None:
+        super().__init__("sync: starting", quiet)
         self.quiet = quiet
-        self.status = None if quiet else err.status("sync: starting …")
-
-    def __enter__(self) -> SyncDisplay:
-        if self.status is not None:
-            self.status.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
 
     def __call__(self, event: Event) -> None:
         if self.quiet:

@@ -443,8 +443,19 @@ class Dialect:
         if not rows:
             return
         t = sa.table(table.name, *[sa.column(c) for c in columns], schema=table.schema)
+        stmt = self.upsert_statement(t, key, [c for c in columns if c not in key], mode, newer)
+        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+
+    def upsert_statement(
+        self,
+        t: sa.TableClause,
+        key: Sequence[str],
+        others: Sequence[str],
+        mode: str,
+        newer: str | None,
+    ) -> Any:
+        """The INSERT of ``upsert`` (``ON CONFLICT`` here, shared by PostgreSQL and SQLite)."""
         stmt = self.insert_construct(t)
-        others = [c for c in columns if c not in key]
         if mode == "insert_missing" or not others:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
         else:
@@ -455,7 +466,7 @@ class Dialect:
             stmt = stmt.on_conflict_do_update(
                 index_elements=list(key), set_={c: stmt.excluded[c] for c in others}, where=where
             )
-        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+        return stmt
 
     # -- change capture (``datamove.sync``) -------------------------------------------------
 

@@ -420,21 +420,15 @@ class MySQL(Dialect):
         yield table
         conn.exec_driver_sql(drop)
 
-    def upsert(
+    def upsert_statement(
         self,
-        conn: Connection,
-        table: sa.Table,
-        columns: Sequence[str],
+        t: sa.TableClause,
         key: Sequence[str],
-        rows: Sequence[Row],
-        mode: str = "upsert",
-        newer: str | None = None,
-    ) -> None:
-        if not rows:
-            return
-        t = sa.table(table.name, *[sa.column(c) for c in columns], schema=table.schema)
+        others: Sequence[str],
+        mode: str,
+        newer: str | None,
+    ) -> Any:
         stmt = mysql.insert(t)
-        others = [c for c in columns if c not in key]
         new = stmt.inserted
         if mode == "insert_missing" or not others:
             updates: list[tuple[str, Any]] = [(key[0], t.c[key[0]])]  # no-op; IGNORE hides errors
@@ -446,10 +440,7 @@ class MySQL(Dialect):
             updates = [(c, sa.func.IF(older, new[c], t.c[c])) for c in ordered]
         else:
             updates = [(c, new[c]) for c in others]
-        conn.execute(
-            stmt.on_duplicate_key_update(updates),
-            [dict(zip(columns, r, strict=True)) for r in rows],
-        )
+        return stmt.on_duplicate_key_update(updates)
 
     def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
         q, name = self.quote, capture_name(table)
