@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.dialects.base import Dialect
-from datamove.errors import DatamoveError, PlanHasErrors, UsageError
+from datamove.errors import ConnectionFailed, DatamoveError, PlanHasErrors, UsageError
 from datamove.events import EventHandler, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
@@ -288,7 +288,10 @@ class Migration:
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
                 )
             if self.spec.sync.mode is SyncMode.triggers:
-                result.capture = self.capture_status()
+                try:
+                    result.capture = self.capture_status()
+                except ConnectionFailed:
+                    pass  # the source is down: the target's own state is still worth showing
             return result
         finally:
             target.dispose()
