@@ -51,91 +51,27 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import mysql.connector
-import psycopg
-from harness import Measured, datamove_command, fmt, measure, say, tail
-from psycopg import sql
+from harness import (
+    ORDERS_COLUMNS,
+    ORDERS_PG_DDL,
+    Measured,
+    Servers,
+    datamove_command,
+    fmt,
+    make_mysql_orders,
+    make_pg_orders,
+    measure,
+    say,
+    tail,
+)
 
 SOURCE_DB = "dm_bench_src"
 PREFIX = "dm_bench_"
-COLUMNS = (
-    "id", "customer_id", "amount", "currency", "status",
-    "created_at", "updated_at", "note", "paid", "attrs",
-)
-
-PG_DDL = """
-CREATE TABLE orders (
-    id          bigint PRIMARY KEY,
-    customer_id integer NOT NULL,
-    amount      numeric(12, 2) NOT NULL,
-    currency    char(3) NOT NULL,
-    status      varchar(16) NOT NULL,
-    created_at  timestamp(6) NOT NULL,
-    updated_at  timestamptz(6) NOT NULL,
-    note        text,
-    paid        boolean NOT NULL,
-    attrs       jsonb NOT NULL
-)"""
-
-PG_FILL = """
-INSERT INTO orders
-SELECT i,
-       (i * 7919 % 100000 + 1)::integer,
-       (i * 104729 % 1000000) / 100.0,
-       (ARRAY['EUR', 'USD', 'GBP', 'JPY', 'CHF'])[1 + i % 5],
-       (ARRAY['new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'])[1 + i % 6],
-       timestamp '2020-01-01' + i * interval '17 seconds' + i % 1000000 * interval '1 microsecond',
-       timestamptz '2020-01-01 00:00:00+00' + i * interval '17 seconds'
-           + i % 86400 * interval '1 second',
-       CASE WHEN i % 10 = 0 THEN NULL
-            WHEN i % 100 = 1
-                 THEN 'tab' || chr(9) || 'newline' || chr(10) || 'backslash ' || chr(92) || i
-            ELSE 'Größe ' || i % 50 || ' – café crème, 注文 №' || i || ' ✓' END,
-       i % 3 = 0,
-       jsonb_build_object('sku', 'SKU-' || i % 5000, 'qty', 1 + i % 9, 'gift', i % 7 = 0,
-                          'tag', 'ü€')
-FROM generate_series(1::bigint, {rows}::bigint) AS i"""
-
-MY_DDL = """
-CREATE TABLE orders (
-    id          BIGINT NOT NULL PRIMARY KEY,
-    customer_id INT NOT NULL,
-    amount      DECIMAL(12, 2) NOT NULL,
-    currency    CHAR(3) NOT NULL,
-    status      VARCHAR(16) NOT NULL,
-    created_at  DATETIME(6) NOT NULL,
-    updated_at  TIMESTAMP(6) NOT NULL,
-    note        TEXT NULL,
-    paid        BOOLEAN NOT NULL,
-    attrs       JSON NOT NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
-
-MY_FILL = """
-INSERT INTO orders
-SELECT seq,
-       seq * 7919 % 100000 + 1,
-       seq * 104729 % 1000000 / 100,
-       ELT(1 + seq % 5, 'EUR', 'USD', 'GBP', 'JPY', 'CHF'),
-       ELT(1 + seq % 6, 'new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'),
-       TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 17 SECOND
-           + INTERVAL seq % 1000000 MICROSECOND,
-       TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 17 SECOND + INTERVAL seq % 86400 SECOND,
-       CASE WHEN seq % 10 = 0 THEN NULL
-            WHEN seq % 100 = 1 THEN CONCAT('tab', CHAR(9 USING utf8mb4), 'newline',
-                 CHAR(10 USING utf8mb4), 'backslash ', CHAR(92 USING utf8mb4), seq)
-            ELSE CONCAT('Größe ', seq % 50, ' – café crème, 注文 №', seq, ' ✓') END,
-       seq % 3 = 0,
-       JSON_OBJECT('sku', CONCAT('SKU-', seq % 5000), 'qty', 1 + seq % 9,
-                   'gift', JSON_EXTRACT(IF(seq % 7 = 0, 'true', 'false'), '$'), 'tag', 'ü€')
-FROM seq_1_to_{rows}"""
 
 
 # -- results -------------------------------------------------------------------------------
@@ -156,133 +92,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.check.startswith("OK")
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-class Servers:
-    """Scratch databases on both servers; remembers what it created so it can drop it."""
-
-    def __init__(self, pg_url: str, mysql_url: str) -> None:
-        self.pg_url = pg_url.rstrip("/")
-        self.mysql_url = mysql_url.rstrip("/")
-        self.pg_created: set[str] = set()
-        self.mysql_created: set[str] = set()
-
-    # PostgreSQL
-
-    def pg(self, db: str = "postgres") -> psycopg.Connection[tuple[Any, ...]]:
-        return psycopg.connect(f"{self.pg_url}/{db}", autocommit=True)
-
-    def pg_db(self, name: str) -> str:
-        """A fresh, empty database ``name``; returns its URL."""
-        with self.pg() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        self.pg_created.add(name)
-        return f"{self.pg_url}/{name}"
-
-    def pg_drop(self, name: str) -> None:
-        with self.pg() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-        self.pg_created.discard(name)
-
-    def checkpoint(self) -> None:
-        """Flush the previous step's dirty pages, so they are not written during the next."""
-        with self.pg() as conn:
-            conn.execute("CHECKPOINT")
-
-    def pg_totals(self, db: str) -> tuple[int, Decimal] | None:
-        """Row count and sum(amount) of the only ``orders`` table in ``db`` (any schema)."""
-        with self.pg(db) as conn:
-            found = conn.execute(
-                "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = 'orders' AND c.relkind IN ('r', 'p')"
-            ).fetchall()
-            if len(found) != 1:
-                return None
-            row = conn.execute(sql.SQL("SELECT count(*), coalesce(sum(amount), 0) FROM {}").format(
-                sql.SQL(str(found[0][0])))).fetchone()
-        assert row is not None
-        return int(row[0]), Decimal(row[1])
-
-    # MariaDB
-
-    def mysql_run(self, db: str | None, *statements: str) -> list[tuple[Any, ...]]:
-        """Run ``statements`` in order on one connection; returns the last one's rows."""
-        parts = urlsplit(self.mysql_url)
-        conn = mysql.connector.connect(
-            host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
-            user=unquote(parts.username or "root"), password=unquote(parts.password or ""),
-            database=db, charset="utf8mb4", autocommit=True,
-        )
-        try:
-            cursor = conn.cursor()
-            rows: list[tuple[Any, ...]] = []
-            for statement in ("SET SESSION time_zone = '+00:00'", *statements):
-                cursor.execute(statement)
-                rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-            cursor.close()
-            return rows
-        finally:
-            conn.close()
-
-    def mysql_db(self, name: str) -> str:
-        """A fresh, empty database ``name``; returns its URL."""
-        self.mysql_run(None, f"DROP DATABASE IF EXISTS `{name}`",
-                       f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        self.mysql_created.add(name)
-        return f"{self.mysql_url}/{name}"
-
-    def mysql_totals(self, db: str) -> tuple[int, Decimal]:
-        ((count, total),) = self.mysql_run(
-            db, "SELECT count(*), coalesce(sum(amount), 0) FROM orders")
-        return int(count), Decimal(total)
-
-    def drop_all(self) -> None:
-        for name in sorted(self.pg_created):
-            try:
-                self.pg_drop(name)
-            except psycopg.Error as exc:
-                say(f"could not drop PostgreSQL database {name}: {exc}")
-        for name in sorted(self.mysql_created):
-            try:
-                self.mysql_run(None, f"DROP DATABASE IF EXISTS `{name}`")
-            except mysql.connector.Error as exc:
-                say(f"could not drop MariaDB database {name}: {exc}")
-        self.mysql_created.clear()
-
-
-# -- sources -------------------------------------------------------------------------------
-
-
-def make_pg_source(servers: Servers, rows: int) -> tuple[int, Decimal]:
-    say(f"generating {rows:,} rows in PostgreSQL {SOURCE_DB} ...")
-    started = time.perf_counter()
-    servers.pg_db(SOURCE_DB)
-    with servers.pg(SOURCE_DB) as conn:
-        conn.execute(PG_DDL)
-        conn.execute(PG_FILL.format(rows=int(rows)))
-        # Set hint bits and statistics now, so no timed copy pays for the first read.
-        conn.execute("VACUUM (FREEZE, ANALYZE) orders")
-    totals = servers.pg_totals(SOURCE_DB)
-    assert totals is not None
-    say(f"  done in {time.perf_counter() - started:.1f} s")
-    return totals
-
-
-def make_mysql_source(servers: Servers, rows: int) -> tuple[int, Decimal]:
-    say(f"generating {rows:,} rows in MariaDB {SOURCE_DB} ...")
-    started = time.perf_counter()
-    servers.mysql_db(SOURCE_DB)
-    servers.mysql_run(SOURCE_DB, MY_DDL, MY_FILL.format(rows=int(rows)), "ANALYZE TABLE orders")
-    totals = servers.mysql_totals(SOURCE_DB)
-    say(f"  done in {time.perf_counter() - started:.1f} s")
-    return totals
 
 
 # -- the copies ----------------------------------------------------------------------------
@@ -311,8 +120,8 @@ def run_floor(servers: Servers, tmp: Path, expected: tuple[int, Decimal]) -> Res
     db = f"{PREFIX}a"
     target = servers.pg_db(db)
     with servers.pg(db) as conn:
-        conn.execute(PG_DDL)
-    cols = ", ".join(COLUMNS)
+        conn.execute(ORDERS_PG_DDL)
+    cols = ", ".join(ORDERS_COLUMNS)
     psql = "psql -X -q -v ON_ERROR_STOP=1 -d"
     out = f"COPY (SELECT {cols} FROM orders) TO STDOUT"
     into = f"COPY orders ({cols}) FROM STDIN"
@@ -436,8 +245,8 @@ def ratio(label: str, value: float | None, target: str | None = None,
 
 def compare(servers: Servers, tmp: Path, args: argparse.Namespace) -> None:
     pgloader = None if args.skip_pgloader else ensure_pgloader()
-    pg_totals = make_pg_source(servers, args.rows)
-    my_totals = make_mysql_source(servers, args.rows)
+    pg_totals = make_pg_orders(servers, SOURCE_DB, args.rows)
+    my_totals = make_mysql_orders(servers, SOURCE_DB, args.rows)
     my_source = f"{servers.mysql_url}/{SOURCE_DB}"
     pg_source = f"{servers.pg_url}/{SOURCE_DB}"
     n, batch = args.repeat, args.batch_size
@@ -466,12 +275,12 @@ def rss_check(servers: Servers, tmp: Path, args: argparse.Namespace) -> None:
     """(b) and (d) at ``--rows`` and 3 x ``--rows``: peak RSS must stay flat (and < 300 MB)."""
     results: dict[str, list[Result]] = {"b": [], "d": []}
     for rows in (args.rows, 3 * args.rows):
-        totals = make_pg_source(servers, rows)
+        totals = make_pg_orders(servers, SOURCE_DB, rows)
         results["b"].append(run_datamove(
             servers, tmp, f"(b) datamove, PG -> PG, {rows:,} rows", "b",
             f"{servers.pg_url}/{SOURCE_DB}", totals, args.batch_size,
         ))
-        totals = make_mysql_source(servers, rows)
+        totals = make_mysql_orders(servers, SOURCE_DB, rows)
         results["d"].append(run_datamove(
             servers, tmp, f"(d) datamove, MariaDB -> PG, {rows:,} rows", "d",
             f"{servers.mysql_url}/{SOURCE_DB}", totals, args.batch_size,
