@@ -313,6 +313,21 @@ class PostgreSQL(Dialect):
         self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
     ) -> sa.ColumnElement[Any] | None:
         kind = info.kind if info is not None else "text"
+        if info is not None and _plain_column(expr):
+            # A column of exactly the type ``info`` describes: its text cast is already the
+            # canonical form, cheaper than format() or round() (same result; ~0.3 s of CPU
+            # per million rows on the orders benchmark).
+            if canon.kind == "text" and kind in {"string", "text"} and not info.fixed:
+                return _text(expr)
+            if canon.kind == "char" and kind == "string" and info.fixed:
+                return _text(expr)  # character(n) to text drops the trailing spaces
+            if (
+                canon.kind == "decimal"
+                and kind == "decimal"
+                and canon.scale is not None
+                and info.scale == canon.scale
+            ):
+                return _text(expr)  # numeric(p, s) prints exactly s digits
         if canon.kind in {"integer", "boolean"}:
             if kind == "boolean":
                 return sa.case((expr, "1"), (sa.not_(expr), "0"))
@@ -384,6 +399,20 @@ class PostgreSQL(Dialect):
         bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * SLICE_HEX))
         return sa.cast(bits, sa.BigInteger)
 
+    def sql_row_hash(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        """The base class's encoding with ``||``, which propagates NULL, so coalesce() gives
+        a NULL part's ``-``: the same digest, with no CASE and no variadic concat() call
+        (~15% of the CPU of a checksum scan)."""
+
+        def encoded(p: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+            length = _text(sa.func.char_length(p))
+            return sa.func.coalesce(length.op("||")(sa.literal(":")).op("||")(p), "-")
+
+        out = encoded(parts[0])
+        for p in parts[1:]:
+            out = out.op("||")(sa.literal("|")).op("||")(encoded(p))
+        return sa.func.md5(out)
+
     def insert_construct(self, table: sa.TableClause) -> Any:
         return pg.insert(table)
 
@@ -427,6 +456,11 @@ class PostgreSQL(Dialect):
 
 def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(expr, sa.Text)
+
+
+def _plain_column(expr: sa.ColumnElement[Any]) -> bool:
+    """A table's column itself (its type is the one classified), not an expression over it."""
+    return isinstance(expr, sa.ColumnClause) and not expr.is_literal
 
 
 class _CopyWriter(BatchWriter):

@@ -93,8 +93,21 @@ class Side:
         )
 
     def _run(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
+        """Rows of a query that may return many (streamed, bounded memory)."""
         self.queries += 1
         return [row for batch in self.dialect.stream(self.conn, stmt, 10_000) for row in batch]
+
+    def _aggregate(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
+        """Rows of an aggregate (at most a few thousand): a plain query, which PostgreSQL
+        may run with parallel workers (a server-side cursor never is)."""
+        self.queries += 1
+        sql, params = self.dialect.compile(stmt)
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def _range(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
         return sa.and_(self.where, in_range(self.sortable, lo, hi))
@@ -106,7 +119,7 @@ class Side:
             .select_from(self.table)
             .where(self.where)
         )
-        low, high, count = self._run(stmt)[0]
+        low, high, count = self._aggregate(stmt)[0]
         return low, high, int(count)
 
     def bucket_sums(
@@ -117,13 +130,13 @@ class Side:
         a, b = self.dialect.sql_digest(rows.c.h)
         bucket = ((rows.c.k0 - bucketing.base) // bucketing.width).label("dm_bucket")
         stmt = sa.select(bucket, sa.func.count(), sa.func.sum(a), sa.func.sum(b)).group_by(bucket)
-        return {int(n): _sums(c, a, b) for n, c, a, b in self._run(stmt)}
+        return {int(n): _sums(c, a, b) for n, c, a, b in self._aggregate(stmt)}
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
         rows = self._hashed(lo, hi)
         a, b = self.dialect.sql_digest(rows.c.h)
         stmt = sa.select(sa.func.count(), sa.func.sum(a), sa.func.sum(b))
-        return _sums(*self._run(stmt)[0])
+        return _sums(*self._aggregate(stmt)[0])
 
     def boundaries(self, lo: KeyValue | None, hi: KeyValue | None, every: int) -> list[KeyValue]:
         """Keys closing every ``every`` rows of ``(lo, hi]``, numbered inside the database."""
