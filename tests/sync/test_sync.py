@@ -252,3 +252,20 @@ def test_deletes_propagate_per_the_delete_rules(
     else:
         ids = [i for (i,) in fetch(target, "SELECT id FROM users ORDER BY id")]
         assert ids == sorted(expected)
+
+
+def test_mariadb_booleans_catch_up_into_postgresql(make_db: Any, tmp_path: Path) -> None:
+    source, target = make_db("mysql", "src"), make_db("postgresql", "tgt")
+    execute(source, "CREATE TABLE flags (id INTEGER PRIMARY KEY, paid BOOLEAN NOT NULL)")
+    execute(source, "INSERT INTO flags VALUES (1, 0), (2, 1)")
+    spec = write_spec(tmp_path / "m.yaml", source, target, "  flags: {}\n", sync="{mode: triggers}")
+    migration = Migration.from_file(spec)
+    migration.capture_install()
+    migration.run()
+    execute(source, "UPDATE flags SET paid = 1 WHERE id = 1", "INSERT INTO flags VALUES (3, 0)")
+    assert migration.sync().upserted == 2  # an upsert binds values: 0/1 must become booleans
+    assert fetch(target, "SELECT id, paid FROM flags ORDER BY id") == [
+        (1, True),
+        (2, True),
+        (3, False),
+    ]

@@ -226,6 +226,8 @@ class Dialect:
             return text_value
         if isinstance(target_type, sa.JSON):
             return json_text
+        if isinstance(target_type, sa.Boolean):
+            return int_bool
         if isinstance(target_type, sa.DateTime) and not target_type.timezone:
             return naive_utc
         if isinstance(target_type, sa.Time):
@@ -600,6 +602,14 @@ def json_text(value: Any) -> Any:
     """JSON for engines that take JSON as text: containers serialised, text passed through."""
     if isinstance(value, dict | list | int | float | bool) and value is not None:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def int_bool(value: Any) -> Any:
+    """MySQL's BOOLEAN is TINYINT: 0/1 become False/True, which a bound parameter into a real
+    boolean column needs (COPY text would take 1/0; an INSERT or upsert would not)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value != 0
     return value
 
 
