@@ -21,6 +21,7 @@ import pytest
 from datamove import Migration
 from datamove.errors import UsageError
 from datamove.sync.runner import SyncOptions
+from datamove.verify.runner import VerifyOptions
 from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
@@ -84,11 +85,7 @@ def _spec(tmp: Path, source: str, target: str) -> Path:
 
 
 def _assert_converged(migration: Migration) -> None:
-    result = migration.verify(
-        __import__("datamove.verify.runner").verify.runner.VerifyOptions(
-            checks=("count", "checksum")
-        )
-    )
+    result = migration.verify(VerifyOptions(checks=("count", "checksum")))
     assert result.ok, [
         (
             c.name,

@@ -25,7 +25,8 @@ from datamove.copy.keys import KeyValue, in_range
 from datamove.copy.lookup import translator
 from datamove.copy.pipeline import fewer_gc_passes, prefetch
 from datamove.copy.throttle import Throttle
-from datamove.dialects.base import Adapter, Dialect, Row, adapt_column
+from datamove.dialects.adapters import Adapter, adapt_column
+from datamove.dialects.base import Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan

@@ -110,3 +110,20 @@ def in_range(
     if hi is not None:
         parts.append(at_most(columns, hi))
     return sa.and_(sa.true(), *parts)
+
+
+def any_key(
+    columns: Sequence[sa.ColumnElement[Any]], keys: Sequence[Sequence[Any]]
+) -> sa.ColumnElement[bool]:
+    """``columns`` equal to one of ``keys``, each value bound with its column's type.
+
+    A one-column key is an IN list (of plain parameters: statements are compiled without
+    SQLAlchemy's expanding ones): half the compile time of an OR of equalities, and one index
+    scan for the server."""
+    if len(columns) == 1:
+        (col,) = columns
+        return col.in_([_bound(col, key[0]) for key in keys])
+    return sa.or_(
+        sa.false(),
+        *[sa.and_(*[c == _bound(c, v) for c, v in zip(columns, key, strict=True)]) for key in keys],
+    )

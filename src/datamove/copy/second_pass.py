@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from datamove.copy.chunk import ChunkCopier, ChunkResult
 from datamove.copy.keys import encode_key
 from datamove.copy.lookup import translator
-from datamove.dialects.base import Adapter, Row
+from datamove.dialects.adapters import Adapter
+from datamove.dialects.base import Row
 from datamove.errors import RowError
 from datamove.redact import mask_value
 from datamove.state.store import SECOND_PASS_REJECT, ChunkState, RejectRecord

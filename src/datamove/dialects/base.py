@@ -6,9 +6,7 @@ on an engine's name. Capability flags are UPPER_SNAKE class attributes.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -17,6 +15,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from datamove.dialects.adapters import (
+    Adapter,
+    int_bool,
+    json_text,
+    naive_utc,
+    text_value,
+    time_of_day,
+)
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.errors import (
@@ -30,7 +36,6 @@ from datamove.redact import redact_text, redact_url
 from datamove.verify.canonical import SLICE_HEX, Canon
 
 Row = Sequence[Any]
-Adapter = Callable[[Any], Any]
 
 _REGISTRY: dict[str, type[Dialect]] = {}
 
@@ -486,6 +491,11 @@ class Dialect:
         """Names of the datamove capture triggers present in this database."""
         return set()
 
+    def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
+        """The changelog's generated sequence column type, and table options that make sure
+        a number is never handed out twice (not even after a purge empties the table)."""
+        return sa.BigInteger(), {}
+
     def change_time_type(self) -> sa.types.TypeEngine[Any]:
         """The changelog's time column: an absolute time whatever the writer's time zone."""
         return sa.DateTime(timezone=True)
@@ -549,29 +559,6 @@ class BatchWriter:
         self.close(failure)
 
 
-_UNCHANGED: dict[Adapter, frozenset[type]] = {}
-
-
-def returns_unchanged(*types: type) -> Callable[[Adapter], Adapter]:
-    """Declare that an adapter returns a value of exactly one of ``types`` as it is."""
-
-    def mark(adapter: Adapter) -> Adapter:
-        _UNCHANGED[adapter] = frozenset(types)
-        return adapter
-
-    return mark
-
-
-def adapt_column(adapter: Adapter, values: list[Any]) -> list[Any]:
-    """``adapter`` on each of a column's values; ``values`` itself when the adapter returns
-    every value's type unchanged (one C-speed pass over the types instead of a call a value)."""
-    unchanged = _UNCHANGED.get(adapter)
-    if unchanged is not None and unchanged.issuperset(map(type, values)):
-        return values
-    return [adapter(v) for v in values]
-
-
-@returns_unchanged(type(None), str, bytes, int, float, bool)
 def capture_name(table: str, suffix: str = "") -> str:
     """The name of a capture trigger (or function) of ``table``, within every engine's limit."""
     return f"dm_capture_{table}"[:56] + suffix
@@ -583,46 +570,3 @@ def sql_string(text: str, backslashes: bool = False) -> str:
     if backslashes:
         text = text.replace("\\", "\\\\")
     return "'" + text.replace("'", "''") + "'"
-
-
-def text_value(value: Any) -> Any:
-    """A value bound for a text column: sets (MySQL SET) joined, containers as sorted JSON,
-    other objects (UUID, IP address, interval) as their text form."""
-    if value is None or isinstance(value, str | bytes | int | float | bool):
-        return value
-    if isinstance(value, set | frozenset):
-        return ",".join(sorted(value))
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(value)
-
-
-@returns_unchanged(type(None), str, bytes)
-def json_text(value: Any) -> Any:
-    """JSON for engines that take JSON as text: containers serialised, text passed through."""
-    if isinstance(value, dict | list | int | float | bool) and value is not None:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return value
-
-
-def int_bool(value: Any) -> Any:
-    """MySQL's BOOLEAN is TINYINT: 0/1 become False/True, which a bound parameter into a real
-    boolean column needs (COPY text would take 1/0; an INSERT or upsert would not)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value != 0
-    return value
-
-
-def naive_utc(value: Any) -> Any:
-    """An aware timestamp going into a naive column is stored as UTC (the plan says so)."""
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
-@returns_unchanged(type(None), str, dt.time)
-def time_of_day(value: Any) -> Any:
-    """MySQL returns TIME as a duration; a time of day within 0–24h becomes ``datetime.time``."""
-    if isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
-        return (dt.datetime.min + value).time()
-    return value

@@ -18,7 +18,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 
-from datamove.dialects.base import Adapter, Dialect, Row, capture_name, sql_string
+from datamove.dialects.adapters import Adapter
+from datamove.dialects.base import Dialect, Row, capture_name, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.errors import RowError

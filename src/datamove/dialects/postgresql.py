@@ -16,15 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import (
-    Adapter,
-    BatchWriter,
-    Dialect,
-    Row,
-    capture_name,
-    returns_unchanged,
-    sql_string,
-)
+from datamove.dialects.adapters import Adapter, returns_unchanged
+from datamove.dialects.base import BatchWriter, Dialect, Row, capture_name, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon

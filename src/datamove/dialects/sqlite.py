@@ -16,7 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Adapter, Dialect, capture_name, sql_string, text_value
+from datamove.dialects.adapters import Adapter, text_value
+from datamove.dialects.base import Dialect, capture_name, sql_string
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.verify.canonical import Canon, canonical
 
@@ -106,6 +107,11 @@ class SQLite(Dialect):
 
     def insert_construct(self, table: sa.TableClause) -> Any:
         return sqlite_dialect.insert(table)
+
+    def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
+        # Only INTEGER PRIMARY KEY is generated (the rowid); AUTOINCREMENT keeps a purge from
+        # letting numbers be reused.
+        return sa.Integer(), {"sqlite_autoincrement": True}
 
     def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
         q, name = self.quote, capture_name(table)

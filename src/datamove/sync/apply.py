@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
+from datamove.copy.keys import any_key
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
@@ -198,7 +199,7 @@ class Applier:
         cols = [table.source_table.c[k] for k in table.key]
         out: list[Row] = []
         for start in range(0, len(keys), 500):
-            stmt = copier.select(None, None).where(_matching(cols, keys[start : start + 500]))
+            stmt = copier.select(None, None).where(any_key(cols, keys[start : start + 500]))
             for batch in self.source.stream(src, stmt, 1000):
                 out.extend(batch)
         return out
@@ -233,7 +234,7 @@ class Applier:
     def remove(self, table: TablePlan, keys: list[tuple[Any, ...]], tgt: Connection) -> int:
         """Delete (or soft-delete) the target rows of source rows that are gone."""
         target = table.target_table
-        match = _matching([target.c[k] for k in table.target_key], keys)
+        match = any_key([target.c[k] for k in table.target_key], keys)
         rules = self.spec.tables[table.name].deletes
         if rules.mode is DeleteMode.soft and rules.column:
             # The row is gone, so a ``from:`` column cannot be read: the time it was seen gone.
@@ -246,21 +247,6 @@ class Applier:
     def purge(self, upto: int) -> int:
         with self.source.connect() as src:
             return self.changelog.purge(src, upto)
-
-
-def _matching(cols: Sequence[sa.ColumnElement[Any]], keys: Sequence[Sequence[Any]]) -> Any:
-    """``cols`` equal to one of ``keys``. A one-column key is an IN list (of plain parameters:
-    the statement is compiled without SQLAlchemy's expanding ones): half the compile time of
-    an OR of equalities, and read by the server in one index scan (2-3x faster)."""
-    if len(cols) == 1:
-        (col,) = cols
-        return col.in_([sa.literal(key[0], type_=col.type) for key in keys])
-    return sa.or_(
-        *[
-            sa.and_(*[c == sa.literal(v, type_=c.type) for c, v in zip(cols, key, strict=True)])
-            for key in keys
-        ]
-    )
 
 
 def _key_info(table: TablePlan, name: str) -> Any:

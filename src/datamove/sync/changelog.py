@@ -57,16 +57,11 @@ class Changelog:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.metadata = sa.MetaData()
+        seq_type, table_options = dialect.changelog_sequence()
         self.table = sa.Table(
             CHANGELOG,
             self.metadata,
-            # SQLite generates only an INTEGER PRIMARY KEY (the rowid).
-            sa.Column(
-                "seq",
-                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
+            sa.Column("seq", seq_type, primary_key=True, autoincrement=True),
             sa.Column("table_name", sa.String(255), nullable=False),
             sa.Column("row_key", sa.Text, nullable=False),
             sa.Column("op", sa.String(1), nullable=False),
@@ -76,7 +71,7 @@ class Changelog:
                 nullable=False,
                 server_default=sa.text("CURRENT_TIMESTAMP"),
             ),
-            sqlite_autoincrement=True,  # never reuse a sequence number after a purge
+            **table_options,
         )
 
     def exists(self, conn: Connection) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue, in_range
+from datamove.copy.keys import KeyValue, any_key, in_range
 from datamove.dialects.base import Dialect
 
 Sums = tuple[int, int, int]
@@ -179,17 +179,7 @@ class Side:
         n = len(self.keys)
         for start in range(0, len(raw_keys), 500):
             part = raw_keys[start : start + 500]
-            match = sa.or_(
-                *[
-                    sa.and_(
-                        *[
-                            k == sa.literal(v, type_=k.type)
-                            for k, v in zip(self.keys, key, strict=True)
-                        ]
-                    )
-                    for key in part
-                ]
-            )
+            match = any_key(self.keys, part)
             stmt = (
                 sa.select(*self.canonical_keys, *columns)
                 .select_from(self.table)

@@ -7,13 +7,13 @@ the same conversion as the copy, so a Python transform is checked too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
+from datamove.copy.keys import any_key
 from datamove.dialects.base import Dialect
 from datamove.verify.canonical import canonical
 from datamove.verify.checks import EXAMPLES, SideFailed, timed
@@ -86,16 +86,6 @@ def _draw(
         raise SideFailed("source", exc) from None
 
 
-def _match(columns: Sequence[sa.ColumnElement[Any]], keys: list[tuple[Any, ...]]) -> Any:
-    return sa.or_(
-        sa.false(),
-        *[
-            sa.and_(*[c == sa.literal(v, type_=c.type) for c, v in zip(columns, key, strict=True)])
-            for key in keys
-        ],
-    )
-
-
 def _source_values(
     mapped: MappedTable,
     copier: ChunkCopier,
@@ -104,7 +94,7 @@ def _source_values(
     tgt: Connection,
 ) -> dict[tuple[str | None, ...], list[str | None]]:
     dialect, conn = source
-    stmt = copier.select(None, None).where(_match([k.source for k in mapped.keys], keys))
+    stmt = copier.select(None, None).where(any_key([k.source for k in mapped.keys], keys))
     positions = [copier.columns.index(c.name) for c in mapped.columns]
     out = {}
     for batch in dialect.stream(conn, stmt, 1000):
@@ -126,7 +116,7 @@ def _target_values(
     table = mapped.plan.target_table
     n = len(mapped.keys)
     cols = [k.target for k in mapped.keys]
-    stmt = sa.select(*cols, *[table.c[c.name] for c in mapped.columns]).where(_match(cols, keys))
+    stmt = sa.select(*cols, *[table.c[c.name] for c in mapped.columns]).where(any_key(cols, keys))
     out = {}
     for batch in dialect.stream(conn, stmt, 1000):
         for row in batch:
