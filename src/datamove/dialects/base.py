@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -38,6 +38,17 @@ from datamove.verify.canonical import SLICE_HEX, Canon
 Row = Sequence[Any]
 
 _REGISTRY: dict[str, type[Dialect]] = {}
+
+
+class NativeHash(Protocol):
+    """An engine's own row hash for verify (``pghash`` is PostgreSQL's)."""
+
+    def family(self, t: sa.types.TypeEngine[Any]) -> str | None: ...
+    def probe(self, conn: Connection, families: Sequence[str]) -> int | None: ...
+    def row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]: ...
+    def digest(
+        self, h: sa.ColumnElement[Any]
+    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]: ...
 
 
 class Dialect:
@@ -326,6 +337,10 @@ class Dialect:
         return sa.cast(expr, sa.Text)
 
     # -- SQL for verification (the canonical form of ``verify.canonical``) -------------------
+
+    NATIVE_HASH: ClassVar[NativeHash | None] = None
+    """Between two databases of this engine: the engine's own row hash, for columns of equal
+    hash families (cheaper than hashing their canonical text); None: canonical text only."""
 
     NATIVE_JSON_CANONICAL: ClassVar[bool] = False
     """JSON of two databases of this engine can be compared in the engine's own normal form

@@ -9,15 +9,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
+from datamove.dialects import pghash
 from datamove.dialects.adapters import Adapter, returns_unchanged
-from datamove.dialects.base import BatchWriter, Dialect, Row, capture_name, sql_string
+from datamove.dialects.base import (
+    BatchWriter,
+    Dialect,
+    NativeHash,
+    Row,
+    capture_name,
+    sql_string,
+)
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon
@@ -300,6 +308,7 @@ class PostgreSQL(Dialect):
     def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
         return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
 
+    NATIVE_HASH: ClassVar[NativeHash | None] = pghash
     NATIVE_JSON_CANONICAL = True  # jsonb text: keys ordered and de-duplicated by the server
 
     def sql_canonical(

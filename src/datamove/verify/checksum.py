@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue
-from datamove.dialects.base import Dialect
-from datamove.verify.mapped import MappedTable
+from datamove.dialects.base import Dialect, NativeHash
+from datamove.verify.mapped import Compared, MappedTable
 from datamove.verify.rangesum import EMPTY, Bucketing, CanonKey, Side, Sums
 from datamove.verify.result import ChangedRow, TableDiff, key_order, shown
 
@@ -49,30 +49,57 @@ def sides(
     """Both sides of ``mapped`` over its SQL-computed columns (``keys_only``: none, which
     compares which keys exist — how ``sync`` finds deleted rows)."""
     columns = [] if keys_only else mapped.in_sql
+    native = _native_hash(columns, source, target)
+    s_table, t_table = mapped.plan.source_table, mapped.plan.target_table
+    s_parts: list[sa.ColumnElement[Any]] = []
+    t_parts: list[sa.ColumnElement[Any]] = []
+    for c in columns:
+        if native is not None and c.native is not None and c.plan.source is not None:
+            s_parts.append(s_table.c[c.plan.source])
+            t_parts.append(t_table.c[c.name])
+        elif c.source_sql is not None and c.target_sql is not None:
+            # As text on both sides: the native row hash hashes each part by its type.
+            s_parts.append(sa.cast(c.source_sql, sa.Text) if native else c.source_sql)
+            t_parts.append(sa.cast(c.target_sql, sa.Text) if native else c.target_sql)
     s_dialect, s_conn = source
     t_dialect, t_conn = target
     return (
         Side(
             s_dialect,
             s_conn,
-            mapped.plan.source_table,
+            s_table,
             [k.source for k in mapped.keys],
             [k.source_sortable for k in mapped.keys],
             [k.source_canonical for k in mapped.keys],
-            [c.source_sql for c in columns if c.source_sql is not None],
+            s_parts,
             mapped.source_filter,
+            native,
         ),
         Side(
             t_dialect,
             t_conn,
-            mapped.plan.target_table,
+            t_table,
             [k.target for k in mapped.keys],
             [k.target_sortable for k in mapped.keys],
             [k.target_canonical for k in mapped.keys],
-            [c.target_sql for c in columns if c.target_sql is not None],
+            t_parts,
             sa.true(),
+            native,
         ),
     )
+
+
+def _native_hash(
+    columns: list[Compared], source: tuple[Dialect, Connection], target: tuple[Dialect, Connection]
+) -> NativeHash | None:
+    """The engine's own row hash when both sides are one engine and hash a sample value of
+    every family in use alike (two servers of different builds might not); else None."""
+    native = source[0].NATIVE_HASH
+    if native is None or type(source[0]) is not type(target[0]):
+        return None
+    families = sorted({c.native for c in columns if c.native} | {"text"})
+    theirs = native.probe(target[1], families)
+    return native if theirs is not None and native.probe(source[1], families) == theirs else None
 
 
 class ChecksumDiff:
@@ -100,6 +127,7 @@ class ChecksumDiff:
         return call(self.source), theirs.result()
 
     def run(self, diff: TableDiff) -> None:
+        diff.digest = "md5" if self.source.native is None else "native"
         try:
             pending = self._top(diff)
             diff.ranges_differing = len(pending)

@@ -35,6 +35,9 @@ class Compared:
     """Canonical text computed by the source (None: compared in Python)."""
     target_sql: sa.ColumnElement[Any] | None
     pii: bool
+    native: str | None = None
+    """Both sides hold it untransformed in this hash family (``Dialect.NATIVE_HASH``): the
+    checksum may digest the stored values instead of ``source_sql``/``target_sql``."""
 
 
 @dataclass
@@ -125,11 +128,26 @@ def map_table(
         t_info = target_types.get(col.target) or _target_info(target, tgt.c[col.target])
         canon = canon_for(col.source_info if col.lookup else t_info, float_digits)
         s_sql, t_sql, why = _sides(plan, table, col, canon, t_info, source, target)
-        compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii))
+        family = None if why else _native_family(table, col, source, target)
+        compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii, family))
         if why:
             reasons[col.target] = why
     where: Any = sa.text(f"({table.where})") if table.where else sa.true()
     return MappedTable(table, keys, compared, where, reasons)
+
+
+def _native_family(
+    table: TablePlan, col: ColumnPlan, source: Dialect, target: Dialect
+) -> str | None:
+    """The common hash family of a column copied unchanged between two databases of one
+    engine, or None."""
+    native = source.NATIVE_HASH
+    if native is None or type(source) is not type(target) or col.transforms or not col.source:
+        return None
+    if col.lookup is not None:
+        return None
+    family = native.family(table.source_table.c[col.source].type)
+    return family if family == native.family(table.target_table.c[col.target].type) else None
 
 
 def _target_info(target: Dialect, column: sa.Column[Any]) -> TypeInfo | None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, any_key, in_range
-from datamove.dialects.base import Dialect
+from datamove.dialects.base import Dialect, NativeHash
 
 Sums = tuple[int, int, int]
 """(rows, sum of digest slice a, sum of digest slice b) of a key range."""
@@ -49,8 +49,12 @@ class Side:
         canonical_keys: Sequence[sa.ColumnElement[Any]],
         parts: Sequence[sa.ColumnElement[Any]],
         where: sa.ColumnElement[bool],
+        native: NativeHash | None = None,
     ) -> None:
+        """``parts`` are canonical texts, or with ``native`` (both sides of one engine that
+        hash alike) stored values of a common hash family as well."""
         self.dialect = dialect
+        self.native = native
         self.conn = conn
         self.table = table
         self.keys = list(keys)
@@ -64,7 +68,7 @@ class Side:
         """The rows of ``(lo, hi]`` as (keys, canonical keys, row hash), in layers.
 
         Each layer is fenced (``OFFSET 0``: no engine merges it into the next), so every
-        canonical value and the MD5 are computed once per row, not once per use.
+        canonical value and the row hash are computed once per row, not once per use.
         """
         n = len(self.keys)
         canon = (
@@ -86,11 +90,19 @@ class Side:
             sa.select(
                 *[canon.c[f"k{i}"] for i in range(n)],
                 *[canon.c[f"c{i}"] for i in range(n)],
-                self.dialect.sql_row_hash(values).label("h"),
+                self._row_hash(values).label("h"),
             )
             .offset(0)
             .subquery("dm_hashed")
         )
+
+    def _row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        if self.native is None:
+            return self.dialect.sql_row_hash(values)
+        return self.native.row_hash(values)
+
+    def _digest(self, h: sa.ColumnElement[Any]) -> tuple[Any, Any]:
+        return self.dialect.sql_digest(h) if self.native is None else self.native.digest(h)
 
     def _run(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
         """Rows of a query that may return many (streamed, bounded memory)."""
@@ -127,14 +139,14 @@ class Side:
     ) -> dict[int, Sums]:
         """Sums of every non-empty bucket in ``(lo, hi]``, in one grouped scan."""
         rows = self._hashed(lo, hi)
-        a, b = self.dialect.sql_digest(rows.c.h)
+        a, b = self._digest(rows.c.h)
         bucket = ((rows.c.k0 - bucketing.base) // bucketing.width).label("dm_bucket")
         stmt = sa.select(bucket, sa.func.count(), sa.func.sum(a), sa.func.sum(b)).group_by(bucket)
         return {int(n): _sums(c, a, b) for n, c, a, b in self._aggregate(stmt)}
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
         rows = self._hashed(lo, hi)
-        a, b = self.dialect.sql_digest(rows.c.h)
+        a, b = self._digest(rows.c.h)
         stmt = sa.select(sa.func.count(), sa.func.sum(a), sa.func.sum(b))
         return _sums(*self._aggregate(stmt)[0])
 
@@ -162,7 +174,7 @@ class Side:
         """Every row of ``(lo, hi]``: canonical key → (raw key, digest slices)."""
         n = len(self.keys)
         rows = self._hashed(lo, hi)
-        a, b = self.dialect.sql_digest(rows.c.h)
+        a, b = self._digest(rows.c.h)
         stmt = sa.select(
             *[rows.c[f"k{i}"] for i in range(n)], *[rows.c[f"c{i}"] for i in range(n)], a, b
         )

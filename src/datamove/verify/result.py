@@ -46,6 +46,9 @@ class TableDiff:
     ranges: int = 0
     ranges_differing: int = 0
     queries: int = 0
+    digest: str = ""
+    """How rows were digested: ``md5`` of canonical text, or ``native`` (the engine's own
+    type hashes over stored values, between two databases of one engine)."""
     raw_keys: dict[CanonKey, KeyValue] = field(default_factory=dict, repr=False)
     """The differing rows' keys as the database holds them (source key or legacy key)."""
     unresolved: list[tuple[KeyValue | None, KeyValue | None]] = field(
@@ -71,6 +74,7 @@ class TableDiff:
             "ranges": self.ranges,
             "ranges_differing": self.ranges_differing,
             "queries": self.queries,
+            "digest": self.digest,
         }
 
 
