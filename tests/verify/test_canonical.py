@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from datamove.dialects.base import Dialect
-from datamove.verify.canonical import Canon, canon_for, canonical, digest
+from datamove.verify.canonical import Canon, canon_for, canonical, digest, framed
 from tests.conftest import ENGINES, execute
 
 # (column, PostgreSQL type, MySQL type, SQLite type, values)
@@ -111,9 +111,10 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
             ]
             assert all(e is not None for e in exprs), "every kind but JSON is computed in SQL"
             sql_parts = [e.label(f"s_{c[0]}") for e, c in zip(exprs, COLUMNS, strict=True)]  # type: ignore[union-attr]
-            a, b = dialect.sql_digest(dialect.sql_row_hash(exprs))  # type: ignore[arg-type]
+            frames = [framed(canons[c[0]]) for c in COLUMNS]
+            row_digest = dialect.sql_digest(dialect.sql_row_hash(exprs, frames)).label("dm_digest")  # type: ignore[arg-type]
             stmt = sa.select(
-                table.c.id, *[table.c[c[0]] for c in COLUMNS], *sql_parts, a, b
+                table.c.id, *[table.c[c[0]] for c in COLUMNS], *sql_parts, row_digest
             ).order_by(table.c.id)
             mismatches = []
             rows = [r for batch in dialect.stream(conn, stmt, 1000) for r in batch]
@@ -124,8 +125,11 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
                 for c, want, got in zip(COLUMNS, expected, sql, strict=True):
                     if want != got:
                         mismatches.append((row[0], c[0], canons[c[0]].label, want, got))
-                assert (row[-2], row[-1]) == digest(sql)
+                assert row[-1] == digest(sql, frames)
             assert not mismatches, mismatches
+            # The range sum is exact (SQLite's sum() would stop at 2^63).
+            total = sa.select(dialect.sql_exact_sum(stmt.subquery().c.dm_digest))
+            assert int(conn.execute(total).scalar_one()) == sum(int(r[-1]) for r in rows)
     finally:
         dialect.dispose()
 
@@ -151,5 +155,6 @@ def test_canonical_forms_by_example() -> None:
     assert canonical("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", Canon("uuid")) == (
         "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
     )
-    assert digest(["1", None]) != digest([None, "1"])
-    assert digest(["a|1:b"]) != digest(["a", "b"])
+    assert digest(["1", None], [False, False]) != digest([None, "1"], [False, False])
+    assert digest(["a|1:b"], [True]) != digest(["a", "b"], [True, True])
+    assert digest(["-"], [True]) != digest([None], [True])

@@ -33,7 +33,7 @@ from datamove.errors import (
     TransientError,
 )
 from datamove.redact import redact_text, redact_url
-from datamove.verify.canonical import SLICE_HEX, Canon
+from datamove.verify.canonical import DIGEST_HEX, Canon
 
 Row = Sequence[Any]
 
@@ -46,9 +46,7 @@ class NativeHash(Protocol):
     def family(self, t: sa.types.TypeEngine[Any]) -> str | None: ...
     def probe(self, conn: Connection, families: Sequence[str]) -> int | None: ...
     def row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]: ...
-    def digest(
-        self, h: sa.ColumnElement[Any]
-    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]: ...
+    def digest(self, h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]: ...
 
 
 class Dialect:
@@ -371,30 +369,37 @@ class Dialect:
         """The integer value of a short hexadecimal text."""
         raise NotImplementedError
 
-    def sql_row_hash(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
-        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``); each part
-        is used twice, so pass column references, not expressions."""
+    FENCED_LAYERS: ClassVar[bool] = True
+    """A checksum query computes canonical values, row hash and sums in fenced layers
+    (``OFFSET 0``); without fences (MySQL, which materializes every fenced layer as a
+    temporary table), values used twice in one row are computed twice instead."""
+
+    def sql_row_hash(
+        self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
+    ) -> sa.ColumnElement[Any]:
+        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``), the
+        ``frames`` ones written ``length:value``; pass column references, not expressions."""
         encoded = [
             sa.case(
                 (p.is_(None), sa.literal("-")),
                 else_=self.sql_concat([self.sql_char_length(p), sa.literal(":"), p]),
             )
-            for p in parts
+            if framed
+            else sa.func.coalesce(p, sa.literal("-"))
+            for p, framed in zip(parts, frames, strict=True)
         ]
         joined: list[sa.ColumnElement[Any]] = []
         for i, e in enumerate(encoded):
             joined.extend([sa.literal("|"), e] if i else [e])
         return sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
 
-    def sql_digest(
-        self, md5: sa.ColumnElement[Any]
-    ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
-        """The two digest slices of a row hash (``sql_row_hash``)."""
-        width = SLICE_HEX
-        return (
-            self.sql_hex_int(sa.func.substr(md5, 1, width)),
-            self.sql_hex_int(sa.func.substr(md5, width + 1, width)),
-        )
+    def sql_digest(self, md5: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """The digest of a row hash (``sql_row_hash``): its first ``DIGEST_HEX`` hex digits."""
+        return self.sql_hex_int(sa.func.substr(md5, 1, DIGEST_HEX))
+
+    def sql_exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """The exact sum of 56-bit digests over up to billions of rows."""
+        return sa.func.sum(expr)
 
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         """The type of a key the target generates (``remap``): auto-increment or identity."""

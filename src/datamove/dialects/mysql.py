@@ -66,6 +66,7 @@ class MySQL(Dialect):
     SQLGLOT = "mysql"
     WRITE_BATCH_ROWS = 2000
     DEFERRABLE_FOREIGN_KEYS = False  # no DEFERRABLE; sessions run with foreign_key_checks = 0
+    FENCED_LAYERS = False  # a fenced derived table is materialized: 2x slower than recomputing
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
@@ -354,6 +355,10 @@ class MySQL(Dialect):
                 return _char(expr)
             return _trim_zeros(_char(self._exact(expr, kind)))
         if canon.kind == "decimal":
+            plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
+            if plain and kind == "decimal" and info is not None and info.scale == canon.scale:
+                # DECIMAL(p, s) prints exactly s digits, and stores no -0.
+                return _char(expr)
             exact = self._exact(expr, kind)
             if canon.scale is None:
                 return _trim_zeros(_char(exact))

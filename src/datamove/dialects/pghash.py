@@ -86,13 +86,13 @@ def family(t: sa.types.TypeEngine[Any]) -> str | None:
 
 def row_hash(values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
     """A well-mixed signed 64-bit hash of a row of values (NULLs included)."""
-    fold = sa.func.hash_record_extended(sa.tuple_(*values), 0)
+    fold = sa.func.hash_record_extended(sa.func.row(*values), 0)  # ROW(), even of one
     return sa.func.hashint8extended(fold, 0)
 
 
-def digest(h: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
-    """The hash as two 32-bit slices: their sums over a range are exact ``bigint`` sums."""
-    return h.op(">>")(32), h.op("&")(0xFFFFFFFF)
+def digest(h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The row hash itself: ``sum(bigint)`` over a range is exact (a ``numeric``)."""
+    return h
 
 
 def probe(conn: Connection, families: Sequence[str]) -> int | None:

@@ -28,7 +28,7 @@ from datamove.dialects.base import (
 )
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
-from datamove.verify.canonical import FLOAT_RANGE, SLICE_HEX, Canon
+from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon
 
 _TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
@@ -398,21 +398,25 @@ class PostgreSQL(Dialect):
         )
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * SLICE_HEX))
+        bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * DIGEST_HEX))
         return sa.cast(bits, sa.BigInteger)
 
-    def sql_row_hash(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+    def sql_row_hash(
+        self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
+    ) -> sa.ColumnElement[Any]:
         """The base class's encoding with ``||``, which propagates NULL, so coalesce() gives
         a NULL part's ``-``: the same digest, with no CASE and no variadic concat() call
         (~15% of the CPU of a checksum scan)."""
 
-        def encoded(p: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-            length = _text(sa.func.char_length(p))
-            return sa.func.coalesce(length.op("||")(sa.literal(":")).op("||")(p), "-")
+        def encoded(p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
+            if framed:
+                p = _text(sa.func.char_length(p)).op("||")(sa.literal(":")).op("||")(p)
+            return sa.func.coalesce(p, "-")
 
-        out = encoded(parts[0])
-        for p in parts[1:]:
-            out = out.op("||")(sa.literal("|")).op("||")(encoded(p))
+        pairs = list(zip(parts, frames, strict=True))
+        out = encoded(*pairs[0])
+        for p, framed in pairs[1:]:
+            out = out.op("||")(sa.literal("|")).op("||")(encoded(p, framed))
         return sa.func.md5(out)
 
     def insert_construct(self, table: sa.TableClause) -> Any:

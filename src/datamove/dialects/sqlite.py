@@ -50,6 +50,7 @@ class SQLite(Dialect):
         # not have: the Python reference itself is registered, so it agrees by construction.
         dbapi_conn.create_function("md5", 1, _md5, deterministic=True)
         dbapi_conn.create_function("dm_hex_int", 1, _hex_int, deterministic=True)
+        dbapi_conn.create_aggregate("dm_exact_sum", 1, _ExactSum)
         dbapi_conn.create_function("dm_canonical", 4, _canonical, deterministic=True)
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -104,6 +105,9 @@ class SQLite(Dialect):
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.dm_hex_int(expr)
+
+    def sql_exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.dm_exact_sum(expr)  # sum() stops at "integer overflow" past 2^63
 
     def insert_construct(self, table: sa.TableClause) -> Any:
         return sqlite_dialect.insert(table)
@@ -184,6 +188,20 @@ def _md5(text: str | None) -> str | None:
     if text is None:
         return None
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class _ExactSum:
+    """An integer sum of any size, as text (SQLite integers end at 64 bits)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total += value
+
+    def finalize(self) -> str:
+        return str(self.total)
 
 
 def _hex_int(text: str | None) -> int | None:

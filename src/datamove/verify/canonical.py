@@ -23,10 +23,12 @@ uuid        lower-case, with dashes
 
 NULL has no canonical text (``None``), so it is never equal to an empty string.
 
-A row's **digest** is the MD5 of its canonical values, each written as ``length:value`` (NULL
-as ``-``) and joined by ``|``, so no two different rows encode alike. Two 28-bit slices of it
-are summed per key range: the sums fit in 64-bit integers on every engine for up to 2^35 rows,
-and a differing row changes them with probability 1 - 2^-56.
+A row's **digest** is the MD5 of its canonical values joined by ``|``, NULL written as ``-``
+and each value of a kind whose text is free (text, char, JSON) framed as ``length:value``; the
+other kinds' texts can hold neither ``|`` nor stand alone as ``-``, so no two different rows
+encode alike, and the databases compute each of those values once. The first 56 bits of the MD5
+are summed per key range (exactly: ``numeric``/``DECIMAL`` sums, an exact aggregate on
+SQLite); a differing row changes the sum with probability 1 - 2^-56.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
@@ -64,8 +66,8 @@ FLOAT_RANGE = (Decimal("1e-15"), Decimal("1e35"))
 """Magnitudes quantized exactly on every engine (MySQL computes in DECIMAL(65,30), which
 holds 15 significant digits from 1e-15 up); outside it, a float is compared by sign and
 decimal exponent only."""
-SLICE_HEX = 7
-"""Hex digits per digest slice (28 bits)."""
+DIGEST_HEX = 14
+"""Hex digits of the MD5 a row's digest keeps (56 bits)."""
 
 
 @dataclass(frozen=True)
@@ -332,12 +334,23 @@ _FORMS = {
 }
 
 
-def encode_row(values: Iterable[str | None]) -> str:
+_UNFRAMED = {"integer", "boolean", "decimal", "float", "date", "time", "timestamp", "bytes", "uuid"}
+
+
+def framed(canon: Canon) -> bool:
+    """Whether a value of this form is written ``length:value`` in a digest (free text)."""
+    return canon.kind not in _UNFRAMED
+
+
+def encode_row(values: Iterable[str | None], frames: Iterable[bool]) -> str:
     """The digest input of a row's canonical values (see the module docstring)."""
-    return "|".join("-" if v is None else f"{len(v)}:{v}" for v in values)
+    return "|".join(
+        "-" if v is None else f"{len(v)}:{v}" if f else v
+        for v, f in zip(values, frames, strict=True)
+    )
 
 
-def digest(values: Iterable[str | None]) -> tuple[int, int]:
-    """A row's two digest slices, as the databases compute them."""
-    h = hashlib.md5(encode_row(values).encode("utf-8"), usedforsecurity=False).hexdigest()
-    return int(h[:SLICE_HEX], 16), int(h[SLICE_HEX : 2 * SLICE_HEX], 16)
+def digest(values: Sequence[str | None], frames: Sequence[bool]) -> int:
+    """A row's digest, as the databases compute it."""
+    text = encode_row(values, frames).encode("utf-8")
+    return int(hashlib.md5(text, usedforsecurity=False).hexdigest()[:DIGEST_HEX], 16)

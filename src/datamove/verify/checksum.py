@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue
 from datamove.dialects.base import Dialect, NativeHash
+from datamove.verify.canonical import framed
 from datamove.verify.mapped import Compared, MappedTable
 from datamove.verify.rangesum import EMPTY, Bucketing, CanonKey, Side, Sums
 from datamove.verify.result import ChangedRow, TableDiff, key_order, shown
@@ -53,14 +54,17 @@ def sides(
     s_table, t_table = mapped.plan.source_table, mapped.plan.target_table
     s_parts: list[sa.ColumnElement[Any]] = []
     t_parts: list[sa.ColumnElement[Any]] = []
+    frames = [framed(k.canon) for k in mapped.keys]
     for c in columns:
         if native is not None and c.native is not None and c.plan.source is not None:
             s_parts.append(s_table.c[c.plan.source])
             t_parts.append(t_table.c[c.name])
+            frames.append(False)
         elif c.source_sql is not None and c.target_sql is not None:
             # As text on both sides: the native row hash hashes each part by its type.
             s_parts.append(sa.cast(c.source_sql, sa.Text) if native else c.source_sql)
             t_parts.append(sa.cast(c.target_sql, sa.Text) if native else c.target_sql)
+            frames.append(framed(c.canon))
     s_dialect, s_conn = source
     t_dialect, t_conn = target
     return (
@@ -72,6 +76,7 @@ def sides(
             [k.source_sortable for k in mapped.keys],
             [k.source_canonical for k in mapped.keys],
             s_parts,
+            frames,
             mapped.source_filter,
             native,
         ),
@@ -83,6 +88,7 @@ def sides(
             [k.target_sortable for k in mapped.keys],
             [k.target_canonical for k in mapped.keys],
             t_parts,
+            frames,
             sa.true(),
             native,
         ),

@@ -76,7 +76,7 @@ def merge_diff(
                 diff.changed.append(changed[s_next[1]])
                 diff.raw_keys[s_next[1]] = s_next[3]
             else:
-                _past_limit(diff)
+                past_limit(diff)
         s_next, t_next = next(s_rows, None), next(t_rows, None)
     if with_keys:
         diff.source_rows, diff.target_rows = s_count, t_count
@@ -102,17 +102,17 @@ def _note(diff: TableDiff, limit: int, found: list[CanonKey], row: Keyed) -> Non
         found.append(row[1])
         diff.raw_keys[row[1]] = row[3]
     else:
-        _past_limit(diff)
+        past_limit(diff)
 
 
-def _past_limit(diff: TableDiff) -> None:
+def past_limit(diff: TableDiff) -> None:
     """Counted, not kept: the whole key space is then unresolved (for ``repair``)."""
     diff.not_fetched += 1
     if not diff.unresolved:
         diff.unresolved.append((None, None))
 
 
-def _order(canons: Sequence[Canon], key: CanonKey) -> tuple[Any, ...]:
+def sort_key(canons: Sequence[Canon], key: CanonKey) -> tuple[Any, ...]:
     """Python's order of canonical keys as the databases order the keys."""
     if len(key) == 1 and canons[0].kind == "integer" and key[0] is not None:
         try:
@@ -142,7 +142,7 @@ def _source_rows(
                 canonical(row[p], c) for p, c in zip(copier.key_positions, canons, strict=True)
             )
             values = [canonical(row[p], c.canon) for p, c in zip(positions, columns, strict=True)]
-            yield _order(canons, key), key, values, tuple(row[p] for p in copier.key_positions)
+            yield sort_key(canons, key), key, values, tuple(row[p] for p in copier.key_positions)
 
 
 def _target_rows(
@@ -163,4 +163,4 @@ def _target_rows(
         for row in batch:
             key = tuple(canonical(v, c) for v, c in zip(row[:n], canons, strict=True))
             values = [canonical(v, c.canon) for v, c in zip(row[n:], columns, strict=True)]
-            yield _order(canons, key), key, values, tuple(row[:n])
+            yield sort_key(canons, key), key, values, tuple(row[:n])

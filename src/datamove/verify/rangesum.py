@@ -17,10 +17,10 @@ from sqlalchemy.engine import Connection
 from datamove.copy.keys import KeyValue, any_key, in_range
 from datamove.dialects.base import Dialect, NativeHash
 
-Sums = tuple[int, int, int]
-"""(rows, sum of digest slice a, sum of digest slice b) of a key range."""
+Sums = tuple[int, int]
+"""(rows, sum of row digests) of a key range."""
 CanonKey = tuple[str | None, ...]
-EMPTY: Sums = (0, 0, 0)
+EMPTY: Sums = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,13 @@ class Side:
         sortable: Sequence[sa.ColumnElement[Any]],
         canonical_keys: Sequence[sa.ColumnElement[Any]],
         parts: Sequence[sa.ColumnElement[Any]],
+        frames: Sequence[bool],
         where: sa.ColumnElement[bool],
         native: NativeHash | None = None,
     ) -> None:
-        """``parts`` are canonical texts, or with ``native`` (both sides of one engine that
-        hash alike) stored values of a common hash family as well."""
+        """``parts`` are canonical texts (``frames``: of free text, see ``canonical``), or
+        with ``native`` (both sides of one engine that hash alike) stored values of a common
+        hash family as well; ``frames`` covers the canonical keys, then the parts."""
         self.dialect = dialect
         self.native = native
         self.conn = conn
@@ -61,6 +63,7 @@ class Side:
         self.sortable = list(sortable)
         self.canonical_keys = list(canonical_keys)
         self.parts = list(parts)
+        self.frames = list(frames)
         self.where = where
         self.queries = 0
 
@@ -68,10 +71,11 @@ class Side:
         """The rows of ``(lo, hi]`` as (keys, canonical keys, row hash), in layers.
 
         Each layer is fenced (``OFFSET 0``: no engine merges it into the next), so every
-        canonical value and the row hash are computed once per row, not once per use.
+        canonical value and the row hash are computed once per row, not once per use — on
+        engines where a fence is cheaper than computing twice (``Dialect.FENCED_LAYERS``).
         """
         n = len(self.keys)
-        canon = (
+        inner = (
             sa.select(
                 *[k.label(f"k{i}") for i, k in enumerate(self.keys)],
                 *[c.label(f"c{i}") for i, c in enumerate(self.canonical_keys)],
@@ -79,29 +83,28 @@ class Side:
             )
             .select_from(self.table)
             .where(self._range(lo, hi))
-            .offset(0)
-            .subquery("dm_canon")
         )
+        canon = self._fenced(inner).subquery("dm_canon")
         # The key is part of the digest: a row moved to another key changes the sums even
         # when the range's count stays the same.
         values = [canon.c[f"c{i}"] for i in range(n)]
         values += [canon.c[f"p{i}"] for i in range(len(self.parts))]
-        return (
-            sa.select(
-                *[canon.c[f"k{i}"] for i in range(n)],
-                *[canon.c[f"c{i}"] for i in range(n)],
-                self._row_hash(values).label("h"),
-            )
-            .offset(0)
-            .subquery("dm_hashed")
+        hashed = sa.select(
+            *[canon.c[f"k{i}"] for i in range(n)],
+            *[canon.c[f"c{i}"] for i in range(n)],
+            self._row_hash(values).label("h"),
         )
+        return self._fenced(hashed).subquery("dm_hashed")
+
+    def _fenced(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+        return stmt.offset(0) if self.dialect.FENCED_LAYERS else stmt
 
     def _row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
         if self.native is None:
-            return self.dialect.sql_row_hash(values)
+            return self.dialect.sql_row_hash(values, self.frames)
         return self.native.row_hash(values)
 
-    def _digest(self, h: sa.ColumnElement[Any]) -> tuple[Any, Any]:
+    def _digest(self, h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return self.dialect.sql_digest(h) if self.native is None else self.native.digest(h)
 
     def _run(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
@@ -139,15 +142,14 @@ class Side:
     ) -> dict[int, Sums]:
         """Sums of every non-empty bucket in ``(lo, hi]``, in one grouped scan."""
         rows = self._hashed(lo, hi)
-        a, b = self._digest(rows.c.h)
+        total = self.dialect.sql_exact_sum(self._digest(rows.c.h))
         bucket = ((rows.c.k0 - bucketing.base) // bucketing.width).label("dm_bucket")
-        stmt = sa.select(bucket, sa.func.count(), sa.func.sum(a), sa.func.sum(b)).group_by(bucket)
-        return {int(n): _sums(c, a, b) for n, c, a, b in self._aggregate(stmt)}
+        stmt = sa.select(bucket, sa.func.count(), total).group_by(bucket)
+        return {int(n): _sums(c, t) for n, c, t in self._aggregate(stmt)}
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
         rows = self._hashed(lo, hi)
-        a, b = self._digest(rows.c.h)
-        stmt = sa.select(sa.func.count(), sa.func.sum(a), sa.func.sum(b))
+        stmt = sa.select(sa.func.count(), self.dialect.sql_exact_sum(self._digest(rows.c.h)))
         return _sums(*self._aggregate(stmt)[0])
 
     def boundaries(self, lo: KeyValue | None, hi: KeyValue | None, every: int) -> list[KeyValue]:
@@ -170,18 +172,16 @@ class Side:
 
     def leaf(
         self, lo: KeyValue | None, hi: KeyValue | None
-    ) -> dict[CanonKey, tuple[KeyValue, int, int]]:
-        """Every row of ``(lo, hi]``: canonical key → (raw key, digest slices)."""
+    ) -> dict[CanonKey, tuple[KeyValue, int]]:
+        """Every row of ``(lo, hi]``: canonical key → (raw key, digest)."""
         n = len(self.keys)
         rows = self._hashed(lo, hi)
-        a, b = self._digest(rows.c.h)
         stmt = sa.select(
-            *[rows.c[f"k{i}"] for i in range(n)], *[rows.c[f"c{i}"] for i in range(n)], a, b
+            *[rows.c[f"k{i}"] for i in range(n)],
+            *[rows.c[f"c{i}"] for i in range(n)],
+            self._digest(rows.c.h),
         )
-        return {
-            tuple(row[n : 2 * n]): (tuple(row[:n]), int(row[-2]), int(row[-1]))
-            for row in self._run(stmt)
-        }
+        return {tuple(row[n : 2 * n]): (tuple(row[:n]), int(row[-1])) for row in self._run(stmt)}
 
     def values(
         self, raw_keys: Sequence[KeyValue], columns: Sequence[sa.ColumnElement[Any]]
@@ -202,8 +202,8 @@ class Side:
         return out
 
 
-def _sums(count: Any, a: Any, b: Any) -> Sums:
-    return int(count or 0), _int(a), _int(b)
+def _sums(count: Any, total: Any) -> Sums:
+    return int(count or 0), _int(total)
 
 
 def _int(value: Any) -> int:

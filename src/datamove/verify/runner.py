@@ -9,6 +9,7 @@ and shadow queries. A check never stops the others: a failing SQL is a check in 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
 from datamove.verify.canonical import canonical
 from datamove.verify.checksum import ChecksumDiff, sides
+from datamove.verify.jsonmerge import fold, json_diff, lean
 from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
 from datamove.verify.result import CanonKey, Check, TableDiff
@@ -188,10 +190,21 @@ class Verifier:
 
         def body() -> Check:
             opts = self.options
-            if mapped.in_sql or not mapped.in_python:
-                s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt))
-                ChecksumDiff(mapped, s_side, t_side, opts.max_diff_rows, opts.show_values).run(diff)
-            if mapped.in_python:
+            # JSON across engines is compared in Python while the databases checksum the rest.
+            beside = bool(mapped.in_sql) and lean(mapped)
+            part = TableDiff(mapped.name, mapped.method)
+            with ThreadPoolExecutor(1, thread_name_prefix="dm-json") as pool:
+                json_done = pool.submit(self._json_diff, mapped, part) if beside else None
+                if mapped.in_sql or not mapped.in_python:
+                    s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt))
+                    checksum = ChecksumDiff(
+                        mapped, s_side, t_side, opts.max_diff_rows, opts.show_values
+                    )
+                    checksum.run(diff)
+            if json_done is not None:
+                json_done.result()
+                fold(diff, part, opts.max_diff_rows)
+            elif mapped.in_python:
                 merge_diff(
                     mapped,
                     self._copier(mapped),
@@ -218,6 +231,19 @@ class Verifier:
             return Check(name, "checksum", mapped.name, status, "0 differences", actual, details)
 
         return default_checks.timed(name, "checksum", mapped.name, body), diff
+
+    def _json_diff(self, mapped: MappedTable, part: TableDiff) -> None:
+        """``jsonmerge`` on connections of its own (the checksum holds the others)."""
+        with self.source.connect() as src, self.target.connect() as tgt:
+            opts = self.options
+            json_diff(
+                mapped,
+                (self.source, src),
+                (self.target, tgt),
+                part,
+                opts.max_diff_rows,
+                opts.show_values,
+            )
 
     def _configured(self, src: Connection, tgt: Connection, tables: list[str]) -> list[Check]:
         out: list[Check] = []
