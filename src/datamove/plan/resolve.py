@@ -49,7 +49,9 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
 class Resolver(KeyRules, TargetSchema, ComputedColumns):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
-    def resolve(self, src: Connection, tgt: Connection) -> Plan:
+    def resolve(self, src: Connection, tgt: Connection, data_lints: bool = True) -> Plan:
+        """``data_lints``: also the warnings that read the source's data (zero dates), which
+        matter before a run, not to verify one."""
         src_names = sa.inspect(src).get_table_names()
         tgt_names = set(sa.inspect(tgt).get_table_names())
         source_md = sa.MetaData()
@@ -75,7 +77,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             if plan is not None:
                 tables[name] = plan
 
-        for plan in tables.values():
+        for plan in tables.values() if data_lints else ():
             self.findings.extend(unstorable_date_findings(self.source, src, plan))
         self._lookups(tables)
         self._foreign_keys(tables)
@@ -469,10 +471,12 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
     # -- target DDL ------------------------------------------------------------------------
 
 
-def resolve_plan(spec: MigrationSpec, source: Dialect, target: Dialect) -> Plan:
+def resolve_plan(
+    spec: MigrationSpec, source: Dialect, target: Dialect, data_lints: bool = True
+) -> Plan:
     """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan``."""
     with source.connect() as src, target.connect() as tgt:
         try:
-            return Resolver(spec, source, target).resolve(src, tgt)
+            return Resolver(spec, source, target).resolve(src, tgt, data_lints)
         except sa.exc.DBAPIError as exc:
             raise source.translate(exc) from exc

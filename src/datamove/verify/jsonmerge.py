@@ -40,9 +40,14 @@ Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[Any], tuple[Any, ...]]
 
 
 def lean(mapped: MappedTable) -> bool:
-    """Every column compared in Python is a JSON column that no Python transform computes."""
+    """Every column compared in Python is JSON on both sides, copied untransformed (an array
+    that the copy turns into JSON, say, goes through the copy's conversion instead)."""
     return bool(mapped.in_python) and all(
-        c.plan.pushdown and c.canon.kind == "json" for c in mapped.in_python
+        c.canon.kind == "json"
+        and not c.plan.transforms
+        and c.plan.source_info is not None
+        and c.plan.source_info.kind == "json"
+        for c in mapped.in_python
     )
 
 
