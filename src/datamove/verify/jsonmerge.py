@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
 from datamove.verify.canonical import Canon, canonical
-from datamove.verify.mapped import Compared, MappedTable
+from datamove.verify.mapped import MappedTable
 from datamove.verify.merge import BATCH, past_limit, sort_key
 from datamove.verify.result import CanonKey, ChangedRow, TableDiff, shown
 
@@ -56,18 +57,19 @@ def quick_form(text: Any) -> bytes | str | None:
     difference (see the module docstring)."""
     if text is None:
         return None
-    if isinstance(text, str) and not _inexact(text):
+    if (
+        type(text) is str
+        and not _LONG.search(text)
+        and not (("e-" in text or "E-" in text) and _TINY.search(text))
+    ):
         try:
-            return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+            return _dumps(_loads(text), option=_SORTED)
         except orjson.JSONDecodeError:
             pass
     return canonical(text, _JSON)
 
 
-def _inexact(text: str) -> bool:
-    if _LONG.search(text):
-        return True
-    return ("e-" in text or "E-" in text) and _TINY.search(text) is not None
+_dumps, _loads, _SORTED = orjson.dumps, orjson.loads, orjson.OPT_SORT_KEYS
 
 
 def json_diff(
@@ -81,7 +83,7 @@ def json_diff(
     """Changed JSON values of rows on both sides into ``diff.changed`` (rows on one side only
     are the checksum's to report)."""
     columns = mapped.in_python
-    table = mapped.plan.source_table
+    table, target_table = mapped.plan.source_table, mapped.plan.target_table
     s_rows = _rows(
         mapped,
         source,
@@ -91,7 +93,6 @@ def json_diff(
         mapped.source_filter,
         [k.source_sortable for k in mapped.keys],
     )
-    target_table = mapped.plan.target_table
     t_rows = _rows(
         mapped,
         target,
@@ -101,36 +102,42 @@ def json_diff(
         sa.true(),
         [k.target_sortable for k in mapped.keys],
     )
-    s_next, t_next = next(s_rows, None), next(t_rows, None)
-    while s_next is not None and t_next is not None:
-        if s_next[0] < t_next[0]:
-            s_next = next(s_rows, None)
-        elif t_next[0] < s_next[0]:
-            t_next = next(t_rows, None)
-        else:
-            differing = _differing(columns, s_next[2], t_next[2], show_values)
-            if differing and diff.differences < max_diff_rows:
-                diff.changed.append(ChangedRow(s_next[1], differing))
-                diff.raw_keys[s_next[1]] = s_next[3]
-            elif differing:
-                past_limit(diff)
-            s_next, t_next = next(s_rows, None), next(t_rows, None)
-
-
-def _differing(
-    columns: Sequence[Compared], s: Sequence[Any], t: Sequence[Any], show_values: bool
-) -> dict[str, tuple[str, str]]:
-    out = {}
-    for col, a, b in zip(columns, s, t, strict=True):
-        if quick_form(a) == quick_form(b):
+    first = len(mapped.keys) + (0 if _one_integer(mapped) else 1)  # the first document
+    s, t = next(s_rows, None), next(t_rows, None)
+    while s is not None and t is not None:
+        if s[0] < t[0]:
+            s = next(s_rows, None)
             continue
-        a_canon, b_canon = canonical(a, _JSON), canonical(b, _JSON)
-        if a_canon != b_canon:
-            out[col.name] = (
-                shown(a_canon, col.pii, show_values),
-                shown(b_canon, col.pii, show_values),
-            )
-    return out
+        if t[0] < s[0]:
+            t = next(t_rows, None)
+            continue
+        differing = {}
+        for i, col in enumerate(columns, first):
+            a, b = s[i], t[i]
+            if a == b or quick_form(a) == quick_form(b):
+                continue
+            a_canon, b_canon = canonical(a, _JSON), canonical(b, _JSON)
+            if a_canon != b_canon:
+                differing[col.name] = (
+                    shown(a_canon, col.pii, show_values),
+                    shown(b_canon, col.pii, show_values),
+                )
+        if differing and diff.differences < max_diff_rows:
+            raw = tuple(s[first - len(mapped.keys) : first])
+            key = tuple(canonical(v, k.canon) for v, k in zip(raw, mapped.keys, strict=True))
+            diff.changed.append(ChangedRow(key, differing))
+            diff.raw_keys[key] = raw
+        elif differing:
+            past_limit(diff)
+        s, t = next(s_rows, None), next(t_rows, None)
+
+
+def _one_integer(mapped: MappedTable) -> bool:
+    """One integer key column on both sides: its values order alike in Python."""
+    if len(mapped.keys) != 1:
+        return False
+    key = mapped.keys[0]
+    return key.integer and isinstance(key.target.type, sa.Integer)
 
 
 def _rows(
@@ -141,24 +148,26 @@ def _rows(
     documents: Sequence[sa.ColumnElement[Any]],
     where: sa.ColumnElement[bool],
     order: Sequence[sa.ColumnElement[Any]],
-) -> Iterator[Keyed]:
+) -> Iterator[Sequence[Any]]:
+    """Rows as (keys..., documents...) in key order, led by Python's order of the key
+    unless it is one integer column (which orders as it is)."""
     dialect, conn = side
-    n = len(keys)
-    canons = [k.canon for k in mapped.keys]
     stmt = (
         sa.select(*keys, *[sa.cast(d, sa.Text) for d in documents])
         .select_from(table)
         .where(where)
         .order_by(*order)
     )
-    one_integer = n == 1 and canons[0].kind == "integer"
-    for batch in dialect.stream(conn, stmt, BATCH):
-        for row in batch:
-            if one_integer and type(row[0]) is int:  # what canonical and sort_key make of it
-                yield (row[0],), (str(row[0]),), row[1:], (row[0],)
-                continue
-            key = tuple(canonical(v, c) for v, c in zip(row[:n], canons, strict=True))
-            yield sort_key(canons, key), key, row[n:], tuple(row[:n])
+    batches = dialect.stream(conn, stmt, BATCH)
+    if _one_integer(mapped):
+        return chain.from_iterable(batches)
+    canons = [k.canon for k in mapped.keys]
+    n = len(keys)
+    return (
+        (sort_key(canons, tuple(map(canonical, row[:n], canons))), *row)
+        for batch in batches
+        for row in batch
+    )
 
 
 def fold(diff: TableDiff, part: TableDiff, max_diff_rows: int) -> None:
