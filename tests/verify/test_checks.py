@@ -272,6 +272,11 @@ def test_diff_command(make_db: Any) -> None:
     execute(target, "UPDATE accounts SET email = NULL WHERE id = 3")
     same = diff_tables(source, target, "accounts", columns=("id", "currency", "balance"))
     assert same.ok
+    # --columns without the key (as reladiff's -c is used): the primary key is compared too.
+    narrowed = diff_tables(source, target, "accounts", columns=("currency", "email"))
+    assert not narrowed.ok
+    (changed,) = narrowed.diffs[0].changed
+    assert changed.key == ("3",) and set(changed.columns) == {"email"}
     proc = subprocess.run(
         [
             sys.executable,

@@ -397,6 +397,10 @@ class Dialect:
         """The digest of a row hash (``sql_row_hash``): its first ``DIGEST_HEX`` hex digits."""
         return self.sql_hex_int(sa.func.substr(md5, 1, DIGEST_HEX))
 
+    def sql_int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
+        """Integer division of the integer ``a`` by ``b`` (a key range's number)."""
+        return a // b
+
     def sql_exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """The exact sum of 56-bit digests over up to billions of rows."""
         return sa.func.sum(expr)

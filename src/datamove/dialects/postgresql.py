@@ -309,6 +309,7 @@ class PostgreSQL(Dialect):
         return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
 
     NATIVE_HASH: ClassVar[NativeHash | None] = pghash
+
     NATIVE_JSON_CANONICAL = True  # jsonb text: keys ordered and de-duplicated by the server
 
     def sql_canonical(

@@ -161,8 +161,7 @@ class ChecksumDiff:
     def _top(self, diff: TableDiff) -> list[tuple[Range, Sums, Sums, int | None]]:
         if len(self.mapped.keys) == 1 and self.mapped.keys[0].integer:
             (s_lo, s_hi, s_n), (t_lo, t_hi, t_n) = self._both(lambda side: side.bounds())
-            diff.source_rows, diff.target_rows = s_n, t_n
-            if not s_n and not t_n:
+            if s_lo is None and t_lo is None:
                 return []
             base = int(min(v for v in (s_lo, t_lo) if v is not None))
             top = int(max(v for v in (s_hi, t_hi) if v is not None))
@@ -170,6 +169,8 @@ class ChecksumDiff:
             bucketing = Bucketing(base, max(1, math.ceil((top - base + 1) / count)))
             s, t = self._both(lambda side: side.bucket_sums(bucketing))
             diff.ranges = len(s.keys() | t.keys())
+            diff.source_rows = sum(rows for rows, _ in s.values())
+            diff.target_rows = sum(rows for rows, _ in t.values())
             return [
                 (bucketing.bounds(n), s.get(n, EMPTY), t.get(n, EMPTY), bucketing.width)
                 for n in sorted(s.keys() | t.keys())

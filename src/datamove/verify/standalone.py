@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from datamove.dialects.base import Dialect
@@ -41,16 +42,44 @@ def diff_tables(
     max_diff_rows: int = 1000,
     show_values: bool = False,
 ) -> VerifyResult:
-    """Count and row-level diff of ``table`` (source) against ``target_table`` (target)."""
+    """Count and row-level diff of ``table`` (source) against ``target_table`` (target);
+    ``columns`` narrows the compared columns (the key is always compared)."""
+    source = Dialect.for_url(source_url, role="source", read_only=True)
+    target = Dialect.for_url(target_url, role="target", read_only=True)
+    try:
+        spec = _spec(source, source_url, target_url, table, target_table, key, columns, where)
+        plan = resolve_plan(spec, source, target, data_lints=False)
+        blocking = [f for f in plan.errors if f.code in BLOCKING]
+        if blocking:
+            lines = "\n".join(f"  {f.message}" for f in blocking)
+            raise PlanHasErrors(f"cannot compare:\n{lines}")
+        options = VerifyOptions((), ("count", "checksum"), max_diff_rows, show_values)
+        return Verifier(plan, spec, source, target, options).run(record_rejects=False)
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def _spec(
+    source: Dialect,
+    source_url: str,
+    target_url: str,
+    table: str,
+    target_table: str | None,
+    key: Sequence[str],
+    columns: Sequence[str],
+    where: str | None,
+) -> MigrationSpec:
     tspec: dict[str, Any] = {"source": table}
     if key:
         tspec["key"] = {"columns": list(key)}
     if where:
         tspec["where"] = where
     if columns:
-        tspec["columns"] = {c: {} for c in columns}
+        keys = list(key) or _primary_key(source, table)
+        tspec["columns"] = {c: {} for c in [*keys, *[c for c in columns if c not in keys]]}
     try:
-        spec = MigrationSpec.model_validate(
+        return MigrationSpec.model_validate(
             {
                 "name": "diff",
                 "source": source_url,
@@ -61,16 +90,14 @@ def diff_tables(
         )
     except ValidationError as exc:
         raise SpecError(f"invalid diff options: {exc.errors()[0]['msg']}") from None
-    source = Dialect.for_url(source_url, role="source", read_only=True)
-    target = Dialect.for_url(target_url, role="target", read_only=True)
-    try:
-        plan = resolve_plan(spec, source, target)
-        blocking = [f for f in plan.errors if f.code in BLOCKING]
-        if blocking:
-            lines = "\n".join(f"  {f.message}" for f in blocking)
-            raise PlanHasErrors(f"cannot compare:\n{lines}")
-        options = VerifyOptions((), ("count", "checksum"), max_diff_rows, show_values)
-        return Verifier(plan, spec, source, target, options).run(record_rejects=False)
-    finally:
-        source.dispose()
-        target.dispose()
+
+
+def _primary_key(source: Dialect, table: str) -> list[str]:
+    """The source table's primary key columns (none when it has none, or no such table:
+    the plan then says what is wrong)."""
+    with source.connect() as conn:
+        try:
+            found = sa.inspect(conn).get_pk_constraint(table)
+        except sa.exc.NoSuchTableError:
+            return []
+    return list(found.get("constrained_columns") or [])
