@@ -119,6 +119,16 @@ def test_configured_checks_pass_then_each_catches_its_difference(moved: Any) -> 
     inv = _by_kind(result, "invariant")[0]
     assert inv.details["differences"][0]["source"] != inv.details["differences"][0]["target"]
 
+    # A lost row: the count takes the checksum's exact counts, or counts alone when asked.
+    execute(target, "DELETE FROM accounts WHERE id = 11")
+    for checks, counted_by in ((("count", "checksum"), "checksum"), (("count",), "count")):
+        (count,) = _by_kind(migration.verify(VerifyOptions(checks=checks)), "count")
+        assert count.status == "failed" and (count.expected, count.actual) == (
+            str(ROWS),
+            str(ROWS - 1),
+        )
+        assert count.details["counted_by"] == counted_by
+
 
 def test_tolerance_lets_a_rounding_difference_pass(moved: Any, tmp_path: Path) -> None:
     migration, _, target, spec = moved

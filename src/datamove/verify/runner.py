@@ -156,12 +156,19 @@ class Verifier:
             tuple(canonical(v, k.canon) for v, k in zip(key, mapped.keys, strict=True))
             for key in rejected
         }
-        if self._wanted("count"):
-            out.append(default_checks.count_check(mapped, src, tgt, len(reject_keys)))
+        checksum = None
         if self._wanted("checksum"):
-            check, diff = self._diff(mapped, src, tgt, tgt2, reject_keys)
-            out.append(check)
+            checksum, diff = self._diff(mapped, src, tgt, tgt2, reject_keys)
             diffs.append(diff)
+        if self._wanted("count"):
+            # The checksum's scans counted both sides exactly: no second scan for the count
+            # (a merge alone counts the source after the copy's conversion: not the same).
+            counted = None
+            if checksum is not None and checksum.status != "error" and mapped.in_sql:
+                counted = (diff.source_rows, diff.target_rows)
+            out.append(default_checks.count_check(mapped, src, tgt, len(reject_keys), counted))
+        if checksum is not None:
+            out.append(checksum)
         if self._wanted("legacy_key"):
             legacy = default_checks.legacy_key_check(plan, tgt)
             out.extend([legacy] if legacy else [])
