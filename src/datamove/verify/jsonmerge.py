@@ -30,14 +30,12 @@ from datamove.dialects.base import Dialect
 from datamove.verify.canonical import Canon, canonical
 from datamove.verify.mapped import MappedTable
 from datamove.verify.merge import BATCH, past_limit, sort_key
-from datamove.verify.result import CanonKey, ChangedRow, TableDiff, shown
+from datamove.verify.result import ChangedRow, TableDiff, shown
 
 _LONG = re.compile(r"[0-9.]{16}")
 _TINY = re.compile(r"[eE]-[0-9]{3}")
 _JSON = Canon("json")
-
-Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[Any], tuple[Any, ...]]
-"""(sort key, canonical key, documents as text, raw key) of one row."""
+_dumps, _loads, _SORTED = orjson.dumps, orjson.loads, orjson.OPT_SORT_KEYS
 
 
 def lean(mapped: MappedTable) -> bool:
@@ -67,9 +65,6 @@ def quick_form(text: Any) -> bytes | str | None:
         except orjson.JSONDecodeError:
             pass
     return canonical(text, _JSON)
-
-
-_dumps, _loads, _SORTED = orjson.dumps, orjson.loads, orjson.OPT_SORT_KEYS
 
 
 def json_diff(
