@@ -369,6 +369,8 @@ class Dialect:
         """The integer value of a short hexadecimal text."""
         raise NotImplementedError
 
+    ONE_CORE_PER_QUERY: ClassVar[bool] = False
+    """Runs a query on one core (no parallel workers): verify splits a large scan in two."""
     FENCED_LAYERS: ClassVar[bool] = True
     """A checksum query computes canonical values, row hash and sums in fenced layers
     (``OFFSET 0``); without fences (MySQL, which materializes every fenced layer as a

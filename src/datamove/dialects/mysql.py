@@ -67,6 +67,7 @@ class MySQL(Dialect):
     WRITE_BATCH_ROWS = 2000
     DEFERRABLE_FOREIGN_KEYS = False  # no DEFERRABLE; sessions run with foreign_key_checks = 0
     FENCED_LAYERS = False  # a fenced derived table is materialized: 2x slower than recomputing
+    ONE_CORE_PER_QUERY = True
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

@@ -167,7 +167,7 @@ class ChecksumDiff:
             top = int(max(v for v in (s_hi, t_hi) if v is not None))
             count = min(MAX_TOP_RANGES, max(1, math.ceil(max(s_n, t_n) / TOP_ROWS)))
             bucketing = Bucketing(base, max(1, math.ceil((top - base + 1) / count)))
-            s, t = self._both(lambda side: side.bucket_sums(bucketing))
+            s, t = self._both(lambda side: side.first_sums(bucketing, count))
             diff.ranges = len(s.keys() | t.keys())
             diff.source_rows = sum(rows for rows, _ in s.values())
             diff.target_rows = sum(rows for rows, _ in t.values())

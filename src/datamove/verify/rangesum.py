@@ -6,7 +6,9 @@ range, one (key, digest) pair per row: values never travel unless a range differ
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,6 +23,8 @@ Sums = tuple[int, int]
 """(rows, sum of row digests) of a key range."""
 CanonKey = tuple[str | None, ...]
 EMPTY: Sums = (0, 0)
+HALVED_FROM = 100
+"""Ranges (of ~2,000 rows) from which ``first_sums`` may scan in two halves."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,22 @@ class Side:
         bucket = self.dialect.sql_int_div(offset, bucketing.width).label("dm_bucket")
         stmt = sa.select(bucket, sa.func.count(), total).group_by(bucket)
         return {int(n): _sums(c, t) for n, c, t in self._aggregate(stmt)}
+
+    def first_sums(self, bucketing: Bucketing, count: int) -> dict[int, Sums]:
+        """``bucket_sums`` of the whole table; on an engine that runs a query on one core
+        (``Dialect.ONE_CORE_PER_QUERY``) a large table is scanned as two halves at once, the
+        second on a connection of its own, so both cores work until the end."""
+        if not self.dialect.ONE_CORE_PER_QUERY or count < HALVED_FROM:
+            return self.bucket_sums(bucketing)
+        middle = bucketing.bounds(count // 2)[0]
+        with self.dialect.connect() as conn, ThreadPoolExecutor(1) as pool:
+            other = copy.copy(self)
+            other.conn, other.queries = conn, 0
+            high = pool.submit(other.bucket_sums, bucketing, middle, None)
+            low = self.bucket_sums(bucketing, None, middle)
+            sums = low | high.result()
+        self.queries += other.queries
+        return sums
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
         rows = self._hashed(lo, hi)
