@@ -32,24 +32,18 @@ streams its chunks, so its peak RSS should stay flat (and under 300 MB) as the t
 Every scratch database (``dm_bench_*``) is dropped at the end, after a failure too.
 """
 
-# ruff: noqa: E402 - the sys.path fix below has to run before any other import.
-
 from __future__ import annotations
 
-import os
-import sys
+import benchpath  # noqa: F401 - first of all (see benchpath.py)
 
-# Run as a script, this file's folder comes first on sys.path, and ``copy.py`` there would
-# shadow the standard library's ``copy`` for every later import (dataclasses, ...): the folder
-# goes last instead, still reachable for ``harness``.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE] + [_HERE]
-
+# isort: split
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

@@ -39,25 +39,19 @@ three alike), and reports each one's fastest time and highest peak RSS.
 Every scratch database (``dm_bt_*``) is dropped at the end, after a failure too.
 """
 
-# ruff: noqa: E402 - the sys.path fix below has to run before any other import.
-
 from __future__ import annotations
 
-import os
-import sys
+import benchpath  # noqa: F401 - first of all (see benchpath.py)
 
-# Run as a script, this file's folder comes first on sys.path, and ``copy.py`` there would
-# shadow the standard library's ``copy`` for every later import (dataclasses, ...): the folder
-# goes last instead, still reachable for ``harness``.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE] + [_HERE]
-
+# isort: split
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence

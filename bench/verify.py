@@ -49,25 +49,19 @@ message says how to install it. Every scratch database (``dm_bv_*``) is dropped 
 after a failure too.
 """
 
-# ruff: noqa: E402 - the sys.path fix below has to run before any other import.
-
 from __future__ import annotations
 
-import os
-import sys
+import benchpath  # noqa: F401 - first of all (see benchpath.py)
 
-# Run as a script, this file's folder comes first on sys.path, and ``copy.py`` there would
-# shadow the standard library's ``copy`` for every later import (dataclasses, ...): the folder
-# goes last instead, still reachable for ``harness``.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE] + [_HERE]
-
+# isort: split
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

@@ -379,21 +379,21 @@ class Dialect:
     def sql_row_hash(
         self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
     ) -> sa.ColumnElement[Any]:
-        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``), the
-        ``frames`` ones written ``length:value``; pass column references, not expressions."""
-        encoded = [
-            sa.case(
-                (p.is_(None), sa.literal("-")),
-                else_=self.sql_concat([self.sql_char_length(p), sa.literal(":"), p]),
-            )
-            if framed
-            else sa.func.coalesce(p, sa.literal("-"))
-            for p, framed in zip(parts, frames, strict=True)
-        ]
+        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``), each
+        written by ``sql_digest_part``; pass column references, not expressions."""
         joined: list[sa.ColumnElement[Any]] = []
-        for i, e in enumerate(encoded):
-            joined.extend([sa.literal("|"), e] if i else [e])
+        for p, framed in zip(parts, frames, strict=True):
+            joined += [sa.literal("|")] if joined else []
+            joined.append(self.sql_digest_part(p, framed))
         return sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
+
+    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
+        """One canonical value as a digest writes it: ``-`` for NULL, else ``length:value``
+        when ``framed`` (free text), else the value."""
+        if not framed:
+            return sa.func.coalesce(p, sa.literal("-"))
+        encoded = self.sql_concat([self.sql_char_length(p), sa.literal(":"), p])
+        return sa.case((p.is_(None), sa.literal("-")), else_=encoded)
 
     def sql_digest(self, md5: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """The digest of a row hash (``sql_row_hash``): its first ``DIGEST_HEX`` hex digits."""

@@ -418,19 +418,12 @@ class MySQL(Dialect):
     def sql_int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
         return a.self_group().op("DIV")(b)  # // is FLOOR(a / b): DECIMAL, ~20% of a scan
 
-    def sql_row_hash(
-        self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
-    ) -> sa.ColumnElement[Any]:
+    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
         """CONCAT is NULL when a part is: coalesce() gives a NULL part's ``-`` with each
         value computed twice at most (a CASE computes it three times: no fenced layers)."""
-        encoded = [
-            sa.func.coalesce(sa.func.concat(sa.func.char_length(p), ":", p) if f else p, "-")
-            for p, f in zip(parts, frames, strict=True)
-        ]
-        joined: list[sa.ColumnElement[Any]] = [encoded[0]]
-        for e in encoded[1:]:
-            joined += [sa.literal("|"), e]
-        return sa.func.md5(sa.func.concat(*joined))
+        return sa.func.coalesce(
+            sa.func.concat(sa.func.char_length(p), ":", p) if framed else p, "-"
+        )
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))

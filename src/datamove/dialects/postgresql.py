@@ -405,20 +405,19 @@ class PostgreSQL(Dialect):
     def sql_row_hash(
         self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
     ) -> sa.ColumnElement[Any]:
-        """The base class's encoding with ``||``, which propagates NULL, so coalesce() gives
-        a NULL part's ``-``: the same digest, with no CASE and no variadic concat() call
+        """The base class's encoding joined with ``||``, not the variadic concat() call
         (~15% of the CPU of a checksum scan)."""
-
-        def encoded(p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
-            if framed:
-                p = _text(sa.func.char_length(p)).op("||")(sa.literal(":")).op("||")(p)
-            return sa.func.coalesce(p, "-")
-
-        pairs = list(zip(parts, frames, strict=True))
-        out = encoded(*pairs[0])
-        for p, framed in pairs[1:]:
-            out = out.op("||")(sa.literal("|")).op("||")(encoded(p, framed))
+        encoded = [self.sql_digest_part(p, f) for p, f in zip(parts, frames, strict=True)]
+        out = encoded[0]
+        for e in encoded[1:]:
+            out = out.op("||")(sa.literal("|")).op("||")(e)
         return sa.func.md5(out)
+
+    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
+        # ``||`` propagates NULL, so coalesce() gives a NULL part's ``-`` with no CASE.
+        if framed:
+            p = _text(sa.func.char_length(p)).op("||")(sa.literal(":")).op("||")(p)
+        return sa.func.coalesce(p, "-")
 
     def insert_construct(self, table: sa.TableClause) -> Any:
         return pg.insert(table)
