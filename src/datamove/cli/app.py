@@ -213,7 +213,8 @@ def diff(
         list[str] | None, typer.Option("--key", help="Key column (repeat; default: primary key).")
     ] = None,
     columns: Annotated[
-        list[str] | None, typer.Option("--columns", help="Compare only these columns (repeat).")
+        list[str] | None,
+        typer.Option("--columns", help="Compare only these columns (repeat); the key always."),
     ] = None,
     where: Annotated[str | None, typer.Option(help="SQL filter on source rows.")] = None,
     max_diff_rows: MaxDiffOpt = 1000,
