@@ -19,6 +19,7 @@ from datamove import Migration
 from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors, UsageError
 from datamove.state.checks import CheckLog
+from datamove.verify.result import Check
 from datamove.verify.runner import VerifyOptions
 from datamove.verify.standalone import diff_tables
 from tests.conftest import execute, fetch
@@ -193,6 +194,27 @@ def test_checks_are_recorded_in_the_state_store(moved: Any) -> None:
     assert all(r["status"] == "passed" for r in rows)
     runs = fetch(target, "SELECT command, status FROM datamove.runs ORDER BY started_at")
     assert runs[-1] == ("verify", "ok")
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_long_details_are_recorded_whole(engine: str, make_db: Any) -> None:
+    """A thousand differing rows make details far past MySQL's 64 KiB TEXT: kept whole."""
+    url = make_db(engine, "state")
+    dialect = Dialect.for_url(url, role="target")
+    changed = [{"key": [str(n)], "columns": {"doc": ["é" * 100, "x" * 100]}} for n in range(1000)]
+    check = Check("t: checksum", "checksum", "t", "failed", details={"changed": changed})
+    log = CheckLog(dialect, "m")
+    try:
+        with dialect.connect() as conn:
+            dialect.ensure_state_schema(conn)
+            log.ensure(conn)
+            log.record(conn, "run-1", [check])
+            conn.commit()
+            (row,) = log.for_run(conn, "run-1")
+    finally:
+        dialect.dispose()
+    assert len(json.dumps(changed)) > 200_000
+    assert row["details"] == {"changed": changed}
 
 
 def test_bad_input(moved: Any, make_db: Any, tmp_path: Path) -> None:

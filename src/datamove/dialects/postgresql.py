@@ -126,9 +126,15 @@ class PostgreSQL(Dialect):
     def stream(
         self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
     ) -> Iterator[Sequence[Row]]:
+        from psycopg.types.string import TextLoader
+
         sql, params = self.compile(stmt)
         raw: Any = conn.connection.dbapi_connection
         with raw.cursor(name=f"datamove_{next(_cursor_names)}") as cursor:
+            # JSON is read as its text, as every other engine returns it: parsed, a number
+            # past a double's 17 digits would be rounded on its way to the target.
+            for json_type in ("json", "jsonb"):
+                cursor.adapters.register_loader(json_type, TextLoader)
             cursor.itersize = batch
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(batch):

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
+from datamove.state.store import LONG_TEXT
 from datamove.verify.result import Check
 
 
@@ -36,9 +37,9 @@ class CheckLog:
             sa.Column("kind", sa.String(30), nullable=False),
             sa.Column("table_name", sa.String(255)),
             sa.Column("status", sa.String(10), nullable=False),
-            sa.Column("expected", sa.Text),
-            sa.Column("actual", sa.Text),
-            sa.Column("details", sa.Text),
+            sa.Column("expected", LONG_TEXT),
+            sa.Column("actual", LONG_TEXT),
+            sa.Column("details", LONG_TEXT),
             sa.Column("seconds", sa.Float),
             sa.Column("created_at", sa.DateTime, nullable=False),
             sa.Index(None, "migration", "run_id"),

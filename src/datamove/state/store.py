@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
+
+LONG_TEXT = sa.Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+"""Text of any length: a MySQL ``TEXT`` stops at 64 KiB (a check's details listing a thousand
+differing rows, a rejected document)."""
 
 SECOND_PASS_REJECT = "second pass: "
 """How the reason of a second-pass reject starts: its row is in the target (the column NULL),
@@ -72,7 +77,7 @@ class StateStore:
             sa.Column("finished_at", sa.DateTime),
             sa.Column("rows", sa.BigInteger),
             sa.Column("rejects", sa.Integer),
-            sa.Column("error", sa.Text),
+            sa.Column("error", LONG_TEXT),
         )
         self.tables = table(
             "tables",
@@ -118,8 +123,8 @@ class StateStore:
             sa.Column("chunk_no", sa.Integer, nullable=False),
             sa.Column("key", sa.Text, nullable=False),
             sa.Column("column_name", sa.String(255)),
-            sa.Column("reason", sa.Text, nullable=False),
-            sa.Column("value", sa.Text),
+            sa.Column("reason", LONG_TEXT, nullable=False),
+            sa.Column("value", LONG_TEXT),
             sa.Column("run_id", sa.String(36)),
             sa.Column("created_at", sa.DateTime, nullable=False),
             sa.Index(None, "migration", "table_name", "chunk_no"),

@@ -78,12 +78,29 @@ class MappedTable:
         return [c for c in self.columns if c.name in self.python_reasons]
 
     @property
+    def json_beside(self) -> bool:
+        """Every column compared in Python is JSON on both sides, copied untransformed: only
+        those documents stream (``jsonmerge``), beside the checksum of the rest. (An array
+        that the copy turns into JSON, say, goes through the copy's conversion instead.)"""
+        return bool(self.in_python) and all(
+            c.canon.kind == "json"
+            and not c.plan.transforms
+            and c.plan.source_info is not None
+            and c.plan.source_info.kind == "json"
+            for c in self.in_python
+        )
+
+    @property
+    def summed(self) -> bool:
+        """The databases checksum the keys and ``in_sql`` columns; false only where the
+        streaming merge of whole converted rows compares the table instead."""
+        return bool(self.in_sql) or not self.in_python or self.json_beside
+
+    @property
     def method(self) -> str:
         if not self.python_reasons:
             return "checksum"
-        if not self.in_sql:
-            return "merge"
-        return "checksum+merge"
+        return "checksum+merge" if self.summed else "merge"
 
 
 def map_table(

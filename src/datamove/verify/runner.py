@@ -25,7 +25,7 @@ from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
 from datamove.verify.canonical import canonical
 from datamove.verify.checksum import ChecksumDiff, sides
-from datamove.verify.jsonmerge import fold, json_diff, lean
+from datamove.verify.jsonmerge import fold, json_diff
 from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
 from datamove.verify.result import CanonKey, Check, TableDiff
@@ -164,7 +164,7 @@ class Verifier:
             # The checksum's scans counted both sides exactly: no second scan for the count
             # (a merge alone counts the source after the copy's conversion: not the same).
             counted = None
-            if checksum is not None and checksum.status != "error" and mapped.in_sql:
+            if checksum is not None and checksum.status != "error" and mapped.summed:
                 counted = (diff.source_rows, diff.target_rows)
             out.append(default_checks.count_check(mapped, src, tgt, len(reject_keys), counted))
         if checksum is not None:
@@ -198,11 +198,11 @@ class Verifier:
         def body() -> Check:
             opts = self.options
             # JSON across engines is compared in Python while the databases checksum the rest.
-            beside = bool(mapped.in_sql) and lean(mapped)
+            beside = mapped.json_beside
             part = TableDiff(mapped.name, mapped.method)
             with ThreadPoolExecutor(1, thread_name_prefix="dm-json") as pool:
                 json_done = pool.submit(self._json_diff, mapped, part) if beside else None
-                if mapped.in_sql or not mapped.in_python:
+                if mapped.summed:
                     s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt))
                     checksum = ChecksumDiff(
                         mapped, s_side, t_side, opts.max_diff_rows, opts.show_values
@@ -220,7 +220,7 @@ class Verifier:
                     diff,
                     opts.max_diff_rows,
                     opts.show_values,
-                    with_keys=not mapped.in_sql,
+                    with_keys=not mapped.summed,
                     lookups=tgt,
                 )
             explained = [k for k in diff.missing if k in reject_keys]
