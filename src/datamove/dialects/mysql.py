@@ -376,6 +376,9 @@ class MySQL(Dialect):
         if canon.kind == "time":
             return sa.func.time_format(expr, "%H:%i:%s.%f")
         if canon.kind == "timestamp":
+            plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
+            if plain and kind == "timestamp" and info is not None and info.precision == 6:
+                return _char(expr)  # DATETIME(6) prints all six digits (DATE_FORMAT: +15%)
             return sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f")  # the session is UTC
         if canon.kind == "json":
             return self._json_canonical(expr)
