@@ -334,6 +334,10 @@ class Dialect:
         """``expr``'s text form as ``transforms.values.text_form`` writes it."""
         return sa.cast(expr, sa.Text)
 
+    def sql_utf8(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """The UTF-8 bytes of ``expr``'s text (read as bytes: no decoding in the driver)."""
+        return sa.cast(sa.cast(expr, sa.Text), sa.LargeBinary)
+
     # -- SQL for verification (the canonical form of ``verify.canonical``) -------------------
 
     NATIVE_HASH: ClassVar[NativeHash | None] = None

@@ -318,6 +318,10 @@ class PostgreSQL(Dialect):
 
     NATIVE_JSON_CANONICAL = True  # jsonb text: keys ordered and de-duplicated by the server
 
+    def sql_utf8(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        # text::bytea would read backslashes as escapes; convert_to takes the text as it is.
+        return sa.func.convert_to(sa.cast(expr, sa.Text), "UTF8", type_=sa.LargeBinary)
+
     def sql_canonical(
         self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
     ) -> sa.ColumnElement[Any] | None:

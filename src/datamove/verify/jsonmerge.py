@@ -2,8 +2,9 @@
 
 No two engines write a document in one text form (PostgreSQL ``jsonb`` orders keys by length,
 MariaDB keeps the text as inserted), so such a column is compared in Python. Only the keys and
-the documents travel, as text, and a document is compared in its ``orjson`` form (parsed, keys
-sorted) — a few hundred nanoseconds — rather than in the canonical text of ``canonical``:
+the documents travel, the documents as UTF-8 bytes (no decoding on the way), and a document is
+compared in its ``orjson`` form (parsed, keys sorted) — a few hundred nanoseconds — rather
+than in the canonical text of ``canonical``:
 
 - equal ``orjson`` forms mean equal canonical forms when every number in both texts fits a
   double exactly, which numbers of up to 15 significant digits in the normal range do; a
@@ -75,7 +76,12 @@ def quick_form(text: Any) -> bytes | str | None:
                 return _dumps(_loads(raw), option=_SORTED)
             except orjson.JSONDecodeError:
                 pass
-    return canonical(text, _JSON)
+    return _canonical(text)
+
+
+def _canonical(doc: Any) -> str | None:
+    """The canonical text of a document read as text or as its UTF-8 bytes."""
+    return canonical(bytes(doc).decode() if isinstance(doc, bytes | bytearray) else doc, _JSON)
 
 
 def json_diff(
@@ -118,7 +124,7 @@ def json_diff(
             for n, (a, b) in enumerate(zip(a_docs, b_docs, strict=True)):
                 if a == b or quick_form(a) == quick_form(b):
                     continue
-                a_canon, b_canon = canonical(a, _JSON), canonical(b, _JSON)
+                a_canon, b_canon = _canonical(a), _canonical(b)
                 if a_canon != b_canon:
                     differing.setdefault(n, {})[col.name] = (
                         shown(a_canon, col.pii, show_values),
@@ -145,9 +151,12 @@ def same_documents(a_docs: list[Any], b_docs: list[Any]) -> bool:
             return False
         a_docs = [d for d in a_docs if d is not None]
         b_docs = [d for d in b_docs if d is not None]
+        if not a_docs:
+            return True
     try:
         for docs in (a_docs, b_docs):
-            shapes = ",".join(docs).encode().translate(_SHAPES)
+            joined = b",".join(docs) if type(docs[0]) is bytes else ",".join(docs).encode()
+            shapes = joined.translate(_SHAPES)
             if _LONG in shapes or _TINY in shapes:
                 return False
         a_form = _dumps(list(map(_loads, a_docs)), option=_SORTED)
@@ -228,7 +237,7 @@ def _rows(
     unless it is one integer column (which orders as it is)."""
     dialect, conn = side
     stmt = (
-        sa.select(*keys, *[sa.cast(d, sa.Text) for d in documents])
+        sa.select(*keys, *[dialect.sql_utf8(d) for d in documents])
         .select_from(table)
         .where(where)
         .order_by(*order)
