@@ -16,9 +16,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datamove.dialects.base import Dialect
-from datamove.verify.canonical import Canon, canon_for, canonical, digest, framed
+from datamove.verify.canonical import (
+    Canon,
+    canon_for,
+    canonical,
+    digest,
+    encode_row,
+    framed,
+    frames_of,
+)
 from tests.conftest import ENGINES, execute
 
 # (column, PostgreSQL type, MySQL type, SQLite type, values)
@@ -158,3 +168,42 @@ def test_canonical_forms_by_example() -> None:
     assert digest(["1", None], [False, False]) != digest([None, "1"], [False, False])
     assert digest(["a|1:b"], [True]) != digest(["a", "b"], [True, True])
     assert digest(["-"], [True]) != digest([None], [True])
+
+
+# A row of fixed forms (digits: no ``|``, never ``-`` alone) and free texts of the characters
+# an encoding could confuse; NULL anywhere.
+_free = st.none() | st.text("ab|:-1", max_size=5)
+_fixed = st.none() | st.from_regex(r"-?[0-9]{1,3}", fullmatch=True)
+_ROW_KINDS = [True, False, True, True, False]  # free, fixed, free, free, fixed
+
+
+def _decode(text: str, kinds: list[bool]) -> tuple[str | None, ...]:
+    """The row an encoding stands for, read as the module docstring says it can be: from the
+    left up to the last free text, from the right after it; that value is what is left."""
+    frames = frames_of(kinds)
+    last = frames.index("prefix") if "prefix" in frames else len(frames)
+    values: list[str | None] = [None] * len(frames)
+    pos = 0
+    for i in range(last):
+        if frames[i] == "length" and text[pos] != "-":
+            colon = text.index(":", pos)
+            end = colon + 1 + int(text[pos:colon])
+            values[i] = text[colon + 1 : end]
+        else:
+            end = text.find("|", pos) if "|" in text[pos:] else len(text)
+            values[i] = None if text[pos:end] == "-" else text[pos:end]
+        pos = end + 1
+    rest = text[pos:]
+    for i in range(len(frames) - 1, last, -1):
+        rest, _, field = rest.rpartition("|")
+        values[i] = None if field == "-" else field
+    if last < len(frames):
+        values[last] = None if rest == "-" else rest.removeprefix(":")
+    return tuple(values)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.tuples(*[_free if f else _fixed for f in _ROW_KINDS]))
+def test_a_row_encoding_reads_back(row: tuple[str | None, ...]) -> None:
+    """Free texts framed ``length:``, the last one only ``:``: one row per encoding."""
+    assert _decode(encode_row(row, _ROW_KINDS), _ROW_KINDS) == row

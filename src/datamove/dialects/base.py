@@ -33,7 +33,7 @@ from datamove.errors import (
     TransientError,
 )
 from datamove.redact import redact_text, redact_url
-from datamove.verify.canonical import DIGEST_HEX, Canon
+from datamove.verify.canonical import DIGEST_HEX, Canon, Frame, frames_of
 
 Row = Sequence[Any]
 
@@ -386,17 +386,18 @@ class Dialect:
         """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``), each
         written by ``sql_digest_part``; pass column references, not expressions."""
         joined: list[sa.ColumnElement[Any]] = []
-        for p, framed in zip(parts, frames, strict=True):
+        for p, frame in zip(parts, frames_of(frames), strict=True):
             joined += [sa.literal("|")] if joined else []
-            joined.append(self.sql_digest_part(p, framed))
+            joined.append(self.sql_digest_part(p, frame))
         return sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
 
-    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
-        """One canonical value as a digest writes it: ``-`` for NULL, else ``length:value``
-        when ``framed`` (free text), else the value."""
-        if not framed:
+    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
+        """One canonical value as a digest writes it: ``-`` for NULL, else as ``frame`` says
+        (``canonical.frames_of``)."""
+        if frame == "none":
             return sa.func.coalesce(p, sa.literal("-"))
-        encoded = self.sql_concat([self.sql_char_length(p), sa.literal(":"), p])
+        length = [self.sql_char_length(p)] if frame == "length" else []
+        encoded = self.sql_concat([*length, sa.literal(":"), p])
         return sa.case((p.is_(None), sa.literal("-")), else_=encoded)
 
     def sql_digest(self, md5: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -23,7 +23,7 @@ from datamove.dialects.base import Dialect, Row, capture_name, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.errors import RowError
-from datamove.verify.canonical import FLOAT_RANGE, Canon
+from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -421,12 +421,12 @@ class MySQL(Dialect):
     def sql_int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
         return a.self_group().op("DIV")(b)  # // is FLOOR(a / b): DECIMAL, ~20% of a scan
 
-    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
+    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
         """CONCAT is NULL when a part is: coalesce() gives a NULL part's ``-`` with each
         value computed twice at most (a CASE computes it three times: no fenced layers)."""
-        return sa.func.coalesce(
-            sa.func.concat(sa.func.char_length(p), ":", p) if framed else p, "-"
-        )
+        if frame != "none":
+            p = sa.func.concat(*([sa.func.char_length(p)] if frame == "length" else []), ":", p)
+        return sa.func.coalesce(p, "-")
 
     def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))

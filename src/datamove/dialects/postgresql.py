@@ -28,7 +28,7 @@ from datamove.dialects.base import (
 )
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
-from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon
+from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
 
 _TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
@@ -417,16 +417,20 @@ class PostgreSQL(Dialect):
     ) -> sa.ColumnElement[Any]:
         """The base class's encoding joined with ``||``, not the variadic concat() call
         (~15% of the CPU of a checksum scan)."""
-        encoded = [self.sql_digest_part(p, f) for p, f in zip(parts, frames, strict=True)]
+        encoded = [
+            self.sql_digest_part(p, f) for p, f in zip(parts, frames_of(frames), strict=True)
+        ]
         out = encoded[0]
         for e in encoded[1:]:
             out = out.op("||")(sa.literal("|")).op("||")(e)
         return sa.func.md5(out)
 
-    def sql_digest_part(self, p: sa.ColumnElement[Any], framed: bool) -> sa.ColumnElement[Any]:
+    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
         # ``||`` propagates NULL, so coalesce() gives a NULL part's ``-`` with no CASE.
-        if framed:
+        if frame == "length":
             p = _text(sa.func.char_length(p)).op("||")(sa.literal(":")).op("||")(p)
+        elif frame == "prefix":
+            p = sa.literal(":").op("||")(p)
         return sa.func.coalesce(p, "-")
 
     def insert_construct(self, table: sa.TableClause) -> Any:
