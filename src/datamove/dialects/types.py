@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import LONGTEXT
 
 Kind = Literal[
     "integer",
@@ -150,3 +151,8 @@ def describe(t: sa.types.TypeEngine[Any], dialect: sa.engine.Dialect) -> str:
         return str(t.compile(dialect=dialect))
     except Exception:  # noqa: BLE001 - any compile failure just means "show the class name"
         return type(t).__name__.upper()
+
+
+LONG_TEXT = sa.Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+"""Text of any length, for datamove's own tables: a MySQL ``TEXT`` stops at 64 KiB (a check's
+details listing a thousand differing rows, a rejected document)."""

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
-from datamove.state.store import LONG_TEXT
+from datamove.dialects.types import LONG_TEXT
 from datamove.verify.result import Check
 
 

@@ -15,15 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.engine import Connection
 
 from datamove.copy.keys import KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
-
-LONG_TEXT = sa.Text().with_variant(LONGTEXT(), "mysql", "mariadb")
-"""Text of any length: a MySQL ``TEXT`` stops at 64 KiB (a check's details listing a thousand
-differing rows, a rejected document)."""
+from datamove.dialects.types import LONG_TEXT
 
 SECOND_PASS_REJECT = "second pass: "
 """How the reason of a second-pass reject starts: its row is in the target (the column NULL),
