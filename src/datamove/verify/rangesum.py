@@ -83,7 +83,7 @@ class Side:
             sa.select(
                 *[k.label(f"k{i}") for i, k in enumerate(self.keys)],
                 *[c.label(f"c{i}") for i, c in enumerate(self.canonical_keys)],
-                *[p.label(f"p{i}") for i, p in enumerate(self.parts)],
+                *[self._digest_text(p).label(f"p{i}") for i, p in enumerate(self.parts)],
             )
             .select_from(self.table)
             .where(self._range(lo, hi))
@@ -107,6 +107,9 @@ class Side:
         if self.native is None:
             return self.dialect.sql_row_hash(values, self.frames)
         return self.native.row_hash(values)
+
+    def _digest_text(self, part: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return self.dialect.sql_digest_text(part) if self.native is None else part
 
     def _digest(self, h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return self.dialect.sql_digest(h) if self.native is None else self.native.digest(h)
