@@ -66,6 +66,9 @@ COLUMNS: list[tuple[str, str, str, str, list[Any]]] = [
     ),
     ("t", "text", "TEXT", "TEXT", _TEXTS),
     ("c", "char(5)", "CHAR(5)", "CHAR(5)", ["ab", "", "abcde", "é"]),
+    # Hashed as UTF-8 whatever the column's charset (MySQL hashes a UTF-8 column uncast).
+    ("l", "text", "TEXT CHARACTER SET latin1", "TEXT", ["é", "ab", "", "£ x"]),
+    ("cl", "char(4)", "CHAR(4) CHARACTER SET latin1", "CHAR(4)", ["ü", "a b", ""]),
     ("dt", "date", "DATE", "DATE", [dt.date(2020, 2, 29), dt.date(1, 1, 1), dt.date(9999, 12, 31)]),
     ("ts", "timestamp(6)", "DATETIME(6)", "DATETIME", _TIMES),
     ("tz", "timestamptz(6)", "TIMESTAMP(6) NULL", "DATETIME", _TIMES),
@@ -116,7 +119,11 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
     try:
         with dialect.connect() as conn:
             table = sa.Table("conf", sa.MetaData(), autoload_with=conn)
-            infos = {c.name: dialect.classify(c.type, str(c.type)) for c in table.columns}
+            overrides = dialect.reflect_overrides(conn, table)  # MySQL: charsets, as verify
+            infos = {
+                c.name: overrides.get(c.name) or dialect.classify(c.type, str(c.type))
+                for c in table.columns
+            }
             canons = {name: canon_for(info) for name, info in infos.items()}
             exprs = [
                 dialect.sql_canonical(table.c[c[0]], canons[c[0]], infos[c[0]]) for c in COLUMNS
@@ -127,8 +134,14 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
             digested = [dialect.sql_digest_text(e) for e in exprs]  # type: ignore[arg-type]
             row_hash = dialect.sql_row_hash(digested, frames)
             row_digest = dialect.sql_digest(row_hash).label("dm_digest")
+            # Each value alone too: in a row, CONCAT converts a latin1 part to another part's
+            # utf8mb4; alone, only a cast makes its text UTF-8.
+            alone = [
+                dialect.sql_digest(dialect.sql_row_hash([d], [f])).label(f"a_{c[0]}")
+                for d, f, c in zip(digested, frames, COLUMNS, strict=True)
+            ]
             stmt = sa.select(
-                table.c.id, *[table.c[c[0]] for c in COLUMNS], *sql_parts, row_digest
+                table.c.id, *[table.c[c[0]] for c in COLUMNS], *sql_parts, *alone, row_digest
             ).order_by(table.c.id)
             mismatches = []
             rows = [r for batch in dialect.stream(conn, stmt, 1000) for r in batch]
@@ -140,6 +153,8 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
                     if want != got:
                         mismatches.append((row[0], c[0], canons[c[0]].label, want, got))
                 assert row[-1] == digest(sql, frames)
+                singles = row[1 + 2 * n : 1 + 3 * n]
+                assert list(singles) == [digest([v], [f]) for v, f in zip(sql, frames, strict=True)]
             assert not mismatches, mismatches
             # The range sum is exact (SQLite's sum() would stop at 2^63).
             total = sa.select(dialect.sql_exact_sum(stmt.subquery().c.dm_digest))
