@@ -72,6 +72,14 @@ COLUMNS: list[tuple[str, str, str, str, list[Any]]] = [
     ("dt", "date", "DATE", "DATE", [dt.date(2020, 2, 29), dt.date(1, 1, 1), dt.date(9999, 12, 31)]),
     ("ts", "timestamp(6)", "DATETIME(6)", "DATETIME", _TIMES),
     ("tz", "timestamptz(6)", "TIMESTAMP(6) NULL", "DATETIME", _TIMES),
+    (
+        "t3",
+        "timestamp(3)",
+        "DATETIME(3)",
+        "DATETIME",
+        [*_TIMES, dt.datetime(2021, 5, 6, 7, 8, 9, 120000)],
+    ),
+    ("t0", "timestamp(0)", "DATETIME", "DATETIME", _TIMES),
     ("tm", "time(6)", "TIME(6)", "TIME", [dt.time(0, 0), dt.time(23, 59, 59, 999999)]),
     ("bl", "bytea", "BLOB", "BLOB", [b"", b"\x00\xff", "é".encode()]),
     ("u", "uuid", "UUID", "TEXT", [uuid.UUID(int=_rng.getrandbits(128)) for _ in range(3)]),
@@ -172,7 +180,13 @@ def test_canonical_forms_by_example() -> None:
     assert canonical(0.1 + 0.2, Canon("float", digits=17)) == "0.30000000000000004"
     assert canonical(True, Canon("integer")) == canonical(1, Canon("boolean")) == "1"
     aware = dt.datetime(2020, 1, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    assert canonical(aware, Canon("timestamp")) == "2020-01-01 00:00:00.000000"
+    assert canonical(aware, Canon("timestamp")) == "2020-01-01 00:00:00"
+    assert canonical(dt.datetime(2020, 1, 1, 0, 0, 1, 500000), Canon("timestamp")) == (
+        "2020-01-01 00:00:01.5"
+    )
+    assert (
+        canonical("2020-01-01 00:00:01.000010", Canon("timestamp")) == "2020-01-01 00:00:01.00001"
+    )
     assert canonical("x ", Canon("text")) != canonical("x", Canon("text"))
     assert canonical("x ", Canon("char")) == "x"
     assert canonical("", Canon("text")) == "" and canonical(None, Canon("text")) is None

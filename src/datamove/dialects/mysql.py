@@ -384,10 +384,13 @@ class MySQL(Dialect):
         if canon.kind == "time":
             return sa.func.time_format(expr, "%H:%i:%s.%f")
         if canon.kind == "timestamp":
+            # The session is UTC. A DATETIME(p) prints p fractional digits (none for p = 0),
+            # DATE_FORMAT six: trailing zeros and a bare point are trimmed after the point.
             plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
-            if plain and kind == "timestamp" and info is not None and info.precision == 6:
-                return _OwnText(expr)  # DATETIME(6) prints all six digits (DATE_FORMAT: +15%)
-            return sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f")  # the session is UTC
+            if plain and kind == "timestamp" and info is not None and info.precision is not None:
+                own = _OwnText(expr)
+                return _trim_fraction(own) if info.precision else own
+            return _trim_fraction(sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f"))
         if canon.kind == "json":
             return self._json_canonical(expr)
         if canon.kind == "bytes":
@@ -595,6 +598,12 @@ def _trim_zeros(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         else_=text,
     )
     return _no_negative_zero(trimmed)
+
+
+def _trim_fraction(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A timestamp's text with a fraction (``.`` and 1-6 digits) as ``canonical`` writes it:
+    no trailing zeros, no point without digits."""
+    return _TrimTrailing(".", _TrimTrailing("0", text))
 
 
 def _no_negative_zero(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -15,7 +15,8 @@ text        exact, code point for code point (a trailing space is a difference)
 char        trailing spaces removed: a CHAR(n) column pads, so they carry no meaning
 date        ``YYYY-MM-DD``
 time        ``HH:MM:SS.ffffff``
-timestamp   ``YYYY-MM-DD HH:MM:SS.ffffff``; a zoned value is converted to UTC first
+timestamp   ``YYYY-MM-DD HH:MM:SS[.f]``: the fraction without trailing zeros, none for a
+            whole second (PostgreSQL's own ISO text); a zoned value is converted to UTC first
 json        keys sorted, no insignificant white space, numbers as exact decimals
 bytes       lower-case hex
 uuid        lower-case, with dashes
@@ -228,7 +229,8 @@ def _timestamp(value: Any, canon: Canon) -> str:
     ts = _parse_datetime(value)
     if ts.tzinfo is not None:
         ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
-    return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d} " + _clock(ts.time())
+    fraction = f".{ts.microsecond:06d}".rstrip("0") if ts.microsecond else ""
+    return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d} {ts:%H:%M:%S}{fraction}"
 
 
 def _clock(t: dt.time) -> str:
