@@ -570,9 +570,9 @@ def _compile_trim_trailing(element: _TrimTrailing, compiler: Any, **kw: Any) -> 
 
 
 class _OwnText(sa.sql.functions.GenericFunction[str]):
-    """A column whose own text is its canonical form, in UTF-8 in a digest without a cast
-    (a number, a DATETIME(6), a utf8mb3/utf8mb4 string): ``_char(expr)`` where a value is
-    fetched; the bare column in a digest (``sql_digest_text``)."""
+    """A column whose own text is (or, trimmed, makes) its canonical form and is UTF-8 in a
+    digest without a cast (a number, a DATETIME, a utf8mb3/utf8mb4 string): ``_char(expr)``
+    where a value is fetched; the bare column in a digest (``sql_digest_text``)."""
 
     name = "own_text"
     type = sa.String()
