@@ -172,12 +172,14 @@ class Dialect:
         return str(compiled), params
 
     def stream(
-        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int, binary: bool = False
     ) -> Iterator[Sequence[Row]]:
         """Rows of ``stmt`` in batches, through a server-side (streaming) cursor.
 
         Values come as the driver returns them (no SQLAlchemy result processing): memory stays
-        bounded by ``batch`` whatever the result size.
+        bounded by ``batch`` whatever the result size. ``binary``: in the engine's binary wire
+        format where it has one, so bytes travel as they are (not as hex text); for columns of
+        keys and bytes.
         """
         sql, params = self.compile(stmt)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -125,7 +125,7 @@ class PostgreSQL(Dialect):
     # -- reading ---------------------------------------------------------------------------
 
     def stream(
-        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int
+        self, conn: Connection, stmt: sa.sql.Select[Any], batch: int, binary: bool = False
     ) -> Iterator[Sequence[Row]]:
         from psycopg.types.string import TextLoader
 
@@ -137,7 +137,7 @@ class PostgreSQL(Dialect):
             for json_type in ("json", "jsonb"):
                 cursor.adapters.register_loader(json_type, TextLoader)
             cursor.itersize = batch
-            cursor.execute(sql, params)
+            cursor.execute(sql, params, binary=binary)
             while rows := cursor.fetchmany(batch):
                 yield rows
 

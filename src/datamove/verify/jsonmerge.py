@@ -242,7 +242,7 @@ def _rows(
         .where(where)
         .order_by(*order)
     )
-    batches = dialect.stream(conn, stmt, BATCH)
+    batches = dialect.stream(conn, stmt, BATCH, binary=True)  # bytes as they are
     if _one_integer(mapped):
         return chain.from_iterable(batches)
     canons = [k.canon for k in mapped.keys]
