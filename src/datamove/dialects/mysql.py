@@ -16,12 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row, capture_name, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.mysqltext import (
+    OwnText,
+    no_negative_zero,
+    trim_fraction,
+    trim_zeros,
+    utf8_text,
+)
 from datamove.dialects.types import TypeInfo, classify_generic, describe, integer
 from datamove.errors import RowError
 from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
@@ -360,24 +366,24 @@ class MySQL(Dialect):
             if kind == "integer" and isinstance(expr, sa.ColumnClause) and not expr.is_literal:
                 # An integer column's text has no fraction and no -0 to trim (the trimming
                 # CASE costs ~15% of a checksum scan's CPU on the orders benchmark).
-                return _OwnText(expr)
-            return _trim_zeros(_char(self._exact(expr, kind)))
+                return OwnText(expr)
+            return trim_zeros(utf8_text(self._exact(expr, kind)))
         if canon.kind == "decimal":
             plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
             if plain and kind == "decimal" and info is not None and info.scale == canon.scale:
                 # DECIMAL(p, s) prints exactly s digits, and stores no -0.
-                return _OwnText(expr)
+                return OwnText(expr)
             exact = self._exact(expr, kind)
             if canon.scale is None:
-                return _trim_zeros(_char(exact))
+                return trim_zeros(utf8_text(exact))
             rounded = sa.cast(sa.func.round(exact, canon.scale), mysql.DECIMAL(65, canon.scale))
-            return _no_negative_zero(_char(rounded))
+            return no_negative_zero(utf8_text(rounded))
         if canon.kind == "float":
             return self._float_canonical(expr, canon, kind)
         if canon.kind in {"char", "text"}:
             plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
             utf8 = plain and info is not None and (info.charset or "").startswith("utf8")
-            text = _OwnText(expr) if utf8 else _char(expr)
+            text = OwnText(expr) if utf8 else utf8_text(expr)
             return sa.func.rtrim(text) if canon.kind == "char" else text
         if canon.kind == "date":
             return sa.func.date_format(expr, "%Y-%m-%d")
@@ -388,15 +394,15 @@ class MySQL(Dialect):
             # DATE_FORMAT six: trailing zeros and a bare point are trimmed after the point.
             plain = isinstance(expr, sa.ColumnClause) and not expr.is_literal
             if plain and kind == "timestamp" and info is not None and info.precision is not None:
-                own = _OwnText(expr)
-                return _trim_fraction(own) if info.precision else own
-            return _trim_fraction(sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f"))
+                own = OwnText(expr)
+                return trim_fraction(own) if info.precision else own
+            return trim_fraction(sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f"))
         if canon.kind == "json":
             return self._json_canonical(expr)
         if canon.kind == "bytes":
             return sa.func.lower(sa.func.hex(expr))
         if canon.kind == "uuid":
-            return sa.func.lower(_char(expr))
+            return sa.func.lower(utf8_text(expr))
         return None
 
     def sql_digest_text(self, canonical: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -405,7 +411,7 @@ class MySQL(Dialect):
         # scan). A DATETIME's text is trimmed as bytes (ASCII): TRIM on utf8mb4 text cost
         # 0.33 s more per two columns and 1M rows.
         def bare(element: Any, **_: Any) -> Any:
-            if not isinstance(element, _OwnText):
+            if not isinstance(element, OwnText):
                 return None
             (column,) = element.clauses
             temporal = isinstance(column.type, sa.DateTime)
@@ -429,13 +435,13 @@ class MySQL(Dialect):
         # MariaDB (also behind a mysql:// URL) has no JSON type to cast to, but normalizes.
         if getattr(self.engine.dialect, "is_mariadb", False):
             return sa.func.json_normalize(expr)
-        return _char(sa.cast(expr, sa.JSON))
+        return utf8_text(sa.cast(expr, sa.JSON))
 
     @staticmethod
     def _exact(expr: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
         """``expr`` as DECIMAL; a float at its shortest text form (see ``canonical``)."""
         if kind == "float":
-            return sa.cast(_char(expr), mysql.DECIMAL(65, 30))
+            return sa.cast(utf8_text(expr), mysql.DECIMAL(65, 30))
         return expr
 
     def _float_canonical(
@@ -448,7 +454,7 @@ class MySQL(Dialect):
         rounded = sa.func.round(n, canon.digits - 1 - exponent)
         return sa.case(
             (expr == 0, "0"),
-            ((magnitude >= low) & (magnitude < high), _trim_zeros(_char(rounded))),
+            ((magnitude >= low) & (magnitude < high), trim_zeros(utf8_text(rounded))),
             else_=sa.func.concat(sa.case((expr < 0, "-"), else_=""), "e", exponent),
         )
 
@@ -567,59 +573,3 @@ def _date_parser(date_only: bool) -> Adapter:
             ) from None
 
     return read
-
-
-class _TrimTrailing(sa.sql.functions.GenericFunction[Any]):
-    """``TRIM(TRAILING chars FROM text)``."""
-
-    name = "trim_trailing"
-    inherit_cache = True
-
-
-@compiles(_TrimTrailing)
-def _compile_trim_trailing(element: _TrimTrailing, compiler: Any, **kw: Any) -> str:
-    chars, text = list(element.clauses)
-    return f"TRIM(TRAILING {compiler.process(chars, **kw)} FROM {compiler.process(text, **kw)})"
-
-
-class _OwnText(sa.sql.functions.GenericFunction[str]):
-    """A column whose own text is (or, trimmed, makes) its canonical form and is UTF-8 in a
-    digest without a cast (a number, a DATETIME, a utf8mb3/utf8mb4 string): ``_char(expr)``
-    where a value is fetched; the bare column in a digest (``sql_digest_text``)."""
-
-    name = "own_text"
-    type = sa.String()
-    inherit_cache = True
-
-
-@compiles(_OwnText)
-def _compile_own_text(element: _OwnText, compiler: Any, **kw: Any) -> str:
-    (expr,) = element.clauses
-    text: str = compiler.process(_char(expr), **kw)
-    return text
-
-
-def _char(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """Text in utf8mb4, so a digest hashes the same UTF-8 bytes as on any other engine."""
-    return sa.cast(expr, mysql.CHAR(charset="utf8mb4"))
-
-
-def _trim_zeros(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A decimal's text without trailing fractional zeros, ``-0`` as ``0``."""
-    trimmed = sa.case(
-        (sa.func.locate(".", text) > 0, _TrimTrailing(".", _TrimTrailing("0", text))),
-        else_=text,
-    )
-    return _no_negative_zero(trimmed)
-
-
-def _trim_fraction(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A timestamp's text with a fraction (``.`` and 1-6 digits) as ``canonical`` writes it:
-    no trailing zeros, no point without digits."""
-    return _TrimTrailing(".", _TrimTrailing("0", text))
-
-
-def _no_negative_zero(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """``-0.00`` (which MySQL can print for a rounded tiny negative) as ``0.00``."""
-    digits = sa.func.replace(sa.func.replace(text, "0", ""), ".", "")
-    return sa.case((digits == "-", sa.func.substr(text, 2)), else_=text)
