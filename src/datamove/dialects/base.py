@@ -597,6 +597,11 @@ class BatchWriter:
         self.close(failure)
 
 
+def plain_column(expr: sa.ColumnElement[Any]) -> bool:
+    """A table's column itself (its type is the one classified), not an expression over it."""
+    return isinstance(expr, sa.ColumnClause) and not expr.is_literal
+
+
 def capture_name(table: str, suffix: str = "") -> str:
     """The name of a capture trigger (or function) of ``table``, within every engine's limit."""
     return f"dm_capture_{table}"[:56] + suffix
