@@ -118,3 +118,47 @@ def write_spec(path: Path, source: str, target: str, tables: str, **extra: Any) 
     lines.append(tables)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def schema_of(url: str, tables: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """An engine-neutral picture of the target schema (what a clean and a resumed run must
+    agree on): primary key, indexes (by columns and uniqueness, unique constraints included),
+    foreign keys (columns → parent), CHECK count, columns with a default, NOT NULL columns."""
+    import warnings
+
+    eng = sa.create_engine(url)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        with eng.connect() as conn, warnings.catch_warnings():
+            warnings.simplefilter("ignore", sa.exc.SAWarning)
+            insp = sa.inspect(conn)
+            names = tables or [t for t in insp.get_table_names() if not t.startswith("datamove")]
+            for t in names:
+                indexes = {
+                    (tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
+                    for i in insp.get_indexes(t)
+                }
+                indexes |= {
+                    (tuple(u["column_names"]), True) for u in insp.get_unique_constraints(t)
+                }
+                cols = insp.get_columns(t)
+                out[t] = {
+                    "pk": tuple(insp.get_pk_constraint(t)["constrained_columns"]),
+                    "indexes": sorted(indexes),
+                    "fks": sorted(
+                        (tuple(f["constrained_columns"]), f["referred_table"])
+                        for f in insp.get_foreign_keys(t)
+                    ),
+                    "checks": len(insp.get_check_constraints(t)),
+                    "defaults": sorted(c["name"] for c in cols if c.get("default") is not None),
+                    "not_null": sorted(c["name"] for c in cols if not c["nullable"]),
+                }
+    finally:
+        eng.dispose()
+    return out
+
+
+def assert_verified(migration: Any) -> None:
+    """``verify`` passes; otherwise the failing checks are the assertion's message."""
+    result = migration.verify()
+    assert result.ok, [c.to_dict() for c in result.checks if not c.ok]

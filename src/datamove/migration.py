@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from datamove.copy import CopyEngine, RunOptions, RunResult
+from datamove.copy.schema import SchemaSteps
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, DatamoveError, PlanHasErrors, UsageError
-from datamove.events import EventHandler, ignore
+from datamove.events import EventHandler, Message, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
@@ -44,6 +46,8 @@ class Status:
     rejects: list[dict[str, Any]]
     capture: capture.CaptureStatus | None = None
     """Change capture and catch-up, when the spec has a sync mode."""
+    pending_steps: list[dict[str, Any]] = field(default_factory=list)
+    """Schema steps not done yet (pending or failed), with when each runs."""
 
     @property
     def last_error(self) -> str | None:
@@ -60,6 +64,7 @@ class Status:
             "last_error": self.last_error,
             "rejects": self.rejects,
             "capture": self.capture.to_dict() if self.capture else None,
+            "pending_steps": self.pending_steps,
         }
 
 
@@ -114,14 +119,18 @@ class Migration:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._dialects(workers) as (source, target):
-            plan = self._checked_plan(source, target, "nothing was copied")
+            recreate = self._recreated(source, target, restart)
+            plan = self._checked_plan(source, target, "nothing was copied", recreate=recreate)
             state = StateStore(target, self.spec.name)
             with target.connect() as conn, conn.begin():
                 state.ensure(conn)
                 run_id = state.start_run(conn, "run")
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(plan, source, target, state, tables, restart, mark)
-            engine = CopyEngine(plan, source, target, state, on_event, self.spec.max_rejects)
+            online = self.spec.sync.mode is not SyncMode.none
+            engine = CopyEngine(
+                plan, source, target, state, on_event, self.spec.max_rejects, online
+            )
             try:
                 result = engine.run(run_id, opts)
             except BaseException as exc:
@@ -210,10 +219,29 @@ class Migration:
         state.reopen_chunks(conn, diff.table, numbers)
         return numbers
 
+    def _recreated(
+        self, source: Dialect, target: Dialect, restart: tuple[str, ...]
+    ) -> frozenset[str]:
+        """The tables a restart drops and makes again: those datamove created, among
+        ``restart`` and the tables that reference them."""
+        if not restart:
+            return frozenset()
+        plan = resolve_plan(self.spec, source, target, data_lints=False)
+        return frozenset(
+            name
+            for name in plan.dependents(t for t in restart if t in plan.tables)
+            if plan.tables[name].create and plan.tables[name].exists
+        )
+
     def _checked_plan(
-        self, source: Dialect, target: Dialect, consequence: str, data_lints: bool = True
+        self,
+        source: Dialect,
+        target: Dialect,
+        consequence: str,
+        data_lints: bool = True,
+        recreate: frozenset[str] = frozenset(),
     ) -> Plan:
-        plan = resolve_plan(self.spec, source, target, data_lints)
+        plan = resolve_plan(self.spec, source, target, data_lints, recreate)
         if plan.errors:
             lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in plan.errors)
             raise PlanHasErrors(
@@ -250,9 +278,10 @@ class Migration:
             with target.connect() as conn, conn.begin():
                 state.ensure(conn)
                 run_id = state.start_run(conn, "sync")
+            schema = SchemaSteps(plan, target, state, run_id, on_event, online=True)
             try:
                 result = Syncer(plan, self.spec, source, target, run_id).run(
-                    options or SyncOptions(), on_event
+                    options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
             except BaseException as exc:
                 message = str(exc) if isinstance(exc, DatamoveError) else type(exc).__name__
@@ -260,6 +289,16 @@ class Migration:
                 raise
             self._finish(state, target, run_id, "ok", None)
             return result
+
+    @staticmethod
+    def _caught_up(plan: Plan, schema: SchemaSteps) -> None:
+        """Once ``sync`` has caught up: the rows the foreign keys wait for are in, and the
+        largest keys are final for now (the cutover sets the generators again)."""
+        tables = [plan.tables[t] for t in plan.order]
+        validated = schema.validate(tables)
+        if validated:
+            schema.emit(Message(f"sync has caught up: validated {validated} foreign key(s)"))
+        schema.set_generators(tables)
 
     @staticmethod
     def _known_tables(plan: Plan, tables: tuple[str, ...]) -> None:
@@ -288,6 +327,7 @@ class Migration:
                     rejects_total=state.reject_count(conn),
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
+                    pending_steps=state.unfinished_steps(conn),
                 )
             if self.spec.sync.mode is SyncMode.triggers:
                 try:

@@ -107,6 +107,7 @@ def test_configured_checks_pass_then_each_catches_its_difference(moved: Any) -> 
         "sample",
         "shadow",
         "invariant",
+        "schema",
     }
 
     execute(target, "UPDATE accounts SET balance = balance + 1000 WHERE id = 10")

@@ -145,6 +145,17 @@ def run_json(result: RunResult) -> dict[str, Any]:
 _COLORS = {Severity.error: "red", Severity.warning: "yellow", Severity.note: "cyan"}
 
 
+def schema_objects(t: Any) -> list[tuple[str, list[str]]]:
+    """A table's schema steps in words, grouped by when they run (``plan``)."""
+    groups = [
+        ("with the table", [f"CHECK {c.name}" for c in t.checks]),
+        ("after the load", [f"index {i}" for i in t.indexes]),
+        ("generators set past the copied values", list(t.sequences)),
+        ("once both tables are loaded", [f"foreign key {fk}" for fk in t.foreign_keys]),
+    ]
+    return [(when, objects) for when, objects in groups if objects]
+
+
 def plan_text(plan: Plan) -> None:
     out.print(f"[bold]{plan.name}[/]: {plan.source_url} → {plan.target_url}")
     out.print(f"order: {' → '.join(plan.order) or '(nothing)'}")
@@ -173,11 +184,8 @@ def plan_text(plan: Plan) -> None:
                 "second pass" if c.second_pass else "sql" if c.pushdown else "python",
             )
         out.print(grid)
-        if t.indexes or t.foreign_keys:
-            out.print(
-                f"  after the load: {len(t.indexes)} index(es), "
-                f"{len(t.foreign_keys)} foreign key(s)"
-            )
+        for when, objects in schema_objects(t):
+            out.print(f"  {when}: {'; '.join(objects)}")
     if plan.findings:
         out.print("\n[bold]findings[/]")
         for f in plan.findings:
@@ -191,13 +199,24 @@ def plan_text(plan: Plan) -> None:
     )
 
 
+def steps_text(steps: list[dict[str, Any]]) -> None:
+    """Schema steps not done yet, each with when it runs (and its error, if it failed)."""
+    grid = Table(title="schema steps not done", title_justify="left")
+    for name in ("table", "step", "status", "runs"):
+        grid.add_column(name)
+    for s in steps:
+        status = s["status"] + (f": {s['error']}" if s["error"] else "")
+        grid.add_row(s["table"], f"{s['kind'].replace('_', ' ')} {s['name']}", status, s["when"])
+    out.print(grid)
+
+
 def status_text(status: Any) -> None:
     out.print(f"[bold]{status.name}[/] on {status.target}")
     if not status.tables:
         out.print("nothing has run yet")
         return
     table = Table()
-    for name in ("table", "chunks", "rows", "rejects", "rows/s", "indexes", "second pass"):
+    for name in ("table", "chunks", "rows", "rejects", "rows/s", "schema steps", "second pass"):
         table.add_column(name, justify="left" if name == "table" else "right")
     for t in status.tables:
         rate = f"{t['rows_per_second']:,.0f}" if t["rows_per_second"] else "-"
@@ -208,7 +227,7 @@ def status_text(status: Any) -> None:
             f"{t['rows']:,}",
             str(t["rejects"]),
             rate,
-            "done" if t["finalized"] else "pending",
+            f"{t['steps']['done']}/{t['steps']['total']}" if t["steps"] else "-",
             f"{second['done']}/{second['total']}" if second else "-",
         )
     out.print(table)
@@ -223,6 +242,8 @@ def status_text(status: Any) -> None:
         )
     if status.last_error:
         out.print(f"[red]last error:[/] {status.last_error}")
+    if status.pending_steps:
+        steps_text(status.pending_steps)
     if status.capture is not None:
         capture_text(status.capture)
     if status.rejects:

@@ -1,35 +1,49 @@
-"""Target DDL from the plan: tables before the load, indexes and foreign keys after it.
+"""Target DDL from the plan: a created table, its indexes, foreign keys and restart drop.
 
 Loading into a table without secondary indexes and foreign keys is much faster, and foreign
-keys created after every table is loaded make the load order inside a cycle irrelevant.
+keys added after every table is loaded make the load order inside a cycle irrelevant. Each
+function does one schema action; ``copy.schema`` records each as a step.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import AddConstraint
 
 from datamove.dialects.base import Dialect
+from datamove.dialects.schemasql import ForeignKeyRef, IndexShape
 from datamove.plan.model import ForeignKeyPlan, TablePlan
 
 
 def create_table(conn: Connection, target: Dialect, plan: TablePlan) -> None:
-    """Create a missing target table: columns, primary key, NOT NULL and CHECKs.
+    """Create the table as the plan describes it: columns, primary key, NOT NULL, identities,
+    defaults and CHECKs.
 
     Where the engine cannot add foreign keys later (SQLite), they go into CREATE TABLE; SQLite
     does not enforce them on datamove's connections, so the load order still does not matter.
     """
+    assert plan.desired_table is not None
+    md = sa.MetaData()
+    table = plan.desired_table.to_metadata(md)
     if not target.FOREIGN_KEYS_AFTER_LOAD:
         for fk in plan.foreign_keys:
-            constraint = _constraint(fk, plan.target_table.metadata, target)
-            plan.target_table.append_constraint(constraint)
-    plan.target_table.create(conn, checkfirst=True)
+            table.append_constraint(constraint(fk, md, target))
+    table.create(conn, checkfirst=True)
 
 
-def _constraint(fk: ForeignKeyPlan, md: sa.MetaData, target: Dialect) -> sa.ForeignKeyConstraint:
-    """The SQLAlchemy constraint; a parent outside ``md`` (an existing table) gets a stub there,
-    which is all the DDL compiler needs to name the referenced columns.
+def drop_table(conn: Connection, plan: TablePlan) -> None:
+    """Drop a table datamove created (``--restart``: it is made again from the current plan)."""
+    sa.Table(plan.name, sa.MetaData()).drop(conn, checkfirst=True)
+
+
+def clear_table(conn: Connection, plan: TablePlan) -> None:
+    """Delete every target row (``--restart``): DELETE, not TRUNCATE, so it is transactional."""
+    conn.execute(sa.delete(plan.target_table))
+
+
+def constraint(fk: ForeignKeyPlan, md: sa.MetaData, target: Dialect) -> sa.ForeignKeyConstraint:
+    """The SQLAlchemy constraint; a parent not in ``md`` gets a stub there, which is all the
+    DDL compiler needs to name the referenced columns.
 
     Deferrable where the engine can defer: a chunk copied again (``repair``) deletes and
     re-inserts parent rows that children reference, checked at commit."""
@@ -46,36 +60,26 @@ def _constraint(fk: ForeignKeyPlan, md: sa.MetaData, target: Dialect) -> sa.Fore
     )
 
 
-def create_indexes(conn: Connection, plan: TablePlan) -> list[str]:
-    """Create the secondary indexes that are not there yet; returns their names."""
-    existing = {i["name"] for i in sa.inspect(conn).get_indexes(plan.name)}
-    made = []
-    for index in plan.indexes:
-        if index.name not in existing:
-            table = plan.target_table
-            sa.Index(index.name, *[table.c[c] for c in index.columns], unique=index.unique).create(
-                conn
-            )
-            made.append(index.name)
-    return made
+def add_foreign_key(conn: Connection, target: Dialect, plan: TablePlan, fk: ForeignKeyPlan) -> None:
+    """Add ``fk`` to the table without checking its rows (``validate_foreign_key`` does)."""
+    md = sa.MetaData()
+    names = dict.fromkeys([*fk.columns, *(fk.parent_columns if fk.parent == plan.name else ())])
+    child = sa.Table(plan.name, md, *[sa.Column(c, sa.Integer) for c in names])
+    made = constraint(fk, md, target)
+    child.append_constraint(made)
+    target.schema.add_foreign_key(conn, made)
 
 
-def create_foreign_keys(conn: Connection, target: Dialect, plan: TablePlan) -> list[str]:
-    """Add the plan's foreign keys that are not there yet; returns their names."""
-    if not target.FOREIGN_KEYS_AFTER_LOAD:
-        return []
-    existing = {fk["name"] for fk in sa.inspect(conn).get_foreign_keys(plan.name)}
-    made = []
-    for fk in plan.foreign_keys:
-        if fk.name in existing:
-            continue
-        constraint = _constraint(fk, plan.target_table.metadata, target)
-        plan.target_table.append_constraint(constraint)
-        conn.execute(AddConstraint(constraint))
-        made.append(str(fk.name))
-    return made
+def create_index(conn: Connection, target: Dialect, plan: TablePlan, index: IndexShape) -> None:
+    target.schema.create_index(conn, plan.target_table, index)
 
 
-def clear_table(conn: Connection, plan: TablePlan) -> None:
-    """Delete every target row (``--restart``): DELETE, not TRUNCATE, so it is transactional."""
-    conn.execute(sa.delete(plan.target_table))
+def foreign_key_ref(plan: TablePlan, parent: TablePlan, fk: ForeignKeyPlan) -> ForeignKeyRef:
+    return ForeignKeyRef(
+        fk.name,
+        plan.target_table,
+        fk.columns,
+        parent.target_table,
+        fk.parent_columns,
+        tuple(plan.target_key),
+    )

@@ -10,7 +10,6 @@ complete (``second_pass``); foreign keys are created after everything else.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 
 from datamove.copy import ddl
 from datamove.copy.chunk import ChunkCopier, ChunkResult
+from datamove.copy.schema import SchemaSteps
 from datamove.copy.second_pass import SecondPass
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect
@@ -97,6 +97,7 @@ class CopyEngine:
         state: StateStore,
         on_event: EventHandler,
         max_rejects: int,
+        online: bool = False,
     ) -> None:
         self.plan = plan
         self.source = source
@@ -104,6 +105,8 @@ class CopyEngine:
         self.state = state
         self.emit = on_event
         self.max_rejects = max_rejects
+        self.online = online
+        """Change capture is on: rows may still arrive, so foreign keys wait for ``sync``."""
 
     # -- selection and preparation ---------------------------------------------------------
 
@@ -117,23 +120,13 @@ class CopyEngine:
         names = [t for t in self.plan.order if not opts.tables or t in opts.tables]
         return [self.plan.tables[n] for n in names]
 
-    def _dependents(self, names: Iterable[str]) -> list[str]:
-        """``names`` and every table that references them, transitively, in plan order."""
-        out = set(names)
-        changed = True
-        while changed:
-            changed = False
-            for plan in self.plan.tables.values():
-                if plan.name not in out and (plan.parents | plan.deferred_parents) & out:
-                    out.add(plan.name)
-                    changed = True
-        return [n for n in self.plan.order if n in out]
-
-    def _prepare(self, tables: list[TablePlan], opts: RunOptions) -> None:
-        """Create missing tables, apply restarts, and refuse resumes under a changed mapping."""
-        restart = self._dependents(opts.restart) if opts.restart else []
-        if restart and set(restart) != set(opts.restart):
-            extra = sorted(set(restart) - set(opts.restart))
+    def _restart(self, names: tuple[str, ...]) -> None:
+        """Start ``names`` and the tables that reference them over: a table datamove created
+        is dropped (the plan makes it again, so a changed mapping never meets a stale
+        constraint); another table keeps its schema and loses its rows."""
+        restart = self.plan.dependents(names)
+        if set(restart) != set(names):
+            extra = sorted(set(restart) - set(names))
             self.emit(
                 Message(
                     f"restart also covers tables that reference them: {', '.join(extra)}", "warning"
@@ -141,14 +134,33 @@ class CopyEngine:
             )
         with self.target.connect() as tgt, tgt.begin():
             for name in reversed(restart):  # children first: no row is left orphaned
+                plan = self.plan.tables[name]
                 self.state.forget_table(tgt, name)
-                # A merging write mode keeps what the application wrote: the copy goes over it.
-                replace = self.plan.tables[name].write_mode == "replace_range"
-                if replace and sa.inspect(tgt).has_table(name):
-                    ddl.clear_table(tgt, self.plan.tables[name])
-            for plan in tables:
                 if plan.create:
-                    ddl.create_table(tgt, self.target, plan)
+                    self.state.steps.forget(tgt, name)
+                    ddl.drop_table(tgt, plan)
+                    self.emit(Message(f"{name}: dropped, recreated from the current plan"))
+                # A merging write mode keeps what the application wrote: the copy goes over it.
+                elif plan.write_mode == "replace_range" and sa.inspect(tgt).has_table(name):
+                    ddl.clear_table(tgt, plan)
+                    self.emit(
+                        Message(
+                            f"{name}: not created by datamove: its rows are deleted, its own "
+                            "indexes and constraints stay"
+                        )
+                    )
+
+    def _prepare(self, tables: list[TablePlan], opts: RunOptions, schema: SchemaSteps) -> None:
+        """Apply restarts, record and create the tables, and refuse resumes under a changed
+        mapping."""
+        if opts.restart:
+            self._restart(opts.restart)
+        schema.record(tables)
+        for plan in tables:
+            if plan.create:
+                schema.create_table(plan)
+        with self.target.connect() as tgt:
+            for plan in tables:
                 recorded = self.state.table_hash(tgt, plan.name)
                 if recorded is not None and recorded != plan.mapping_hash:
                     raise MappingChanged(
@@ -180,7 +192,8 @@ class CopyEngine:
         if opts.batch_size:
             for plan in tables:
                 plan.batch_size = opts.batch_size
-        self._prepare(tables, opts)
+        schema = SchemaSteps(self.plan, self.target, self.state, run_id, self.emit, self.online)
+        self._prepare(tables, opts, schema)
         with self.target.connect() as tgt:
             rejects_total = self.state.reject_count(tgt)
         throttle = Throttle(opts.max_rows_per_second)
@@ -221,7 +234,7 @@ class CopyEngine:
                         fut = pool.submit(self._with_retries, copier, chunk)
                         running[fut] = (plan.name, chunk, False)
                     if not todo:
-                        self._finish_table(plan, outcomes[plan.name], complete)
+                        self._finish_table(schema, plan, outcomes[plan.name], complete)
                 for plan in list(fixing):
                     needs = {c.lookup.parent for c in plan.second_pass if c.lookup} | {plan.name}
                     if not needs & selected <= complete:
@@ -270,7 +283,7 @@ class CopyEngine:
                     if remaining[name, second] == 0 and second:
                         self.emit(Message(f"{name}: second pass done: {out.filled:,} row(s)"))
                     elif remaining[name, second] == 0:
-                        self._finish_table(self.plan.tables[name], out, complete)
+                        self._finish_table(schema, self.plan.tables[name], out, complete)
             if failure is not None:
                 for fut in running:
                     fut.cancel()
@@ -278,7 +291,7 @@ class CopyEngine:
             raise failure
         if rejects_total > self.max_rejects:
             raise self._too_many_rejects(rejects_total)
-        self._foreign_keys(tables)
+        schema.foreign_keys(tables, lambda name: name in complete or self._loaded(name))
         return RunResult(run_id, list(outcomes.values()), rejects_total, time.monotonic() - started)
 
     def _second_pass_chunks(self, plan: TablePlan) -> list[ChunkState]:
@@ -304,34 +317,26 @@ class CopyEngine:
             "mapping and `--restart TABLE`, or raise max_rejects to accept them",
         )
 
-    def _finish_table(self, plan: TablePlan, out: TableOutcome, complete: set[str]) -> None:
+    def _finish_table(
+        self, schema: SchemaSteps, plan: TablePlan, out: TableOutcome, complete: set[str]
+    ) -> None:
+        schema.finish_table(plan)
         with self.target.connect() as tgt, tgt.begin():
-            made = ddl.create_indexes(tgt, plan) if plan.create else []
             self.state.finalize_table(tgt, plan.name)
-        if made:
-            self.emit(Message(f"{plan.name}: created {len(made)} index(es) after the load"))
         complete.add(plan.name)
         self.emit(TableFinished(plan.name, out.rows, out.rejects, out.seconds))
 
-    def _foreign_keys(self, tables: list[TablePlan]) -> None:
-        for plan in tables:
-            if not plan.create:
-                continue
-            try:
-                with self.target.connect() as tgt, tgt.begin():
-                    made = ddl.create_foreign_keys(tgt, self.target, plan)
-            except sa.exc.DBAPIError as exc:
-                err = self.target.translate(exc)
-                err.message = (
-                    f"the data of '{plan.name}' is loaded, but a foreign key could not "
-                    f"be created: {err.message}"
-                )
-                err.hint = "rows referencing missing parents? fix them and run again"
-                raise err from exc
-            if made:
-                self.emit(
-                    Message(f"{plan.name}: created {len(made)} foreign key(s) after the load")
-                )
+    def _loaded(self, name: str) -> bool:
+        """Whether a table outside this run's selection has every chunk (and second pass)."""
+        with self.target.connect() as tgt:
+            chunks = self.state.chunks(tgt, name)
+            filled = self.state.second_pass_done(tgt, name)
+        plan = self.plan.tables[name]
+        return (
+            bool(chunks)
+            and all(c.done for c in chunks)
+            and (not plan.second_pass or len(filled) == len(chunks))
+        )
 
     def _with_retries(self, copier: ChunkCopier | SecondPass, chunk: ChunkState) -> ChunkResult:
         """Run a chunk; transient failures are retried with backoff, anything else stops."""

@@ -24,6 +24,7 @@ from datamove.dialects.adapters import (
     time_of_day,
 )
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.errors import (
     ConnectionFailed,
@@ -65,6 +66,8 @@ class Dialect:
     """Foreign keys can be checked at commit (``defer_constraints``)."""
     WRITE_BATCH_ROWS: ClassVar[int] = 5000
     """Rows per bulk write statement (bounded by the engine's packet or parameter limits)."""
+    SCHEMA: ClassVar[type[SchemaSQL]] = SchemaSQL
+    """Indexes, defaults, identities and foreign-key validation on this engine."""
     INSTALL_HINT: ClassVar[str] = ""
     SQLGLOT: ClassVar[str] = ""
     """sqlglot's name for this engine's SQL (``sql`` transforms are transpiled to it)."""
@@ -79,6 +82,7 @@ class Dialect:
         self.role = role
         self.read_only = read_only
         self.safe_url = redact_url(url)
+        self.schema = self.SCHEMA(self)
         try:
             self.engine: Engine = sa.create_engine(
                 url,

@@ -21,6 +21,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row, capture_name, plain_column, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.mysqlschema import MySQLSchemaSQL
 from datamove.dialects.mysqltext import (
     OwnText,
     no_negative_zero,
@@ -75,6 +76,7 @@ class MySQL(Dialect):
     DEFERRABLE_FOREIGN_KEYS = False  # no DEFERRABLE; sessions run with foreign_key_checks = 0
     FENCED_LAYERS = False  # a fenced derived table is materialized: 2x slower than recomputing
     ONE_CORE_PER_QUERY = True
+    SCHEMA = MySQLSchemaSQL
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

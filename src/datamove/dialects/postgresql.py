@@ -28,6 +28,7 @@ from datamove.dialects.base import (
     sql_string,
 )
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
 
@@ -95,6 +96,7 @@ class PostgreSQL(Dialect):
     STATE_SCHEMA = "datamove"
     SUPPORTS_COPY = True
     BINARY_COPY = True
+    SCHEMA = PgSchemaSQL
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

@@ -18,16 +18,31 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.adapters import Adapter, text_value
 from datamove.dialects.base import Dialect, capture_name, sql_string
+from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.verify.canonical import Canon, canonical
 
 _TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
 
 
+class SQLiteSchemaSQL(SchemaSQL):
+    """A table's only INTEGER PRIMARY KEY is its rowid: it takes the largest value plus one
+    by itself, so there is no generator to set or read."""
+
+    def generates(self, column: sa.Column[Any], table: sa.Table) -> bool:
+        return list(table.primary_key.columns) == [column] and type(column.type) is sa.INTEGER
+
+    def identity(
+        self, type_: sa.types.TypeEngine[Any], first_key: bool, sole_key: bool
+    ) -> tuple[sa.types.TypeEngine[Any], list[Any]] | None:
+        return (sa.Integer(), []) if sole_key and isinstance(type_, sa.Integer) else None
+
+
 class SQLite(Dialect):
     NAME = "sqlite"
     SQLGLOT = "sqlite"
     FOREIGN_KEYS_AFTER_LOAD = False  # no ALTER TABLE ADD CONSTRAINT: FKs go in CREATE TABLE
+    SCHEMA = SQLiteSchemaSQL
     WRITE_BATCH_ROWS = 10_000
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo, describe
 from datamove.plan.model import (
+    CheckPlan,
     ColumnPlan,
     Finding,
     Severity,
@@ -42,6 +43,10 @@ class ResolverBase:
         )
         self.findings: list[Finding] = []
         self.target_md = sa.MetaData()
+        self.created: set[str] = set()
+        """Tables datamove created in an earlier run (their ``table`` step is recorded)."""
+        self.object_names: set[str] = set()
+        """Index and constraint names given so far (unique per schema on PostgreSQL)."""
 
     def add(
         self,
@@ -73,6 +78,8 @@ class ResolverBase:
         """Plan one target column (implemented by ``Resolver``)."""
         raise NotImplementedError
 
-    def _target_table(self, name: str, columns: list[ColumnPlan], key: list[str]) -> sa.Table:
+    def _target_table(
+        self, name: str, columns: list[ColumnPlan], key: list[str], checks: list[CheckPlan]
+    ) -> sa.Table:
         """The table datamove creates (implemented by ``TargetSchema``)."""
         raise NotImplementedError

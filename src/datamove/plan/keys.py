@@ -184,6 +184,7 @@ class KeyRules(ResolverBase):
             )
             columns.append(legacy)
         legacy.legacy = True
+        owner.identity = False  # the target makes the key (remap) or datamove does (uuid5)
         if spec.strategy is KeyStrategy.uuid5:
             call = TransformCall(
                 name="uuid5", args={"namespace": str(spec.namespace), "name": name}
@@ -243,7 +244,7 @@ class KeyRules(ResolverBase):
                 column.pushdown = False
                 if parent.name != plan.name:  # a lookup to itself is filled by a second pass
                     plan.parents.add(parent.name)
-                if plan.create and key.target_type is not None:
+                if not plan.exists and key.target_type is not None:
                     column.target_type = key.target_type
                     column.target_type_text = key.target_type_text
                     changed = True
@@ -272,7 +273,7 @@ class KeyRules(ResolverBase):
                     "(foreign-key cycle)"
                 )
                 declared = cspecs[column.target].nullable if column.target in cspecs else None
-                made_nullable = not column.nullable and plan.create and declared is None
+                made_nullable = not column.nullable and not plan.exists and declared is None
                 if made_nullable:
                     column.nullable = changed = True
                 self.add(
@@ -301,9 +302,9 @@ class KeyRules(ResolverBase):
                         "second-pass-not-null",
                         f"'{column.target}' is NULL until the second pass fills it, but the "
                         "target column is "
-                        + ("declared nullable: false" if plan.create else "NOT NULL")
+                        + ("declared nullable: false" if not plan.exists else "NOT NULL")
                         + ": allow NULL (it can be made NOT NULL again after the run)",
-                        f"{cpath}.nullable" if plan.create else cpath,
+                        f"{cpath}.nullable" if not plan.exists else cpath,
                         plan.name,
                         column.target,
                     )
@@ -312,9 +313,12 @@ class KeyRules(ResolverBase):
 
     def _rebuild_target_table(self, plan: TablePlan) -> None:
         """Build a created table anew after its columns' types or nullability changed."""
-        self.target_md.remove(plan.target_table)
-        primary = [c.name for c in plan.target_table.primary_key.columns]
-        plan.target_table = self._target_table(plan.name, plan.columns, primary)
+        assert plan.desired_table is not None
+        self.target_md.remove(plan.desired_table)
+        primary = [c.name for c in plan.desired_table.primary_key.columns]
+        plan.desired_table = self._target_table(plan.name, plan.columns, primary, plan.checks)
+        if not plan.exists:
+            plan.target_table = plan.desired_table
 
 
 def second_pass_words(column: ColumnPlan) -> str:

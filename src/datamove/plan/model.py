@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from datamove.dialects.schemasql import IndexShape
 from datamove.dialects.types import TypeInfo
 from datamove.transforms import Transform
 
@@ -52,7 +54,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ForeignKeyPlan:
-    """A foreign key the target gets after the load (target names throughout)."""
+    """A foreign key the target gets once every table is loaded (target names throughout)."""
 
     name: str
     columns: tuple[str, ...]
@@ -68,13 +70,19 @@ class ForeignKeyPlan:
         )
 
 
+IndexPlan = IndexShape
+"""A secondary index (or unique key) a created table gets after its load: the dialects' neutral
+shape of an index, with target names."""
+
+
 @dataclass(frozen=True)
-class IndexPlan:
-    """A secondary index the target gets after the table's load."""
+class CheckPlan:
+    """A CHECK constraint of a created table, in the target's SQL over target columns."""
 
     name: str
-    columns: tuple[str, ...]
-    unique: bool
+    sql: str
+    source: str
+    """Where it comes from: ``enum`` (the mapped values of an enum) or the source CHECK's name."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,11 @@ class ColumnPlan:
     """Some step exists only as SQL: the source computes this column even on the careful path."""
     lookup: LookupPlan | None = None
     on_orphan: str = "reject"
+    identity: bool = False
+    """The target generates this column's values when a row leaves it out (an identity or
+    auto-increment column, as the source's): its generator is set past the copied values."""
+    default_sql: str | None = None
+    """The target column's default, in the target's SQL (None: no default)."""
 
     def sql(self, expr: sa.ColumnElement[Any], dialect: Dialect) -> sa.ColumnElement[Any]:
         """The transform chain as the source's SQL over ``expr`` (only for ``pushdown``
@@ -145,6 +158,8 @@ class ColumnPlan:
             "legacy": self.legacy,
             "lookup": self.lookup_table,
             "second_pass": self.second_pass,
+            "identity": self.identity,
+            "default": self.default_sql,
         }
 
 
@@ -162,11 +177,21 @@ class TablePlan:
     columns: list[ColumnPlan]
     batch_size: int
     create: bool
+    """datamove creates this table, or created it in an earlier run: its schema (indexes,
+    foreign keys, CHECKs, defaults) is datamove's to finish, check, drop and recreate."""
+    exists: bool = False
+    """The table is in the target now."""
     parents: set[str] = field(default_factory=set)
     deferred_parents: set[str] = field(default_factory=set)
+    desired_table: sa.Table | None = None
+    """The table as datamove creates it from this plan (also when the target table exists
+    already: verify's schema check compares a table datamove created with it)."""
     indexes: list[IndexPlan] = field(default_factory=list)
+    """Secondary indexes and unique keys a table datamove creates gets after its load."""
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
-    """Foreign keys datamove adds to the target (tables it creates)."""
+    """Foreign keys a table datamove creates gets once every table is loaded."""
+    checks: list[CheckPlan] = field(default_factory=list)
+    """CHECK constraints a table datamove creates gets with the table."""
     references: list[ForeignKeyPlan] = field(default_factory=list)
     """Every source foreign key in target names, created or not (verify checks orphans)."""
     rows_estimate: int | None = None
@@ -182,6 +207,11 @@ class TablePlan:
     def lookup_parents(self) -> set[str]:
         """The tables this one's ``lookup:`` columns translate through."""
         return {c.lookup.parent for c in self.columns if c.lookup is not None}
+
+    @property
+    def sequences(self) -> list[str]:
+        """Target columns whose generator is set past the copied values after the load."""
+        return [c.target for c in self.columns if c.identity and not c.generated]
 
     @property
     def second_pass(self) -> list[ColumnPlan]:
@@ -224,13 +254,16 @@ class TablePlan:
             "where": self.where,
             "write_mode": self.write_mode,
             "create": self.create,
+            "exists": self.exists,
             "rows_estimate": self.rows_estimate,
             "bytes_estimate": self.bytes_estimate,
             "batch_size": self.batch_size,
             "parents": sorted(self.parents),
             "deferred_parents": sorted(self.deferred_parents),
-            "indexes_after_load": [i.name for i in self.indexes],
+            "indexes_after_load": [str(i) for i in self.indexes],
             "foreign_keys_after_load": [str(fk) for fk in self.foreign_keys],
+            "checks": [c.name for c in self.checks],
+            "sequences_after_load": self.sequences,
             "second_pass": [c.target for c in self.second_pass],
             "mapping_hash": self.mapping_hash,
             "columns": [c.to_dict() for c in self.columns],
@@ -249,6 +282,18 @@ class Plan:
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.error]
+
+    def dependents(self, names: Iterable[str]) -> list[str]:
+        """``names`` and every table that references them, transitively, in plan order."""
+        out = set(names)
+        changed = True
+        while changed:
+            changed = False
+            for plan in self.tables.values():
+                if plan.name not in out and (plan.parents | plan.deferred_parents) & out:
+                    out.add(plan.name)
+                    changed = True
+        return [n for n in self.order if n in out]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from typing import Any
@@ -23,12 +24,14 @@ from datamove.plan.model import (
 )
 from datamove.plan.order import table_order
 from datamove.plan.target import TargetSchema
+from datamove.plan.values import mapped
 from datamove.spec.models import (
     ColumnSpec,
     KeyStrategy,
     MigrationSpec,
     TableSpec,
 )
+from datamove.state.store import StateStore
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
 from datamove.transforms.values import Map, text_form
@@ -49,11 +52,20 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
 class Resolver(KeyRules, TargetSchema, ComputedColumns):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
-    def resolve(self, src: Connection, tgt: Connection, data_lints: bool = True) -> Plan:
+    def resolve(
+        self,
+        src: Connection,
+        tgt: Connection,
+        data_lints: bool = True,
+        recreate: frozenset[str] = frozenset(),
+    ) -> Plan:
         """``data_lints``: also the warnings that read the source's data (zero dates), which
-        matter before a run, not to verify one."""
+        matter before a run, not to verify one. ``recreate``: tables datamove created that a
+        restart drops, planned as if absent (from the current mapping)."""
         src_names = sa.inspect(src).get_table_names()
-        tgt_names = set(sa.inspect(tgt).get_table_names())
+        tgt_names = set(sa.inspect(tgt).get_table_names()) - recreate
+        state = StateStore(self.target, self.spec.name)
+        self.created = state.steps.created_tables(tgt) if state.exists(tgt) else set()
         source_md = sa.MetaData()
         reflected: dict[str, sa.Table] = {}
         for name, tspec in self.spec.tables.items():
@@ -156,16 +168,21 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
         if target_key is None:
             return None
 
+        created = existing is None or name in self.created
+        primary = (
+            target_key
+            if strategy is KeyStrategy.preserve
+            else [c.target for c in columns if c.source == key[0] and not c.legacy]
+        )
+        json_columns = {n for n, i in overrides.items() if i.kind == "json"}
+        checks = self._checks(name, columns, src_table, src, json_columns) if created else []
+        desired = self._target_table(name, columns, primary, checks)
+        target_table = desired
         if existing is not None:
-            self._check_existing_target(name, existing, columns, path)
+            if not created:
+                self._check_existing_target(name, existing, columns, path)
             target_table = existing
         else:
-            primary = (
-                target_key
-                if strategy is KeyStrategy.preserve
-                else [c.target for c in columns if c.source == key[0] and not c.legacy]
-            )
-            target_table = self._target_table(name, columns, primary)
             if not self.spec.create_tables:
                 self.add(
                     E,
@@ -191,8 +208,17 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             newer_column=write_mode.column,
             columns=columns,
             batch_size=tspec.batch_size or self.spec.batch_size,
-            create=existing is None,
-            indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
+            create=created,
+            exists=existing is not None,
+            desired_table=desired,
+            checks=checks,
+            indexes=(
+                self._indexes(
+                    name, tspec, self.source.schema.indexes(src, src_table), columns, primary
+                )
+                if created
+                else []
+            ),
             rows_estimate=rows,
             bytes_estimate=size,
         )
@@ -363,6 +389,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
                 target,
             )
         self._lint_enum_map(table, column, cpath)
+        self._column_schema(table, column, src_col, src_table, cspec, existing, key, cpath)
         return column
 
     def _lint_enum_map(self, table: str, column: ColumnPlan, cpath: str) -> None:
@@ -424,6 +451,16 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             if last:
                 step, out = last[-1]
                 info = self.target.classify(out, step.describe())
+            elif info is not None and info.kind == "enum" and transforms:
+                # The target enumerates the values the mapping writes, not the source's.
+                values = mapped(transforms, list(info.values))
+                info = (
+                    dataclasses.replace(info, kind="text", values=())
+                    if values is None
+                    else dataclasses.replace(
+                        info, values=tuple(sorted({str(v) for v in values if v is not None}))
+                    )
+                )
         if info is None:
             self.add(
                 E,
@@ -472,11 +509,16 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
 
 
 def resolve_plan(
-    spec: MigrationSpec, source: Dialect, target: Dialect, data_lints: bool = True
+    spec: MigrationSpec,
+    source: Dialect,
+    target: Dialect,
+    data_lints: bool = True,
+    recreate: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan``."""
+    """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan`` (``recreate``:
+    created tables a restart drops, planned as if absent)."""
     with source.connect() as src, target.connect() as tgt:
         try:
-            return Resolver(spec, source, target).resolve(src, tgt, data_lints)
+            return Resolver(spec, source, target).resolve(src, tgt, data_lints, recreate)
         except sa.exc.DBAPIError as exc:
             raise source.translate(exc) from exc

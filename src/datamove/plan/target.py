@@ -1,73 +1,237 @@
-"""The target schema of the plan: created tables, indexes and foreign keys after the load."""
+"""The target schema of the plan: created tables with their identities, defaults and CHECKs,
+and the foreign keys every table gets once all are loaded.
+
+A created table's schema objects come from the source's, through the mapping: a default or an
+enum's allowed values are mapped like a row's value would be, a CHECK is carried only when it
+reads columns moved unchanged. What has no equivalent is a finding naming it and what to do.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from datamove.plan.context import E, N, ResolverBase
-from datamove.plan.model import (
-    ColumnPlan,
-    ForeignKeyPlan,
-    IndexPlan,
-    TablePlan,
-)
+from datamove.dialects.schemasql import DefaultInfo, rename_columns
+from datamove.plan.context import E, N, W
+from datamove.plan.indexes import IndexRules, object_name
+from datamove.plan.model import CheckPlan, ColumnPlan, ForeignKeyPlan, TablePlan
+from datamove.plan.values import coerce, mapped
+from datamove.spec.models import ColumnSpec
 
 
-class TargetSchema(ResolverBase):
+class TargetSchema(IndexRules):
     """Builds the target tables datamove creates, and checks the ones that exist."""
 
-    def _target_table(self, name: str, columns: list[ColumnPlan], key: list[str]) -> sa.Table:
+    def _target_table(
+        self, name: str, columns: list[ColumnPlan], key: list[str], checks: list[CheckPlan]
+    ) -> sa.Table:
         cols: list[Any] = []
         for c in columns:
             assert c.target_type is not None
+            extra: list[Any] = []
+            type_ = c.target_type
+            made = (
+                self.target.schema.identity(type_, key[:1] == [c.target], key == [c.target])
+                if c.identity
+                else None
+            )
+            if made is not None:  # decided with the column (``_identity``)
+                type_, extra = made
             cols.append(
                 sa.Column(
                     c.target,
-                    c.target_type,
-                    primary_key=c.target in key,
-                    nullable=c.nullable,
-                    autoincrement=c.generated,
+                    type_,
+                    *extra,
+                    nullable=c.nullable and c.target not in key,
+                    autoincrement=c.generated or c.identity,
+                    server_default=sa.text(c.default_sql) if c.default_sql else None,
                 )
             )
             if c.legacy:  # chunk deletes and lookups find rows by it: unique, indexed up front
                 cols.append(sa.UniqueConstraint(c.target, name=f"{name}_{c.target}_key"[:60]))
-            if (
-                c.source_info is not None
-                and c.source_info.kind == "enum"
-                and not isinstance(c.target_type, sa.Enum)
-            ):
-                cols.append(
-                    sa.CheckConstraint(
-                        sa.column(c.target).in_(list(c.source_info.values)),
-                        name=f"{name}_{c.target}_check"[:60],
-                    )
-                )
+        cols.append(sa.PrimaryKeyConstraint(*key))  # in the key's order, not the columns'
+        cols += [sa.CheckConstraint(sa.text(c.sql), name=c.name) for c in checks]
         return sa.Table(name, self.target_md, *cols, **self.target.table_kwargs())
 
-    def _indexes(
-        self, src: sa.Table, columns: list[ColumnPlan], table: sa.Table
-    ) -> list[IndexPlan]:
-        by_source = {c.source: c.target for c in columns if c.source}
-        out: list[IndexPlan] = []
-        for idx in sorted(src.indexes, key=lambda i: i.name or ""):
-            names = [c.name for c in idx.columns]
-            if not names or not all(n in by_source for n in names):
+    # -- per column: identity and default ---------------------------------------------------
+
+    def _column_schema(
+        self,
+        table: str,
+        column: ColumnPlan,
+        src_col: sa.Column[Any] | None,
+        src_table: sa.Table,
+        cspec: ColumnSpec,
+        existing: sa.Table | None,
+        key: list[str],
+        cpath: str,
+    ) -> None:
+        """Decide whether the target generates the column's values and its default: as the
+        source has them for a table datamove creates (or created), as the table has them
+        otherwise."""
+        if existing is not None and table not in self.created:
+            found = existing.columns.get(column.target)
+            column.identity = found is not None and self.target.schema.generates(found, existing)
+            return
+        if column.generated or src_col is None:
+            return
+        generated = self.source.schema.generates(src_col, src_table)
+        if generated and not column.transforms:
+            self._identity(table, column, key, cpath)
+        if cspec.declares_target_default:
+            column.default_sql = cspec.target_default
+        elif not generated:
+            self._default(table, column, src_col, cpath)
+
+    def _identity(self, table: str, column: ColumnPlan, key: list[str], cpath: str) -> None:
+        assert column.target_type is not None and column.source is not None
+        made = self.target.schema.identity(
+            column.target_type, key[:1] == [column.source], key == [column.source]
+        )
+        if made is None:
+            self.add(
+                N,
+                "identity-not-carried",
+                f"'{table}.{column.target}' is generated by the source; a {self.target.NAME} "
+                f"column of type {column.target_type_text} cannot generate values here: rows "
+                "the application inserts after cutover must supply it",
+                cpath,
+                table,
+                column.target,
+            )
+            return
+        column.identity = True
+
+    def _default(self, table: str, column: ColumnPlan, src_col: sa.Column[Any], cpath: str) -> None:
+        info = self.source.schema.default_of(src_col)
+        if info is None:
+            return
+        rendered, why = self._render_default(column, info)
+        if info.on_update and self.target.NAME != self.source.NAME:
+            self.add(
+                N,
+                "default-not-carried",
+                f"'{table}.{column.target}' is set on every update by the source ({info.text}); "
+                f"{self.target.NAME} has no such column option (a trigger would do it)",
+                cpath,
+                table,
+                column.target,
+            )
+        if rendered is not None:
+            column.default_sql = rendered
+            return
+        self.add(
+            W,
+            "default-not-carried",
+            f"the default of '{table}.{column.target}' ({info.text}) {why}: rows the "
+            'application inserts without it get NULL; declare target_default: "SQL" (in the '
+            "target's SQL) or target_default: null",
+            f"{cpath}.target_default",
+            table,
+            column.target,
+        )
+
+    def _render_default(self, column: ColumnPlan, info: DefaultInfo) -> tuple[str | None, str]:
+        """The target default SQL, or None and why not."""
+        assert column.target_type is not None
+        if info.kind == "expression":
+            if self.same_engine and not column.transforms:
+                return info.text, ""
+            return None, f"is an expression in {self.source.NAME}'s SQL"
+        if info.kind == "literal":
+            values = mapped(column.transforms, [info.value])
+            target_info = self.target.classify(column.target_type, column.target_type_text)
+            value = (
+                coerce(values[0], target_info)
+                if values is not None and target_info is not None
+                else None
+            )
+            if value is None:
+                return None, "does not map to a value of the target column"
+            info = DefaultInfo("literal", info.text, value, info.on_update)
+        elif column.transforms:
+            return None, "is the current time, which the column's transforms would change"
+        try:
+            rendered = self.target.schema.render_default(info, column.target_type)
+        except (sa.exc.CompileError, TypeError, ValueError):
+            rendered = None
+        return rendered, "has no equivalent in the target column's type"
+
+    # -- per table: CHECKs ------------------------------------------------------------------
+
+    def _checks(
+        self,
+        name: str,
+        columns: list[ColumnPlan],
+        src_table: sa.Table,
+        src: Connection,
+        json_columns: set[str],
+    ) -> list[CheckPlan]:
+        """The created table's CHECKs: an enum's (its values as the mapping writes them) and
+        the source's own, when they read only columns moved unchanged."""
+        out: list[CheckPlan] = []
+        for c in columns:
+            values = self._enum_values(name, c)
+            if values is not None:
+                allowed = sa.column(c.target).in_(values)
+                compiled = allowed.compile(
+                    dialect=self.target.engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+                enum_check = object_name(name, (c.target,), "check", self.object_names)
+                out.append(CheckPlan(enum_check, str(compiled), "enum"))
+        unchanged = {
+            c.source: c.target
+            for c in columns
+            if c.source and not c.transforms and not c.legacy and not c.generated
+        }
+        for source_name, text in self.source.schema.checks(src, src_table):
+            if json_columns and "json_valid" in text.lower():
+                continue  # MariaDB's JSON type: the column is JSON in the target
+            carried = rename_columns(text, unchanged, self.source.SQLGLOT, self.target.SQLGLOT)
+            if carried is None:
+                self.add(
+                    N,
+                    "check-not-carried",
+                    f"CHECK {source_name or ''} ({text}) of '{name}' is not carried: it reads a "
+                    "column that is renamed, transformed or not moved, or SQL datamove cannot "
+                    "translate; add an equivalent on the target if it must hold",
+                    f"tables.{name}",
+                    name,
+                )
                 continue
-            targets = [by_source[n] for n in names]
-            if targets == [c.name for c in table.primary_key.columns]:
-                continue
-            idx_name = (f"{table.name}_{'_'.join(targets)}_{'u' if idx.unique else ''}idx")[:60]
-            out.append(IndexPlan(idx_name, tuple(targets), bool(idx.unique)))
+            label = source_name or "check"
+            check = object_name(name, (label,), "check", self.object_names)
+            out.append(CheckPlan(check, carried, label))
         return out
+
+    def _enum_values(self, table: str, column: ColumnPlan) -> list[Any] | None:
+        """An enum column's allowed values as the target holds them, where a CHECK must
+        enforce them (None: not an enum, or the target's own enum type does)."""
+        info = column.source_info
+        if info is None or info.kind != "enum" or isinstance(column.target_type, sa.Enum):
+            return None
+        values = mapped(column.transforms, list(info.values))
+        if values is None:
+            self.add(
+                N,
+                "check-not-carried",
+                f"the allowed values of enum '{table}.{column.target}' are not enforced in the "
+                "target: its transforms cannot be applied to them in Python",
+                f"tables.{table}.columns.{column.target}",
+                table,
+                column.target,
+            )
+            return None
+        return sorted({v for v in values if v is not None}, key=str)
 
     def _check_existing_target(
         self, name: str, existing: sa.Table, columns: list[ColumnPlan], path: str
     ) -> None:
-        mapped = {c.target for c in columns}
+        mapped_names = {c.target for c in columns}
         for col in existing.columns:
-            if col.name in mapped or col.nullable or col.server_default is not None:
+            if col.name in mapped_names or col.nullable or col.server_default is not None:
                 continue
             if col.autoincrement is True or (
                 col.primary_key
@@ -133,7 +297,7 @@ class TargetSchema(ResolverBase):
                     plan.parents.add(parent.name)
                 cols = tuple(child_map[c] for c in local)
                 reference = ForeignKeyPlan(
-                    name=f"{plan.name}_{'_'.join(cols)}_fkey"[:60],
+                    name=object_name(plan.name, cols, "fkey", self.object_names),
                     columns=cols,
                     parent=parent.name,
                     parent_columns=tuple(parent_map[c] for c in remote),

@@ -105,6 +105,15 @@ class ColumnSpec(_Model):
         default=None,
         description="Personal data: masked in rejects and reports (true), or declared not (false).",
     )
+    target_default: str | None = Field(
+        default=None,
+        description="The created column's default, in the target's SQL (null: no default); "
+        "replaces the default carried from the source.",
+    )
+
+    @property
+    def declares_target_default(self) -> bool:
+        return "target_default" in self.model_fields_set
 
     @field_validator("on_orphan", mode="before")
     @classmethod
@@ -236,6 +245,10 @@ class TableSpec(_Model):
     batch_size: int | None = Field(default=None, gt=0, description="Rows per chunk.")
     write_mode: WriteMode | None = Field(
         default=None, description="How chunks write (default: the migration's write_mode)."
+    )
+    skip_indexes: list[str] = Field(
+        default_factory=list,
+        description="Source indexes (or unique constraints) not to create on the target.",
     )
 
     @field_validator("columns", mode="before")

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from datamove.copy.keys import KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
+from datamove.state.steps import StepLog
 
 SECOND_PASS_REJECT = "second pass: "
 """How the reason of a second-pass reject starts: its row is in the target (the column NULL),
@@ -125,6 +126,8 @@ class StateStore:
             sa.Column("created_at", sa.DateTime, nullable=False),
             sa.Index(None, "migration", "table_name", "chunk_no"),
         )
+        self.steps = StepLog(table("steps", *StepLog.columns()), migration)
+        """Every schema action on the target, with its status (``state.steps``)."""
         self.metadata = md
 
     # -- setup -----------------------------------------------------------------------------
@@ -244,6 +247,7 @@ class StateStore:
             )
 
     def forget_table(self, conn: Connection, table: str) -> None:
+        """Forget the table's chunks, second pass and rejects (its steps stay: ``forget_steps``)."""
         for t in (self.tables, self.checkpoints, self.second_pass, self.rejects):
             conn.execute(t.delete().where(t.c.migration == self.migration, t.c.table_name == table))
 
@@ -450,7 +454,7 @@ class StateStore:
     def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
         """Per table: chunks done/total, rows, rejects, seconds spent and, for tables with
         one, second-pass chunks done/total — for ``status``."""
-        c, t = self.checkpoints, self.tables
+        c = self.checkpoints
         rows = conn.execute(
             sa.select(
                 c.c.table_name,
@@ -465,11 +469,7 @@ class StateStore:
             .group_by(c.c.table_name)
             .order_by(c.c.table_name)
         ).all()
-        finalized = dict(
-            conn.execute(
-                sa.select(t.c.table_name, t.c.finalized_at).where(t.c.migration == self.migration)
-            ).all()
-        )
+        steps = self._has(self.steps.t, conn) and self.steps.summaries(conn)
         second = self._second_pass_summaries(conn)
         return [
             {
@@ -480,16 +480,32 @@ class StateStore:
                 "rejects": int(r.rejects) + second.get(r.table_name, {}).get("rejects", 0),
                 "seconds": float(r.seconds),
                 "rows_per_second": (float(r.rows) / float(r.seconds)) if r.seconds else None,
-                "finalized": finalized.get(r.table_name) is not None,
+                "steps": (steps or {}).get(r.table_name),
                 "second_pass": second.get(r.table_name),
             }
             for r in rows
         ]
 
+    @staticmethod
+    def _has(table: sa.Table, conn: Connection) -> bool:
+        """Whether a state table exists (a state store from an older datamove may lack it)."""
+        return bool(sa.inspect(conn).has_table(table.name, schema=table.schema))
+
+    def step_statuses(self, conn: Connection, table: str) -> dict[tuple[str, str], str]:
+        """The table's recorded schema steps: (kind, name) → status."""
+        if not self._has(self.steps.t, conn):
+            return {}
+        found = self.steps.statuses(conn, table)
+        return {(kind, name): status for (_, kind, name), status in found.items()}
+
+    def unfinished_steps(self, conn: Connection) -> list[dict[str, Any]]:
+        """Schema steps not done yet, for ``status``."""
+        return self.steps.unfinished(conn) if self._has(self.steps.t, conn) else []
+
     def _second_pass_summaries(self, conn: Connection) -> dict[str, dict[str, int]]:
         """Per table with a second pass: its chunks done/total and its rejects."""
         p = self.second_pass
-        if not sa.inspect(conn).has_table(p.name, schema=p.schema):
+        if not self._has(p, conn):
             return {}  # a state store from before second passes existed
         rows = conn.execute(
             sa.select(

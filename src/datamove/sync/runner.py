@@ -116,7 +116,9 @@ class Syncer:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _run_watermark(self, options: SyncOptions, on_event: EventHandler) -> SyncResult:
+    def _run_watermark(
+        self, options: SyncOptions, on_event: EventHandler, caught_up: Callable[[], None]
+    ) -> SyncResult:
         """Watermark passes: one, or (``follow``) one every poll until interrupted. There is
         no changelog to measure a lag by: ``until_lag`` runs a single pass."""
         started = time.monotonic()
@@ -130,15 +132,24 @@ class Syncer:
             result.deleted += batch.deleted
             result.rejects += len(batch.rejects)
             on_event(SyncProgress(0, 0.0, result.upserted + result.deleted, 0.0, 0))
+            if result.batches == 1:
+                caught_up()
             if not options.follow:
                 break
             time.sleep(options.poll_seconds)
         result.seconds = time.monotonic() - started
         return result
 
-    def run(self, options: SyncOptions, on_event: EventHandler = ignore) -> SyncResult:
+    def run(
+        self,
+        options: SyncOptions,
+        on_event: EventHandler = ignore,
+        caught_up: Callable[[], None] = lambda: None,
+    ) -> SyncResult:
+        """Apply changes as ``options`` say; ``caught_up`` runs once, the first time nothing
+        is pending (a watermark pass: once it is done), for work that waits for that."""
         if self.spec.sync.mode is SyncMode.watermark:
-            return self._run_watermark(options, on_event)
+            return self._run_watermark(options, on_event, caught_up)
         started = time.monotonic()
         result = SyncResult(warnings=self._check_capture())
         for warning in result.warnings:
@@ -147,6 +158,7 @@ class Syncer:
             position = self.state.position(tgt)
         seq, total = position.applied_seq, position.applied_total
         recent: deque[tuple[float, int]] = deque(maxlen=20)
+        reached = False
         while True:
             batch = self._retrying(
                 partial(self.applier.apply_batch, seq, options.max_batch), on_event
@@ -166,13 +178,16 @@ class Syncer:
             rate = sum(n for _, n in recent) / spent if spent else 0.0
             on_event(SyncProgress(pending.count, pending.age, total, rate, seq))
             result.applied_seq, result.pending, result.lag_seconds = seq, pending.count, pending.age
+            if pending.count == 0 and not reached:
+                reached = True
+                caught_up()
             # ``until_lag=0`` means nothing pending (the source clock may count whole seconds).
-            caught_up = pending.count == 0 or (
+            within = pending.count == 0 or (
                 options.until_lag is not None
                 and options.until_lag > 0
                 and pending.age <= options.until_lag
             )
-            if options.until_lag is not None and caught_up:
+            if options.until_lag is not None and within:
                 break
             if batch is None and not options.follow and options.until_lag is None:
                 break

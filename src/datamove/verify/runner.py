@@ -20,7 +20,7 @@ from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect
 from datamove.errors import UsageError
 from datamove.plan.model import Plan
-from datamove.spec.models import MigrationSpec
+from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
 from datamove.verify.canonical import canonical
@@ -30,6 +30,7 @@ from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
 from datamove.verify.result import CanonKey, Check, TableDiff
 from datamove.verify.sample import sample_check
+from datamove.verify.schema import schema_check
 
 KINDS = (
     "count",
@@ -40,6 +41,7 @@ KINDS = (
     "sample",
     "invariant",
     "shadow",
+    "schema",
 )
 
 
@@ -109,6 +111,7 @@ class Verifier:
         self.target = target
         self.options = options
         self.state = StateStore(target, spec.name)
+        self.online = spec.sync.mode is not SyncMode.none
         self.rejected: dict[str, set[tuple[Any, ...]]] = {}
 
     def _wanted(self, kind: str) -> bool:
@@ -176,6 +179,9 @@ class Verifier:
             out.extend(
                 default_checks.foreign_key_checks(plan, self.plan.tables, tgt, self.rejected)
             )
+        if self._wanted("schema"):
+            steps = self.state.step_statuses(tgt, plan.name) if self.state.exists(tgt) else {}
+            out.append(schema_check(plan, self.target, tgt, steps, self.online))
         return out
 
     def _copier(self, mapped: MappedTable) -> ChunkCopier:

@@ -1,0 +1,128 @@
+"""PostgreSQL's schema objects: index methods and partial indexes, identity columns and their
+sequences, foreign keys added ``NOT VALID`` and validated by the server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import AddConstraint
+
+from datamove.dialects.schemasql import ForeignKeyRef, IndexShape, SchemaSQL, orphans
+
+_NEXTVAL = re.compile(r"nextval\('(?P<seq>(?:[^']|'')+)'(?:::regclass)?\)", re.IGNORECASE)
+_FK_VIOLATION = "23503"
+
+
+class PgSchemaSQL(SchemaSQL):
+    def index_shape(self, reflected: dict[str, Any]) -> IndexShape:
+        shape = super().index_shape(reflected)
+        options = reflected.get("dialect_options") or {}
+        using = str(options.get("postgresql_using") or "btree").lower()
+        where = options.get("postgresql_where")
+        return IndexShape(
+            shape.name,
+            shape.columns,
+            shape.unique,
+            shape.source,
+            kind=using,
+            descending=shape.descending,
+            expressions=shape.expressions,
+            where=str(where) if where else None,
+        )
+
+    def index_kwargs(self, shape: IndexShape) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if shape.kind != "btree":
+            kwargs["postgresql_using"] = shape.kind
+        if shape.where:
+            kwargs["postgresql_where"] = sa.text(shape.where)
+        return kwargs
+
+    def identity(
+        self, type_: sa.types.TypeEngine[Any], first_key: bool, sole_key: bool
+    ) -> tuple[sa.types.TypeEngine[Any], list[Any]] | None:
+        # BY DEFAULT: the copy writes the source's values; the application's inserts get new.
+        if isinstance(type_, sa.Integer):
+            return type_, [sa.Identity()]
+        return None
+
+    def add_foreign_key(self, conn: Connection, constraint: sa.ForeignKeyConstraint) -> None:
+        # NOT VALID: added at once (new rows are checked); VALIDATE checks the loaded rows
+        # later, under a lock that does not stop writers.
+        sql = str(AddConstraint(constraint).compile(dialect=self.dialect.engine.dialect))
+        conn.exec_driver_sql(sql + " NOT VALID")
+
+    def validate_foreign_key(self, conn: Connection, fk: ForeignKeyRef) -> list[tuple[Any, ...]]:
+        table = self.dialect.engine.dialect.identifier_preparer.format_table(fk.child)
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {table} VALIDATE CONSTRAINT {self.dialect.quote(fk.name)}"
+                )
+        except sa.exc.IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _FK_VIOLATION:
+                raise
+            return orphans(conn, fk) or [("(the server found rows without a parent)",)]
+        return []
+
+    def foreign_key_validity(self, conn: Connection, table: sa.Table) -> dict[str, bool]:
+        prep = self.dialect.engine.dialect.identifier_preparer
+        rows = conn.execute(
+            sa.text(
+                "SELECT conname, convalidated FROM pg_constraint "
+                "WHERE conrelid = to_regclass(:t) AND contype = 'f'"
+            ),
+            {"t": prep.format_table(table)},
+        )
+        return {str(name): bool(valid) for name, valid in rows}
+
+    def _sequence(self, conn: Connection, table: sa.Table, column: str) -> str | None:
+        """The sequence behind ``column``: an identity's or a serial's, or the one its
+        ``nextval`` default names."""
+        prep = self.dialect.engine.dialect.identifier_preparer
+        found = conn.execute(
+            sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+            {"t": prep.format_table(table), "c": column},
+        ).scalar()
+        if found:
+            return str(found)
+        default = conn.execute(
+            sa.text(
+                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d "
+                "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+                "WHERE d.adrelid = to_regclass(:t) AND a.attname = :c"
+            ),
+            {"t": prep.format_table(table), "c": column},
+        ).scalar()
+        match = _NEXTVAL.search(str(default or ""))
+        return match.group("seq").replace("''", "'") if match else None
+
+    def set_generator(self, conn: Connection, table: sa.Table, column: str) -> int | None:
+        sequence = self._sequence(conn, table, column)
+        if sequence is None:
+            return None
+        largest = conn.execute(sa.select(sa.func.max(table.c[column]))).scalar()
+        current = self._next(conn, sequence)
+        wanted = max(int(largest) + 1 if largest is not None else 1, current)
+        conn.execute(sa.text("SELECT setval(:s, :v, false)"), {"s": sequence, "v": wanted})
+        return wanted
+
+    def next_generated(self, conn: Connection, table: sa.Table, column: str) -> int | None:
+        sequence = self._sequence(conn, table, column)
+        return None if sequence is None else self._next(conn, sequence)
+
+    @staticmethod
+    def _next(conn: Connection, sequence: str) -> int:
+        # The sequence's own row: pg_sequences shows no value before the first nextval.
+        name, step = conn.execute(
+            sa.text(
+                "SELECT to_regclass(:s)::text, seqincrement FROM pg_sequence "
+                "WHERE seqrelid = to_regclass(:s)"
+            ),
+            {"s": sequence},
+        ).one()
+        last, called = conn.exec_driver_sql(f"SELECT last_value, is_called FROM {name}").one()
+        return int(last) + (int(step) if called else 0)

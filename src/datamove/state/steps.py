@@ -1,0 +1,197 @@
+"""The step log: every schema action on the target, recorded with its status.
+
+Creating a table, each index, each foreign key and its validation, and setting each generator
+past the copied values is a *step*: a row keyed by (table, kind, name) that is ``pending``,
+``done`` or ``failed``. Steps are recorded ``pending`` before any of them runs, so a run killed
+at any instant leaves a record of exactly what is still to do, and a resumed run (or ``sync``,
+for validations that wait for it) does that and nothing else. A ``table`` step marks a table
+datamove created: its schema is datamove's to finish, drop and recreate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from datamove.dialects.types import LONG_TEXT
+
+
+class StepKind(StrEnum):
+    """What a step does to the target."""
+
+    table = "table"
+    """Create the table (columns, primary key, NOT NULL, defaults, CHECKs)."""
+    secondary_index = "index"
+    """Create a secondary index or unique key, after the table's load (``str.index`` takes
+    the plain name)."""
+    foreign_key = "foreign_key"
+    """Add a foreign key once both tables are loaded (not yet checked against their rows)."""
+    validate = "validate"
+    """Check a foreign key against every row (after ``sync`` catches up, when capture is on)."""
+    sequence = "sequence"
+    """Set a column's generator (identity, sequence, auto-increment) past the copied values."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One schema action on one table; ``when`` says, in words, when it runs."""
+
+    table: str
+    kind: StepKind
+    name: str
+    when: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.table}: {self.kind.value.replace('_', ' ')} {self.name}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class StepLog:
+    """The ``steps`` state table of one migration (created with the other state tables)."""
+
+    def __init__(self, table: sa.Table, migration: str) -> None:
+        self.t = table
+        self.migration = migration
+
+    @staticmethod
+    def columns() -> list[sa.Column[Any]]:
+        return [
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("table_name", sa.String(255), primary_key=True),
+            sa.Column("kind", sa.String(20), primary_key=True),
+            sa.Column("name", sa.String(255), primary_key=True),
+            sa.Column("status", sa.String(10), nullable=False),
+            sa.Column("run_when", sa.String(200), nullable=False),
+            sa.Column("error", LONG_TEXT),
+            sa.Column("run_id", sa.String(36)),
+            sa.Column("updated_at", sa.DateTime, nullable=False),
+        ]
+
+    def _where(self, table: str | None = None) -> sa.ColumnElement[bool]:
+        cond = self.t.c.migration == self.migration
+        return cond if table is None else sa.and_(cond, self.t.c.table_name == table)
+
+    def record(self, conn: Connection, steps: Iterable[Step]) -> None:
+        """Record ``steps`` as pending unless they are recorded already (idempotent)."""
+        known = {
+            (r.table_name, r.kind, r.name)
+            for r in conn.execute(
+                sa.select(self.t.c.table_name, self.t.c.kind, self.t.c.name).where(self._where())
+            )
+        }
+        new = [s for s in steps if (s.table, s.kind.value, s.name) not in known]
+        if new:
+            conn.execute(
+                self.t.insert(),
+                [
+                    {
+                        "migration": self.migration,
+                        "table_name": s.table,
+                        "kind": s.kind.value,
+                        "name": s.name,
+                        "status": "pending",
+                        "run_when": s.when[:200],
+                        "updated_at": _now(),
+                    }
+                    for s in new
+                ],
+            )
+
+    def mark(
+        self,
+        conn: Connection,
+        step: Step,
+        status: str,
+        run_id: str | None,
+        error: str | None = None,
+    ) -> None:
+        """Set a recorded step's status (``done``, ``failed`` with its error, ``pending``)."""
+        conn.execute(
+            self.t.update()
+            .where(
+                self._where(step.table),
+                self.t.c.kind == step.kind.value,
+                self.t.c.name == step.name,
+            )
+            .values(
+                status=status,
+                error=error,
+                run_id=run_id,
+                updated_at=_now(),
+                run_when=step.when[:200],
+            )
+        )
+
+    def statuses(
+        self, conn: Connection, table: str | None = None
+    ) -> dict[tuple[str, str, str], str]:
+        """(table, kind, name) → status of every recorded step (of ``table``)."""
+        rows = conn.execute(
+            sa.select(self.t.c.table_name, self.t.c.kind, self.t.c.name, self.t.c.status).where(
+                self._where(table)
+            )
+        )
+        return {(r.table_name, r.kind, r.name): r.status for r in rows}
+
+    def created_tables(self, conn: Connection) -> set[str]:
+        """Tables datamove created (or set out to create: their ``table`` step is recorded)."""
+        rows = conn.execute(
+            sa.select(self.t.c.table_name).where(
+                self._where(), self.t.c.kind == StepKind.table.value
+            )
+        )
+        return set(rows.scalars())
+
+    def unfinished(self, conn: Connection) -> list[dict[str, Any]]:
+        """Every step pending or failed, with when it runs and its last error (a step
+        ``accepted`` undone, such as a foreign key left unvalidated over the run's own
+        rejects, is not listed: the rejects are)."""
+        rows = conn.execute(
+            sa.select(
+                self.t.c.table_name,
+                self.t.c.kind,
+                self.t.c.name,
+                self.t.c.status,
+                self.t.c.run_when,
+                self.t.c.error,
+            )
+            .where(self._where(), self.t.c.status.in_(["pending", "failed"]))
+            .order_by(self.t.c.table_name, self.t.c.kind, self.t.c.name)
+        )
+        return [
+            {
+                "table": r.table_name,
+                "kind": r.kind,
+                "name": r.name,
+                "status": r.status,
+                "when": r.run_when,
+                "error": r.error,
+            }
+            for r in rows
+        ]
+
+    def summaries(self, conn: Connection) -> dict[str, dict[str, int]]:
+        """Per table: steps done and in all."""
+        rows = conn.execute(
+            sa.select(
+                self.t.c.table_name,
+                sa.func.count().label("total"),
+                sa.func.sum(sa.case((self.t.c.status == "done", 1), else_=0)).label("done"),
+            )
+            .where(self._where())
+            .group_by(self.t.c.table_name)
+        )
+        return {r.table_name: {"done": int(r.done or 0), "total": int(r.total)} for r in rows}
+
+    def forget(self, conn: Connection, table: str) -> None:
+        conn.execute(self.t.delete().where(self._where(table)))
