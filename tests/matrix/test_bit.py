@@ -121,6 +121,8 @@ def test_bit_columns_arrive_exactly_and_verify(
     result = Migration.from_file(spec).run()
 
     assert result.rejects_total == 0
+    if engine == "postgresql":  # COPY lines built in MariaDB's SQL: no Python per value
+        assert result.tables[0].paths == {"copy"}
     kinds = {c: KINDS[types[c]] if c in types else DEFAULT_KIND[c] for c in WIDTHS}
     expected = [
         (str(r[0]), *(_expected(c, kinds[c], v) for c, v in zip(WIDTHS, r[1:], strict=True)))
