@@ -268,6 +268,16 @@ class Dialect:
         """The expression a column is read through (paired with ``reader``)."""
         return col
 
+    def read_as(self, info: TypeInfo, target: TypeInfo | None) -> TypeInfo:
+        """How a source column of ``info`` is read when it fills a column of ``target``
+        untransformed (``target`` None: unknown, read as classified).
+
+        ``info`` itself, unless this engine stores a type whose values read as more than one
+        kind (MySQL's BIT: a boolean, a number or bytes): then the kind ``target`` holds, so
+        that ``read_expr``, ``reader`` and ``sql_canonical``, which receive the result as the
+        column's source type, produce the value the target column needs."""
+        return info
+
     def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""
         return {}

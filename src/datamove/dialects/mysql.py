@@ -29,7 +29,7 @@ from datamove.dialects.mysqltext import (
     trim_zeros,
     utf8_text,
 )
-from datamove.dialects.types import TypeInfo, classify_generic, describe, integer
+from datamove.dialects.types import Kind, TypeInfo, classify_generic, describe, integer
 from datamove.errors import RowError
 from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
 
@@ -212,7 +212,7 @@ class MySQL(Dialect):
                 "text", label, values=tuple(t.values), note="SET as comma-separated text"
             )
         if isinstance(t, mysql.BIT):
-            return None
+            return _bit_info(t, label)
         if isinstance(t, sa.Integer) and getattr(t, "unsigned", False):
             high = next(h for cls, h in _UNSIGNED_RANGES.items() if isinstance(t, cls))
             return integer(label, 0, high, note="unsigned; range widened")
@@ -237,7 +237,15 @@ class MySQL(Dialect):
             return dataclasses.replace(info, charset=str(charset).lower())
         return info
 
+    def read_as(self, info: TypeInfo, target: TypeInfo | None) -> TypeInfo:
+        if _bit_width(info) is None or target is None:
+            return info
+        kind = target.kind if target.kind in {"boolean", "binary"} else "integer"
+        return dataclasses.replace(info, kind=kind)
+
     def read_expr(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
+        if info is not None and _bit_width(info) is not None:
+            return _bit_value(col, info.kind)
         if info is not None and info.kind in {"date", "timestamp"}:
             # The driver turns zero and partial dates ('0000-00-00') into None, which would
             # silently become NULL; read the server's text and parse it instead.
@@ -250,6 +258,8 @@ class MySQL(Dialect):
         return f"YEAR({q}) > 0 AND MONTH({q}) > 0 AND DAYOFMONTH({q}) > 0"
 
     def reader(self, info: TypeInfo) -> Adapter | None:
+        if info.kind == "boolean" and _bit_width(info) is not None:
+            return _bit_boolean(info.label)
         if info.kind in {"date", "timestamp"}:
             return _date_parser(info.kind == "date")
         if info.kind == "binary":
@@ -306,6 +316,8 @@ class MySQL(Dialect):
     def render(
         self, info: TypeInfo, same_engine: bool, indexed: bool = False
     ) -> sa.types.TypeEngine[Any] | None:
+        if same_engine and _bit_width(info) is not None:
+            return info.native  # type: ignore[no-any-return]
         match info.kind:
             case "text" | "enum" if indexed:
                 return mysql.VARCHAR(255)
@@ -363,6 +375,10 @@ class MySQL(Dialect):
     ) -> sa.ColumnElement[Any] | None:
         kind = info.kind if info is not None else "text"
         plain = plain_column(expr)
+        if _bit_width(info) is not None:
+            # A BIT compares as its bytes or as the number it holds, whatever it is read as.
+            kind = "binary" if canon.kind == "bytes" else "integer"
+            expr, plain = _bit_value(expr, kind), False
         if canon.kind in {"integer", "boolean"}:
             if kind == "boolean" or canon.kind == "boolean":
                 return sa.case((expr != 0, "1"), (expr == 0, "0"))
@@ -551,6 +567,53 @@ class MySQL(Dialect):
 
 class MariaDB(MySQL):
     NAME = "mariadb"
+
+
+def _bit_info(t: mysql.BIT, label: str) -> TypeInfo:
+    """A BIT(n) column as classified: BIT(1) a boolean, a wider one the unsigned integer
+    0..2^n-1 it holds (``read_as`` may read it as either, or as bytes)."""
+    n = t.length or 1
+    kind: Kind = "boolean" if n == 1 else "integer"
+    note = "one bit as a boolean" if n == 1 else f"the bits as an unsigned integer (0..2^{n}-1)"
+    note += "; type: binary copies the bytes"
+    return TypeInfo(kind, label, low=0, high=2**n - 1, native=t, note=note)
+
+
+def _bit_width(info: TypeInfo | None) -> int | None:
+    """n for a BIT(n) column (whatever it is read as), None for any other type."""
+    if info is not None and isinstance(info.native, mysql.BIT):
+        return int(info.native.length or 1)
+    return None
+
+
+def _bit_value(col: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
+    """A BIT column's value as ``kind`` wants it, the same from every driver and in COPY text.
+
+    A bare BIT comes from mysql-connector as an int, from PyMySQL as bytes, and as bytes in
+    a COPY line (its ceil(n/8) big-endian bytes: 00 08 for b'1000' in a BIT(16)), while HEX()
+    writes it as a number ('8'). Cast to BINARY it is those bytes everywhere, cast to
+    UNSIGNED the number (its digits in a COPY line)."""
+    if kind == "binary":
+        return sa.cast(col, sa.LargeBinary)
+    return sa.cast(col, mysql.INTEGER(unsigned=True))
+
+
+def _bit_boolean(label: str) -> Adapter:
+    """A BIT read as a number (``_bit_value``) into a boolean: 0 and 1 only, else a reject."""
+
+    def read(value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        if value in (0, 1):
+            return value == 1
+        raise RowError(
+            None,
+            f"{label} value {value} is not a boolean (0 or 1); declare type: integer or "
+            "binary, or map it with a transform",
+            value,
+        )
+
+    return read
 
 
 def _date_parser(date_only: bool) -> Adapter:

@@ -23,6 +23,8 @@ from datamove.dialects.types import TypeInfo, classify_generic, integer
 from datamove.verify.canonical import Canon, canonical
 
 _TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
+_INT64 = (-(2**63), 2**63 - 1)
+"""SQLite's integers (and the sqlite3 module's bound ints) stop here."""
 
 
 class SQLiteSchemaSQL(SchemaSQL):
@@ -76,8 +78,10 @@ class SQLite(Dialect):
 
     def is_data_error(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", exc)
+        # OverflowError: sqlite3 binds no int beyond 64 bits (a reject, not a failed run).
         return isinstance(
-            orig, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError
+            orig,
+            sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError | OverflowError,
         ) or super().is_data_error(exc)
 
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
@@ -91,6 +95,16 @@ class SQLite(Dialect):
         if found is not None:
             return found
         return _affinity(label)
+
+    def render(
+        self, info: TypeInfo, same_engine: bool, indexed: bool = False
+    ) -> sa.types.TypeEngine[Any] | None:
+        low, high = _INT64
+        if info.kind == "integer" and ((info.low or 0) < low or (info.high or 0) > high):
+            # Past 64 bits (BIGINT UNSIGNED, BIT(64)) NUMERIC would store a REAL, 15 digits:
+            # exact decimal text instead (the adapter writes such ints as text).
+            return sa.Text()
+        return super().render(info, same_engine, indexed)
 
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Integer()  # only INTEGER PRIMARY KEY is the rowid, which SQLite generates
@@ -161,10 +175,13 @@ class SQLite(Dialect):
 
     def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
         base = super().adapter(target_type)
+        textual = isinstance(target_type, sa.String)
 
         def to_sqlite(value: Any) -> Any:
             if base is not None:
                 value = base(value)
+            if textual and type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+                return str(value)  # into text exactly; any other column rejects it
             if isinstance(value, decimal.Decimal):
                 return str(value)  # exact: the column's affinity decides how it is stored
             if isinstance(value, dt.datetime | dt.date | dt.time):

@@ -350,6 +350,9 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             )
         if target_type is None:
             return None
+        if info is not None and not transforms:
+            label = describe(target_type, self.target.engine.dialect)
+            info = self.source.read_as(info, self.target.classify(target_type, label))
         pushdown = self._pushdown(src_col, info, transforms)
         sql_only = any(t.SQL_ONLY for t in transforms)
         if sql_only and not pushdown:

@@ -309,6 +309,8 @@ def _json_dump(doc: Any) -> str:
 
 
 def _bytes(value: Any, canon: Canon) -> str:
+    if isinstance(value, int):  # bytes(8) would be eight zero bytes
+        raise TypeError("an integer is not bytes")
     if isinstance(value, str):
         return value.encode("utf-8").hex()
     return bytes(value).hex()
