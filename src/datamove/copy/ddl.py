@@ -25,6 +25,14 @@ def create_table(conn: Connection, target: Dialect, plan: TablePlan) -> None:
             constraint = _constraint(fk, plan.target_table.metadata, target)
             plan.target_table.append_constraint(constraint)
     plan.target_table.create(conn, checkfirst=True)
+    create_partitions(conn, target, plan)
+
+
+def create_partitions(conn: Connection, target: Dialect, plan: TablePlan) -> None:
+    """The partitions of a table created partitioned (``TablePlan.partitioning``) that are
+    not there yet: the target routes each row into one, so they exist before any chunk."""
+    if plan.partitioning is not None:
+        target.create_partitions(conn, plan.target_table, plan.partitioning)
 
 
 def _constraint(fk: ForeignKeyPlan, md: sa.MetaData, target: Dialect) -> sa.ForeignKeyConstraint:

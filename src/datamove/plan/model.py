@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from datamove.dialects.partitioning import Partitioning
 from datamove.dialects.types import TypeInfo
 from datamove.transforms import Transform
 
@@ -177,6 +178,9 @@ class TablePlan:
     write_mode: str = "replace_range"
     newer_column: str | None = None
     """``upsert_if_newer``: the target column compared."""
+    partitioning: Partitioning | None = None
+    """The source's partitioning, which the created target table gets (None: a plain table,
+    whether or not the source is partitioned)."""
 
     @property
     def lookup_parents(self) -> set[str]:
@@ -232,6 +236,10 @@ class TablePlan:
             "indexes_after_load": [i.name for i in self.indexes],
             "foreign_keys_after_load": [str(fk) for fk in self.foreign_keys],
             "second_pass": [c.target for c in self.second_pass],
+            "partitioned_by": self.partitioning.key if self.partitioning else None,
+            "partitions": [p.name for p in self.partitioning.partitions]
+            if self.partitioning
+            else [],
             "mapping_hash": self.mapping_hash,
             "columns": [c.to_dict() for c in self.columns],
         }

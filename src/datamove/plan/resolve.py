@@ -22,6 +22,7 @@ from datamove.plan.model import (
     TablePlan,
 )
 from datamove.plan.order import table_order
+from datamove.plan.partitions import PartitionRules
 from datamove.plan.target import TargetSchema
 from datamove.spec.models import (
     ColumnSpec,
@@ -46,7 +47,7 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
         return sa.Table(name, md, autoload_with=conn)
 
 
-class Resolver(KeyRules, TargetSchema, ComputedColumns):
+class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
     def resolve(self, src: Connection, tgt: Connection, data_lints: bool = True) -> Plan:
@@ -56,7 +57,10 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
         tgt_names = set(sa.inspect(tgt).get_table_names())
         source_md = sa.MetaData()
         reflected: dict[str, sa.Table] = {}
+        in_root = self._partitions_in_scope(src)
         for name, tspec in self.spec.tables.items():
+            if name in in_root:
+                continue
             source_name = tspec.source or name
             if source_name not in src_names:
                 self.add(
@@ -77,6 +81,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             if plan is not None:
                 tables[name] = plan
 
+        self._partitioned_targets(src, tables, tgt_names)
         for plan in tables.values() if data_lints else ():
             self.findings.extend(unstorable_date_findings(self.source, src, plan))
         self._lookups(tables)
