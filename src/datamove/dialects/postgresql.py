@@ -295,12 +295,14 @@ class PostgreSQL(Dialect):
     def create_partitions(self, conn: Connection, table: sa.Table, scheme: Partitioning) -> None:
         prep = self.engine.dialect.identifier_preparer
         schema = f"{prep.quote_schema(table.schema)}." if table.schema else ""
-        for part in scheme.partitions:
-            by = f" PARTITION BY {part.partition_by}" if part.partition_by else ""
-            conn.exec_driver_sql(
-                f"CREATE TABLE IF NOT EXISTS {schema}{self.quote(part.name)} "
-                f"PARTITION OF {schema}{self.quote(part.parent)} {part.bound}{by}"
-            )
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cursor:  # no parameters: a '%' in a bound stays a '%'
+            for part in scheme.partitions:
+                by = f" PARTITION BY {part.partition_by}" if part.partition_by else ""
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {schema}{self.quote(part.name)} "
+                    f"PARTITION OF {schema}{self.quote(part.parent)} {part.bound}{by}"
+                )
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -98,7 +98,7 @@ class PartitionRules(ResolverBase):
     def _not_carried(self, plan: TablePlan, scheme: Partitioning, taken: set[str]) -> str | None:
         """Why the target table cannot be partitioned as ``scheme`` says, or None."""
         if not self.target.can_partition_as(scheme):
-            return f"the target ({self.target.NAME}) does not create {scheme.engine} partitioning"
+            return f"the target ({self.target.NAME}) cannot recreate {scheme.engine} partitioning"
         unchanged = {
             c.source
             for c in plan.columns
