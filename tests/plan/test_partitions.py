@@ -99,6 +99,9 @@ def test_postgresql_partitioned_table_is_copied_once_through_its_root(
     assert totals(target) == totals(source)
     verified = migration.verify()
     assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]
+    migration.capture_uninstall()  # the root's trigger, and its clones on every partition
+    assert not migration.capture_status().installed
+    assert fetch(source, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(0,)]
     if carried:
         assert fetch(target, PER_PARTITION) == fetch(source, PER_PARTITION)
         assert fetch(target, "SELECT relkind FROM pg_class WHERE relname = 'events'") == [("p",)]
@@ -172,3 +175,43 @@ def test_a_partition_read_with_its_root_is_an_error(pg_db: str, sqlite_db, tmp_p
     plan = Migration.from_file(alone).plan()
     assert plan.errors == []
     assert partition_findings(plan) == [("note", "partition-alone", "tables.events_mid")]
+
+
+@pytest.mark.parametrize(
+    ("columns", "reason"),
+    [
+        (
+            "{ident: {from: id}, region: {}, happened: {}, amount: {}, note: {}}",
+            "its partition key column(s) id are not copied unchanged under the same name and type",
+        ),
+        (
+            "{id: {}, region: {}, happened: {}, amount: {}, note: {}}\n    key: "
+            "{columns: [id], strategy: remap, legacy_column: legacy_id}",
+            "its key is not preserved (remap)",
+        ),
+    ],
+)
+def test_partitioning_is_not_carried_when_the_key_changes(
+    columns: str, reason: str, make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(source, *PG_EVENTS)
+    spec = write_spec(tmp_path / "m.yaml", source, target, f"  events:\n    columns: {columns}")
+    plan = Migration.from_file(spec).plan()
+    assert partition_findings(plan) == [("note", "partitioning-not-carried", "tables.events")]
+    assert reason in next(f.message for f in plan.findings if f.code == "partitioning-not-carried")
+    assert plan.tables["events"].partitioning is None
+
+
+def test_partitioning_is_not_carried_when_a_partition_name_is_taken(
+    make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(source, *PG_EVENTS)
+    execute(target, "CREATE TABLE events_mid (x integer)")  # not a partition: would be skipped
+    spec = write_spec(tmp_path / "m.yaml", source, target, "  events:")
+    plan = Migration.from_file(spec).plan()
+    message = next(f.message for f in plan.findings if f.code == "partitioning-not-carried")
+    assert "partition name(s) events_mid are taken in the target" in message
+    Migration.from_file(spec).run()
+    assert fetch(target, "SELECT count(*) FROM events") == [(ROWS,)]

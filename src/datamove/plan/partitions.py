@@ -99,6 +99,11 @@ class PartitionRules(ResolverBase):
         """Why the target table cannot be partitioned as ``scheme`` says, or None."""
         if not self.target.can_partition_as(scheme):
             return f"the target ({self.target.NAME}) cannot recreate {scheme.engine} partitioning"
+        if plan.strategy != KeyStrategy.preserve.value:
+            return (
+                f"its key is not preserved ({plan.strategy}): the target's primary key would "
+                "not hold the partition key"
+            )
         unchanged = {
             c.source
             for c in plan.columns
@@ -112,11 +117,6 @@ class PartitionRules(ResolverBase):
             return (
                 f"its partition key column(s) {', '.join(changed)} are not copied unchanged "
                 "under the same name and type"
-            )
-        if plan.strategy != KeyStrategy.preserve.value:
-            return (
-                f"its key is not preserved ({plan.strategy}): the target's primary key would "
-                "not hold the partition key"
             )
         clashes = sorted(p.name for p in scheme.partitions if p.name in taken)
         if clashes:
