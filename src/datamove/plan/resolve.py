@@ -57,9 +57,9 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
         tgt_names = set(sa.inspect(tgt).get_table_names())
         source_md = sa.MetaData()
         reflected: dict[str, sa.Table] = {}
-        in_root = self._partitions_in_scope(src)
+        copied_with_root = self._partitions_in_scope(src)
         for name, tspec in self.spec.tables.items():
-            if name in in_root:
+            if name in copied_with_root:
                 continue
             source_name = tspec.source or name
             if source_name not in src_names:
