@@ -1,4 +1,4 @@
-"""Real sample datasets (Chinook, Sakila) loaded once per session into scratch databases.
+"""Real sample datasets (Chinook, Sakila, Pagila) loaded once per session into scratch databases.
 
 The scripts come from ``tests.conftest.DATASETS`` and are loaded with the ``mariadb`` and ``psql``
 clients, with their database names rewritten to a unique scratch name so that parallel runs never
@@ -209,6 +209,15 @@ def sakila_mysql(scratch: ScratchServers) -> str:
         for f in ("sakila-mv-schema.sql", "sakila-mv-data.sql")
     ]
     return scratch.mariadb(name, scripts)
+
+
+@pytest.fixture(scope="session")
+def pagila_postgresql(scratch: ScratchServers) -> str:
+    """Pagila (LOADING.md §4.2): pg_dump scripts that name no database, loaded into a new one."""
+    folder = require_dataset(SAKILA) / "postgresql"
+    name = scratch.name("pagila")
+    scripts = [(folder / f).read_text("utf-8") for f in ("pagila-schema.sql", "pagila-data.sql")]
+    return scratch.postgresql(name, f"CREATE DATABASE {name};\n\\c {name}\n" + "\n".join(scripts))
 
 
 # -- helpers over any engine -----------------------------------------------------------------

@@ -29,6 +29,14 @@ def create_table(conn: Connection, target: Dialect, plan: TablePlan) -> None:
         for fk in plan.foreign_keys:
             table.append_constraint(constraint(fk, md, target))
     table.create(conn, checkfirst=True)
+    create_partitions(conn, target, plan)
+
+
+def create_partitions(conn: Connection, target: Dialect, plan: TablePlan) -> None:
+    """The partitions of a table created partitioned (``TablePlan.partitioning``) that are
+    not there yet: the target routes each row into one, so they exist before any chunk."""
+    if plan.partitioning is not None:
+        target.create_partitions(conn, plan.target_table, plan.partitioning)
 
 
 def drop_table(conn: Connection, plan: TablePlan) -> None:

@@ -29,6 +29,7 @@ from datamove.dialects.mysqltext import (
     trim_zeros,
     utf8_text,
 )
+from datamove.dialects.partitioning import Partition, Partitioning
 from datamove.dialects.types import Kind, TypeInfo, classify_generic, describe, integer
 from datamove.errors import RowError
 from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
@@ -66,6 +67,7 @@ _UNSIGNED_RANGES = {
 _SIGNED_RANGES = {mysql.TINYINT: 2**7, mysql.MEDIUMINT: 2**23}
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 _MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
+_BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
 
 
@@ -199,6 +201,36 @@ class MySQL(Dialect):
             {"name": table.name},
         ).first()
         return (None, None) if row is None else (int(row[0] or 0), int(row[1] or 0))
+
+    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
+        """MySQL partitions (``information_schema.PARTITIONS``); they are not tables, so
+        ``partitions`` stays empty. The key's columns are the backquoted names in its
+        expressions (none for ``KEY ()``, which partitions by the primary key)."""
+        rows = conn.execute(
+            sa.text(
+                "SELECT partition_name, subpartition_name, partition_method, partition_expression,"
+                " subpartition_method, subpartition_expression, partition_description"
+                " FROM information_schema.partitions WHERE table_schema = DATABASE()"
+                " AND table_name = :t AND partition_name IS NOT NULL"
+                " ORDER BY partition_ordinal_position, subpartition_ordinal_position"
+            ),
+            {"t": table},
+        ).all()
+        if not rows:
+            return None
+        _, _, method, expression, sub_method, sub_expression, _ = rows[0]
+        key = f"{method} ({expression or ''})"
+        if sub_method:
+            key += f" SUBPARTITION BY {sub_method} ({sub_expression or ''})"
+        parts = {r[0]: Partition(r[0], table, r[6] or "") for r in rows}
+        subs = [Partition(r[1], r[0], "") for r in rows if r[1]]
+        names = _BACKQUOTED.findall(f"{expression or ''} {sub_expression or ''}")
+        return Partitioning(
+            engine=self.NAME,
+            key=key,
+            columns=tuple(dict.fromkeys(n.replace("``", "`") for n in names)),
+            partitions=(*parts.values(), *subs),
+        )
 
     # -- types -----------------------------------------------------------------------------
 

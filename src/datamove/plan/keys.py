@@ -316,7 +316,9 @@ class KeyRules(ResolverBase):
         assert plan.desired_table is not None
         self.target_md.remove(plan.desired_table)
         primary = [c.name for c in plan.desired_table.primary_key.columns]
+        options = plan.desired_table.dialect_kwargs  # partitioning, when it is carried
         plan.desired_table = self._target_table(plan.name, plan.columns, primary, plan.checks)
+        plan.desired_table.dialect_kwargs.update(options)
         if not plan.exists:
             plan.target_table = plan.desired_table
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from datamove.dialects.partitioning import Partitioning
 from datamove.dialects.schemasql import IndexShape
 from datamove.dialects.types import TypeInfo
 from datamove.transforms import Transform
@@ -202,6 +203,9 @@ class TablePlan:
     write_mode: str = "replace_range"
     newer_column: str | None = None
     """``upsert_if_newer``: the target column compared."""
+    partitioning: Partitioning | None = None
+    """The source's partitioning, which the created target table gets (None: a plain table,
+    whether or not the source is partitioned)."""
 
     @property
     def lookup_parents(self) -> set[str]:
@@ -265,6 +269,10 @@ class TablePlan:
             "checks": [c.name for c in self.checks],
             "sequences_after_load": self.sequences,
             "second_pass": [c.target for c in self.second_pass],
+            "partitioned_by": self.partitioning.key if self.partitioning else None,
+            "partitions": [p.name for p in self.partitioning.partitions]
+            if self.partitioning
+            else [],
             "mapping_hash": self.mapping_hash,
             "columns": [c.to_dict() for c in self.columns],
         }

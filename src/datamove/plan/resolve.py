@@ -23,6 +23,7 @@ from datamove.plan.model import (
     TablePlan,
 )
 from datamove.plan.order import table_order
+from datamove.plan.partitions import PartitionRules
 from datamove.plan.target import TargetSchema
 from datamove.plan.values import mapped
 from datamove.spec.models import (
@@ -49,7 +50,7 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
         return sa.Table(name, md, autoload_with=conn)
 
 
-class Resolver(KeyRules, TargetSchema, ComputedColumns):
+class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
     def resolve(
@@ -68,7 +69,10 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
         self.created = state.steps.created_tables(tgt) if state.exists(tgt) else set()
         source_md = sa.MetaData()
         reflected: dict[str, sa.Table] = {}
+        copied_with_root = self._partitions_in_scope(src)
         for name, tspec in self.spec.tables.items():
+            if name in copied_with_root:
+                continue
             source_name = tspec.source or name
             if source_name not in src_names:
                 self.add(
@@ -89,6 +93,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             if plan is not None:
                 tables[name] = plan
 
+        self._partitioned_targets(src, tables, tgt_names)
         for plan in tables.values() if data_lints else ():
             self.findings.extend(unstorable_date_findings(self.source, src, plan))
         self._lookups(tables)

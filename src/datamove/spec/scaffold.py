@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import describe
@@ -35,6 +36,19 @@ def _url_entry(url: str, var: str) -> tuple[str, str | None]:
     return url, None
 
 
+def _partition_comment(
+    source: Dialect, src: Connection, table: str, partitions: dict[str, str]
+) -> str | None:
+    """The ``init`` comment of a partitioned table, or of a partition asked for by name."""
+    if table in partitions:
+        root = partitions[table]
+        return f"a partition of {root}: only its own rows ({root} copies every partition's)"
+    scheme = source.partitioning(src, table)
+    if scheme is None:
+        return None
+    return f"partitioned ({scheme.summary()}): its partitions are copied through this table"
+
+
 def scaffold(
     source_url: str, target_url: str, tables: Sequence[str] = (), name: str | None = None
 ) -> tuple[str, list[str]]:
@@ -52,11 +66,16 @@ def scaffold(
                     f"source has no table(s): {', '.join(missing)}",
                     hint=f"source tables: {', '.join(available)}",
                 )
-            chosen = list(tables) or [t for t in available if not t.startswith("datamove_")]
+            # A partition's rows are read through its root table: listed once, as the root.
+            partitions = source.partitions(src)
+            chosen = list(tables) or [
+                t for t in available if not t.startswith("datamove_") and t not in partitions
+            ]
             md = sa.MetaData()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", sa.exc.SAWarning)
                 reflected = [sa.Table(t, md, autoload_with=src) for t in chosen]
+            comments = {t: _partition_comment(source, src, t, partitions) for t in chosen}
     finally:
         source.dispose()
         target.dispose()
@@ -85,6 +104,8 @@ def scaffold(
         pk = [c.name for c in table.primary_key.columns]
         state = "exists in the target" if table.name in existing else "will be created"
         out.append(f"  {_scalar(table.name)}:          # target table {state}")
+        if comments[table.name]:
+            out.append(f"    # {comments[table.name]}")
         out.append(f"    source: {_scalar(table.name)}")
         if pk:
             out.append(f"    key: {{columns: [{', '.join(_scalar(c) for c in pk)}]}}")
