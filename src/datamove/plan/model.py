@@ -177,6 +177,9 @@ class TablePlan:
     write_mode: str = "replace_range"
     newer_column: str | None = None
     """``upsert_if_newer``: the target column compared."""
+    nullable_key: list[str] = field(default_factory=list)
+    """Source key columns that can hold NULL (declared ``not_null``): rows with NULL in one
+    are in no key range; the first chunk rejects them and verification leaves them out."""
 
     @property
     def lookup_parents(self) -> set[str]:

@@ -110,6 +110,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
         key = self._key(name, tspec, src_table, path)
         if key is None:
             return None
+        nullable_key = self._nullable_key(name, tspec, src_table, key, src, path)
         for dropped in tspec.drop:
             if dropped not in src_cols:
                 self.add(
@@ -195,6 +196,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             indexes=[] if existing is not None else self._indexes(src_table, columns, target_table),
             rows_estimate=rows,
             bytes_estimate=size,
+            nullable_key=nullable_key,
         )
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
@@ -232,6 +234,34 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns):
             name,
         )
         return None
+
+    def _nullable_key(
+        self,
+        name: str,
+        tspec: TableSpec,
+        table: sa.Table,
+        key: list[str],
+        src: Connection,
+        path: str,
+    ) -> list[str]:
+        """The key columns that can hold NULL in the source: an error each, unless the spec
+        declares ``not_null`` (the user asserts it; such rows become rejects at run time)."""
+        nullable = self.source.nullable_columns(src, table, key)
+        if tspec.key is not None and tspec.key.not_null:
+            return nullable
+        for k in nullable:
+            self.add(
+                E,
+                "nullable-key",
+                f"key column '{k}' of '{table.name}' can hold NULL: rows with NULL there cannot "
+                f"be chunked or compared; declare key: {{columns: [{', '.join(key)}], "
+                "not_null: true} if it never does (a row with NULL there then becomes a "
+                "reject), or pick a key whose columns are NOT NULL",
+                f"{path}.key.columns",
+                name,
+                k,
+            )
+        return nullable
 
     def _column(
         self,
