@@ -35,8 +35,8 @@ def test_composite_keys_chunk_and_resume(sqlite_db, make_db, tmp_path, target_en
     src = sqlite_db("src")
     execute(
         src,
-        "CREATE TABLE salary (emp_no INTEGER, from_date DATE, dept CHAR(4), amount INT, "
-        "PRIMARY KEY (dept, emp_no, from_date))",
+        "CREATE TABLE salary (emp_no INTEGER NOT NULL, from_date DATE NOT NULL, "
+        "dept CHAR(4) NOT NULL, amount INT, PRIMARY KEY (dept, emp_no, from_date))",
     )
     rows = [
         {"e": e, "d": f"20{10 + y}-01-0{1 + e % 9}", "p": f"d00{e % 3}", "a": e * 100 + y}

@@ -29,8 +29,8 @@ def legacy(sqlite_db) -> str:
         "balance REAL, created DATETIME, big BIGINT)",
         "CREATE TABLE orders (id INTEGER PRIMARY KEY, "
         "customer_id INTEGER REFERENCES customers(id))",
-        "CREATE TABLE lines (order_id INTEGER REFERENCES orders(id), n INTEGER, "
-        "PRIMARY KEY (order_id, n))",
+        "CREATE TABLE lines (order_id INTEGER NOT NULL REFERENCES orders(id), "
+        "n INTEGER NOT NULL, PRIMARY KEY (order_id, n))",
         "CREATE TABLE nokey (a INTEGER, b TEXT)",
         "CREATE TABLE a (id INTEGER PRIMARY KEY, b_id INTEGER REFERENCES b(id))",
         "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id))",
@@ -79,6 +79,54 @@ def test_no_key_unknown_names_and_unmapped_columns(legacy, sqlite_db, tmp_path) 
     assert warnings["unmapped-column"]  # note, created, big are neither mapped nor dropped
     with pytest.raises(PlanHasErrors, match="nothing was copied"):
         Migration.from_file(spec).run()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_a_nullable_key_is_an_error_unless_declared_not_null(
+    make_db, sqlite_db, tmp_path, engine
+) -> None:
+    source = make_db(engine, "src")
+    execute(source, "CREATE TABLE items (region VARCHAR(4) NOT NULL, code VARCHAR(10), n INT)")
+    key = "    key: {columns: [region, code]}"
+    spec = write_spec(tmp_path / "m.yaml", source, sqlite_db("t"), f"  items:\n{key}")
+    plan = Migration.from_file(spec).plan()
+    (error,) = plan.errors
+    assert (error.code, error.spec_path, error.column) == (
+        "nullable-key",
+        "tables.items.key.columns",
+        "code",
+    )
+    assert "key column 'code'" in error.message and "cannot be chunked or compared" in error.message
+    assert "key: {columns: [region, code], not_null: true}" in error.message
+    with pytest.raises(PlanHasErrors, match="nothing was copied"):
+        Migration.from_file(spec).run()
+
+    declared = key.replace("]}", "], not_null: true}")
+    spec = write_spec(tmp_path / "m.yaml", source, sqlite_db("t"), f"  items:\n{declared}")
+    plan = Migration.from_file(spec).plan()
+    assert not plan.errors
+    assert plan.tables["items"].nullable_key == ["code"]
+
+
+def test_sqlite_primary_keys_that_can_hold_null(sqlite_db, tmp_path) -> None:
+    """SQLite lets a PRIMARY KEY column hold NULL, except the rowid (INTEGER PRIMARY KEY)."""
+    source = sqlite_db("src")
+    execute(
+        source,
+        "CREATE TABLE rowid_key (id INTEGER PRIMARY KEY, v TEXT)",
+        "CREATE TABLE text_key (code TEXT PRIMARY KEY, v TEXT)",
+        "CREATE TABLE int_key (id INT PRIMARY KEY, v TEXT)",  # INT: not the rowid
+        "CREATE TABLE pair_key (a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b))",
+        "CREATE TABLE strict_key (code TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID",
+    )
+    names = ("rowid_key", "text_key", "int_key", "pair_key", "strict_key")
+    tables = "".join(f"  {t}:\n" for t in names)
+    spec = write_spec(tmp_path / "m.yaml", source, sqlite_db("t"), tables)
+    plan = Migration.from_file(spec).plan()
+    assert sorted((f.table, f.column) for f in plan.errors if f.code == "nullable-key") == [
+        ("int_key", "id"),
+        ("text_key", "code"),
+    ]
 
 
 def test_lossy_types_into_an_existing_target(legacy, pg_db, tmp_path: Path) -> None:

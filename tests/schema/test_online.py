@@ -7,9 +7,9 @@ up. Before, adding it failed the run (``Key (acct_id)=(400048) is not present``)
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.errors import TerminalError
 from datamove.events import Event, TableFinished
 from datamove.sync.runner import SyncOptions
 from tests.conftest import execute, fetch
@@ -48,9 +48,7 @@ def test_foreign_keys_wait_for_sync_under_a_concurrent_writer(make_db, tmp_path,
     assert migration.status().pending_steps == []
     assert fetch(tgt, "SELECT name FROM acct WHERE id = 400048") == [("late",)]
     if target == "postgresql":
-        assert fetch(tgt, "SELECT convalidated FROM pg_constraint WHERE contype = 'f'") == [
-            (True,)
-        ]
+        assert fetch(tgt, "SELECT convalidated FROM pg_constraint WHERE contype = 'f'") == [(True,)]
     verified = migration.verify()
     assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]
 
@@ -65,17 +63,12 @@ def test_an_orphan_the_application_wrote_fails_validation_by_name_and_resumes(
     execute(src, "ALTER TABLE txn DROP CONSTRAINT txn_acct_id_fkey")
     execute(src, "INSERT INTO txn (id, acct_id, amount) VALUES (777, 999999, 1)")
     spec = write_spec(tmp_path / "m.yaml", src, tgt, "  acct:\n  txn:")
-    (tmp_path / "m.yaml").write_text(
-        spec.read_text().replace("tables:", "tables:", 1)
-    )
     execute(
         src,
         "ALTER TABLE txn ADD CONSTRAINT txn_acct_id_fkey FOREIGN KEY (acct_id) "
         "REFERENCES acct (id) NOT VALID",
     )
     migration = Migration.from_file(spec)
-    from datamove.errors import TerminalError
-
     with pytest.raises(TerminalError) as failed:
         migration.run()
     assert "txn_acct_id_fkey" in failed.value.message and "999999" in failed.value.message
@@ -85,9 +78,6 @@ def test_an_orphan_the_application_wrote_fails_validation_by_name_and_resumes(
     execute(src, "DELETE FROM txn WHERE id = 777")
     migration.run(restart=("txn",))
     assert migration.status().pending_steps == []
-    engine = sa.create_engine(tgt)
-    with engine.connect() as conn:
-        valid = conn.exec_driver_sql("SELECT bool_and(convalidated) FROM pg_constraint "
-                                     "WHERE contype = 'f'").scalar()
-    engine.dispose()
-    assert valid is True
+    assert fetch(tgt, "SELECT bool_and(convalidated) FROM pg_constraint WHERE contype = 'f'") == [
+        (True,)
+    ]

@@ -89,23 +89,28 @@ def test_kill_between_chunks_resumes_to_every_index_and_foreign_key(
     _assert_finished(spec, src, tgt, reference)
 
 
-def _pg_waiting(url: str, statement: str) -> Callable[[], bool]:
+def _waiting(url: str, count_sql: str, **params: str) -> Callable[[], bool]:
+    """Whether ``count_sql`` (a count of waiting statements in the database ``:db``) is > 0."""
     db = sa.engine.make_url(url).database
 
     def waiting() -> bool:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.connect() as conn:
-            n = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
-                    "AND wait_event_type = 'Lock' AND query ILIKE :q"
-                ),
-                {"db": db, "q": f"%{statement}%"},
-            ).scalar_one()
+            n = conn.execute(sa.text(count_sql), {"db": db, **params}).scalar_one()
         engine.dispose()
         return bool(n)
 
     return waiting
+
+
+PG_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+    "AND wait_event_type = 'Lock' AND query ILIKE :q"
+)
+MARIADB_WAITING = (
+    "SELECT count(*) FROM information_schema.processlist WHERE db = :db "
+    "AND state LIKE 'Waiting for table metadata lock%'"
+)
 
 
 def _exists(url: str, table: str) -> Callable[[], bool]:
@@ -141,7 +146,8 @@ def test_kill_while_schema_ddl_waits_on_a_lock_postgresql(
     holder = sa.create_engine(tgt, poolclass=sa.pool.NullPool)
     with holder.connect() as conn:
         conn.exec_driver_sql(f"LOCK TABLE {locked} IN SHARE UPDATE EXCLUSIVE MODE")
-        _wait_for(proc, _pg_waiting(tgt, statement), f"{statement} waiting on the lock")
+        waiting = _waiting(tgt, PG_WAITING, q=f"%{statement}%")
+        _wait_for(proc, waiting, f"{statement} waiting on the lock")
         _kill(proc)
         conn.rollback()
     holder.dispose()
@@ -158,23 +164,9 @@ def test_kill_while_index_creation_waits_on_a_metadata_lock_mariadb(make_db, tmp
     proc = _start(spec)
     _wait_for(proc, _exists(tgt, "txn"), "the target tables")
     holder = sa.create_engine(tgt, poolclass=sa.pool.NullPool)
-    db = sa.engine.make_url(tgt).database
-
-    def waiting() -> bool:
-        engine = sa.create_engine(tgt, poolclass=sa.pool.NullPool)
-        with engine.connect() as conn:
-            n = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM information_schema.processlist WHERE db = :db "
-                    "AND state LIKE 'Waiting for table metadata lock%'"
-                ),
-                {"db": db},
-            ).scalar_one()
-        engine.dispose()
-        return bool(n)
-
     with holder.connect() as conn:
         conn.exec_driver_sql("SELECT count(*) FROM txn").all()  # the transaction holds its MDL
+        waiting = _waiting(tgt, MARIADB_WAITING)
         _wait_for(proc, waiting, "ALTER TABLE waiting on the metadata lock")
         _kill(proc)
         conn.rollback()

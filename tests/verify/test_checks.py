@@ -29,7 +29,8 @@ ROWS = 6000
 
 
 def _accounts(url: str, text_key: bool = False) -> None:
-    key = "code VARCHAR(20) PRIMARY KEY" if text_key else "id INTEGER PRIMARY KEY"
+    # NOT NULL: SQLite lets a PRIMARY KEY other than INTEGER hold NULL (a plan error).
+    key = "code VARCHAR(20) NOT NULL PRIMARY KEY" if text_key else "id INTEGER PRIMARY KEY"
     execute(
         url,
         f"CREATE TABLE accounts ({key}, currency CHAR(3) NOT NULL, balance DECIMAL(12,2) "

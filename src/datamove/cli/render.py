@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -145,13 +146,17 @@ def run_json(result: RunResult) -> dict[str, Any]:
 _COLORS = {Severity.error: "red", Severity.warning: "yellow", Severity.note: "cyan"}
 
 
-def schema_objects(t: Any) -> list[tuple[str, list[str]]]:
+def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     """A table's schema steps in words, grouped by when they run (``plan``)."""
+    validated = "validated by `datamove sync` once caught up" if online else "then validated"
     groups = [
         ("with the table", [f"CHECK {c.name}" for c in t.checks]),
         ("after the load", [f"index {i}" for i in t.indexes]),
         ("generators set past the copied values", list(t.sequences)),
-        ("once both tables are loaded", [f"foreign key {fk}" for fk in t.foreign_keys]),
+        (
+            f"once both tables are loaded ({validated})",
+            [f"foreign key {fk}" for fk in t.foreign_keys],
+        ),
     ]
     return [(when, objects) for when, objects in groups if objects]
 
@@ -184,13 +189,14 @@ def plan_text(plan: Plan) -> None:
                 "second pass" if c.second_pass else "sql" if c.pushdown else "python",
             )
         out.print(grid)
-        for when, objects in schema_objects(t):
-            out.print(f"  {when}: {'; '.join(objects)}")
+        for when, objects in schema_objects(t, plan.online):
+            out.print(f"  {when}: {escape('; '.join(objects))}")
     if plan.findings:
         out.print("\n[bold]findings[/]")
         for f in plan.findings:
             out.print(
-                f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] {f.spec_path}: {f.message}"
+                f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] "
+                f"{escape(f.spec_path)}: {escape(f.message)}"
             )
     counts = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
     out.print(
@@ -206,7 +212,8 @@ def steps_text(steps: list[dict[str, Any]]) -> None:
         grid.add_column(name)
     for s in steps:
         status = s["status"] + (f": {s['error']}" if s["error"] else "")
-        grid.add_row(s["table"], f"{s['kind'].replace('_', ' ')} {s['name']}", status, s["when"])
+        step = f"{s['kind'].replace('_', ' ')} {s['name']}"
+        grid.add_row(s["table"], escape(step), escape(status), escape(s["when"]))
     out.print(grid)
 
 
@@ -241,7 +248,7 @@ def status_text(status: Any) -> None:
             f"{crashed if run['status'] == 'running' else ''}"
         )
     if status.last_error:
-        out.print(f"[red]last error:[/] {status.last_error}")
+        out.print(f"[red]last error:[/] {escape(status.last_error)}")
     if status.pending_steps:
         steps_text(status.pending_steps)
     if status.capture is not None:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue, in_range
+from datamove.copy.keys import KeyValue, in_range, key_null, key_present
 from datamove.copy.lookup import translator
 from datamove.copy.pipeline import fewer_gc_passes, prefetch
 from datamove.copy.throttle import Throttle
@@ -110,8 +110,12 @@ class ChunkCopier:
     # -- SQL -------------------------------------------------------------------------------
 
     def source_filter(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
-        """The source rows of the chunk ``(lo, hi]`` (the table's filter included)."""
+        """The source rows of the chunk ``(lo, hi]`` (the table's filter included), never one
+        whose key is NULL (``null_key_rejects`` accounts for those)."""
         cond = in_range(self.source_key, lo, hi)
+        if self.plan.nullable_key:
+            src = self.plan.source_table
+            cond = sa.and_(cond, key_present([src.c[k] for k in self.plan.nullable_key]))
         if self.plan.where:
             cond = sa.and_(sa.text(f"({self.plan.where})"), cond)
         return cond
@@ -203,6 +207,7 @@ class ChunkCopier:
                         path = "copy-binary" if self.binary else "copy"
                     else:
                         rows, rejects, path = self._rows(src, tgt, chunk), [], "rows"
+                    rejects += self.null_key_rejects(src, chunk)
                     self.state.commit_chunk(
                         tgt,
                         self.plan.name,
@@ -308,6 +313,30 @@ class ChunkCopier:
                 writer.write(self.convert_columns(batch, tgt))
                 total += len(batch)
         return total
+
+    def null_key_rejects(self, src: Connection, chunk: ChunkState) -> list[RejectRecord]:
+        """The rows in scope whose key is NULL (declared ``not_null``), as rejects of the first
+        chunk: no key range holds them, and no row may vanish without a reason."""
+        plan = self.plan
+        if chunk.lo is not None or not plan.nullable_key:
+            return []
+        src_table = plan.source_table
+        cond = key_null([src_table.c[k] for k in plan.nullable_key])
+        if plan.where:
+            cond = sa.and_(sa.text(f"({plan.where})"), cond)
+        keys = [self._expr(self.written[i], pushdown=False) for i in self.key_positions]
+        stmt = sa.select(*keys).select_from(src_table).where(cond)
+        out: list[RejectRecord] = []
+        for batch in self.source.stream(src, stmt, self.target.WRITE_BATCH_ROWS):
+            out.extend(self._null_key_reject(chunk, tuple(row)) for row in batch)
+        return out
+
+    def _null_key_reject(self, chunk: ChunkState, key: KeyValue) -> RejectRecord:
+        """The reject of a row whose ``key`` holds a NULL, naming the first such column."""
+        n = next(i for i, v in enumerate(key) if v is None)
+        column = self.columns[self.key_positions[n]]
+        reason = f"NULL in key column '{self.plan.key[n]}'"
+        return RejectRecord(self.plan.name, chunk.chunk_no, key, column, reason, mask_value(None))
 
     # -- the careful path ------------------------------------------------------------------
 

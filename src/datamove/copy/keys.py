@@ -112,6 +112,17 @@ def in_range(
     return sa.and_(sa.true(), *parts)
 
 
+def key_present(columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[bool]:
+    """No column of ``columns`` is NULL: the rows a key range can hold. ``(lo, hi]`` never
+    holds a NULL key, but the one range ``(None, None)`` of a small table would."""
+    return sa.and_(sa.true(), *[c.is_not(None) for c in columns])
+
+
+def key_null(columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[bool]:
+    """Some column of ``columns`` is NULL: the rows no key range holds."""
+    return sa.or_(sa.false(), *[c.is_(None) for c in columns])
+
+
 def any_key(
     columns: Sequence[sa.ColumnElement[Any]], keys: Sequence[Sequence[Any]]
 ) -> sa.ColumnElement[bool]:

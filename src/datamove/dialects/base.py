@@ -311,6 +311,15 @@ class Dialect:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""
         return {}
 
+    def nullable_columns(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str]
+    ) -> list[str]:
+        """Those of ``columns`` (of the reflected ``table``) that can hold NULL, in order.
+
+        Reflection's nullability, unless the engine knows better: a chunking key that can hold
+        NULL is a plan error, so a column that never holds NULL must not be listed."""
+        return [c for c in columns if table.c[c].nullable]
+
     def storable_date_sql(self, column: str) -> str | None:
         """A condition in this engine's SQL, true where the date or timestamp in ``column`` is
         one every engine can store; None where this engine stores no other kind (MySQL stores

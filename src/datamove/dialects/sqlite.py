@@ -106,6 +106,20 @@ class SQLite(Dialect):
             return sa.Text()
         return super().render(info, same_engine, indexed)
 
+    def nullable_columns(
+        self, conn: Connection, table: sa.Table, columns: Sequence[str]
+    ) -> list[str]:
+        # SQLite lets a PRIMARY KEY column hold NULL, except the rowid alias (INTEGER PRIMARY
+        # KEY), which reflects as nullable too: its table is the one whose primary key has no
+        # index of its own (``origin = 'pk'``: SQLite's rule, not a guess from the type name).
+        primary = [c.name for c in table.primary_key.columns]
+        own_index = conn.execute(
+            sa.text("SELECT count(*) FROM pragma_index_list(:t) WHERE origin = 'pk'"),
+            {"t": table.name},
+        ).scalar_one()
+        rowid = primary[0] if len(primary) == 1 and not own_index else None
+        return [c for c in super().nullable_columns(conn, table, columns) if c != rowid]
+
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Integer()  # only INTEGER PRIMARY KEY is the rowid, which SQLite generates
 

@@ -206,6 +206,9 @@ class TablePlan:
     partitioning: Partitioning | None = None
     """The source's partitioning, which the created target table gets (None: a plain table,
     whether or not the source is partitioned)."""
+    nullable_key: list[str] = field(default_factory=list)
+    """Source key columns that can hold NULL (declared ``not_null``): rows with NULL in one
+    are in no key range; the first chunk rejects them and verification leaves them out."""
 
     @property
     def lookup_parents(self) -> set[str]:
@@ -286,6 +289,9 @@ class Plan:
     tables: dict[str, TablePlan]
     order: list[str]
     findings: list[Finding]
+    online: bool = False
+    """A sync mode is set: rows may arrive after the backfill, so foreign keys are validated
+    by ``sync`` once it has caught up."""
 
     @property
     def errors(self) -> list[Finding]:
@@ -309,6 +315,7 @@ class Plan:
             "source": self.source_url,
             "target": self.target_url,
             "order": self.order,
+            "foreign_keys_validated": "by sync, once caught up" if self.online else "by run",
             "tables": [self.tables[t].to_dict() for t in self.order],
             "findings": [f.to_dict() for f in self.findings],
         }

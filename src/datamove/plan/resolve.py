@@ -30,6 +30,7 @@ from datamove.spec.models import (
     ColumnSpec,
     KeyStrategy,
     MigrationSpec,
+    SyncMode,
     TableSpec,
 )
 from datamove.state.store import StateStore
@@ -65,8 +66,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
         restart drops, planned as if absent (from the current mapping)."""
         src_names = sa.inspect(src).get_table_names()
         tgt_names = set(sa.inspect(tgt).get_table_names()) - recreate
-        state = StateStore(self.target, self.spec.name)
-        self.created = state.steps.created_tables(tgt) if state.exists(tgt) else set()
+        self.created = StateStore(self.target, self.spec.name).created_tables(tgt)
         source_md = sa.MetaData()
         reflected: dict[str, sa.Table] = {}
         copied_with_root = self._partitions_in_scope(src)
@@ -108,6 +108,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
             tables=tables,
             order=order,
             findings=self.findings,
+            online=self.spec.sync.mode is not SyncMode.none,
         )
 
     # -- one table -------------------------------------------------------------------------
@@ -127,6 +128,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
         key = self._key(name, tspec, src_table, path)
         if key is None:
             return None
+        nullable_key = self._nullable_key(name, tspec, src_table, key, src, path)
         for dropped in tspec.drop:
             if dropped not in src_cols:
                 self.add(
@@ -226,6 +228,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
             ),
             rows_estimate=rows,
             bytes_estimate=size,
+            nullable_key=nullable_key,
         )
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
@@ -263,6 +266,34 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
             name,
         )
         return None
+
+    def _nullable_key(
+        self,
+        name: str,
+        tspec: TableSpec,
+        table: sa.Table,
+        key: list[str],
+        src: Connection,
+        path: str,
+    ) -> list[str]:
+        """The key columns that can hold NULL in the source: an error each, unless the spec
+        declares ``not_null`` (the user asserts it; such rows become rejects at run time)."""
+        nullable = self.source.nullable_columns(src, table, key)
+        if tspec.key is not None and tspec.key.not_null:
+            return nullable
+        for k in nullable:
+            self.add(
+                E,
+                "nullable-key",
+                f"key column '{k}' of '{table.name}' can hold NULL: rows with NULL there cannot "
+                f"be chunked or compared; declare key: {{columns: [{', '.join(key)}], "
+                "not_null: true} if it never does (a row with NULL there then becomes a "
+                "reject), or pick a key whose columns are NOT NULL",
+                f"{path}.key.columns",
+                name,
+                k,
+            )
+        return nullable
 
     def _column(
         self,

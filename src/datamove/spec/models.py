@@ -148,6 +148,11 @@ class KeySpec(_Model):
         default=None, description="Target column keeping the source key (remap, uuid5)."
     )
     namespace: uuid.UUID | None = Field(default=None, description="UUID namespace for uuid5.")
+    not_null: bool = Field(
+        default=False,
+        description="Assert that the key columns hold no NULL although the source allows it; "
+        "a row with NULL in one becomes a reject (without it, a nullable key is a plan error).",
+    )
 
     @model_validator(mode="after")
     def _strategy_needs(self) -> KeySpec:

@@ -451,6 +451,33 @@ class StateStore:
                 out.setdefault(table, set()).add(decoded)
         return out
 
+    def rejected_rows(self, conn: Connection) -> dict[str, int]:
+        """Per table, how many source rows the rejects keep out of the target (verification's
+        count expects that many fewer). A chunk's reject is one row, even where two share a
+        key (NULL keys; a declared key that is not unique); a key rejected outside a chunk
+        (``record_rejects``, negative chunk numbers: ``sync`` rejects a key again at each
+        change) counts once, and not at all if a chunk rejected it too. Second-pass rejects
+        are left out: their rows are in the target."""
+        r = self.rejects
+        chunk_rows: dict[str, int] = {}
+        in_chunks: dict[str, set[str]] = {}
+        outside: dict[str, set[str]] = {}
+        for table, chunk_no, key in conn.execute(
+            sa.select(r.c.table_name, r.c.chunk_no, r.c.key).where(
+                r.c.migration == self.migration,
+                sa.not_(r.c.reason.startswith(SECOND_PASS_REJECT, autoescape=True)),
+            )
+        ):
+            if chunk_no >= 0:
+                chunk_rows[table] = chunk_rows.get(table, 0) + 1
+                in_chunks.setdefault(table, set()).add(key)
+            else:
+                outside.setdefault(table, set()).add(key)
+        return {
+            t: chunk_rows.get(t, 0) + len(outside.get(t, set()) - in_chunks.get(t, set()))
+            for t in chunk_rows.keys() | outside.keys()
+        }
+
     def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
         """Per table: chunks done/total, rows, rejects, seconds spent and, for tables with
         one, second-pass chunks done/total — for ``status``."""
@@ -490,6 +517,12 @@ class StateStore:
     def _has(table: sa.Table, conn: Connection) -> bool:
         """Whether a state table exists (a state store from an older datamove may lack it)."""
         return bool(sa.inspect(conn).has_table(table.name, schema=table.schema))
+
+    def created_tables(self, conn: Connection) -> set[str]:
+        """Tables datamove created (their ``table`` step is recorded); none without a store."""
+        if not self.exists(conn) or not self._has(self.steps.t, conn):
+            return set()
+        return self.steps.created_tables(conn)
 
     def step_statuses(self, conn: Connection, table: str) -> dict[tuple[str, str], str]:
         """The table's recorded schema steps: (kind, name) → status."""

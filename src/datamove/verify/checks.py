@@ -65,25 +65,32 @@ def count_check(
     counted: tuple[int, int] | None = None,
 ) -> Check:
     """Source rows in scope (filter and delete rules) minus recorded rejects = target rows;
-    ``counted``: both counts as the checksum's scans found them (no second scan)."""
+    ``rejected`` counts rows, not keys (two rejects may share one); ``counted``: both counts
+    of compared rows as the checksum's scans found them (no second scan). Rows whose key is
+    NULL are never compared: they are counted here, by a query of their own."""
     plan = mapped.plan
 
     def body() -> Check:
+        source_rows = sa.select(sa.func.count()).select_from(plan.source_table)
         if counted is not None:
             s, t = counted
         else:
-            source_rows = sa.select(sa.func.count()).select_from(plan.source_table)
             s = _fetch("source", src, source_rows.where(mapped.source_filter))[0][0]
             target_rows = sa.select(sa.func.count()).select_from(plan.target_table)
             t = _fetch("target", tgt, target_rows)[0][0]
-        expected = int(s) - rejected
+        null_keys = 0
+        if mapped.null_keys is not None:
+            null_keys = int(_fetch("source", src, source_rows.where(mapped.null_keys))[0][0])
+        expected = int(s) + null_keys - rejected
         ok = int(t) == expected
-        details = {
-            "source_rows": int(s),
+        details: dict[str, Any] = {
+            "source_rows": int(s) + null_keys,
             "rejected": rejected,
             "target_rows": int(t),
             "counted_by": "checksum" if counted is not None else "count",
         }
+        if mapped.null_keys is not None:
+            details["null_key_rows"] = null_keys
         return Check(
             f"{plan.name}: count",
             "count",

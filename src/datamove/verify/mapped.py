@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from datamove.copy.keys import key_null, key_present
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo
 from datamove.plan.model import ColumnPlan, Plan, TablePlan
@@ -62,8 +63,12 @@ class MappedTable:
     keys: list[KeyPart]
     columns: list[Compared]
     source_filter: sa.ColumnElement[bool]
+    """The source rows compared: in scope, and with a key (see ``null_keys``)."""
     python_reasons: dict[str, str] = field(default_factory=dict)
     """Columns compared in Python, with why."""
+    null_keys: sa.ColumnElement[bool] | None = None
+    """The source rows in scope whose key is NULL (a key declared ``not_null``), or None
+    when the key cannot be NULL: rejects by design, counted, never compared."""
 
     @property
     def name(self) -> str:
@@ -150,7 +155,13 @@ def map_table(
         if why:
             reasons[col.target] = why
     where: Any = sa.text(f"({table.where})") if table.where else sa.true()
-    return MappedTable(table, keys, compared, where, reasons)
+    if not table.nullable_key:
+        return MappedTable(table, keys, compared, where, reasons)
+    nullable = [src.c[k] for k in table.nullable_key]
+    compared_rows = sa.and_(where, key_present(nullable))
+    return MappedTable(
+        table, keys, compared, compared_rows, reasons, sa.and_(where, key_null(nullable))
+    )
 
 
 def _native_family(

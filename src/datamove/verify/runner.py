@@ -113,6 +113,7 @@ class Verifier:
         self.state = StateStore(target, spec.name)
         self.online = spec.sync.mode is not SyncMode.none
         self.rejected: dict[str, set[tuple[Any, ...]]] = {}
+        self.rejected_rows: dict[str, int] = {}
 
     def _wanted(self, kind: str) -> bool:
         return not self.options.checks or kind in self.options.checks
@@ -128,6 +129,8 @@ class Verifier:
             self.target.connect() as tgt2,
         ):
             rejected = self.rejected = self._rejects(tgt) if record_rejects else {}
+            if rejected:
+                self.rejected_rows = self.state.rejected_rows(tgt)
             for name in tables:
                 mapped = self._mapped(name, tgt)
                 out.extend(self._table(mapped, src, tgt, tgt2, rejected.get(name, set()), diffs))
@@ -169,7 +172,8 @@ class Verifier:
             counted = None
             if checksum is not None and checksum.status != "error" and mapped.summed:
                 counted = (diff.source_rows, diff.target_rows)
-            out.append(default_checks.count_check(mapped, src, tgt, len(reject_keys), counted))
+            rejected_rows = self.rejected_rows.get(plan.name, 0)
+            out.append(default_checks.count_check(mapped, src, tgt, rejected_rows, counted))
         if checksum is not None:
             out.append(checksum)
         if self._wanted("legacy_key"):
