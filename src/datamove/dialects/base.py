@@ -287,9 +287,7 @@ class Dialect:
         ``storable_date_sql`` rules out (only nonzero counts): one aggregate query over the
         table, none on an engine that stores no such dates."""
         conditions = {
-            c: sa.not_(sa.text(f"({cond})"))
-            for c in columns
-            if (cond := self.storable_date_sql(c))
+            c: sa.text(f"NOT ({cond})") for c in columns if (cond := self.storable_date_sql(c))
         }
         return _count_rows(conn, table, conditions, where)
 
@@ -623,7 +621,7 @@ class BatchWriter:
 def _count_rows(
     conn: Connection,
     table: sa.Table,
-    conditions: Mapping[str, sa.ColumnElement[bool]],
+    conditions: Mapping[str, sa.ColumnElement[bool] | sa.TextClause],
     where: str | None,
 ) -> dict[str, int]:
     """Per name, the rows of ``table`` matching ``where`` where its condition holds (only
