@@ -48,6 +48,16 @@ def test_unconvertible_text_is_a_reject_not_a_question_mark(
     assert verified.ok, verified
 
 
+def test_a_pii_column_reason_leaves_the_bytes_out(mysql_db, sqlite_db, tmp_path) -> None:
+    source = _gbk_source(mysql_db)
+    mapping = "  t:\n    columns: {id: , s: {pii: true}}"
+    spec = write_spec(tmp_path / "m.yaml", source, sqlite_db("tgt"), mapping, max_rejects=5)
+    assert Migration.from_file(spec).run().rejects_total == 2
+    for reject in Migration.from_file(spec).status(rejects=True).rejects:
+        assert reject["reason"].startswith("gbk text holds a character that has no Unicode form")
+        assert "A380" not in reject["reason"] and reject["value"] == "(pii)"
+
+
 def test_a_clean_chunk_keeps_the_pipe(mysql_db, pg_db, tmp_path) -> None:
     """The check costs the COPY pipe nothing while the values convert: only a chunk that
     holds a bad value is redone carefully."""

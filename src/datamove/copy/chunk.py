@@ -283,17 +283,17 @@ class ChunkCopier:
 
     def convert_columns(self, rows: Sequence[Row], tgt: Connection) -> list[list[Any]]:
         """``convert``, giving the batch column by column (each column's values in a list)."""
-        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
         # Column by column: one list comprehension per step, and whole-batch transforms
         # (a python function that declares it) see the column at once.
         columns = [list(values) for values in zip(*rows, strict=True)] if rows else []
-        if not columns:
-            return [[] for _ in self.written]
         n = len(self.written)
-        for (i, _), found in zip(self.checks, columns[n:], strict=True):
+        for (i, _), found in zip(self.checks, columns[n:], strict=False):  # none: no rows
             if found.count(None) < len(found):
                 first = next(r for r, hexed in enumerate(found) if hexed is not None)
                 raise self._no_unicode(i, found[first], columns[i][first])
+        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
+        if not columns:
+            return [[] for _ in self.written]
         del columns[n:]
         for i, col in enumerate(self.written):
             values = columns[i]
