@@ -33,6 +33,8 @@ def test_unconvertible_text_is_a_reject_not_a_question_mark(
     source = _gbk_source(mysql_db)
     target = make_db(engine, "tgt")
     spec = write_spec(tmp_path / "m.yaml", source, target, "  t:", max_rejects=5)
+    (warning,) = [f for f in Migration.from_file(spec).plan().findings if f.column == "s"]
+    assert warning.code == "unconvertible-text" and warning.message.startswith("2 row(s)")
 
     result = Migration.from_file(spec).run()
 

@@ -200,7 +200,7 @@ def unconvertible_text_findings(
                 "unconvertible-text",
                 f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold "
                 f"{column.source_info.charset} text with characters that have no Unicode "
-                f"form: {source.NAME} would send each as '?', so the run would reject them. "
+                "form: the source server would send each as '?', so the run would reject them. "
                 "Fix them in the source, or copy the column's stored bytes with type: binary",
                 f"tables.{plan.name}.columns.{column.target}",
                 plan.name,
