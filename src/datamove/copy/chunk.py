@@ -90,7 +90,19 @@ class ChunkCopier:
             and target.SUPPORTS_COPY
             and all(c.pushdown or c.target in self.deferred for c in self.written)
         )
-        self.copy_kinds = [_copy_kind(c) for c in self.written]
+        # Text the source would send as '?' (no Unicode form) is checked: after the columns,
+        # the SELECT carries one check per such column, NULL while the value converts.
+        self.checks = [
+            (i, found)
+            for i, c in enumerate(self.written)
+            if c.source is not None
+            and c.converts_text
+            and c.target not in self.deferred
+            and (found := source.sql_unconvertible(plan.source_table.c[c.source], c.source_info))
+            is not None
+        ]
+        checks: list[CopyKind] = ["check"] * len(self.checks)
+        self.copy_kinds = [_copy_kind(c) for c in self.written] + checks
         self.binary_possible = (
             self.pipe
             and type(source) is type(target)
@@ -127,6 +139,8 @@ class ChunkCopier:
         expr: sa.ColumnElement[Any] = (
             self.source.read_expr(src.c[col.source], col.source_info) if col.source else sa.null()
         )
+        if col.stored_bytes:
+            expr = self.source.sql_stored_bytes(expr)
         if (pushdown or col.sql_only) and col.pushdown:
             expr = col.sql(expr, self.source)
         return expr.label(col.target)
@@ -134,8 +148,10 @@ class ChunkCopier:
     def select(
         self, lo: KeyValue | None, hi: KeyValue | None, pushdown: bool = True
     ) -> sa.Select[Any]:
-        """The source SELECT for a chunk; with ``pushdown`` False every value comes raw."""
+        """The source SELECT for a chunk; with ``pushdown`` False every value comes raw.
+        The checks follow the columns (``convert`` and ``_one`` take them off)."""
         cols = [self._expr(c, pushdown) for c in self.written]
+        cols += [found.label(f"dm_check_{i}") for i, found in self.checks]
         where = self.source_filter(lo, hi)
         return sa.select(*cols).select_from(self.plan.source_table).where(where)
 
@@ -272,12 +288,18 @@ class ChunkCopier:
 
     def convert_columns(self, rows: Sequence[Row], tgt: Connection) -> list[list[Any]]:
         """``convert``, giving the batch column by column (each column's values in a list)."""
-        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
         # Column by column: one list comprehension per step, and whole-batch transforms
         # (a python function that declares it) see the column at once.
         columns = [list(values) for values in zip(*rows, strict=True)] if rows else []
+        n = len(self.written)
+        for (i, _), found in zip(self.checks, columns[n:], strict=False):  # none: no rows
+            if found.count(None) < len(found):
+                first = next(r for r, hexed in enumerate(found) if hexed is not None)
+                raise self._no_unicode(i, found[first], columns[i][first])
+        lookups = self._lookups(tgt, rows) if any(c.lookup for c in self.written) else {}
         if not columns:
             return [[] for _ in self.written]
+        del columns[n:]
         for i, col in enumerate(self.written):
             values = columns[i]
             for fn in (self.readers[i], lookups.get(i)):
@@ -358,7 +380,11 @@ class ChunkCopier:
         return written, rejects, "careful"
 
     def _one(self, row: Row, lookups: dict[int, Callable[[Any], Any]]) -> Row:
-        values = list(row)
+        n = len(self.written)
+        for (i, _), found in zip(self.checks, row[n:], strict=True):
+            if found is not None:
+                raise self._no_unicode(i, found, row[i])
+        values = list(row[:n])
         for i, col in enumerate(self.written):
             value, read, adapt = values[i], self.readers[i], self.adapters[i]
             try:
@@ -424,6 +450,19 @@ class ChunkCopier:
                 plan.write_mode,
                 plan.newer_column,
             )
+
+    def _no_unicode(self, i: int, found: str, value: Any) -> RowError:
+        """The reject of a value whose first character with no Unicode form has the stored
+        bytes ``found`` (hex); the bytes are left out of a PII column's reason."""
+        col = self.written[i]
+        charset = col.source_info.charset if col.source_info is not None else None
+        what = "text holds a character that has" if col.pii else f"bytes {found} have"
+        return RowError(
+            col.target,
+            f"{charset} {what} no Unicode form (the source would send '?'): fix the value in "
+            "the source, or copy the column's bytes with type: binary",
+            value,
+        )
 
     def _reject(
         self, chunk: ChunkState, row: Row, column: str | None, reason: str, value: Any

@@ -6,7 +6,7 @@ on an engine's name. Capability flags are UPPER_SNAKE class attributes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
@@ -307,6 +307,12 @@ class Dialect:
         column's source type, produce the value the target column needs."""
         return info
 
+    def sql_stored_bytes(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """A text column read as the bytes it stores, for a text column copied untransformed
+        into a binary column: the bytes the pipe hex-encodes and verify's canonical form of
+        bytes hashes. As it is here (the driver's text is the stored Unicode text)."""
+        return col
+
     def reflect_overrides(self, conn: Connection, table: sa.Table) -> dict[str, TypeInfo]:
         """Column types the reflected SQLAlchemy type gets wrong (e.g. MariaDB JSON)."""
         return {}
@@ -332,18 +338,33 @@ class Dialect:
         """Per date or timestamp column, how many rows matching ``where`` hold a date that
         ``storable_date_sql`` rules out (only nonzero counts): one aggregate query over the
         table, none on an engine that stores no such dates."""
-        conditions = {c: cond for c in columns if (cond := self.storable_date_sql(c))}
-        if not conditions:
-            return {}
-        counts = [
-            sa.func.sum(sa.case((sa.text(f"NOT ({cond})"), 1), else_=0))
-            for cond in conditions.values()
-        ]
-        stmt = sa.select(*counts).select_from(table)
-        if where:
-            stmt = stmt.where(sa.text(f"({where})"))
-        row = conn.execute(stmt).one()
-        return {c: int(n) for c, n in zip(conditions, row, strict=True) if n}
+        conditions = {
+            c: sa.text(f"NOT ({cond})") for c in columns if (cond := self.storable_date_sql(c))
+        }
+        return _count_rows(conn, table, conditions, where)
+
+    def sql_unconvertible(
+        self, col: sa.ColumnElement[Any], info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        """For a text column whose character set can store characters with no Unicode form
+        (the server would send each as '?'): an expression that is NULL where the value has
+        one (and for NULL), else the hex of the stored bytes of its first character without
+        one. None where every value has one: the engine's text is Unicode, or the column's
+        character set maps every byte (a test holds each engine's list to its server)."""
+        return None
+
+    def count_unconvertible_text(
+        self, conn: Connection, table: sa.Table, columns: dict[str, TypeInfo], where: str | None
+    ) -> dict[str, int]:
+        """Per text column (name: type), how many rows matching ``where`` hold text that
+        ``sql_unconvertible`` finds (only nonzero counts): one aggregate query over the
+        table, none where no column can hold such text."""
+        conditions = {
+            name: found.is_not(None)
+            for name, info in columns.items()
+            if (found := self.sql_unconvertible(table.c[name], info)) is not None
+        }
+        return _count_rows(conn, table, conditions, where)
 
     def render(
         self, info: TypeInfo, same_engine: bool, indexed: bool = False
@@ -647,6 +668,24 @@ class BatchWriter:
 
     def __exit__(self, kind: Any, failure: BaseException | None, trace: Any) -> None:
         self.close(failure)
+
+
+def _count_rows(
+    conn: Connection,
+    table: sa.Table,
+    conditions: Mapping[str, sa.ColumnElement[bool] | sa.TextClause],
+    where: str | None,
+) -> dict[str, int]:
+    """Per name, the rows of ``table`` matching ``where`` where its condition holds (only
+    nonzero counts): one aggregate query, none without conditions."""
+    if not conditions:
+        return {}
+    counts = [sa.func.sum(sa.case((cond, 1), else_=0)) for cond in conditions.values()]
+    stmt = sa.select(*counts).select_from(table)
+    if where:
+        stmt = stmt.where(sa.text(f"({where})"))
+    row = conn.execute(stmt).one()
+    return {c: int(n) for c, n in zip(conditions, row, strict=True) if n}
 
 
 def plain_column(expr: sa.ColumnElement[Any]) -> bool:

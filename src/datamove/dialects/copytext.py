@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-Kind = Literal["plain", "text", "binary"]
+Kind = Literal["plain", "text", "binary", "check"]
 """How a value's text form is encoded: ``plain`` values (numbers, dates, booleans) never hold
-a tab, newline or backslash and pass as they are; ``text`` is escaped; ``binary`` is hex."""
+a tab, newline or backslash and pass as they are; ``text`` is escaped; ``binary`` is hex.
+A ``check`` is not a column: NULL adds nothing to the line, any other value one field too
+many, so the target refuses the line (a data error: the chunk is then copied carefully).
+Only a source whose dialect makes checks (``sql_unconvertible``) is given one."""

@@ -23,7 +23,9 @@ from datamove.dialects.base import Dialect, Row, capture_name, plain_column, sql
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.mysqlschema import MySQLSchemaSQL
 from datamove.dialects.mysqltext import (
+    ConvertUsing,
     OwnText,
+    first_unconvertible,
     no_negative_zero,
     trim_fraction,
     trim_zeros,
@@ -66,6 +68,16 @@ _UNSIGNED_RANGES = {
 }
 _SIGNED_RANGES = {mysql.TINYINT: 2**7, mysql.MEDIUMINT: 2**23}
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+_UNICODE_COMPLETE = frozenset(
+    {
+        *("utf8", "utf8mb3", "utf8mb4", "utf16", "utf16le", "utf32", "ucs2"),
+        *("latin1", "latin2", "latin5", "latin7", "cp850", "cp852", "cp866", "keybcs2"),
+        *("koi8r", "koi8u", "macce", "macroman", "armscii8"),
+    }
+)
+"""Character sets in which every stored value has a Unicode form: the Unicode ones and the
+single-byte ones that map all 256 bytes (a test holds this list to the server). The others
+store bytes the server sends as '?': ascii's 80-FF, cp1250's 81, gbk's A380, ..."""
 _MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
 _BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
@@ -177,7 +189,14 @@ class MySQL(Dialect):
         fields = []
         for col, kind in zip(inner.c, kinds, strict=True):
             value: sa.ColumnElement[Any] = col
+            if kind == "check":  # CONCAT_WS skips NULL; a finding is a field too many
+                fields.append(value)
+                continue
             if kind == "text":
+                if _other_charset(col.type):
+                    # Text of two other charsets (latin1 and gbk, say) is an illegal mix
+                    # for CONCAT_WS: at most the table's default one is left unconverted.
+                    value = ConvertUsing(value, "utf8mb4")
                 for char, escaped in _COPY_ESCAPES:
                     value = sa.func.replace(value, char, escaped)
             elif kind == "binary":
@@ -283,6 +302,18 @@ class MySQL(Dialect):
             # silently become NULL; read the server's text and parse it instead.
             return sa.cast(col, sa.CHAR)
         return col
+
+    def sql_stored_bytes(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.cast(col, sa.LargeBinary)  # BINARY: the column's own bytes, unconverted
+
+    def sql_unconvertible(
+        self, col: sa.ColumnElement[Any], info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        if info is None or info.kind not in {"string", "text"} or info.charset is None:
+            return None
+        if info.charset in _UNICODE_COMPLETE:
+            return None
+        return first_unconvertible(col, info.charset)
 
     def storable_date_sql(self, column: str) -> str | None:
         # Zero dates (0000-00-00) and dates with a zero year, month or day exist only here.
@@ -646,6 +677,12 @@ def _bit_boolean(label: str) -> Adapter:
         )
 
     return read
+
+def _other_charset(t: sa.types.TypeEngine[Any]) -> bool:
+    """The column type declares a character set other than UTF-8 (a column in the table's
+    default character set declares none)."""
+    charset = str(getattr(t, "charset", None) or "utf8").lower()
+    return not charset.startswith("utf8")
 
 
 def _date_parser(date_only: bool) -> Adapter:

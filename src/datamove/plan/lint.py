@@ -172,3 +172,39 @@ def unstorable_date_findings(source: Dialect, conn: Connection, plan: TablePlan)
             )
         )
     return out
+
+
+def unconvertible_text_findings(
+    source: Dialect, conn: Connection, plan: TablePlan
+) -> list[Finding]:
+    """Warnings for text columns in a character set that stores characters with no Unicode
+    form (MySQL's gbk, ascii, cp1250, ...) holding such characters: the source would send
+    each as '?', so the run rejects those rows. One aggregate query per table, none where no
+    column can hold such text."""
+    columns = [
+        c
+        for c in plan.columns
+        if c.source is not None and c.source_info is not None and c.converts_text
+    ]
+    infos = {c.source: c.source_info for c in columns if c.source and c.source_info}
+    counts = source.count_unconvertible_text(conn, plan.source_table, infos, plan.where)
+    out: list[Finding] = []
+    for column in columns:
+        assert column.source is not None and column.source_info is not None
+        rows = counts.get(column.source)
+        if not rows:
+            continue
+        out.append(
+            Finding(
+                Severity.warning,
+                "unconvertible-text",
+                f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold "
+                f"{column.source_info.charset} text with characters that have no Unicode "
+                "form: the source server would send each as '?', so the run would reject them. "
+                "Fix them in the source, or copy the column's stored bytes with type: binary",
+                f"tables.{plan.name}.columns.{column.target}",
+                plan.name,
+                column.target,
+            )
+        )
+    return out

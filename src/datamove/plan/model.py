@@ -145,6 +145,29 @@ class ColumnPlan:
         """Written NULL by the load and filled by the second pass (a deferred lookup)."""
         return self.lookup is not None and self.lookup.deferred
 
+    @property
+    def stored_bytes(self) -> bool:
+        """A text column copied untransformed into a binary column: read as the bytes it
+        stores (``Dialect.sql_stored_bytes``), never converted to Unicode."""
+        info = self.source_info
+        return (
+            isinstance(self.target_type, sa.types._Binary)
+            and not self.transforms
+            and info is not None
+            and info.kind in {"string", "text"}
+        )
+
+    @property
+    def converts_text(self) -> bool:
+        """Its source column's text leaves the source converted to Unicode, so a value with
+        no Unicode form must be caught (``Dialect.sql_unconvertible``); not when it is read
+        as stored bytes, nor under a ``sql`` step, which reads the stored value itself."""
+        return (
+            self.source is not None
+            and not self.stored_bytes
+            and not any(t.name == "sql" for t in self.transforms)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,

@@ -16,7 +16,11 @@ from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
 from datamove.plan.keys import KeyRules, describe_deletes
-from datamove.plan.lint import lossy_findings, unstorable_date_findings
+from datamove.plan.lint import (
+    lossy_findings,
+    unconvertible_text_findings,
+    unstorable_date_findings,
+)
 from datamove.plan.model import (
     ColumnPlan,
     Plan,
@@ -96,6 +100,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
         self._partitioned_targets(src, tables, tgt_names)
         for plan in tables.values() if data_lints else ():
             self.findings.extend(unstorable_date_findings(self.source, src, plan))
+            self.findings.extend(unconvertible_text_findings(self.source, src, plan))
         self._lookups(tables)
         self._foreign_keys(tables)
         order, cycle_findings = table_order(tables)
