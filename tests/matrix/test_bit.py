@@ -4,7 +4,6 @@ and a changed target value is found."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,6 @@ CHANGE = {
     ("sqlite", "binary"): "b16 = X'0009'",
     ("mysql", "binary"): "b16 = X'0009'",
 }
-HAS_PYMYSQL = importlib.util.find_spec("pymysql") is not None
 
 
 def _source(mysql_db: str, ddl: str, rows: list[tuple[Any, ...]]) -> None:
@@ -182,7 +180,6 @@ def test_a_bit_value_the_target_type_cannot_hold_is_a_reject(
     _assert_verified(spec)
 
 
-@pytest.mark.skipif(not HAS_PYMYSQL, reason="PyMySQL is not installed (mysql+pymysql:// URLs)")
 def test_bit_columns_through_pymysql(mysql_db: str, pg_db: str, tmp_path: Path) -> None:
     """PyMySQL returns a BIT as bytes (the connector as an int): the copy reads it the same."""
     _source(mysql_db, SOURCE_DDL, SOURCE_ROWS)

@@ -73,6 +73,15 @@ class Writer:
             text=True,
         )
 
+    def wait_writes(self, count: int, timeout: float = 60.0) -> None:
+        """Until the writer has made ``count`` writes (it reports every 10th), so a test
+        depends on writes done, not on how long a busy machine took to do them."""
+        progress = self.stop_file.parent / f"{self.stop_file.name}.count"
+        deadline = time.monotonic() + timeout
+        while not (progress.exists() and int(progress.read_text() or 0) >= count):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "writer stalled"
+            time.sleep(0.05)
+
     def stop(self) -> int:
         self.stop_file.touch()
         out, err = self.proc.communicate(timeout=60)
@@ -118,10 +127,11 @@ def test_capture_backfill_sync_converge_under_writes(
 
     writer = Writer(source, tmp_path)
     try:
-        time.sleep(1.0)
+        writer.wait_writes(10)  # the backfill runs under writes
         migration.run()
         first = migration.sync(SyncOptions(max_batch=300))
         assert first.changes > 0 and first.warnings == []
+        writer.wait_writes(110)
     finally:
         writes = writer.stop()
     assert writes > 100

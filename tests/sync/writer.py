@@ -57,6 +57,8 @@ def main() -> None:
                 )
                 next_id += 1
         done += 1
+        if done % 10 == 0:
+            (args.stop_file.parent / f"{args.stop_file.name}.count").write_text(str(done))
         delay = started + done / args.rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)

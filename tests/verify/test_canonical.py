@@ -189,8 +189,6 @@ def test_mysql_bit_canonical_matches_the_python_reference(driver: str, mysql_db:
     """The source side of a BIT column in SQL equals the Python reference of the value the
     copy reads, for every target kind, from both drivers (the connector returns a BIT as an
     int, PyMySQL as bytes)."""
-    if driver == "pymysql":
-        pytest.importorskip("pymysql", reason="PyMySQL is not installed")
     cols = {f"b{n}": n for n in BIT_VALUES}
     execute(mysql_db, "CREATE TABLE bits (id INT PRIMARY KEY, b1 BIT(1), b16 BIT(16), b64 BIT(64))")
     longest = max(map(len, BIT_VALUES.values()))

@@ -36,7 +36,7 @@ def create_partitions(conn: Connection, target: Dialect, plan: TablePlan) -> Non
     """The partitions of a table created partitioned (``TablePlan.partitioning``) that are
     not there yet: the target routes each row into one, so they exist before any chunk."""
     if plan.partitioning is not None:
-        target.create_partitions(conn, plan.target_table, plan.partitioning)
+        target.schema.create_partitions(conn, plan.target_table, plan.partitioning)
 
 
 def drop_table(conn: Connection, plan: TablePlan) -> None:

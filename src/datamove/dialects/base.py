@@ -24,7 +24,6 @@ from datamove.dialects.adapters import (
     time_of_day,
 )
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.partitioning import Partitioning
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.errors import (
@@ -238,34 +237,6 @@ class Dialect:
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
         """(rows, bytes) estimates from the catalog; cheap, never a full scan."""
         return None, None
-
-    # -- partitioned tables ------------------------------------------------------------------
-
-    def partitions(self, conn: Connection) -> dict[str, str]:
-        """The tables (as ``get_table_names`` lists them) that are partitions, each mapped to
-        its root partitioned table (a sub-partition too, not to its own parent). Empty where
-        partitions are not tables (MySQL) or do not exist (SQLite)."""
-        return {}
-
-    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
-        """How ``table`` is partitioned, or None when it is not."""
-        return None
-
-    def can_partition_as(self, scheme: Partitioning) -> bool:
-        """Whether this engine creates a table partitioned as ``scheme`` (described by
-        another database, maybe of another engine) says, with ``partitioned_table_kwargs``
-        and ``create_partitions``."""
-        return False
-
-    def partitioned_table_kwargs(self, scheme: Partitioning) -> dict[str, Any]:
-        """``sa.Table`` options making CREATE TABLE create it partitioned by ``scheme``'s key
-        (only where ``can_partition_as``)."""
-        raise NotImplementedError
-
-    def create_partitions(self, conn: Connection, table: sa.Table, scheme: Partitioning) -> None:
-        """Create ``scheme``'s partitions of ``table`` (created with
-        ``partitioned_table_kwargs``) that do not exist yet, parents first."""
-        raise NotImplementedError
 
     # -- writing ---------------------------------------------------------------------------
 

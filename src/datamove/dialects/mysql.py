@@ -7,7 +7,6 @@ Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), s
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,9 +30,8 @@ from datamove.dialects.mysqltext import (
     trim_zeros,
     utf8_text,
 )
-from datamove.dialects.partitioning import Partition, Partitioning
-from datamove.dialects.types import Kind, TypeInfo, classify_generic, describe, integer
-from datamove.errors import RowError
+from datamove.dialects.mysqlvalues import bit_boolean, bit_info, bit_value, bit_width, date_parser
+from datamove.dialects.types import TypeInfo, classify_generic, describe, integer
 from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
 
 DEFAULT_DRIVER = "mysqlconnector"
@@ -79,7 +77,6 @@ _UNICODE_COMPLETE = frozenset(
 single-byte ones that map all 256 bytes (a test holds this list to the server). The others
 store bytes the server sends as '?': ascii's 80-FF, cp1250's 81, gbk's A380, ..."""
 _MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
-_BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
 
 
@@ -221,36 +218,6 @@ class MySQL(Dialect):
         ).first()
         return (None, None) if row is None else (int(row[0] or 0), int(row[1] or 0))
 
-    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
-        """MySQL partitions (``information_schema.PARTITIONS``); they are not tables, so
-        ``partitions`` stays empty. The key's columns are the backquoted names in its
-        expressions (none for ``KEY ()``, which partitions by the primary key)."""
-        rows = conn.execute(
-            sa.text(
-                "SELECT partition_name, subpartition_name, partition_method, partition_expression,"
-                " subpartition_method, subpartition_expression, partition_description"
-                " FROM information_schema.partitions WHERE table_schema = DATABASE()"
-                " AND table_name = :t AND partition_name IS NOT NULL"
-                " ORDER BY partition_ordinal_position, subpartition_ordinal_position"
-            ),
-            {"t": table},
-        ).all()
-        if not rows:
-            return None
-        _, _, method, expression, sub_method, sub_expression, _ = rows[0]
-        key = f"{method} ({expression or ''})"
-        if sub_method:
-            key += f" SUBPARTITION BY {sub_method} ({sub_expression or ''})"
-        parts = {r[0]: Partition(r[0], table, r[6] or "") for r in rows}
-        subs = [Partition(r[1], r[0], "") for r in rows if r[1]]
-        names = _BACKQUOTED.findall(f"{expression or ''} {sub_expression or ''}")
-        return Partitioning(
-            engine=self.NAME,
-            key=key,
-            columns=tuple(dict.fromkeys(n.replace("``", "`") for n in names)),
-            partitions=(*parts.values(), *subs),
-        )
-
     # -- types -----------------------------------------------------------------------------
 
     def classify(self, t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:
@@ -263,7 +230,7 @@ class MySQL(Dialect):
                 "text", label, values=tuple(t.values), note="SET as comma-separated text"
             )
         if isinstance(t, mysql.BIT):
-            return _bit_info(t, label)
+            return bit_info(t, label)
         if isinstance(t, sa.Integer) and getattr(t, "unsigned", False):
             high = next(h for cls, h in _UNSIGNED_RANGES.items() if isinstance(t, cls))
             return integer(label, 0, high, note="unsigned; range widened")
@@ -289,14 +256,14 @@ class MySQL(Dialect):
         return info
 
     def read_as(self, info: TypeInfo, target: TypeInfo | None) -> TypeInfo:
-        if _bit_width(info) is None or target is None:
+        if bit_width(info) is None or target is None:
             return info
         kind = target.kind if target.kind in {"boolean", "binary"} else "integer"
         return dataclasses.replace(info, kind=kind)
 
     def read_expr(self, col: sa.ColumnElement[Any], info: TypeInfo | None) -> sa.ColumnElement[Any]:
-        if info is not None and _bit_width(info) is not None:
-            return _bit_value(col, info.kind)
+        if info is not None and bit_width(info) is not None:
+            return bit_value(col, info.kind)
         if info is not None and info.kind in {"date", "timestamp"}:
             # The driver turns zero and partial dates ('0000-00-00') into None, which would
             # silently become NULL; read the server's text and parse it instead.
@@ -321,10 +288,10 @@ class MySQL(Dialect):
         return f"YEAR({q}) > 0 AND MONTH({q}) > 0 AND DAYOFMONTH({q}) > 0"
 
     def reader(self, info: TypeInfo) -> Adapter | None:
-        if info.kind == "boolean" and _bit_width(info) is not None:
-            return _bit_boolean(info.label)
+        if info.kind == "boolean" and bit_width(info) is not None:
+            return bit_boolean(info.label)
         if info.kind in {"date", "timestamp"}:
-            return _date_parser(info.kind == "date")
+            return date_parser(info.kind == "date")
         if info.kind == "binary":
             # mysql-connector returns binary values that happen to be valid UTF-8 (some WKB)
             # as str; strict UTF-8 decoding is lossless, so encoding restores the exact bytes.
@@ -379,7 +346,7 @@ class MySQL(Dialect):
     def render(
         self, info: TypeInfo, same_engine: bool, indexed: bool = False
     ) -> sa.types.TypeEngine[Any] | None:
-        if same_engine and _bit_width(info) is not None:
+        if same_engine and bit_width(info) is not None:
             return info.native  # type: ignore[no-any-return]
         match info.kind:
             case "text" | "enum" if indexed:
@@ -438,10 +405,10 @@ class MySQL(Dialect):
     ) -> sa.ColumnElement[Any] | None:
         kind = info.kind if info is not None else "text"
         plain = plain_column(expr)
-        if _bit_width(info) is not None:
+        if bit_width(info) is not None:
             # A BIT compares as its bytes or as the number it holds, whatever it is read as.
             kind = "binary" if canon.kind == "bytes" else "integer"
-            expr, plain = _bit_value(expr, kind), False
+            expr, plain = bit_value(expr, kind), False
         if canon.kind in {"integer", "boolean"}:
             if kind == "boolean" or canon.kind == "boolean":
                 return sa.case((expr != 0, "1"), (expr == 0, "0"))
@@ -632,76 +599,8 @@ class MariaDB(MySQL):
     NAME = "mariadb"
 
 
-def _bit_info(t: mysql.BIT, label: str) -> TypeInfo:
-    """A BIT(n) column as classified: BIT(1) a boolean, a wider one the unsigned integer
-    0..2^n-1 it holds (``read_as`` may read it as either, or as bytes)."""
-    n = t.length or 1
-    kind: Kind = "boolean" if n == 1 else "integer"
-    note = "one bit as a boolean" if n == 1 else f"the bits as an unsigned integer (0..2^{n}-1)"
-    note += "; type: binary copies the bytes"
-    return TypeInfo(kind, label, low=0, high=2**n - 1, native=t, note=note)
-
-
-def _bit_width(info: TypeInfo | None) -> int | None:
-    """n for a BIT(n) column (whatever it is read as), None for any other type."""
-    if info is not None and isinstance(info.native, mysql.BIT):
-        return int(info.native.length or 1)
-    return None
-
-
-def _bit_value(col: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
-    """A BIT column's value as ``kind`` wants it, the same from every driver and in COPY text.
-
-    A bare BIT comes from mysql-connector as an int, from PyMySQL as bytes, and as bytes in
-    a COPY line (its ceil(n/8) big-endian bytes: 00 08 for b'1000' in a BIT(16)), while HEX()
-    writes it as a number ('8'). Cast to BINARY it is those bytes everywhere, cast to
-    UNSIGNED the number (its digits in a COPY line)."""
-    if kind == "binary":
-        return sa.cast(col, sa.LargeBinary)
-    return sa.cast(col, mysql.INTEGER(unsigned=True))
-
-
-def _bit_boolean(label: str) -> Adapter:
-    """A BIT read as a number (``_bit_value``) into a boolean: 0 and 1 only, else a reject."""
-
-    def read(value: Any) -> Any:
-        if value is None or isinstance(value, bool):
-            return value
-        if value in (0, 1):
-            return value == 1
-        raise RowError(
-            None,
-            f"{label} value {value} is not a boolean (0 or 1); declare type: integer or "
-            "binary, or map it with a transform",
-            value,
-        )
-
-    return read
-
 def _other_charset(t: sa.types.TypeEngine[Any]) -> bool:
     """The column type declares a character set other than UTF-8 (a column in the table's
     default character set declares none)."""
     charset = str(getattr(t, "charset", None) or "utf8").lower()
     return not charset.startswith("utf8")
-
-
-def _date_parser(date_only: bool) -> Adapter:
-    """Parse MySQL's text form of a DATE/DATETIME/TIMESTAMP; zero dates become rejects."""
-    parse = dt.date.fromisoformat if date_only else dt.datetime.fromisoformat
-
-    def read(value: Any) -> Any:
-        if isinstance(value, bytes | bytearray):
-            value = bytes(value).decode("ascii")
-        if not isinstance(value, str):
-            return value
-        try:
-            return parse(value)
-        except ValueError:
-            raise RowError(
-                None,
-                f"MySQL date {value!r} does not exist (a zero or partial date); fix it in the "
-                "source or map it with a transform",
-                value,
-            ) from None
-
-    return read

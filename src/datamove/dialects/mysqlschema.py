@@ -3,14 +3,17 @@ from the catalog, AUTO_INCREMENT columns and their counters."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.dialects.partitioning import Partition, Partitioning
 from datamove.dialects.schemasql import DefaultInfo, IndexShape, SchemaSQL
 
 _KINDS = {"FULLTEXT": "fulltext", "SPATIAL": "spatial"}
+_BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 
 
 class MySQLSchemaSQL(SchemaSQL):
@@ -116,3 +119,33 @@ class MySQLSchemaSQL(SchemaSQL):
             {"t": table.name, "c": column},
         ).scalar()
         return "auto_increment" in str(extra or "").lower()
+
+    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
+        """MySQL partitions (``information_schema.PARTITIONS``); they are not tables, so
+        ``partitions`` stays empty. The key's columns are the backquoted names in its
+        expressions (none for ``KEY ()``, which partitions by the primary key)."""
+        rows = conn.execute(
+            sa.text(
+                "SELECT partition_name, subpartition_name, partition_method, partition_expression,"
+                " subpartition_method, subpartition_expression, partition_description"
+                " FROM information_schema.partitions WHERE table_schema = DATABASE()"
+                " AND table_name = :t AND partition_name IS NOT NULL"
+                " ORDER BY partition_ordinal_position, subpartition_ordinal_position"
+            ),
+            {"t": table},
+        ).all()
+        if not rows:
+            return None
+        _, _, method, expression, sub_method, sub_expression, _ = rows[0]
+        key = f"{method} ({expression or ''})"
+        if sub_method:
+            key += f" SUBPARTITION BY {sub_method} ({sub_expression or ''})"
+        parts = {r[0]: Partition(r[0], table, r[6] or "") for r in rows}
+        subs = [Partition(r[1], r[0], "") for r in rows if r[1]]
+        names = _BACKQUOTED.findall(f"{expression or ''} {sub_expression or ''}")
+        return Partitioning(
+            engine=self.dialect.NAME,
+            key=key,
+            columns=tuple(dict.fromkeys(n.replace("``", "`") for n in names)),
+            partitions=(*parts.values(), *subs),
+        )

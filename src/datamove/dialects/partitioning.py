@@ -1,4 +1,4 @@
-"""Table partitioning as the dialects describe it (``Dialect.partitioning``) and recreate it.
+"""Table partitioning as the dialects describe it (``SchemaSQL.partitioning``) and recreate it.
 
 A partitioned table is one table to datamove: its rows are read through it, whatever
 partition holds them, and written into it. Only the target's DDL differs: an engine with the

@@ -28,7 +28,6 @@ from datamove.dialects.base import (
     sql_string,
 )
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.partitioning import Partition, Partitioning
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.types import TypeInfo, classify_generic, render_generic
 from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
@@ -236,75 +235,6 @@ class PostgreSQL(Dialect):
         if rows == 0:  # never analyzed: a count is exact and, for small tables, cheap enough
             rows = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
         return rows, size
-
-    # -- partitioned tables ------------------------------------------------------------------
-
-    def partitions(self, conn: Connection) -> dict[str, str]:
-        rows = conn.execute(
-            sa.text(
-                "SELECT c.relname, r.relname FROM pg_class c"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " JOIN pg_class r ON r.oid = pg_partition_root(c.oid)"
-                " WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f')"
-                " AND n.nspname = current_schema()"
-            )
-        )
-        return {str(name): str(root) for name, root in rows}
-
-    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
-        """Declarative partitioning (``pg_get_partkeydef``); the key's columns are those the
-        catalog records the table's key depending on (``pg_depend``), expressions included."""
-        oid = conn.execute(
-            sa.text("SELECT oid FROM pg_class WHERE oid = to_regclass(:t) AND relkind = 'p'"),
-            {"t": self.quote(table)},
-        ).scalar()
-        if oid is None:
-            return None
-        key = conn.execute(sa.text("SELECT pg_get_partkeydef(:oid)"), {"oid": oid}).scalar_one()
-        columns = conn.execute(
-            sa.text(
-                "SELECT a.attname FROM pg_depend d JOIN pg_attribute a"
-                " ON a.attrelid = d.objid AND a.attnum = d.objsubid"
-                " WHERE d.classid = 'pg_class'::regclass AND d.objid = :oid"
-                " AND d.refobjid = :oid AND d.refobjsubid = 0 AND d.deptype = 'i'"
-                " ORDER BY a.attnum"
-            ),
-            {"oid": oid},
-        ).scalars()
-        parts = conn.execute(
-            sa.text(
-                "SELECT c.relname, p.relname, pg_get_expr(c.relpartbound, c.oid),"
-                " CASE c.relkind WHEN 'p' THEN pg_get_partkeydef(c.oid) END"
-                " FROM pg_partition_tree(:oid) t JOIN pg_class c ON c.oid = t.relid"
-                " JOIN pg_class p ON p.oid = t.parentrelid"
-                " WHERE t.level > 0 ORDER BY t.level, c.relname"
-            ),
-            {"oid": oid},
-        )
-        return Partitioning(
-            engine=self.NAME,
-            key=str(key),
-            columns=tuple(map(str, columns)),
-            partitions=tuple(Partition(str(n), str(p), str(b), by) for n, p, b, by in parts),
-        )
-
-    def can_partition_as(self, scheme: Partitioning) -> bool:
-        return scheme.engine == self.NAME
-
-    def partitioned_table_kwargs(self, scheme: Partitioning) -> dict[str, Any]:
-        return {"postgresql_partition_by": scheme.key}
-
-    def create_partitions(self, conn: Connection, table: sa.Table, scheme: Partitioning) -> None:
-        prep = self.engine.dialect.identifier_preparer
-        schema = f"{prep.quote_schema(table.schema)}." if table.schema else ""
-        raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cursor:  # no parameters: a '%' in a bound stays a '%'
-            for part in scheme.partitions:
-                by = f" PARTITION BY {part.partition_by}" if part.partition_by else ""
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {schema}{self.quote(part.name)} "
-                    f"PARTITION OF {schema}{self.quote(part.parent)} {part.bound}{by}"
-                )
 
     # -- writing ---------------------------------------------------------------------------
 

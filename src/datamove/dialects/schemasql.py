@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import AddConstraint
 from sqlglot import exp
 
+from datamove.dialects.partitioning import Partitioning
+
 if TYPE_CHECKING:
     from datamove.dialects.base import Dialect
 
@@ -146,6 +148,34 @@ class SchemaSQL:
         """Whether the engine fills this column when a row leaves it out (an identity,
         serial or auto-increment column)."""
         return column.identity is not None or column.autoincrement is True
+
+    # -- partitioned tables ------------------------------------------------------------------
+
+    def partitions(self, conn: Connection) -> dict[str, str]:
+        """The tables (as ``get_table_names`` lists them) that are partitions, each mapped to
+        its root partitioned table (a sub-partition too, not to its own parent). Empty where
+        partitions are not tables (MySQL) or do not exist (SQLite)."""
+        return {}
+
+    def partitioning(self, conn: Connection, table: str) -> Partitioning | None:
+        """How ``table`` is partitioned, or None when it is not."""
+        return None
+
+    def can_partition_as(self, scheme: Partitioning) -> bool:
+        """Whether this engine creates a table partitioned as ``scheme`` (described by
+        another database, maybe of another engine) says, with ``partitioned_table_kwargs``
+        and ``create_partitions``."""
+        return False
+
+    def partitioned_table_kwargs(self, scheme: Partitioning) -> dict[str, Any]:
+        """``sa.Table`` options making CREATE TABLE create it partitioned by ``scheme``'s key
+        (only where ``can_partition_as``)."""
+        raise NotImplementedError
+
+    def create_partitions(self, conn: Connection, table: sa.Table, scheme: Partitioning) -> None:
+        """Create ``scheme``'s partitions of ``table`` (created with
+        ``partitioned_table_kwargs``) that do not exist yet, parents first."""
+        raise NotImplementedError
 
     # -- the target side -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ whose root is read too would copy those rows twice: an error. A partition read a
 not in scope) is an ordinary table holding only its own rows.
 
 A target table datamove creates is partitioned as the source is where the target's engine can
-recreate that partitioning (``Dialect.can_partition_as``: PostgreSQL from PostgreSQL) and the
+recreate that partitioning (``SchemaSQL.can_partition_as``: PostgreSQL from PostgreSQL) and the
 partition key reaches it unchanged; otherwise it is a plain table. Either way a note says so.
 """
 
@@ -28,7 +28,7 @@ class PartitionRules(ResolverBase):
     def _partitions_in_scope(self, src: Connection) -> set[str]:
         """Findings for spec tables whose source is a partition; returns those not to plan
         (their root table is read too, so their rows are copied with it)."""
-        partitions = self.source.partitions(src)
+        partitions = self.source.schema.partitions(src)
         sources = {name: t.source or name for name, t in self.spec.tables.items()}
         read = set(sources.values())
         skipped: set[str] = set()
@@ -67,7 +67,7 @@ class PartitionRules(ResolverBase):
         for plan in tables.values():
             if not plan.create or plan.exists:
                 continue  # an existing target table is used as it is
-            scheme = self.source.partitioning(src, plan.source_name)
+            scheme = self.source.schema.partitioning(src, plan.source_name)
             if scheme is None:
                 continue
             reason = self._not_carried(plan, scheme, taken)
@@ -84,7 +84,7 @@ class PartitionRules(ResolverBase):
                 continue
             plan.partitioning = scheme
             assert plan.desired_table is not None
-            plan.desired_table.dialect_kwargs.update(self.target.partitioned_table_kwargs(scheme))
+            plan.desired_table.dialect_kwargs.update(self.target.schema.partitioned_table_kwargs(scheme))
             taken.update(p.name for p in scheme.partitions)
             self.add(
                 N,
@@ -98,7 +98,7 @@ class PartitionRules(ResolverBase):
 
     def _not_carried(self, plan: TablePlan, scheme: Partitioning, taken: set[str]) -> str | None:
         """Why the target table cannot be partitioned as ``scheme`` says, or None."""
-        if not self.target.can_partition_as(scheme):
+        if not self.target.schema.can_partition_as(scheme):
             return f"the target ({self.target.NAME}) cannot recreate {scheme.engine} partitioning"
         if plan.strategy != KeyStrategy.preserve.value:
             return (

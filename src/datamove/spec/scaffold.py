@@ -43,7 +43,7 @@ def _partition_comment(
     if table in partitions:
         root = partitions[table]
         return f"a partition of {root}: only its own rows ({root} copies every partition's)"
-    scheme = source.partitioning(src, table)
+    scheme = source.schema.partitioning(src, table)
     if scheme is None:
         return None
     return f"partitioned ({scheme.summary()}): its partitions are copied through this table"
@@ -67,7 +67,7 @@ def scaffold(
                     hint=f"source tables: {', '.join(available)}",
                 )
             # A partition's rows are read through its root table: listed once, as the root.
-            partitions = source.partitions(src)
+            partitions = source.schema.partitions(src)
             chosen = list(tables) or [
                 t for t in available if not t.startswith("datamove_") and t not in partitions
             ]
