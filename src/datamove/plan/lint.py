@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import TypeInfo
-from datamove.plan.model import Finding, Severity, TablePlan
+from datamove.plan.model import ColumnPlan, Finding, Severity, TablePlan
 
 Lint = tuple[Severity, str, str]
 
@@ -151,27 +151,18 @@ def unstorable_date_findings(source: Dialect, conn: Connection, plan: TablePlan)
     ]
     names = sorted({c.source for c in columns if c.source is not None})
     counts = source.count_unstorable_dates(conn, plan.source_table, names, plan.where)
-    out: list[Finding] = []
-    for column in columns:
+
+    def message(column: ColumnPlan, rows: int) -> str:
         assert column.source is not None
-        rows = counts.get(column.source)
-        if not rows:
-            continue
-        out.append(
-            Finding(
-                Severity.warning,
-                "zero-date",
-                f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold dates only "
-                f"{source.NAME} stores (year, month or day 0, such as 0000-00-00): the run would "
-                "reject them. Declare what they become — NULL with transform: {when: "
-                f'"{source.storable_date_sql(column.source)}"}}, or an sql: expression — or fix '
-                "them in the source",
-                f"tables.{plan.name}.columns.{column.target}",
-                plan.name,
-                column.target,
-            )
+        return (
+            f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold dates only "
+            f"{source.NAME} stores (year, month or day 0, such as 0000-00-00): the run would "
+            "reject them. Declare what they become — NULL with transform: {when: "
+            f'"{source.storable_date_sql(column.source)}"}}, or an sql: expression — or fix '
+            "them in the source"
         )
-    return out
+
+    return _counted(plan, columns, counts, "zero-date", message)
 
 
 def unconvertible_text_findings(
@@ -188,23 +179,36 @@ def unconvertible_text_findings(
     ]
     infos = {c.source: c.source_info for c in columns if c.source and c.source_info}
     counts = source.count_unconvertible_text(conn, plan.source_table, infos, plan.where)
-    out: list[Finding] = []
-    for column in columns:
-        assert column.source is not None and column.source_info is not None
-        rows = counts.get(column.source)
-        if not rows:
-            continue
-        out.append(
-            Finding(
-                Severity.warning,
-                "unconvertible-text",
-                f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold "
-                f"{column.source_info.charset} text with characters that have no Unicode "
-                "form: the source server would send each as '?', so the run would reject them. "
-                "Fix them in the source, or copy the column's stored bytes with type: binary",
-                f"tables.{plan.name}.columns.{column.target}",
-                plan.name,
-                column.target,
-            )
+
+    def message(column: ColumnPlan, rows: int) -> str:
+        assert column.source_info is not None
+        return (
+            f"{rows:,} row(s) of '{plan.source_name}.{column.source}' hold "
+            f"{column.source_info.charset} text with characters that have no Unicode "
+            "form: the source server would send each as '?', so the run would reject them. "
+            "Fix them in the source, or copy the column's stored bytes with type: binary"
         )
-    return out
+
+    return _counted(plan, columns, counts, "unconvertible-text", message)
+
+
+def _counted(
+    plan: TablePlan,
+    columns: list[ColumnPlan],
+    counts: dict[str, int],
+    code: str,
+    message: Callable[[ColumnPlan, int], str],
+) -> list[Finding]:
+    """A warning per column with a nonzero count of rows the run would reject."""
+    return [
+        Finding(
+            Severity.warning,
+            code,
+            message(column, counts[column.source]),
+            f"tables.{plan.name}.columns.{column.target}",
+            plan.name,
+            column.target,
+        )
+        for column in columns
+        if column.source is not None and counts.get(column.source)
+    ]
