@@ -126,10 +126,14 @@ class SchemaSteps:
         """After a table's load: its indexes and its generators, each one recorded step. An
         index recorded done is looked for too: one dropped since is made again."""
         statuses = self._statuses(table.name)
+        with self.target.connect() as tgt:  # looked up once: nothing else makes them
+            present = (
+                self.target.schema.index_names(tgt, table.target_table) if table.create else set()
+            )
         made = 0
         for index in table.indexes if table.create else []:
             step = Step(table.name, StepKind.secondary_index, index.name, AFTER_LOAD)
-            action = partial(self._create_index, table=table, index=index)
+            action = partial(self._create_index, table=table, index=index, present=present)
             made += self._run(step, action, statuses.get((step.kind.value, step.name)))
         if made:
             self.emit(Message(f"{table.name}: created {made} index(es) after the load"))
@@ -150,11 +154,16 @@ class SchemaSteps:
         added = waiting = 0
         for table in tables:
             statuses = self._statuses(table.name)
+            if not table.foreign_keys:
+                continue
+            with self.target.connect() as tgt:
+                found = sa.inspect(tgt).get_foreign_keys(table.name)
+            present = {str(f["name"]) for f in found}
             for fk in table.foreign_keys:
                 if not (loaded(table.name) and loaded(fk.parent)):
                     continue
                 step = Step(table.name, StepKind.foreign_key, fk.name, AFTER_TABLES)
-                action = partial(self._add_foreign_key, table=table, fk=fk)
+                action = partial(self._add_foreign_key, table=table, fk=fk, present=present)
                 added += self._run(step, action, statuses.get((step.kind.value, step.name)))
                 waiting += statuses.get((StepKind.validate.value, fk.name)) != "done"
         if added:
@@ -192,8 +201,10 @@ class SchemaSteps:
         ddl.create_table(tgt, self.target, table)
         return True
 
-    def _create_index(self, tgt: sa.Connection, table: TablePlan, index: IndexShape) -> bool:
-        if index.name in self.target.schema.index_names(tgt, table.target_table):
+    def _create_index(
+        self, tgt: sa.Connection, table: TablePlan, index: IndexShape, present: set[str]
+    ) -> bool:
+        if index.name in present:
             return False
         ddl.create_index(tgt, self.target, table, index)
         return True
@@ -201,8 +212,9 @@ class SchemaSteps:
     def _set_generator(self, tgt: sa.Connection, table: TablePlan, column: str) -> bool:
         return self.target.schema.set_generator(tgt, table.target_table, column) is not None
 
-    def _add_foreign_key(self, tgt: sa.Connection, table: TablePlan, fk: ForeignKeyPlan) -> bool:
-        present = {f["name"] for f in sa.inspect(tgt).get_foreign_keys(table.name)}
+    def _add_foreign_key(
+        self, tgt: sa.Connection, table: TablePlan, fk: ForeignKeyPlan, present: set[str]
+    ) -> bool:
         if fk.name in present or not self.target.FOREIGN_KEYS_AFTER_LOAD:
             return False
         ddl.add_foreign_key(tgt, self.target, table, fk)
