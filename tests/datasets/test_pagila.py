@@ -20,7 +20,7 @@ import yaml
 from datamove import Migration
 from datamove.plan.model import Finding
 from datamove.spec.scaffold import scaffold
-from tests.conftest import fetch
+from tests.conftest import execute, fetch
 from tests.datasets.conftest import row_counts, scalar, to_cents, user_tables
 
 pytestmark = pytest.mark.slow
@@ -66,6 +66,12 @@ def test_pagila_to_postgresql_keeps_payment_partitioned(
     assert user_tables(target_url) == sorted(listed + PARTITIONS)
     verified = migration.verify()
     assert verified.ok, [c.to_dict() for c in verified.checks if not c.ok]
+    # actor.actor_id kept nextval(...) as an identity past the copied ids, and last_update
+    # its DEFAULT now(): the application's first insert after cutover works
+    execute(target_url, "INSERT INTO actor (first_name, last_name) VALUES ('NEW', 'ACTOR')")
+    assert fetch(
+        target_url, "SELECT actor_id, last_update IS NOT NULL FROM actor WHERE first_name = 'NEW'"
+    ) == [(201, True)]
 
 
 @pytest.mark.parametrize("target_engine", ["mysql", "sqlite"])

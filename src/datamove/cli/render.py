@@ -152,7 +152,7 @@ def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     groups = [
         ("with the table", [f"CHECK {c.name}" for c in t.checks]),
         ("after the load", [f"index {i}" for i in t.indexes]),
-        ("generators set past the copied values", list(t.sequences)),
+        ("generators set past the copied values (again after sync)", list(t.sequences)),
         (
             f"once both tables are loaded ({validated})",
             [f"foreign key {fk}" for fk in t.foreign_keys],
