@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo
 from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datamove.core.evidence import RejectRecord
 from datamove.dialects.base import Dialect
-from datamove.state.store import SECOND_PASS_REJECT, RejectRecord, StateStore
+from datamove.state.store import SECOND_PASS_REJECT, StateStore
 
 
 def test_rows_not_keys_and_a_key_sync_rejected_counts_once(sqlite_db) -> None:

@@ -17,13 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamove.errors import RowError
-from datamove.spec.models import TransformCall
 from datamove.transforms import build
 from datamove.transforms.base import Transform
 
 
 def t(name: str, args: object = None) -> Transform:
-    return build(TransformCall(name=name, args=args), "test")
+    return build(name, args, "test")
 
 
 def outcome(fn: Any, arg: Any) -> tuple[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datamove.copy.keys import decode_key, encode_key
+from datamove.core.keys import decode_key, encode_key
 from datamove.errors import RowError
 from datamove.transforms.builtin import Cast, Default
 

@@ -10,12 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from datamove.errors import RowError, SpecError
-from datamove.spec.models import TransformCall
 from datamove.transforms import build
 
 
 def t(name: str, args: object = None):
-    return build(TransformCall(name=name, args=args), "test")
+    return build(name, args, "test")
 
 
 # -- round -------------------------------------------------------------------------------
@@ -250,7 +249,7 @@ def test_concat_contract() -> None:
 )
 def test_concat_arguments_are_checked_with_the_spec_path(args, message) -> None:
     with pytest.raises(SpecError, match=message) as err:
-        build(TransformCall(name="concat", args=args), "tables.t.columns.c.transform[0]")
+        build("concat", args, "tables.t.columns.c.transform[0]")
     assert err.value.spec_path == "tables.t.columns.c.transform[0]"
 
 

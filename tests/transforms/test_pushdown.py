@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamove.dialects.base import Dialect
-from datamove.spec.models import TransformCall
 from datamove.transforms import build
 from tests.conftest import ENGINES
 
@@ -72,7 +71,7 @@ def test_pushdown_matches_python(make_db, engine: str) -> None:
             conn.execute(table.insert(), rows)
         with dialect.engine.connect() as conn:
             for name, args, column in CASES:
-                transform = build(TransformCall(name=name, args=args), "test")
+                transform = build(name, args, "test")
                 sql = transform.to_sql(table.c[column], dialect)
                 if sql is None:
                     continue  # not pushed down on this engine: Python computes it
@@ -134,7 +133,7 @@ def test_concat_pushdown_matches_python(make_db, engine: str) -> None:
             conn.execute(table.insert(), rows)
         with dialect.engine.connect() as conn:
             for args in CONCATS:
-                transform = build(TransformCall(name="concat", args=args), "test")
+                transform = build("concat", args, "test")
                 sql = transform.to_sql(sa.null(), dialect)
                 assert sql is not None
                 columns = [table.c[name] for name in transform.columns]
@@ -173,7 +172,7 @@ _PART = st.none() | st.text(alphabet=_CHARS, max_size=6)
 def test_concat_sql_equals_python_for_any_text(sqlite_parts, parts, separator, nulls) -> None:
     dialect, table = sqlite_parts
     args = {"columns": ["a", "b", "c"], "separator": separator, "nulls": nulls}
-    transform = build(TransformCall(name="concat", args=args), "test")
+    transform = build("concat", args, "test")
     sql = transform.to_sql(sa.null(), dialect)
     assert sql is not None
     with dialect.engine.begin() as conn:

@@ -6,7 +6,6 @@ import pytest
 
 from datamove import Migration
 from datamove.errors import SpecError
-from datamove.spec.models import TransformCall
 from datamove.transforms import build
 from tests.conftest import ENGINES, execute, fetch
 from tests.helpers import write_spec
@@ -43,7 +42,7 @@ def test_sql_expression_runs_on_every_source_engine(make_db, sqlite_db, tmp_path
 
 def test_sql_errors_name_the_spec_path(sqlite_db, tmp_path) -> None:
     with pytest.raises(SpecError, match="cannot parse"):
-        build(TransformCall(name="sql", args="upper(("), "t")
+        build("sql", "upper((", "t")
     source = sqlite_db("src")
     execute(source, "CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT)")
     spec = write_spec(

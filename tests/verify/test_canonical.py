@@ -2,7 +2,7 @@
 
 For each engine a table with one column per type family is filled with edge cases and seeded
 random values; each column is read twice — through the dialect's ``sql_canonical`` and as the
-driver returns it, through ``verify.canonical.canonical`` — and the two must be equal, row for
+driver returns it, through ``core.canonical.canonical`` — and the two must be equal, row for
 row. The digest slices computed in SQL, from each value as a digest takes it
 (``sql_digest_text``: on MySQL a number's bare column), must equal the Python ``digest`` of
 the same row.
@@ -21,9 +21,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datamove.dialects.base import Dialect
-from datamove.dialects.types import classify_generic
-from datamove.verify.canonical import (
+from datamove.core.canonical import (
     Canon,
     canon_for,
     canonical,
@@ -32,6 +30,8 @@ from datamove.verify.canonical import (
     framed,
     frames_of,
 )
+from datamove.dialects.base import Dialect
+from datamove.dialects.types import classify_generic
 from tests.conftest import ENGINES, execute
 
 # (column, PostgreSQL type, MySQL type, SQLite type, values)

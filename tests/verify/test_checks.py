@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.core.evidence import Check
 from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors, UsageError
 from datamove.state.checks import CheckLog
-from datamove.verify.result import Check
 from datamove.verify.runner import VerifyOptions
 from datamove.verify.standalone import diff_tables
 from tests.conftest import execute, fetch

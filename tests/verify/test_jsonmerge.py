@@ -1,7 +1,7 @@
 """The quick JSON form never hides a difference the canonical form sees.
 
 ``jsonmerge.quick_form`` compares documents across engines in their ``orjson`` form; equal
-quick forms must mean equal canonical forms (``verify.canonical``), for any two texts — the
+quick forms must mean equal canonical forms (``core.canonical``), for any two texts — the
 numbers a double cannot hold exactly included. Unequal quick forms are settled canonically,
 so they only cost time.
 """
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamove import Migration
+from datamove.core.canonical import Canon, canonical
 from datamove.verify import jsonmerge
-from datamove.verify.canonical import Canon, canonical
 from datamove.verify.jsonmerge import quick_form, same_documents
 from datamove.verify.runner import VerifyOptions
 from tests.conftest import execute

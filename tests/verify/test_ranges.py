@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from datamove.core.canonical import Canon, digest
 from datamove.dialects.base import Dialect
-from datamove.verify.canonical import Canon, digest
 from datamove.verify.rangesum import Bucketing, Side
 from tests.conftest import ENGINES, execute
 

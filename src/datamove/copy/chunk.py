@@ -21,17 +21,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue, in_range, key_null, key_present
 from datamove.copy.lookup import translator
 from datamove.copy.pipeline import fewer_gc_passes, prefetch
 from datamove.copy.throttle import Throttle
+from datamove.core.evidence import RejectRecord
+from datamove.core.keys import KeyRange, KeyValue, key_null, key_present
 from datamove.dialects.adapters import Adapter, adapt_column
 from datamove.dialects.base import Dialect, Row
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.errors import RowError
 from datamove.plan.model import ColumnPlan, TablePlan
 from datamove.redact import mask_value, redact_text
-from datamove.state.store import ChunkState, RejectRecord, StateStore
+from datamove.state.store import ChunkState, StateStore
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class ChunkCopier:
     def source_filter(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
         """The source rows of the chunk ``(lo, hi]`` (the table's filter included), never one
         whose key is NULL (``null_key_rejects`` accounts for those)."""
-        cond = in_range(self.source_key, lo, hi)
+        cond = KeyRange(lo, hi).predicate(self.source_key)
         if self.plan.nullable_key:
             src = self.plan.source_table
             cond = sa.and_(cond, key_present([src.c[k] for k in self.plan.nullable_key]))
@@ -213,7 +214,7 @@ class ChunkCopier:
                     if self.replace:
                         tgt.execute(
                             sa.delete(self.plan.target_table).where(
-                                in_range(self.target_key, chunk.lo, chunk.hi)
+                                chunk.range.predicate(self.target_key)
                             )
                         )
                     if careful:

@@ -18,13 +18,13 @@ from functools import partial
 import sqlalchemy as sa
 
 from datamove.copy import ddl
+from datamove.core.evidence import Step, StepKind
 from datamove.dialects.base import Dialect
 from datamove.dialects.schemasql import IndexShape, orphans
 from datamove.errors import TerminalError
 from datamove.events import EventHandler, Message
 from datamove.plan.model import ForeignKeyPlan, Plan, TablePlan
 from datamove.redact import redact_text
-from datamove.state.steps import Step, StepKind
 from datamove.state.store import StateStore
 
 AFTER_LOAD = "after the table's load"

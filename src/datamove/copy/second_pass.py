@@ -24,13 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier, ChunkResult
-from datamove.copy.keys import encode_key
 from datamove.copy.lookup import translator
+from datamove.core.evidence import RejectRecord
+from datamove.core.keys import encode_key
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Row
 from datamove.errors import RowError
 from datamove.redact import mask_value
-from datamove.state.store import SECOND_PASS_REJECT, ChunkState, RejectRecord
+from datamove.state.store import SECOND_PASS_REJECT, ChunkState
 
 STAGING = "datamove_fill_staging"
 """The temporary table a chunk's new values are staged in (each connection has its own; the

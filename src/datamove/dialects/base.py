@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from datamove.core.canonical import DIGEST_HEX, Canon, Frame, frames_of
+from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import (
     Adapter,
     int_bool,
@@ -25,7 +27,7 @@ from datamove.dialects.adapters import (
 )
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.schemasql import SchemaSQL
-from datamove.dialects.types import TypeInfo, classify_generic, render_generic
+from datamove.dialects.types import classify_generic, render_generic
 from datamove.errors import (
     ConnectionFailed,
     DatamoveError,
@@ -34,7 +36,6 @@ from datamove.errors import (
     TransientError,
 )
 from datamove.redact import redact_text, redact_url
-from datamove.verify.canonical import DIGEST_HEX, Canon, Frame, frames_of
 
 Row = Sequence[Any]
 
@@ -384,7 +385,7 @@ class Dialect:
         """The UTF-8 bytes of ``expr``'s text (read as bytes: no decoding in the driver)."""
         return sa.cast(sa.cast(expr, sa.Text), sa.LargeBinary)
 
-    # -- SQL for verification (the canonical form of ``verify.canonical``) -------------------
+    # -- SQL for verification (the canonical form of ``core.canonical``) -------------------
 
     NATIVE_HASH: ClassVar[NativeHash | None] = None
     """Between two databases of this engine: the engine's own row hash, for columns of equal
@@ -399,7 +400,7 @@ class Dialect:
     ) -> sa.ColumnElement[Any] | None:
         """``expr`` (of type ``info``) in the canonical text form ``canon``, NULL kept NULL;
         None when this engine cannot compute exactly that text (the column is then compared
-        in Python). Must agree with ``verify.canonical.canonical``: a conformance test holds it.
+        in Python). Must agree with ``core.canonical.canonical``: a conformance test holds it.
         """
         return None
 
@@ -434,7 +435,7 @@ class Dialect:
     def sql_row_hash(
         self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
     ) -> sa.ColumnElement[Any]:
-        """The MD5 hex of a row's canonical ``parts`` (``verify.canonical.digest``), each
+        """The MD5 hex of a row's canonical ``parts`` (``core.canonical.digest``), each
         written by ``sql_digest_part``; pass column references, not expressions."""
         joined: list[sa.ColumnElement[Any]] = []
         for p, frame in zip(parts, frames_of(frames), strict=True):

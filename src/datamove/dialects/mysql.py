@@ -17,6 +17,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.visitors import replacement_traverse
 
+from datamove.core.canonical import FLOAT_RANGE, Canon, Frame
+from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row, capture_name, plain_column, sql_string
 from datamove.dialects.copytext import Kind as CopyKind
@@ -31,8 +33,7 @@ from datamove.dialects.mysqltext import (
     utf8_text,
 )
 from datamove.dialects.mysqlvalues import bit_boolean, bit_info, bit_value, bit_width, date_parser
-from datamove.dialects.types import TypeInfo, classify_generic, describe, integer
-from datamove.verify.canonical import FLOAT_RANGE, Canon, Frame
+from datamove.dialects.types import classify_generic, describe
 
 DEFAULT_DRIVER = "mysqlconnector"
 

@@ -1,4 +1,4 @@
-"""MySQL SQL that writes values as the canonical text of ``verify.canonical``.
+"""MySQL SQL that writes values as the canonical text of ``core.canonical``.
 
 Kept apart from the dialect: small expression builders shared by its canonical forms, each
 exact for every value of its column type (the conformance test holds them).

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from datamove.core.types import Kind, TypeInfo
 from datamove.dialects.adapters import Adapter
-from datamove.dialects.types import Kind, TypeInfo
 from datamove.errors import RowError
 
 

@@ -6,7 +6,7 @@ hashed as it is stored: ``hash_record_extended`` (PostgreSQL 14+) combines the t
 hash functions, the ones hash partitioning relies on, which are therefore kept stable across
 versions; a grouped checksum scan then costs less than reading every value as text once.
 
-A type qualifies when equal hashes mean equal canonical forms (``verify.canonical``) and equal
+A type qualifies when equal hashes mean equal canonical forms (``core.canonical``) and equal
 canonical forms of two equal-typed values mean equal hashes. So: no enums (their hash is an OID
 of one database), no collation other than the default (a non-deterministic collation hashes its
 sort key), no json (no hash at all); numerics and timestamps only with the same scale and

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
+from datamove.core.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
+from datamove.core.types import TypeInfo
 from datamove.dialects import pghash
 from datamove.dialects.adapters import Adapter, returns_unchanged
 from datamove.dialects.base import (
@@ -29,8 +31,7 @@ from datamove.dialects.base import (
 )
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.pgschema import PgSchemaSQL
-from datamove.dialects.types import TypeInfo, classify_generic, render_generic
-from datamove.verify.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
+from datamove.dialects.types import classify_generic, render_generic
 
 _TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure

@@ -16,11 +16,12 @@ from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
+from datamove.core.canonical import Canon, canonical
+from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter, text_value
 from datamove.dialects.base import Dialect, capture_name, sql_string
 from datamove.dialects.schemasql import SchemaSQL
-from datamove.dialects.types import TypeInfo, classify_generic, integer
-from datamove.verify.canonical import Canon, canonical
+from datamove.dialects.types import classify_generic
 
 _TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
 _INT64 = (-(2**63), 2**63 - 1)

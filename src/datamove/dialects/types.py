@@ -1,72 +1,18 @@
-"""The engine-neutral description of a column type that type mapping works from.
+"""SQLAlchemy's generic types to and from the engine-neutral ``core.types.TypeInfo``.
 
-A source dialect classifies its reflected SQLAlchemy type into a ``TypeInfo``; the target
-dialect renders a ``TypeInfo`` into its own SQLAlchemy type. Lossy-type findings compare two
-``TypeInfo`` values, so they need no engine knowledge.
+A source dialect classifies its reflected SQLAlchemy type into a ``TypeInfo`` (engines handle
+their quirks first, then ``classify_generic``); the target dialect renders a ``TypeInfo`` into
+its own SQLAlchemy type (``render_generic`` for what is the same everywhere).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.mysql import LONGTEXT
 
-Kind = Literal[
-    "integer",
-    "decimal",
-    "float",
-    "string",
-    "text",
-    "boolean",
-    "date",
-    "time",
-    "timestamp",
-    "json",
-    "binary",
-    "uuid",
-    "enum",
-    "other",
-]
-
-
-@dataclass(frozen=True)
-class TypeInfo:
-    """What a column holds, independent of the engine.
-
-    ``low``/``high`` bound integers; ``precision``/``scale`` decimals (``precision`` is the
-    fractional-second digits of a timestamp); ``bits`` floats (24 or 53); ``length`` strings
-    (``fixed`` for CHAR); ``timezone`` timestamps; ``values`` enums.
-    ``native`` is the source type itself, reusable when source and target are the same engine.
-    """
-
-    kind: Kind
-    label: str
-    low: int | None = None
-    high: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-    bits: int | None = None
-    length: int | None = None
-    fixed: bool = False
-    timezone: bool = False
-    values: tuple[str, ...] = ()
-    note: str | None = None
-    native: Any = None
-    charset: str | None = None
-    """The column's character set where the engine has one per column (None: full Unicode)."""
-
-
-INT_RANGES = {
-    "smallint": (-(2**15), 2**15 - 1),
-    "integer": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
-
-
-def integer(label: str, low: int, high: int, note: str | None = None) -> TypeInfo:
-    return TypeInfo("integer", label, low=low, high=high, note=note)
+from datamove.core.types import INT_RANGES, TypeInfo, integer
 
 
 def classify_generic(t: sa.types.TypeEngine[Any], label: str) -> TypeInfo | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from datamove.dialects.types import TypeInfo
+from datamove.core.types import TypeInfo
 from datamove.plan.context import E, ResolverBase, closest
 from datamove.transforms import Transform
 from datamove.transforms.concat import Concat

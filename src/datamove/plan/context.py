@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo, describe
+from datamove.dialects.types import describe
 from datamove.plan.model import (
     CheckPlan,
     ColumnPlan,

@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from datamove.dialects.types import TypeInfo, describe
+from datamove.core.types import TypeInfo
+from datamove.dialects.types import describe
 from datamove.plan.context import E, N, ResolverBase, W, closest
 from datamove.plan.model import (
     ColumnPlan,
@@ -189,7 +190,7 @@ class KeyRules(ResolverBase):
             call = TransformCall(
                 name="uuid5", args={"namespace": str(spec.namespace), "name": name}
             )
-            owner.transforms = [build(call, f"{path}.key")]
+            owner.transforms = [build(call.name, call.args, f"{path}.key")]
             owner.pushdown = False
             new_type: sa.types.TypeEngine[Any] = sa.Uuid()
         else:

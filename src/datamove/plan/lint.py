@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 from sqlalchemy.engine import Connection
 
+from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo
 from datamove.plan.model import ColumnPlan, Finding, Severity, TablePlan
 
 Lint = tuple[Severity, str, str]

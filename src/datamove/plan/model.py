@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from datamove.core.types import TypeInfo
 from datamove.dialects.partitioning import Partitioning
 from datamove.dialects.schemasql import IndexShape
-from datamove.dialects.types import TypeInfo
 from datamove.transforms import Transform
 
 if TYPE_CHECKING:

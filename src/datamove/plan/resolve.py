@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo, describe
+from datamove.dialects.types import describe
 from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
@@ -353,7 +354,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
 
         chain = cspec.chain()
         transforms: list[Transform] = [
-            build(call, f"{cpath}.transform[{i}]") for i, call in enumerate(chain)
+            build(call.name, call.args, f"{cpath}.transform[{i}]") for i, call in enumerate(chain)
         ]
         src_col = src_table.columns[source] if source else None
         info = self.source_info(src_col, overrides) if src_col is not None else None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from datamove.dialects.types import TypeInfo
+from datamove.core.types import TypeInfo
 from datamove.errors import RowError
 from datamove.transforms import Transform
 

@@ -132,7 +132,7 @@ def _check_transforms(spec: MigrationSpec) -> None:
                 path = f"tables.{table}.columns.{column}.transform[{i}]"
                 if i >= len(cspec.transform):
                     path = f"tables.{table}.columns.{column}.{call.name}"
-                build(call, path)
+                build(call.name, call.args, path)
 
 
 def load_spec(path: str | Path, env: Mapping[str, str] | None = None) -> MigrationSpec:

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.evidence import Check
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
-from datamove.verify.result import Check
 
 
 class CheckLog:

@@ -12,44 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.evidence import Step, StepKind
 from datamove.dialects.types import LONG_TEXT
-
-
-class StepKind(StrEnum):
-    """What a step does to the target."""
-
-    table = "table"
-    """Create the table (columns, primary key, NOT NULL, defaults, CHECKs)."""
-    secondary_index = "index"
-    """Create a secondary index or unique key, after the table's load (``str.index`` takes
-    the plain name)."""
-    foreign_key = "foreign_key"
-    """Add a foreign key once both tables are loaded (not yet checked against their rows)."""
-    validate = "validate"
-    """Check a foreign key against every row (after ``sync`` catches up, when capture is on)."""
-    sequence = "sequence"
-    """Set a column's generator (identity, sequence, auto-increment) past the copied values."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One schema action on one table; ``when`` says, in words, when it runs."""
-
-    table: str
-    kind: StepKind
-    name: str
-    when: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.table}: {self.kind.value.replace('_', ' ')} {self.name}"
 
 
 def _now() -> dt.datetime:

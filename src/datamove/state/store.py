@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue, decode_key, encode_key
+from datamove.core.evidence import RejectRecord
+from datamove.core.keys import KeyRange, KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 from datamove.state.steps import StepLog
@@ -41,15 +42,9 @@ class ChunkState:
     done: bool
     rows: int
 
-
-@dataclass(frozen=True)
-class RejectRecord:
-    table: str
-    chunk_no: int
-    key: KeyValue
-    column: str | None
-    reason: str
-    value: str
+    @property
+    def range(self) -> KeyRange:
+        return KeyRange(self.lo, self.hi)
 
 
 class StateStore:

@@ -23,16 +23,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
-from datamove.copy.keys import any_key
 from datamove.copy.throttle import Throttle
+from datamove.core.canonical import Canon, canon_for, canonical
+from datamove.core.evidence import RejectRecord
+from datamove.core.keys import CanonKey, any_key
 from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
 from datamove.plan.model import Plan, TablePlan
 from datamove.spec.models import DeleteMode, MigrationSpec
-from datamove.state.store import RejectRecord, StateStore
+from datamove.state.store import StateStore
 from datamove.sync.changelog import Change, Changelog
 from datamove.sync.state import SyncState
-from datamove.verify.canonical import Canon, canon_for, canonical
 
 GAP_SECONDS = 60.0
 """How long a hole in the changelog's sequence is waited for: a writer that took a number
@@ -42,7 +43,6 @@ ORPHAN_RETRIES = (0.5, 1.0, 2.0, 4.0)
 SYNC_CHUNK = -1
 """The chunk number rejects of ``sync`` are recorded under."""
 
-CanonKey = tuple[str | None, ...]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import decode_key, encode_key
+from datamove.core.keys import decode_key, encode_key
 from datamove.dialects.base import Dialect
 
 

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
 
     from datamove.dialects.base import Dialect
-    from datamove.spec.models import TransformCall
 
 REGISTRY: dict[str, type[Transform]] = {}
 
@@ -89,11 +88,12 @@ class Transform(ABC):
         return SpecError(message, spec_path=self.spec_path)
 
 
-def build(call: TransformCall, spec_path: str) -> Transform:
-    """Instantiate a transform from its spec call; unknown names suggest the closest one."""
-    cls = REGISTRY.get(call.name)
+def build(name: str, args: Any, spec_path: str) -> Transform:
+    """Instantiate the transform ``name`` with ``args`` (a step of a column's chain in the
+    spec, at ``spec_path``); unknown names suggest the closest one."""
+    cls = REGISTRY.get(name)
     if cls is None:
-        close = difflib.get_close_matches(call.name, list(REGISTRY), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(name, list(REGISTRY), n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(REGISTRY))}"
-        raise SpecError(f"unknown transform '{call.name}'", spec_path=spec_path, hint=hint)
-    return cls(call.args, spec_path)
+        raise SpecError(f"unknown transform '{name}'", spec_path=spec_path, hint=hint)
+    return cls(args, spec_path)

@@ -13,13 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.canonical import Canon, canonical
+from datamove.core.evidence import Check
 from datamove.dialects.base import Dialect
 from datamove.plan.model import TablePlan
 from datamove.redact import redact_text
 from datamove.spec.models import AggregateCheck, Invariant, ShadowQuery, Tolerance
-from datamove.verify.canonical import Canon, canonical
 from datamove.verify.mapped import MappedTable
-from datamove.verify.result import Check
 
 EXAMPLES = 10
 ORPHANS_READ = 10_000

@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue
+from datamove.core.canonical import framed
+from datamove.core.keys import CanonKey, KeyRange, KeyValue
 from datamove.dialects.base import Dialect, NativeHash
-from datamove.verify.canonical import framed
 from datamove.verify.mapped import Compared, MappedTable
-from datamove.verify.rangesum import EMPTY, Bucketing, CanonKey, Side, Sums
+from datamove.verify.rangesum import EMPTY, Bucketing, Side, Sums
 from datamove.verify.result import ChangedRow, TableDiff, key_order, shown
 
 TOP_ROWS = 2000
@@ -38,7 +38,7 @@ FANOUT = 16
 LEAF_ROWS = 2000
 
 T = TypeVar("T")
-Range = tuple[KeyValue | None, KeyValue | None]
+Range = KeyRange
 
 
 def sides(
@@ -178,7 +178,7 @@ class ChecksumDiff:
             ]
         s_sums, t_sums = self._both(lambda side: side.range_sums(None, None))
         diff.source_rows, diff.target_rows, diff.ranges = s_sums[0], t_sums[0], 1
-        return [] if s_sums == t_sums else [((None, None), s_sums, t_sums, None)]
+        return [] if s_sums == t_sums else [(KeyRange(), s_sums, t_sums, None)]
 
     def _split(
         self, span: Range, s_sums: Sums, t_sums: Sums, width: int | None
@@ -198,12 +198,11 @@ class ChecksumDiff:
         cuts = bigger.boundaries(lo, hi, every)
         if not cuts:
             return None
-        edges: list[KeyValue | None] = [lo, *cuts, hi]
         out: list[tuple[Range, Sums, Sums, int | None]] = []
-        for a, b in zip(edges, edges[1:], strict=False):
-            s_sub, t_sub = self._both(partial(Side.range_sums, lo=a, hi=b))
+        for part in span.split(cuts):
+            s_sub, t_sub = self._both(partial(Side.range_sums, lo=part.lo, hi=part.hi))
             if s_sub != t_sub:
-                out.append(((a, b), s_sub, t_sub, None))
+                out.append((part, s_sub, t_sub, None))
         return out
 
     # -- rows ------------------------------------------------------------------------------

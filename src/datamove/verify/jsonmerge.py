@@ -34,8 +34,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.canonical import Canon, canonical
 from datamove.dialects.base import Dialect
-from datamove.verify.canonical import Canon, canonical
 from datamove.verify.mapped import MappedTable
 from datamove.verify.merge import BATCH, past_limit, sort_key
 from datamove.verify.result import ChangedRow, TableDiff, shown

@@ -18,11 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from datamove.copy.keys import key_null, key_present
+from datamove.core.canonical import Canon, canon_for
+from datamove.core.keys import key_null, key_present
+from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import TypeInfo
 from datamove.plan.model import ColumnPlan, Plan, TablePlan
-from datamove.verify.canonical import Canon, canon_for
 
 
 @dataclass

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
+from datamove.core.canonical import Canon, canonical
+from datamove.core.keys import CanonKey, KeyRange
 from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
-from datamove.verify.canonical import Canon, canonical
 from datamove.verify.mapped import Compared, MappedTable
-from datamove.verify.result import CanonKey, ChangedRow, TableDiff, shown
+from datamove.verify.result import ChangedRow, TableDiff, shown
 
 BATCH = 5000
 Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[str | None], tuple[Any, ...]]
@@ -109,7 +110,7 @@ def past_limit(diff: TableDiff) -> None:
     """Counted, not kept: the whole key space is then unresolved (for ``repair``)."""
     diff.not_fetched += 1
     if not diff.unresolved:
-        diff.unresolved.append((None, None))
+        diff.unresolved.append(KeyRange())
 
 
 def sort_key(canons: Sequence[Canon], key: CanonKey) -> tuple[Any, ...]:

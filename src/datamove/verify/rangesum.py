@@ -16,12 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.keys import KeyValue, any_key, in_range
+from datamove.core.keys import CanonKey, KeyRange, KeyValue, any_key
 from datamove.dialects.base import Dialect, NativeHash
 
 Sums = tuple[int, int]
 """(rows, sum of row digests) of a key range."""
-CanonKey = tuple[str | None, ...]
 EMPTY: Sums = (0, 0)
 HALVED_FROM = 100
 """Ranges (of ~2,000 rows) from which ``first_sums`` may scan in two halves."""
@@ -34,10 +33,10 @@ class Bucketing:
     base: int
     width: int
 
-    def bounds(self, n: int) -> tuple[KeyValue, KeyValue]:
-        """Bucket ``n`` as the half-open range ``(lo, hi]``."""
+    def bounds(self, n: int) -> KeyRange:
+        """Bucket ``n`` as the half-open range ``(lo, hi]`` (the keys ``DIV`` numbers ``n``)."""
         lo = self.base + n * self.width - 1
-        return (lo,), (lo + self.width,)
+        return KeyRange((lo,), (lo + self.width,))
 
 
 class Side:
@@ -132,7 +131,7 @@ class Side:
             cursor.close()
 
     def _range(self, lo: KeyValue | None, hi: KeyValue | None) -> sa.ColumnElement[bool]:
-        return sa.and_(self.where, in_range(self.sortable, lo, hi))
+        return sa.and_(self.where, KeyRange(lo, hi).predicate(self.sortable))
 
     def bounds(self) -> tuple[Any, Any, int]:
         """(min key, max key, about how many rows) of a single-column key: the row count is
@@ -169,7 +168,7 @@ class Side:
         second on a connection of its own, so both cores work until the end."""
         if not self.dialect.ONE_CORE_PER_QUERY or count < HALVED_FROM:
             return self.bucket_sums(bucketing)
-        middle = bucketing.bounds(count // 2)[0]
+        middle = bucketing.bounds(count // 2).lo
         with self.dialect.connect() as conn, ThreadPoolExecutor(1) as pool:
             other = copy.copy(self)
             other.conn, other.queries = conn, 0

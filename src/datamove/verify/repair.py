@@ -12,26 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from datamove.copy import RunResult
+from datamove.core.keys import KeyValue
 from datamove.state.store import ChunkState
-from datamove.verify.result import KeyValue, TableDiff
+from datamove.verify.result import TableDiff
 from datamove.verify.runner import VerifyResult
 
 REPAIR_DIFF_ROWS = 100_000
 """Differing rows located one by one before repair; past it, whole ranges are re-copied."""
-
-
-def _in(key: KeyValue, lo: KeyValue | None, hi: KeyValue | None) -> bool:
-    return (lo is None or key > lo) and (hi is None or key <= hi)
-
-
-def _overlap(
-    span: tuple[KeyValue | None, KeyValue | None], lo: KeyValue | None, hi: KeyValue | None
-) -> bool:
-    a, b = span
-    return not (
-        (b is not None and lo is not None and b <= lo)
-        or (a is not None and hi is not None and a >= hi)
-    )
 
 
 def chunks_to_repair(diff: TableDiff, chunks: Sequence[ChunkState]) -> list[int]:
@@ -43,9 +30,9 @@ def chunks_to_repair(diff: TableDiff, chunks: Sequence[ChunkState]) -> list[int]
     wanted: set[int] = set()
     try:
         for key in diff.raw_keys.values():
-            wanted.update(c.chunk_no for c in chunks if _in(_tuple(key), c.lo, c.hi))
+            wanted.update(c.chunk_no for c in chunks if c.range.contains(_tuple(key)))
         for span in diff.unresolved:
-            wanted.update(c.chunk_no for c in chunks if _overlap(span, c.lo, c.hi))
+            wanted.update(c.chunk_no for c in chunks if c.range.overlaps(span))
     except TypeError:
         return [c.chunk_no for c in chunks]
     return sorted(wanted)

@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from datamove.core.keys import CanonKey, KeyRange, KeyValue
 from datamove.redact import mask_value
-
-CanonKey = tuple[str | None, ...]
-KeyValue = tuple[Any, ...]
 
 
 @dataclass
@@ -51,7 +49,7 @@ class TableDiff:
     type hashes over stored values, between two databases of one engine)."""
     raw_keys: dict[CanonKey, KeyValue] = field(default_factory=dict, repr=False)
     """The differing rows' keys as the database holds them (source key or legacy key)."""
-    unresolved: list[tuple[KeyValue | None, KeyValue | None]] = field(
+    unresolved: list[KeyRange] = field(
         default_factory=list, repr=False
     )
     """Differing key ranges ``(lo, hi]`` not bisected (past ``max_diff_rows``)."""
@@ -99,34 +97,3 @@ def shown(value: str | None, pii: bool, show_values: bool) -> str:
         return mask_value(value)
     text = repr(value)
     return text if show_values or len(text) <= 80 else text[:77] + "..."
-
-
-@dataclass
-class Check:
-    """One validation with its evidence: recorded in the state store by ``verify``."""
-
-    name: str
-    kind: str
-    table: str | None
-    status: str
-    """``passed``, ``failed`` or ``error`` (the check itself could not run)."""
-    expected: str = ""
-    actual: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "passed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "table": self.table,
-            "status": self.status,
-            "expected": self.expected,
-            "actual": self.actual,
-            "details": self.details,
-            "seconds": round(self.seconds, 3),
-        }

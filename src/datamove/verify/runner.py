@@ -17,18 +17,20 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
 from datamove.copy.throttle import Throttle
+from datamove.core.canonical import canonical
+from datamove.core.evidence import Check
+from datamove.core.keys import CanonKey
 from datamove.dialects.base import Dialect
 from datamove.errors import UsageError
 from datamove.plan.model import Plan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
-from datamove.verify.canonical import canonical
 from datamove.verify.checksum import ChecksumDiff, sides
 from datamove.verify.jsonmerge import fold, json_diff
 from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
-from datamove.verify.result import CanonKey, Check, TableDiff
+from datamove.verify.result import TableDiff
 from datamove.verify.sample import sample_check
 from datamove.verify.schema import schema_check
 

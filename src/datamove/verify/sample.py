@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier
-from datamove.copy.keys import any_key
+from datamove.core.canonical import canonical
+from datamove.core.evidence import Check
+from datamove.core.keys import any_key
 from datamove.dialects.base import Dialect
-from datamove.verify.canonical import canonical
 from datamove.verify.checks import EXAMPLES, SideFailed, timed
 from datamove.verify.mapped import MappedTable
 from datamove.verify.merge import convert_or_skip
-from datamove.verify.result import Check, shown
+from datamove.verify.result import shown
 
 
 def sample_check(

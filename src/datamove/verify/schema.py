@@ -15,11 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.evidence import Check, StepKind
 from datamove.dialects.base import Dialect
 from datamove.plan.model import TablePlan
-from datamove.state.steps import StepKind
 from datamove.verify.checks import timed
-from datamove.verify.result import Check
 
 RUN = "`datamove run SPEC` makes it"
 SYNC = "`datamove sync SPEC --until-lag 0` validates it once caught up"

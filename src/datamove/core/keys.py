@@ -2,7 +2,8 @@
 
 A chunk is the half-open key range ``(lo, hi]`` in key order; ``None`` stands for minus or plus
 infinity, so the chunks of a table always cover the whole key space — rows inserted after the
-chunks were planned still fall into exactly one chunk.
+chunks were planned still fall into exactly one chunk. ``KeyRange`` is that rule, once: in
+Python (``contains``, ``overlaps``, ``split``) and as SQL (``predicate``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,57 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 KeyValue = tuple[Any, ...]
+"""A key as the database holds it: one value per key column."""
+CanonKey = tuple[str | None, ...]
+"""A key in canonical form (``core.canonical``): comparable across engines."""
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """The half-open key range ``(lo, hi]``; ``None`` is minus (``lo``) or plus (``hi``)
+    infinity."""
+
+    lo: KeyValue | None = None
+    hi: KeyValue | None = None
+
+    def __iter__(self) -> Iterator[KeyValue | None]:
+        """``lo, hi = key_range``."""
+        return iter((self.lo, self.hi))
+
+    def contains(self, key: KeyValue) -> bool:
+        """Whether ``key`` is in the range (keys compare as tuples, as the database does)."""
+        return (self.lo is None or key > self.lo) and (self.hi is None or key <= self.hi)
+
+    def overlaps(self, other: KeyRange) -> bool:
+        """Whether some key is in both ranges."""
+        return not (
+            (self.hi is not None and other.lo is not None and self.hi <= other.lo)
+            or (self.lo is not None and other.hi is not None and self.lo >= other.hi)
+        )
+
+    def split(self, cuts: Sequence[KeyValue]) -> list[KeyRange]:
+        """The range cut after each of ``cuts`` inside it (in key order): adjacent ranges
+        that cover exactly this one."""
+        inside = sorted(k for k in cuts if self.contains(k) and k != self.hi)
+        edges: list[KeyValue | None] = [self.lo, *inside, self.hi]
+        return [KeyRange(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    def predicate(self, columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[bool]:
+        """The SQL selecting the rows whose ``columns`` are in the range."""
+        parts: list[sa.ColumnElement[bool]] = []
+        if self.lo is not None:
+            parts.append(after(columns, self.lo))
+        if self.hi is not None:
+            parts.append(at_most(columns, self.hi))
+        return sa.and_(sa.true(), *parts)
 
 
 def _encode_value(v: Any) -> Any:
@@ -98,18 +143,6 @@ def at_most(columns: Sequence[sa.ColumnElement[Any]], key: KeyValue) -> sa.Colum
         le: sa.ColumnElement[bool] = first <= value
         return le
     return sa.or_(first < value, sa.and_(first == value, at_most(rest, tuple(values))))
-
-
-def in_range(
-    columns: Sequence[sa.ColumnElement[Any]], lo: KeyValue | None, hi: KeyValue | None
-) -> sa.ColumnElement[bool]:
-    """The predicate selecting the chunk ``(lo, hi]``."""
-    parts: list[sa.ColumnElement[bool]] = []
-    if lo is not None:
-        parts.append(after(columns, lo))
-    if hi is not None:
-        parts.append(at_most(columns, hi))
-    return sa.and_(sa.true(), *parts)
 
 
 def key_present(columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[bool]:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from datamove.dialects.types import TypeInfo
+from datamove.core.types import TypeInfo
 
 CanonKind = Literal[
     "integer",
