@@ -38,6 +38,7 @@ from datamove.events import (
     TableFinished,
     TableStarted,
 )
+from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import Plan, TablePlan
 from datamove.redact import redact_text
 from datamove.state.store import ChunkState, StateStore
@@ -107,6 +108,7 @@ class CopyEngine:
         self.max_rejects = max_rejects
         self.online = online
         """Change capture is on: rows may still arrive, so foreign keys wait for ``sync``."""
+        self.compiled = CompiledPlan(plan, source, target)
 
     # -- selection and preparation ---------------------------------------------------------
 
@@ -218,7 +220,7 @@ class CopyEngine:
                         continue
                     waiting.remove(plan)
                     copier = copiers[plan.name] = ChunkCopier(
-                        plan, self.source, self.target, self.state, run_id, throttle
+                        self.compiled[plan.name], self.state, run_id, throttle
                     )
                     chunks = self._chunks(copier, plan)
                     todo = [c for c in chunks if not c.done]

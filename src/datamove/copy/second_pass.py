@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.copy.chunk import ChunkCopier, ChunkResult
-from datamove.copy.lookup import translator
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import encode_key
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Row
 from datamove.errors import RowError
+from datamove.plan.lookup import translator
 from datamove.redact import mask_value
 from datamove.state.store import SECOND_PASS_REJECT, ChunkState
 
@@ -54,7 +54,8 @@ class SecondPass:
         self.readers: list[Adapter | None] = [
             source.reader(info) if (info := infos.get(n)) is not None else None for n in names
         ]
-        self.key_adapters = [copier.adapters[i] for i in copier.key_positions]
+        compiled = copier.compiled
+        self.key_adapters = [compiled.adapters[i] for i in compiled.key_positions]
         self.adapters: list[Adapter | None] = [
             target.adapter(c.target_type) if c.target_type is not None else None
             for c in self.columns
@@ -69,7 +70,7 @@ class SecondPass:
         nkey = len(self.plan.key)
         values_present = sa.or_(*(e.is_not(None) for e in self.exprs[nkey:]))
         stmt = sa.select(*self.exprs).select_from(self.plan.source_table)
-        stmt = stmt.where(copier.source_filter(chunk.lo, chunk.hi), values_present)
+        stmt = stmt.where(copier.compiled.source_filter(chunk.range), values_present)
         rows = 0
         rejects: list[RejectRecord] = []
         target = copier.target

@@ -32,7 +32,15 @@ from datamove.dialects.mysqltext import (
     trim_zeros,
     utf8_text,
 )
-from datamove.dialects.mysqlvalues import bit_boolean, bit_info, bit_value, bit_width, date_parser
+from datamove.dialects.mysqlvalues import (
+    ServerText,
+    bit_boolean,
+    bit_info,
+    bit_value,
+    bit_width,
+    date_parser,
+    unread,
+)
 from datamove.dialects.types import classify_generic, describe
 
 DEFAULT_DRIVER = "mysqlconnector"
@@ -268,7 +276,7 @@ class MySQL(Dialect):
         if info is not None and info.kind in {"date", "timestamp"}:
             # The driver turns zero and partial dates ('0000-00-00') into None, which would
             # silently become NULL; read the server's text and parse it instead.
-            return sa.cast(col, sa.CHAR)
+            return ServerText(col)
         return col
 
     def sql_stored_bytes(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -404,6 +412,7 @@ class MySQL(Dialect):
     def sql_canonical(
         self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
     ) -> sa.ColumnElement[Any] | None:
+        expr = unread(expr)  # a date read as its text compares as the date itself
         kind = info.kind if info is not None else "text"
         plain = plain_column(expr)
         if bit_width(info) is not None:

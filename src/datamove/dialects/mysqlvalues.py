@@ -14,6 +14,25 @@ from datamove.dialects.adapters import Adapter
 from datamove.errors import RowError
 
 
+class ServerText(sa.sql.elements.Cast[str]):
+    """A date or timestamp read as the server's own text (``CAST(col AS CHAR)``): the driver
+    would turn a zero date into None. Its canonical form is the column's own (``unread``)."""
+
+    inherit_cache = True
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        super().__init__(column, sa.CHAR)
+        self.column = column
+
+
+def unread(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The column behind a ``ServerText`` read (its text is the value's), else ``expr``."""
+    if isinstance(expr, ServerText):
+        column: sa.ColumnElement[Any] = expr.column
+        return column
+    return expr
+
+
 def bit_info(t: mysql.BIT, label: str) -> TypeInfo:
     """A BIT(n) column as classified: BIT(1) a boolean, a wider one the unsigned integer
     0..2^n-1 it holds (``read_as`` may read it as either, or as bytes)."""

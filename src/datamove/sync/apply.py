@@ -22,13 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.chunk import ChunkCopier
-from datamove.copy.throttle import Throttle
 from datamove.core.canonical import Canon, canon_for, canonical
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import CanonKey, any_key
 from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
+from datamove.plan.compiled import CompiledPlan, CompiledTable
 from datamove.plan.model import Plan, TablePlan
 from datamove.spec.models import DeleteMode, MigrationSpec
 from datamove.state.store import StateStore
@@ -42,7 +41,6 @@ ORPHAN_RETRIES = (0.5, 1.0, 2.0, 4.0)
 """Waits for a missing parent before its child becomes a reject (seconds)."""
 SYNC_CHUNK = -1
 """The chunk number rejects of ``sync`` are recorded under."""
-
 
 
 @dataclass
@@ -78,17 +76,9 @@ class Applier:
         self.changelog = Changelog(source)
         self.sync_state = SyncState(target, spec.name)
         self.state = StateStore(target, spec.name)
-        self.copiers = {
-            name: ChunkCopier(t, source, target, self.state, run_id, Throttle(None), final=True)
-            for name, t in plan.tables.items()
-        }
+        self.compiled = CompiledPlan(plan, source, target)
         self.gaps: dict[int, float] = {}
         """First sight (monotonic) of each hole in the sequence, by its first number."""
-        self.loaders = {  # second-pass columns NULL first, then filled (a self-reference)
-            name: ChunkCopier(t, source, target, self.state, run_id, Throttle(None))
-            for name, t in plan.tables.items()
-            if t.second_pass
-        }
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -168,29 +158,24 @@ class Applier:
         result: BatchResult,
         allow_rejects: bool,
     ) -> None:
-        copier = self.copiers[table.name]
+        compiled = self.compiled[table.name]
         canons = [canon_for(_key_info(table, k)) for k in table.key]
-        raw = self._reread(copier, table, wanted, src)
-        loader = self.loaders.get(table.name)
-        if loader is not None:  # rows first, with their self-references NULL
-            self.target.upsert(
-                tgt,
-                table.target_table,
-                loader.columns,
-                table.target_key,
-                self._convert(loader, raw, tgt, result, allow_rejects=True, count=False),
-            )
-        rows = self._convert(copier, raw, tgt, result, allow_rejects)
-        self.target.upsert(tgt, table.target_table, copier.columns, table.target_key, rows)
+        raw = self._reread(compiled, table, wanted, src)
+        columns = compiled.columns
+        if table.second_pass:  # rows first, with their self-references NULL
+            loaded = self._convert(compiled, raw, tgt, result, True, final=False)
+            self.target.upsert(tgt, table.target_table, columns, table.target_key, loaded)
+        rows = self._convert(compiled, raw, tgt, result, allow_rejects)
+        self.target.upsert(tgt, table.target_table, columns, table.target_key, rows)
         result.upserted += len(rows)
-        present = {_canon_key(r, copier.key_positions, canons) for r in raw}
+        present = {_canon_key(r, compiled.key_positions, canons) for r in raw}
         gone = [k for k in wanted if _canon(k, canons) not in present]
         if gone:
             result.deleted += self.remove(table, gone, tgt)
 
     def _reread(
         self,
-        copier: ChunkCopier,
+        compiled: CompiledTable,
         table: TablePlan,
         keys: list[tuple[Any, ...]],
         src: Connection,
@@ -199,35 +184,39 @@ class Applier:
         cols = [table.source_table.c[k] for k in table.key]
         out: list[Row] = []
         for start in range(0, len(keys), 500):
-            stmt = copier.select(None, None).where(any_key(cols, keys[start : start + 500]))
+            stmt = compiled.select(final=True).where(any_key(cols, keys[start : start + 500]))
             for batch in self.source.stream(src, stmt, 1000):
                 out.extend(batch)
         return out
 
     def _convert(
         self,
-        copier: ChunkCopier,
+        compiled: CompiledTable,
         rows: list[Row],
         tgt: Connection,
         result: BatchResult,
         allow_rejects: bool,
-        count: bool = True,
+        final: bool = True,
     ) -> list[Row]:
+        """The rows converted as the copy converts them (``final``: second-pass columns
+        translated; else NULL, as the load writes them, and bad rows left uncounted)."""
         try:
-            return copier.convert(rows, tgt)
+            return compiled.convert(rows, tgt, final)
         except RowError:
             pass
         out: list[Row] = []
         for row in rows:
             try:
-                out.extend(copier.convert([row], tgt))
+                out.extend(compiled.convert([row], tgt, final))
             except RowError as err:
                 if "orphan" in err.reason and not allow_rejects:
                     raise _ParentMissing() from None
-                if count:
-                    key = tuple(row[i] for i in copier.key_positions)
+                if final:
+                    key = compiled.key_of(row)
                     result.rejects.append(
-                        RejectRecord(copier.plan.name, SYNC_CHUNK, key, err.column, err.reason, "")
+                        RejectRecord(
+                            compiled.plan.name, SYNC_CHUNK, key, err.column, err.reason, ""
+                        )
                     )
         return out
 

@@ -98,7 +98,7 @@ class WatermarkPass:
         diff = TableDiff(table.name, "keys")
         with self.source.connect() as src, self.target.connect() as tgt:
             overrides = self.target.reflect_overrides(tgt, table.target_table)
-            mapped = map_table(self.plan, table, self.source, self.target, 15, overrides)
+            mapped = map_table(self.plan, self.applier.compiled[table.name], 15, overrides)
             s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt), keys_only=True)
             ChecksumDiff(mapped, s_side, t_side, KEY_DIFF_ROWS, False).run(diff)
         gone = [diff.raw_keys[k] for k in diff.extra]

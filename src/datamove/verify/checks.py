@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 
 from datamove.core.canonical import Canon, canonical
 from datamove.core.evidence import Check
-from datamove.dialects.base import Dialect
 from datamove.plan.model import TablePlan
 from datamove.redact import redact_text
 from datamove.spec.models import AggregateCheck, Invariant, ShadowQuery, Tolerance
@@ -198,7 +197,6 @@ def _text_key(values: Sequence[Any]) -> tuple[str, ...]:
 def aggregate_check(
     spec: AggregateCheck,
     mapped: MappedTable,
-    source: Dialect,
     src: Connection,
     tgt: Connection,
 ) -> Check:
@@ -234,9 +232,7 @@ def aggregate_check(
             )
 
         def source_expr(col: str) -> sa.ColumnElement[Any]:
-            c = by_name[col]
-            raw = plan.source_table.c[c.source] if c.source else sa.null()
-            return c.sql(raw, source)
+            return mapped.compiled.mapped(by_name[col])
 
         def target_expr(col: str) -> sa.ColumnElement[Any]:
             return plan.target_table.c[col]

@@ -1,10 +1,11 @@
 """A table as verification sees it: both sides' keys and compared columns, through the mapping.
 
-The source side of each compared column is the same SQL the copy pushes down (the Plan's
-transform chain over the raw source column), brought into canonical form by the source
-dialect; the target side is the target column in canonical form. A remapped table is matched
-on its legacy column; a looked-up foreign key is translated back to the parent's legacy key
-in the target, so a child pointing at the wrong parent shows as a changed value.
+The source side of each compared column is the very expression the copy reads
+(``CompiledTable.mapped``: the source's read expression, then the pushed-down transform chain),
+brought into canonical form by the source dialect; the target side is the target column in
+canonical form. A remapped table is matched on its legacy column; a looked-up foreign key is
+translated back to the parent's legacy key in the target, so a child pointing at the wrong
+parent shows as a changed value.
 
 A column the source database cannot compute (a Python transform), or whose canonical form an
 engine cannot produce in SQL (JSON across engines), is compared in Python by a streaming
@@ -22,6 +23,7 @@ from datamove.core.canonical import Canon, canon_for
 from datamove.core.keys import key_null, key_present
 from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect
+from datamove.plan.compiled import CompiledTable
 from datamove.plan.model import ColumnPlan, Plan, TablePlan
 
 
@@ -39,6 +41,9 @@ class Compared:
     native: str | None = None
     """Both sides hold it untransformed in this hash family (``Dialect.NATIVE_HASH``): the
     checksum may digest the stored values instead of ``source_sql``/``target_sql``."""
+    source_value: sa.ColumnElement[Any] | None = None
+    """The source expression ``source_sql`` brings into canonical form: what the copy reads
+    for the column (``CompiledTable.mapped``), or for a lookup the source's raw key."""
 
 
 @dataclass
@@ -59,7 +64,7 @@ class KeyPart:
 class MappedTable:
     """Everything verification needs to compare one table."""
 
-    plan: TablePlan
+    compiled: CompiledTable
     keys: list[KeyPart]
     columns: list[Compared]
     source_filter: sa.ColumnElement[bool]
@@ -69,6 +74,10 @@ class MappedTable:
     null_keys: sa.ColumnElement[bool] | None = None
     """The source rows in scope whose key is NULL (a key declared ``not_null``), or None
     when the key cannot be NULL: rejects by design, counted, never compared."""
+
+    @property
+    def plan(self) -> TablePlan:
+        return self.compiled.plan
 
     @property
     def name(self) -> str:
@@ -110,17 +119,16 @@ class MappedTable:
 
 def map_table(
     plan: Plan,
-    table: TablePlan,
-    source: Dialect,
-    target: Dialect,
+    compiled: CompiledTable,
     float_digits: int,
     target_types: dict[str, TypeInfo],
 ) -> MappedTable:
-    """The mapping-aware comparison of ``table`` (see the module docstring);
+    """The mapping-aware comparison of ``compiled`` (see the module docstring);
     ``target_types`` are the target dialect's reflection overrides (MariaDB JSON)."""
+    table, source, target = compiled.plan, compiled.source, compiled.target
     src, tgt = table.source_table, table.target_table
     infos = {c.source: c.source_info for c in table.columns if c.source}
-    keys = []
+    keys: list[KeyPart] = []
     for s_name, t_name in zip(table.key, table.target_key, strict=True):
         info = infos.get(s_name)
         canon = canon_for(info)
@@ -133,8 +141,8 @@ def map_table(
             KeyPart(
                 source=src.c[s_name],
                 target=tgt.c[t_name],
-                source_sortable=source.sortable(src.c[s_name], info),
-                target_sortable=target.sortable(tgt.c[t_name], info),
+                source_sortable=compiled.source_key[len(keys)],
+                target_sortable=compiled.target_key[len(keys)],
                 canon=canon,
                 source_canonical=s_canon,
                 target_canonical=t_canon,
@@ -149,18 +157,18 @@ def map_table(
             continue
         t_info = target_types.get(col.target) or _target_info(target, tgt.c[col.target])
         canon = canon_for(col.source_info if col.lookup else t_info, float_digits)
-        s_sql, t_sql, why = _sides(plan, table, col, canon, t_info, source, target)
+        s_value, s_sql, t_sql, why = _sides(plan, compiled, col, canon, t_info)
         family = None if why else _native_family(table, col, source, target)
-        compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii, family))
+        compared.append(Compared(col.target, canon, col, s_sql, t_sql, col.pii, family, s_value))
         if why:
             reasons[col.target] = why
     where: Any = sa.text(f"({table.where})") if table.where else sa.true()
     if not table.nullable_key:
-        return MappedTable(table, keys, compared, where, reasons)
+        return MappedTable(compiled, keys, compared, where, reasons)
     nullable = [src.c[k] for k in table.nullable_key]
     compared_rows = sa.and_(where, key_present(nullable))
     return MappedTable(
-        table, keys, compared, compared_rows, reasons, sa.and_(where, key_null(nullable))
+        compiled, keys, compared, compared_rows, reasons, sa.and_(where, key_null(nullable))
     )
 
 
@@ -184,31 +192,35 @@ def _target_info(target: Dialect, column: sa.Column[Any]) -> TypeInfo | None:
 
 def _sides(
     plan: Plan,
-    table: TablePlan,
+    compiled: CompiledTable,
     col: ColumnPlan,
     canon: Canon,
     t_info: TypeInfo | None,
-    source: Dialect,
-    target: Dialect,
-) -> tuple[sa.ColumnElement[Any] | None, sa.ColumnElement[Any] | None, str | None]:
-    """(source canonical SQL, target canonical SQL, why it is compared in Python or None)."""
+) -> tuple[
+    sa.ColumnElement[Any] | None,
+    sa.ColumnElement[Any] | None,
+    sa.ColumnElement[Any] | None,
+    str | None,
+]:
+    """(the source value, its canonical SQL, the target's canonical SQL, and why the column
+    is compared in Python instead, or None)."""
+    table, source, target = compiled.plan, compiled.source, compiled.target
     if not col.pushdown:
-        return None, None, "a Python transform computes it"
+        return None, None, None, "a Python transform computes it"
     if canon.kind == "json" and not (type(source) is type(target) and source.NATIVE_JSON_CANONICAL):
-        return None, None, "JSON is compared in Python across engines"
-    src = table.source_table
-    raw: sa.ColumnElement[Any] = src.c[col.source] if col.source else sa.null()
-    expr = col.sql(raw, source)
+        return None, None, None, "JSON is compared in Python across engines"
+    expr = compiled.mapped(col)
     s_info = col.source_info if not col.transforms else t_info
     t_expr: sa.ColumnElement[Any] = table.target_table.c[col.target]
     if col.lookup is not None:
+        raw = compiled.read(col)
         expr, t_expr, t_info = _lookup_sides(plan, table, col, raw, t_expr, target)
     s_sql = source.sql_canonical(expr, canon, s_info)
     t_sql = target.sql_canonical(t_expr, canon, t_info)
     if s_sql is None or t_sql is None:
         side = source if s_sql is None else target
-        return None, None, f"{side.NAME} has no SQL for the canonical {canon.label} form"
-    return s_sql, t_sql, None
+        return None, None, None, f"{side.NAME} has no SQL for the canonical {canon.label} form"
+    return expr, s_sql, t_sql, None
 
 
 def _lookup_sides(

@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.chunk import ChunkCopier
 from datamove.core.canonical import Canon, canonical
 from datamove.core.keys import CanonKey, KeyRange
 from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
+from datamove.plan.compiled import CompiledTable
 from datamove.verify.mapped import Compared, MappedTable
 from datamove.verify.result import ChangedRow, TableDiff, shown
 
@@ -29,7 +29,6 @@ Keyed = tuple[tuple[Any, ...], CanonKey, Sequence[str | None], tuple[Any, ...]]
 
 def merge_diff(
     mapped: MappedTable,
-    copier: ChunkCopier,
     source: tuple[Dialect, Connection],
     target: tuple[Dialect, Connection],
     diff: TableDiff,
@@ -43,7 +42,7 @@ def merge_diff(
     connection: lookups cannot share one with a streaming read."""
     columns = mapped.in_python
     canons = [k.canon for k in mapped.keys]
-    s_rows = _source_rows(mapped, copier, source, lookups, columns, canons)
+    s_rows = _source_rows(mapped, source, lookups, columns, canons)
     t_rows = _target_rows(mapped, target, columns, canons)
     changed = {row.key: row for row in diff.changed}
     s_count = t_count = 0
@@ -83,16 +82,17 @@ def merge_diff(
         diff.source_rows, diff.target_rows = s_count, t_count
 
 
-def convert_or_skip(copier: ChunkCopier, batch: Sequence[Row], tgt: Connection) -> list[Row]:
-    """The batch as the copy converts it, without the rows the copy rejects (they are not
-    in the target by design, and recorded as rejects)."""
+def convert_or_skip(compiled: CompiledTable, batch: Sequence[Row], tgt: Connection) -> list[Row]:
+    """The batch as the copy converts it (second-pass columns as that pass leaves them),
+    without the rows the copy rejects (they are not in the target by design, and recorded
+    as rejects)."""
     try:
-        return copier.convert(batch, tgt)
+        return compiled.convert(batch, tgt, final=True)
     except RowError:
         out: list[Row] = []
         for row in batch:
             try:
-                out.extend(copier.convert([row], tgt))
+                out.extend(compiled.convert([row], tgt, final=True))
             except RowError:
                 continue
         return out
@@ -128,22 +128,21 @@ def sort_key(canons: Sequence[Canon], key: CanonKey) -> tuple[Any, ...]:
 
 def _source_rows(
     mapped: MappedTable,
-    copier: ChunkCopier,
     source: tuple[Dialect, Connection],
     tgt: Connection,
     columns: Sequence[Compared],
     canons: Sequence[Canon],
 ) -> Iterator[Keyed]:
     dialect, conn = source
-    stmt = copier.select(None, None).order_by(*copier.source_key)
-    positions = [copier.columns.index(c.name) for c in columns]
+    compiled = mapped.compiled
+    stmt = compiled.select(final=True).order_by(*compiled.source_key)
+    positions = [compiled.columns.index(c.name) for c in columns]
     for batch in dialect.stream(conn, stmt, BATCH):
-        for row in convert_or_skip(copier, batch, tgt):
-            key = tuple(
-                canonical(row[p], c) for p, c in zip(copier.key_positions, canons, strict=True)
-            )
+        for row in convert_or_skip(compiled, batch, tgt):
+            raw = compiled.key_of(row)
+            key = tuple(canonical(v, c) for v, c in zip(raw, canons, strict=True))
             values = [canonical(row[p], c.canon) for p, c in zip(positions, columns, strict=True)]
-            yield sort_key(canons, key), key, values, tuple(row[p] for p in copier.key_positions)
+            yield sort_key(canons, key), key, values, raw
 
 
 def _target_rows(

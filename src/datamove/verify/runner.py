@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from datamove.copy.chunk import ChunkCopier
-from datamove.copy.throttle import Throttle
 from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import CanonKey
 from datamove.dialects.base import Dialect
 from datamove.errors import UsageError
+from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import Plan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.store import StateStore
@@ -113,6 +112,7 @@ class Verifier:
         self.target = target
         self.options = options
         self.state = StateStore(target, spec.name)
+        self.compiled = CompiledPlan(plan, source, target)
         self.online = spec.sync.mode is not SyncMode.none
         self.rejected: dict[str, set[tuple[Any, ...]]] = {}
         self.rejected_rows: dict[str, int] = {}
@@ -143,7 +143,7 @@ class Verifier:
         table = self.plan.tables[name]
         overrides = self.target.reflect_overrides(tgt, table.target_table)
         digits = self.spec.checks.float_digits
-        return map_table(self.plan, table, self.source, self.target, digits, overrides)
+        return map_table(self.plan, self.compiled[name], digits, overrides)
 
     def _rejects(self, tgt: Connection) -> dict[str, set[tuple[Any, ...]]]:
         """Keys the copy recorded as rejects, per table (their rows are missing by design)."""
@@ -190,11 +190,6 @@ class Verifier:
             out.append(schema_check(plan, self.target, tgt, steps, self.online))
         return out
 
-    def _copier(self, mapped: MappedTable) -> ChunkCopier:
-        return ChunkCopier(
-            mapped.plan, self.source, self.target, self.state, "verify", Throttle(None), final=True
-        )
-
     def _diff(
         self,
         mapped: MappedTable,
@@ -226,7 +221,6 @@ class Verifier:
             elif mapped.in_python:
                 merge_diff(
                     mapped,
-                    self._copier(mapped),
                     (self.source, src),
                     (self.target, tgt2),
                     diff,
@@ -270,7 +264,7 @@ class Verifier:
         for agg in spec.aggregates if self._wanted("aggregates") else []:
             if agg.table in tables:
                 mapped = self._mapped(agg.table, tgt)
-                out.append(default_checks.aggregate_check(agg, mapped, self.source, src, tgt))
+                out.append(default_checks.aggregate_check(agg, mapped, src, tgt))
         for smp in spec.samples if self._wanted("sample") else []:
             if smp.table in tables:
                 mapped = self._mapped(smp.table, tgt)
@@ -278,7 +272,6 @@ class Verifier:
                     sample_check(
                         mapped,
                         smp.rows,
-                        self._copier(mapped),
                         (self.source, src),
                         (self.target, tgt),
                         self.options.show_values,

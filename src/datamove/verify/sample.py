@@ -12,7 +12,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.copy.chunk import ChunkCopier
 from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import any_key
@@ -26,7 +25,6 @@ from datamove.verify.result import shown
 def sample_check(
     mapped: MappedTable,
     rows: int,
-    copier: ChunkCopier,
     source: tuple[Dialect, Connection],
     target: tuple[Dialect, Connection],
     show_values: bool,
@@ -35,7 +33,7 @@ def sample_check(
 
     def body() -> Check:
         keys = _draw(mapped, rows, *source)
-        s_rows = _source_values(mapped, copier, keys, source, target[1])
+        s_rows = _source_values(mapped, keys, source, target[1])
         t_rows = _target_values(mapped, keys, target)
         differences: list[dict[str, Any]] = []
         for key, s in s_rows.items():
@@ -89,21 +87,19 @@ def _draw(
 
 def _source_values(
     mapped: MappedTable,
-    copier: ChunkCopier,
     keys: list[tuple[Any, ...]],
     source: tuple[Dialect, Connection],
     tgt: Connection,
 ) -> dict[tuple[str | None, ...], list[str | None]]:
     dialect, conn = source
-    stmt = copier.select(None, None).where(any_key([k.source for k in mapped.keys], keys))
-    positions = [copier.columns.index(c.name) for c in mapped.columns]
+    compiled = mapped.compiled
+    stmt = compiled.select(final=True).where(any_key([k.source for k in mapped.keys], keys))
+    positions = [compiled.columns.index(c.name) for c in mapped.columns]
     out = {}
     for batch in dialect.stream(conn, stmt, 1000):
-        for row in convert_or_skip(copier, batch, tgt):
-            key = tuple(
-                canonical(row[p], k.canon)
-                for p, k in zip(copier.key_positions, mapped.keys, strict=True)
-            )
+        for row in convert_or_skip(compiled, batch, tgt):
+            raw = compiled.key_of(row)
+            key = tuple(canonical(v, k.canon) for v, k in zip(raw, mapped.keys, strict=True))
             out[key] = [
                 canonical(row[p], c.canon) for p, c in zip(positions, mapped.columns, strict=True)
             ]

@@ -2,7 +2,8 @@
 
 The parent's legacy column *is* the legacy → new key mapping (written in the same transaction
 as its rows), so the translation reads it from the target, inside the caller's transaction.
-Both the load (``chunk``) and the second pass (``second_pass``) translate through here.
+The compiled mapping (``plan.compiled``: the load, sync, verify) and the second pass translate
+through here.
 """
 
 from __future__ import annotations
