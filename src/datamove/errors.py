@@ -10,10 +10,12 @@ The CLI prints ``str(exc)`` without a traceback and exits with ``exc.exit_code``
     │   └── PlanHasErrors    exit 2
     ├── ChecksFailed         exit 1  validation ran and found differences
     └── RuntimeFailure       exit 3  the run stopped; committed work is kept
-        ├── ConnectionFailed exit 3  a server cannot be reached or refused the login
         ├── RejectLimitExceeded
-        ├── TransientError           retryable: dropped connection, deadlock, serialization
-        └── TerminalError            not retryable: anything else a database raised
+        ├── TransientError           retried (``core.retry``): a deadlock, a serialization
+        │   │                        failure, a lock timeout, a dropped connection
+        │   └── ConnectionFailed     a server cannot be reached
+        └── TerminalError            not retryable: anything else a database raised (a
+                                     refused login too)
 """
 
 from __future__ import annotations
@@ -86,16 +88,17 @@ class RuntimeFailure(DatamoveError):
     exit_code = 3
 
 
-class ConnectionFailed(RuntimeFailure):
-    """A server could not be reached, or refused the login."""
-
-
 class RejectLimitExceeded(RuntimeFailure):
     """More rows were rejected than the spec's ``max_rejects`` allows."""
 
 
 class TransientError(RuntimeFailure):
     """A failure worth retrying: dropped connection, deadlock, serialization failure."""
+
+
+class ConnectionFailed(TransientError):
+    """A server could not be reached (retried where a step is; a command's first connection
+    is not)."""
 
 
 class TerminalError(RuntimeFailure):

@@ -57,9 +57,12 @@ def test_killed_connections_are_retried(make_db, tmp_path, kind) -> None:
         assert time.monotonic() < deadline and worker.is_alive(), failure
         time.sleep(0.05)
     killed = 0
-    for _ in range(3):  # kill a few times, while chunks are in flight
+    for _ in range(3):  # kill a few times, while chunks are in flight, each after progress
+        committed = sum(isinstance(e, ChunkCommitted) for e in events)
         killed += _kill_connections(tgt, kind)
-        time.sleep(0.4)
+        while worker.is_alive() and sum(isinstance(e, ChunkCommitted) for e in events) <= committed:
+            assert time.monotonic() < deadline + 60, failure
+            time.sleep(0.05)
     worker.join(timeout=120)
     assert not failure, failure
     assert killed > 0

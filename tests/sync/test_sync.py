@@ -181,8 +181,7 @@ def test_kill_sync_mid_run_loses_nothing(make_db: Any, tmp_path: Path) -> None:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            time.sleep(2.5 + round_no)
-            assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
+            _wait_applied(target, last + 40 * (round_no + 1), follower)
             os.killpg(follower.pid, signal.SIGKILL)  # mid-batch, most likely
             follower.wait(timeout=30)
             applied = fetch(target, "SELECT applied_seq FROM datamove.sync")
@@ -195,6 +194,18 @@ def test_kill_sync_mid_run_loses_nothing(make_db: Any, tmp_path: Path) -> None:
     drained = migration.sync(SyncOptions(until_lag=0))
     assert drained.pending == 0
     _assert_converged(migration)
+
+
+def _wait_applied(target: str, seq: int, follower: subprocess.Popen[bytes]) -> None:
+    """Until the follower's checkpoint passed ``seq`` (recorded state, not elapsed time)."""
+    deadline = time.monotonic() + 60
+    while True:
+        applied = fetch(target, "SELECT applied_seq FROM datamove.sync")
+        if applied and applied[0][0] >= seq:
+            return
+        assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
+        assert time.monotonic() < deadline, f"sync did not reach sequence {seq}"
+        time.sleep(0.05)
 
 
 def test_backfill_without_capture_is_reported(make_db: Any, tmp_path: Path) -> None:

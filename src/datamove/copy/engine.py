@@ -10,29 +10,25 @@ complete (``second_pass``); foreign keys are created after everything else.
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from datamove.copy import ddl
 from datamove.copy.chunk import ChunkCopier, ChunkResult
+from datamove.copy.scheduler import Scheduler
 from datamove.copy.schema import SchemaSteps
-from datamove.copy.second_pass import SecondPass
+from datamove.copy.tasks import ChunkTask, Executor, ThreadExecutor, WorkerContext
 from datamove.copy.throttle import Throttle
 from datamove.dialects.base import Dialect
 from datamove.errors import (
-    ConnectionFailed,
-    DatamoveError,
     MappingChanged,
     RejectLimitExceeded,
-    TerminalError,
-    TransientError,
     UsageError,
 )
 from datamove.events import (
     ChunkCommitted,
-    ChunkRetried,
     EventHandler,
     Message,
     TableFinished,
@@ -40,10 +36,7 @@ from datamove.events import (
 )
 from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import Plan, TablePlan
-from datamove.redact import redact_text
 from datamove.state.store import ChunkState, StateStore
-
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -196,105 +189,23 @@ class CopyEngine:
                 plan.batch_size = opts.batch_size
         schema = SchemaSteps(self.plan, self.target, self.state, run_id, self.emit, self.online)
         self._prepare(tables, opts, schema)
-        with self.target.connect() as tgt:
-            rejects_total = self.state.reject_count(tgt)
-        throttle = Throttle(opts.max_rows_per_second)
-        outcomes = {p.name: TableOutcome(p.name) for p in tables}
-        selected = {p.name for p in tables}
-        waiting = list(tables)
-        fixing = [p for p in tables if p.second_pass]  # second passes not started yet
-        complete: set[str] = set()
-        # Per future: table, chunk, and whether it is the chunk's second pass.
-        running: dict[Future[ChunkResult], tuple[str, ChunkState, bool]] = {}
-        remaining: dict[tuple[str, bool], int] = {}
-        copiers: dict[str, ChunkCopier] = {}
-        failure: BaseException | None = None
-
-        with ThreadPoolExecutor(
-            max_workers=max(1, opts.workers), thread_name_prefix="datamove"
-        ) as pool:
-            while (waiting or fixing or running) and failure is None:
-                for plan in list(waiting):
-                    blockers = (plan.parents - plan.deferred_parents) & selected
-                    if not blockers <= complete:
-                        continue
-                    waiting.remove(plan)
-                    copier = copiers[plan.name] = ChunkCopier(
-                        self.compiled[plan.name], self.state, run_id, throttle
-                    )
-                    chunks = self._chunks(copier, plan)
-                    todo = [c for c in chunks if not c.done]
-                    out = outcomes[plan.name]
-                    out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
-                    out.rows = sum(c.rows for c in chunks if c.done)
-                    out.started = time.monotonic()
-                    self.emit(
-                        TableStarted(plan.name, len(chunks), out.chunks_skipped, plan.rows_estimate)
-                    )
-                    remaining[plan.name, False] = len(todo)
-                    for chunk in todo:
-                        fut = pool.submit(self._with_retries, copier, chunk)
-                        running[fut] = (plan.name, chunk, False)
-                    if not todo:
-                        self._finish_table(schema, plan, outcomes[plan.name], complete)
-                for plan in list(fixing):
-                    needs = {c.lookup.parent for c in plan.second_pass if c.lookup} | {plan.name}
-                    if not needs & selected <= complete:
-                        continue
-                    fixing.remove(plan)
-                    filler = SecondPass(copiers[plan.name])
-                    todo = self._second_pass_chunks(plan)
-                    remaining[plan.name, True] = len(todo)
-                    for chunk in todo:
-                        fut = pool.submit(self._with_retries, filler, chunk)
-                        running[fut] = (plan.name, chunk, True)
-                if not running:
-                    continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    name, chunk, second = running.pop(fut)
-                    try:
-                        result = fut.result()
-                    except BaseException as exc:  # noqa: BLE001 - re-raised after the drain
-                        failure = failure or exc
-                        continue
-                    out = outcomes[name]
-                    out.rejects += result.rejects
-                    rejects_total += result.rejects
-                    if second:
-                        out.filled += result.rows
-                    else:
-                        out.rows += result.rows
-                        out.chunks_done += 1
-                        out.copied += result.rows
-                        out.seconds = time.monotonic() - out.started
-                        out.paths.add(result.path)
-                        self.emit(
-                            ChunkCommitted(
-                                name,
-                                chunk.chunk_no,
-                                result.rows,
-                                result.rejects,
-                                result.seconds,
-                                result.path,
-                            )
-                        )
-                    if rejects_total > self.max_rejects:
-                        failure = failure or self._too_many_rejects(rejects_total)
-                    remaining[name, second] -= 1
-                    if remaining[name, second] == 0 and second:
-                        self.emit(Message(f"{name}: second pass done: {out.filled:,} row(s)"))
-                    elif remaining[name, second] == 0:
-                        self._finish_table(schema, self.plan.tables[name], out, complete)
-            if failure is not None:
-                for fut in running:
-                    fut.cancel()
-        if failure is not None:
-            raise failure
-        if rejects_total > self.max_rejects:
-            raise self._too_many_rejects(rejects_total)
+        context = WorkerContext(
+            self.compiled, self.state, run_id, Throttle(opts.max_rows_per_second), self.emit
+        )
+        run = _Run(self, schema, context, tables)
+        executor = ThreadExecutor(context, opts.workers)
+        try:
+            run.drive(executor)
+        finally:
+            executor.close(cancel=run.failure is not None)
+        if run.failure is not None:
+            raise run.failure
+        if run.rejects_total > self.max_rejects:
+            raise self._too_many_rejects(run.rejects_total)
+        complete = run.scheduler.complete
         schema.foreign_keys(tables, lambda name: name in complete or self._loaded(name))
-        return RunResult(run_id, list(outcomes.values()), rejects_total, time.monotonic() - started)
+        outcomes = list(run.outcomes.values())
+        return RunResult(run_id, outcomes, run.rejects_total, time.monotonic() - started)
 
     def _second_pass_chunks(self, plan: TablePlan) -> list[ChunkState]:
         """The table's chunks whose second pass has not committed (none once it is done)."""
@@ -319,13 +230,11 @@ class CopyEngine:
             "mapping and `--restart TABLE`, or raise max_rejects to accept them",
         )
 
-    def _finish_table(
-        self, schema: SchemaSteps, plan: TablePlan, out: TableOutcome, complete: set[str]
-    ) -> None:
+    def _finish_table(self, schema: SchemaSteps, plan: TablePlan, out: TableOutcome) -> None:
+        """After a table's last chunk: its indexes and generators (schema steps)."""
         schema.finish_table(plan)
         with self.target.connect() as tgt, tgt.begin():
             self.state.finalize_table(tgt, plan.name)
-        complete.add(plan.name)
         self.emit(TableFinished(plan.name, out.rows, out.rejects, out.seconds))
 
     def _loaded(self, name: str) -> bool:
@@ -340,26 +249,100 @@ class CopyEngine:
             and (not plan.second_pass or len(filled) == len(chunks))
         )
 
-    def _with_retries(self, copier: ChunkCopier | SecondPass, chunk: ChunkState) -> ChunkResult:
-        """Run a chunk; transient failures are retried with backoff, anything else stops."""
-        where = f"{copier.plan.name} chunk {chunk.chunk_no}"
-        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
-            try:
-                return copier.run(chunk)
-            except ConnectionFailed as exc:
-                message, transient = f"{where}: {exc.message}", True
-            except DatamoveError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - classified at the dialect seams
-                orig = getattr(exc, "orig", exc)
-                message = f"{where}: {redact_text(str(orig)).strip()}"
-                transient = self.source.is_transient(orig) or self.target.is_transient(orig)
-                if not transient:
-                    raise TerminalError(message, table=copier.plan.name) from exc
-            if delay is None:
-                raise TransientError(
-                    f"{message} (gave up after {attempt} attempts)", table=copier.plan.name
+
+class _Run:
+    """One run's loop: asks the scheduler what is ready, plans and submits its chunk tasks,
+    and accounts for each result (outcomes, events, the reject limit)."""
+
+    def __init__(
+        self,
+        engine: CopyEngine,
+        schema: SchemaSteps,
+        context: WorkerContext,
+        tables: list[TablePlan],
+    ) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.context = context
+        self.scheduler = Scheduler(tables)
+        self.outcomes = {p.name: TableOutcome(p.name) for p in tables}
+        with engine.target.connect() as tgt:
+            self.rejects_total = engine.state.reject_count(tgt)
+        self.running: dict[Future[ChunkResult], ChunkTask] = {}
+        self.failure: BaseException | None = None
+
+    def drive(self, executor: Executor) -> None:
+        """Until every table is loaded, filled and finalized, or a task failed."""
+        while self.scheduler.active and self.failure is None:
+            for plan in self.scheduler.loadable():
+                self._load(plan, executor)
+            for plan in self.scheduler.fillable():
+                todo = self.engine._second_pass_chunks(plan)
+                self._submit(plan, todo, executor, second_pass=True)
+            if not self.running:
+                continue
+            done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+            for future in done:
+                self._collect(future, self.running.pop(future))
+
+    def _load(self, plan: TablePlan, executor: Executor) -> None:
+        chunks = self.engine._chunks(self.context.copier(plan.name), plan)
+        todo = [c for c in chunks if not c.done]
+        out = self.outcomes[plan.name]
+        out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
+        out.rows = sum(c.rows for c in chunks if c.done)
+        out.started = time.monotonic()
+        self.engine.emit(
+            TableStarted(plan.name, len(chunks), out.chunks_skipped, plan.rows_estimate)
+        )
+        self._submit(plan, todo, executor, second_pass=False)
+        if not todo:
+            self._finished(plan.name)
+
+    def _submit(
+        self, plan: TablePlan, todo: list[ChunkState], executor: Executor, second_pass: bool
+    ) -> None:
+        self.scheduler.started(plan.name, second_pass, len(todo))
+        for chunk in todo:
+            task = ChunkTask.of(plan.name, plan.mapping_hash, chunk, second_pass)
+            self.running[executor.submit(task)] = task
+
+    def _collect(self, future: Future[ChunkResult], task: ChunkTask) -> None:
+        try:
+            result = future.result()
+        except BaseException as exc:  # noqa: BLE001 - re-raised once the running tasks end
+            self.failure = self.failure or exc
+            return
+        out = self.outcomes[task.table]
+        out.rejects += result.rejects
+        self.rejects_total += result.rejects
+        if task.second_pass:
+            out.filled += result.rows
+        else:
+            out.rows += result.rows
+            out.chunks_done += 1
+            out.copied += result.rows
+            out.seconds = time.monotonic() - out.started
+            out.paths.add(result.path)
+            self.engine.emit(
+                ChunkCommitted(
+                    task.table,
+                    task.chunk_no,
+                    result.rows,
+                    result.rejects,
+                    result.seconds,
+                    result.path,
                 )
-            self.emit(ChunkRetried(copier.plan.name, chunk.chunk_no, attempt, message, delay))
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+            )
+        if self.rejects_total > self.engine.max_rejects:
+            self.failure = self.failure or self.engine._too_many_rejects(self.rejects_total)
+        if not self.scheduler.finished(task.table, task.second_pass):
+            return
+        if task.second_pass:
+            self.engine.emit(Message(f"{task.table}: second pass done: {out.filled:,} row(s)"))
+        else:
+            self._finished(task.table)
+
+    def _finished(self, name: str) -> None:
+        self.engine._finish_table(self.schema, self.engine.plan.tables[name], self.outcomes[name])
+        self.scheduler.completed(name)

@@ -13,15 +13,17 @@ rows may still arrive through ``sync``: validations wait for ``sync`` to catch u
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import partial
 
 import sqlalchemy as sa
 
 from datamove.copy import ddl
 from datamove.core.evidence import Step, StepKind
+from datamove.core.retry import retrying
 from datamove.dialects.base import Dialect
 from datamove.dialects.schemasql import IndexShape, orphans
-from datamove.errors import TerminalError
+from datamove.errors import DatamoveError, TerminalError, TransientError
 from datamove.events import EventHandler, Message
 from datamove.plan.model import ForeignKeyPlan, Plan, TablePlan
 from datamove.redact import redact_text
@@ -87,11 +89,14 @@ class SchemaSteps:
         recorded: str | None = None,
     ) -> bool:
         """Run one step in its own transaction and record it done in the same one (PostgreSQL
-        and SQLite make the DDL and its record one commit); a failure is recorded as such and
-        stops the command. ``action`` returns whether it changed the target (False: it found
-        the object already there, and a step ``recorded`` done keeps its record), or why it
-        was accepted undone (recorded ``accepted`` with that note)."""
-        try:
+        and SQLite make the DDL and its record one commit); a transient failure (a dropped
+        connection, a lock timeout) runs it again (``core.retry``: the step looks in the
+        catalog first), any other is recorded as the step's and stops the command. ``action``
+        returns whether it changed the target (False: it found the object already there, and
+        a step ``recorded`` done keeps its record), or why it was accepted undone (recorded
+        ``accepted`` with that note)."""
+
+        def attempt() -> bool | str:
             with self.target.connect() as tgt, tgt.begin():
                 done = action(tgt)
                 if isinstance(done, str):
@@ -99,23 +104,33 @@ class SchemaSteps:
                     self.emit(Message(f"{step.label}: {done}", "warning"))
                 elif done or recorded != "done":
                     self.state.steps.mark(tgt, step, "done", self.run_id)
-        except TerminalError as exc:
+                return done
+
+        def translate(exc: BaseException) -> DatamoveError:
+            err = self.target.translate(exc)
+            err.message, err.table = f"{step.label} failed: {err.message}", step.table
+            err.hint = (
+                "the copied rows are kept; fix the cause (or leave the object out of the spec) "
+                "and run again: only the steps not done run"
+            )
+            return err
+
+        def retried(attempt: int, err: TransientError, delay: float) -> None:
+            self.emit(Message(f"{err.message}; retrying in {delay:.1f}s", "warning"))
+
+        try:
+            done = retrying(attempt, translate, retried)
+        except DatamoveError as exc:
             self._failed(step, exc.message)
             raise
-        except sa.exc.DBAPIError as exc:
-            err = self.target.translate(exc)
-            self._failed(step, err.message)
-            raise TerminalError(
-                f"{step.label} failed: {err.message}",
-                table=step.table,
-                hint="the copied rows are kept; fix the cause (or leave the object out of the "
-                "spec) and run again: only the steps not done run",
-            ) from exc
         return bool(done)
 
     def _failed(self, step: Step, error: str) -> None:
-        with self.target.connect() as tgt, tgt.begin():
-            self.state.steps.mark(tgt, step, "failed", self.run_id, redact_text(error))
+        """Record the step failed, if the target can still be reached (the error that
+        stopped the step is what the command reports either way)."""
+        with suppress(DatamoveError, sa.exc.DBAPIError), self.target.connect() as tgt:
+            with tgt.begin():
+                self.state.steps.mark(tgt, step, "failed", self.run_id, redact_text(error))
 
     def create_table(self, table: TablePlan) -> None:
         """Create a table datamove creates (or recognise it, made before a kill)."""

@@ -6,7 +6,7 @@ on an engine's name. Capability flags are UPPER_SNAKE class attributes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
@@ -133,11 +133,13 @@ class Dialect:
         """Per-connection settings: UTC time zone, strict modes, UTF-8."""
 
     def connect(self) -> Connection:
-        """A new connection; connection failures become ``ConnectionFailed`` (no password shown)."""
+        """A new connection; a server that cannot be reached is ``ConnectionFailed``
+        (transient), a refused login a ``TerminalError`` (no password shown)."""
         try:
             return self.engine.connect()
         except sa.exc.DBAPIError as exc:
-            raise ConnectionFailed(
+            kind = ConnectionFailed if self.is_transient(exc.orig or exc) else TerminalError
+            raise kind(
                 f"cannot connect to the {self.role} {self.safe_url}: "
                 f"{redact_text(str(exc.orig)).strip().splitlines()[0]}",
                 hint="check the host, port, user, password and that the server is running",
@@ -676,3 +678,16 @@ def sql_string(text: str, backslashes: bool = False) -> str:
     if backslashes:
         text = text.replace("\\", "\\\\")
     return "'" + text.replace("'", "''") + "'"
+
+
+def error_translator(*dialects: Dialect) -> Callable[[BaseException], DatamoveError]:
+    """How a step that uses several databases turns a driver error into datamove's: as the
+    dialect that finds it transient sees it (a retry is worth it), else as the first one."""
+
+    def translate(exc: BaseException) -> DatamoveError:
+        for dialect in dialects:
+            if dialect.is_transient(getattr(exc, "orig", None) or exc):
+                return dialect.translate(exc)
+        return dialects[0].translate(exc)
+
+    return translate

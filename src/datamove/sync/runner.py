@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from datamove.copy.engine import RETRY_DELAYS
-from datamove.dialects.base import Dialect
-from datamove.errors import ConnectionFailed, UsageError
+from datamove.core.retry import retrying
+from datamove.dialects.base import Dialect, error_translator
+from datamove.errors import TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
 from datamove.plan.model import Plan
-from datamove.redact import redact_text
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
@@ -105,16 +104,11 @@ class Syncer:
     def _retrying(self, step: Callable[[], T], on_event: EventHandler) -> T:
         """``step``, retried with backoff on transient errors (a lock, a deadlock with the
         application, a dropped connection): a replayed batch writes the same rows again."""
-        for wait in (*RETRY_DELAYS, None):
-            try:
-                return step()
-            except Exception as exc:
-                transient = self.source.is_transient(exc) or self.target.is_transient(exc)
-                if wait is None or not (transient or isinstance(exc, ConnectionFailed)):
-                    raise
-                on_event(Message(f"retrying in {wait:.1f}s: {redact_text(str(exc))[:200]}"))
-                time.sleep(wait)
-        raise AssertionError("unreachable")
+
+        def retried(attempt: int, err: TransientError, wait: float) -> None:
+            on_event(Message(f"retrying in {wait:.1f}s: {err.message[:200]}"))
+
+        return retrying(step, error_translator(self.source, self.target), retried)
 
     def _run_watermark(
         self, options: SyncOptions, on_event: EventHandler, caught_up: Callable[[], None]
