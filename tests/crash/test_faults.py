@@ -68,3 +68,36 @@ def test_killed_connections_are_retried(make_db, tmp_path, kind) -> None:
     assert killed > 0
     assert any(isinstance(e, ChunkRetried) for e in events), "a killed chunk must be retried"
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_verify_retries_a_table_whose_connection_was_killed(make_db, tmp_path, kind) -> None:
+    """The server kills verify's connections mid-scan: the table is verified again on new
+    connections (a message says so) and the result is the same: equal, not an error."""
+    src, tgt = make_db("sqlite", "src"), make_db(kind, "tgt")
+    create_orders(src, "sqlite", 40_000)
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:", batch_size=5000)
+    Migration.from_file(spec).run()
+    events: list[Event] = []
+    retried = threading.Event()
+
+    def record(event: Event) -> None:
+        events.append(event)
+        if "retrying" in getattr(event, "text", ""):
+            retried.set()
+
+    def killer() -> None:
+        deadline = time.monotonic() + 60
+        while not retried.is_set() and time.monotonic() < deadline:
+            _kill_connections(tgt, kind)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        result = Migration.from_file(spec).verify(on_event=record)
+    finally:
+        retried.set()
+        thread.join()
+    assert any("retrying" in getattr(e, "text", "") for e in events), events
+    assert result.ok, [c.to_dict() for c in result.checks if not c.ok]

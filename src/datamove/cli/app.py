@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Callable
@@ -41,6 +42,9 @@ def _main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     _state["debug"], _state["quiet"] = debug, quiet
+    if not debug:  # a pool returning a dropped connection logs a traceback: the error says it
+        logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
+        logging.getLogger("sqlalchemy").propagate = False
 
 
 def _guard(fn: Callable[[], Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -173,7 +173,7 @@ class MySQL(Dialect):
             while rows := cursor.fetchmany(batch):
                 yield rows
         finally:
-            cursor.close()
+            _close(cursor)
 
     def can_copy_out(self) -> bool:
         return self.engine.dialect.driver == "mysqlconnector"
@@ -215,7 +215,7 @@ class MySQL(Dialect):
             while rows := cursor.fetchmany(5000):
                 yield b"\n".join([row[0] for row in rows]) + b"\n"
         finally:
-            cursor.close()
+            _close(cursor)
 
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
         row = conn.execute(
@@ -614,3 +614,10 @@ def _other_charset(t: sa.types.TypeEngine[Any]) -> bool:
     default character set declares none)."""
     charset = str(getattr(t, "charset", None) or "utf8").lower()
     return not charset.startswith("utf8")
+
+
+def _close(cursor: Any) -> None:
+    """Close a streaming cursor; on a connection the server dropped, closing raises too
+    (mysql-connector: ``ReferenceError``) — the error that dropped it is the one to report."""
+    with suppress(Exception):
+        cursor.close()

@@ -46,9 +46,13 @@ def timed(name: str, kind: str, table: str | None, body: Callable[[], Check]) ->
 
 
 def _fetch(side: str, conn: Connection, stmt: Any) -> list[Sequence[Any]]:
+    """The rows of ``stmt``; a failing SQL is the check's error (``SideFailed``), but a
+    dropped connection is not the check's: it propagates, and verify retries the table."""
     try:
         return [tuple(r) for r in conn.execute(stmt)]
     except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
         conn.rollback()
         raise SideFailed(side, exc) from None
 

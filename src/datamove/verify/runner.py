@@ -9,17 +9,21 @@ and shadow queries. A check never stops the others: a failing SQL is a check in 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import CanonKey
-from datamove.dialects.base import Dialect
-from datamove.errors import UsageError
+from datamove.core.retry import retrying
+from datamove.dialects.base import Dialect, error_translator
+from datamove.errors import TransientError, UsageError
+from datamove.events import EventHandler, Message, ignore
 from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import Plan
 from datamove.spec.models import MigrationSpec, SyncMode
@@ -32,6 +36,8 @@ from datamove.verify.merge import merge_diff
 from datamove.verify.result import TableDiff
 from datamove.verify.sample import sample_check
 from datamove.verify.schema import schema_check
+
+T = TypeVar("T")
 
 KINDS = (
     "count",
@@ -86,6 +92,7 @@ class Verifier:
         source: Dialect,
         target: Dialect,
         options: VerifyOptions,
+        on_event: EventHandler = ignore,
     ) -> None:
         unknown = [k for k in options.checks if k not in KINDS]
         if unknown:
@@ -106,6 +113,7 @@ class Verifier:
                 f"table(s) not in the spec: {', '.join(missing)}",
                 hint=f"tables are: {', '.join(plan.order)}",
             )
+        self.on_event = on_event
         self.plan = plan
         self.spec = spec
         self.source = source
@@ -121,23 +129,47 @@ class Verifier:
         return not self.options.checks or kind in self.options.checks
 
     def run(self, record_rejects: bool = True) -> VerifyResult:
+        """Every check; each table's (and the configured ones) on connections of its own,
+        retried from the start when a connection drops (``core.retry``)."""
         started = time.monotonic()
         tables = [t for t in self.plan.order if not self.options.tables or t in self.options.tables]
         out: list[Check] = []
+        diffs: list[TableDiff] = []
+        if record_rejects:
+            self._retried("reading the recorded rejects", self._read_rejects)
+        for name in tables:
+            checks, diff = self._retried(f"verifying '{name}'", partial(self._verify_table, name))
+            out.extend(checks)
+            diffs.extend(diff)
+        out.extend(self._retried("the configured checks", partial(self._configured_checks, tables)))
+        return VerifyResult(out, diffs, time.monotonic() - started)
+
+    def _retried(self, what: str, step: Callable[[], T]) -> T:
+        def retried(attempt: int, err: TransientError, delay: float) -> None:
+            self.on_event(Message(f"{what}: {err.message}; retrying in {delay:.1f}s", "warning"))
+
+        return retrying(step, error_translator(self.source, self.target), retried)
+
+    def _read_rejects(self) -> None:
+        with self.target.connect() as tgt:
+            self.rejected = self._rejects(tgt)
+            if self.rejected:
+                self.rejected_rows = self.state.rejected_rows(tgt)
+
+    def _verify_table(self, name: str) -> tuple[list[Check], list[TableDiff]]:
         diffs: list[TableDiff] = []
         with (
             self.source.connect() as src,
             self.target.connect() as tgt,
             self.target.connect() as tgt2,
         ):
-            rejected = self.rejected = self._rejects(tgt) if record_rejects else {}
-            if rejected:
-                self.rejected_rows = self.state.rejected_rows(tgt)
-            for name in tables:
-                mapped = self._mapped(name, tgt)
-                out.extend(self._table(mapped, src, tgt, tgt2, rejected.get(name, set()), diffs))
-            out.extend(self._configured(src, tgt, tables))
-        return VerifyResult(out, diffs, time.monotonic() - started)
+            mapped = self._mapped(name, tgt)
+            rejected = self.rejected.get(name, set())
+            return self._table(mapped, src, tgt, tgt2, rejected, diffs), diffs
+
+    def _configured_checks(self, tables: list[str]) -> list[Check]:
+        with self.source.connect() as src, self.target.connect() as tgt:
+            return self._configured(src, tgt, tables)
 
     def _mapped(self, name: str, tgt: Connection) -> MappedTable:
         table = self.plan.tables[name]
