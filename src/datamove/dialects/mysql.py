@@ -34,6 +34,7 @@ from datamove.dialects.mysqltext import (
 )
 from datamove.dialects.mysqlvalues import bit_boolean, bit_info, bit_value, bit_width, date_parser
 from datamove.dialects.types import classify_generic, describe
+from datamove.errors import TransientError
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -577,6 +578,21 @@ class MySQL(Dialect):
 
     def change_time_type(self) -> sa.types.TypeEngine[Any]:
         return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
+
+    @contextmanager
+    def state_lock(self, conn: Connection) -> Iterator[None]:
+        # A named lock of the session (per database: names are server-wide, at most 64
+        # characters); DDL commits by itself here, so no transaction could hold the upgrade.
+        name = sa.func.concat("datamove.state.", sa.func.md5(sa.func.database()))
+        if conn.execute(sa.select(sa.func.get_lock(name, 60))).scalar() != 1:
+            raise TransientError(
+                "another datamove held the state store upgrade lock for 60 s",
+                hint="try again once the other datamove has started",
+            )
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.release_lock(name)))
 
     def capture_names(self, conn: Connection) -> set[str]:
         rows = conn.execute(
