@@ -586,8 +586,8 @@ class MySQL(Dialect):
         name = sa.func.concat("datamove.state.", sa.func.md5(sa.func.database()))
         if conn.execute(sa.select(sa.func.get_lock(name, 60))).scalar() != 1:
             raise TransientError(
-                "another datamove held the state store upgrade lock for 60 s",
-                hint="try again once the other datamove has started",
+                "waited 60 s for another datamove to create or upgrade the state store",
+                hint="run the command again once the other datamove's run has started",
             )
         try:
             yield
