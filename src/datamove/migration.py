@@ -19,14 +19,16 @@ from sqlalchemy.engine import Connection
 
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.copy.schema import SchemaSteps
+from datamove.core.evidence import RunCommand
 from datamove.dialects.base import Dialect
-from datamove.errors import ConnectionFailed, DatamoveError, PlanHasErrors, UsageError
+from datamove.errors import ConnectionFailed, PlanHasErrors, UsageError
 from datamove.events import EventHandler, Message, ignore
 from datamove.plan import Plan, resolve_plan
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
-from datamove.state.checks import CheckLog
+from datamove.state.recorder import Recorder
+from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
 from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
@@ -40,31 +42,31 @@ class Status:
 
     name: str
     target: str
-    tables: list[dict[str, Any]]
+    tables: list[TableSummary]
     rejects_total: int
-    last_run: dict[str, Any] | None
-    rejects: list[dict[str, Any]]
+    last_run: RunRecord | None
+    rejects: list[RejectView]
     capture: capture.CaptureStatus | None = None
     """Change capture and catch-up, when the spec has a sync mode."""
-    pending_steps: list[dict[str, Any]] = field(default_factory=list)
+    pending_steps: list[StepRecord] = field(default_factory=list)
     """Schema steps not done yet (pending or failed), with when each runs."""
 
     @property
     def last_error(self) -> str | None:
         """The error of the most recent run, if it failed (None once a run succeeds)."""
-        return self.last_run.get("error") if self.last_run else None
+        return self.last_run.error if self.last_run else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "target": self.target,
-            "tables": self.tables,
+            "tables": [t.to_dict() for t in self.tables],
             "rejects_total": self.rejects_total,
-            "last_run": self.last_run,
+            "last_run": self.last_run.to_dict() if self.last_run else None,
             "last_error": self.last_error,
-            "rejects": self.rejects,
+            "rejects": [r.to_dict() for r in self.rejects],
             "capture": self.capture.to_dict() if self.capture else None,
-            "pending_steps": self.pending_steps,
+            "pending_steps": [s.to_dict() for s in self.pending_steps],
         }
 
 
@@ -122,40 +124,16 @@ class Migration:
             recreate = self._recreated(source, target, restart)
             plan = self._checked_plan(source, target, "nothing was copied", recreate=recreate)
             state = StateStore(target, self.spec.name)
-            with target.connect() as conn, conn.begin():
-                state.ensure(conn)
-                run_id = state.start_run(conn, "run")
-            mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
-            capture.record_backfill(plan, source, target, state, tables, restart, mark)
-            online = self.spec.sync.mode is not SyncMode.none
-            engine = CopyEngine(
-                plan, source, target, state, on_event, self.spec.max_rejects, online
-            )
-            try:
-                result = engine.run(run_id, opts)
-            except BaseException as exc:
-                message = str(exc) if isinstance(exc, DatamoveError) else type(exc).__name__
-                self._finish(state, target, run_id, "failed", message)
-                raise
-            self._finish(state, target, run_id, "ok", None, result)
+            with Recorder(state).run(RunCommand.run) as run:
+                mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
+                capture.record_backfill(plan, source, target, state, tables, restart, mark)
+                online = self.spec.sync.mode is not SyncMode.none
+                engine = CopyEngine(
+                    plan, source, target, state, on_event, self.spec.max_rejects, online
+                )
+                result = engine.run(run.id, opts)
+                run.rows, run.rejects = result.rows, result.rejects_total
             return result
-
-    @staticmethod
-    def _finish(
-        state: StateStore,
-        target: Dialect,
-        run_id: str,
-        status: str,
-        error: str | None,
-        result: RunResult | None = None,
-    ) -> None:
-        try:
-            with target.connect() as conn, conn.begin():
-                rows = result.rows if result else 0
-                rejects = result.rejects_total if result else state.reject_count(conn)
-                state.finish_run(conn, run_id, status, rows, rejects, error)
-        except DatamoveError:
-            pass  # the target is gone: the original error is the one worth reporting
 
     def verify(self, options: VerifyOptions | None = None) -> VerifyResult:
         """Prove target = mapping(source): every check runs, each is recorded as evidence."""
@@ -164,17 +142,13 @@ class Migration:
             result = Verifier(plan, self.spec, source, reader, options or VerifyOptions()).run()
         target = Dialect.for_url(self.spec.target, role="target")
         try:
-            state, log = StateStore(target, self.spec.name), CheckLog(target, self.spec.name)
-            with target.connect() as conn, conn.begin():
-                state.ensure(conn)
-                log.ensure(conn)
-                result.run_id = state.start_run(conn, "verify")
-                log.record(conn, result.run_id, result.checks)
+            recorder = Recorder(StateStore(target, self.spec.name))
+            with recorder.run(RunCommand.verify) as run:
+                result.run_id, run.rejects = run.id, 0
+                recorder.record_checks(run, result.checks)
                 failed = sum(not c.ok for c in result.checks)
-                error = f"{failed} check(s) failed" if failed else None
-                state.finish_run(
-                    conn, result.run_id, "ok" if failed == 0 else "failed", 0, 0, error
-                )
+                if failed:
+                    run.fail(f"{failed} check(s) failed")
         finally:
             target.dispose()
         return result
@@ -275,20 +249,11 @@ class Migration:
         with self._dialects() as (source, target):
             plan = self._checked_plan(source, target, "nothing was synced")
             state = StateStore(target, self.spec.name)
-            with target.connect() as conn, conn.begin():
-                state.ensure(conn)
-                run_id = state.start_run(conn, "sync")
-            schema = SchemaSteps(plan, target, state, run_id, on_event, online=True)
-            try:
-                result = Syncer(plan, self.spec, source, target, run_id).run(
+            with Recorder(state).run(RunCommand.sync) as run:
+                schema = SchemaSteps(plan, target, state, run.id, on_event, online=True)
+                return Syncer(plan, self.spec, source, target, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
-            except BaseException as exc:
-                message = str(exc) if isinstance(exc, DatamoveError) else type(exc).__name__
-                self._finish(state, target, run_id, "failed", message)
-                raise
-            self._finish(state, target, run_id, "ok", None)
-            return result
 
     @staticmethod
     def _caught_up(plan: Plan, schema: SchemaSteps) -> None:
@@ -318,7 +283,7 @@ class Migration:
         try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
-                if not state.exists(conn):
+                if not state.readable(conn):
                     return Status(self.spec.name, target.safe_url, [], 0, None, [])
                 result = Status(
                     name=self.spec.name,

@@ -40,9 +40,9 @@ def test_unconvertible_text_is_a_reject_not_a_question_mark(
 
     rejects = Migration.from_file(spec).status(rejects=True).rejects
     assert result.rejects_total == 2
-    assert {r["key"][0]: r["column"] for r in rejects} == {1: "s", 7: "s"}
-    assert all(r["reason"].startswith("gbk bytes A380 have no Unicode form") for r in rejects)
-    assert all(r["value"].startswith("str(") for r in rejects)  # masked, as every value
+    assert {r.key[0]: r.column for r in rejects} == {1: "s", 7: "s"}
+    assert all(r.reason.startswith("gbk bytes A380 have no Unicode form") for r in rejects)
+    assert all(r.value.startswith("str(") for r in rejects)  # masked, as every value
     assert fetch(target, "SELECT id, s FROM t ORDER BY id") == GOOD
     # The pipe (PostgreSQL) or the rows path met the bad rows; the careful path rejected them.
     assert result.tables[0].paths == {"careful"}
@@ -56,8 +56,8 @@ def test_a_pii_column_reason_leaves_the_bytes_out(mysql_db, sqlite_db, tmp_path)
     spec = write_spec(tmp_path / "m.yaml", source, sqlite_db("tgt"), mapping, max_rejects=5)
     assert Migration.from_file(spec).run().rejects_total == 2
     for reject in Migration.from_file(spec).status(rejects=True).rejects:
-        assert reject["reason"].startswith("gbk text holds a character that has no Unicode form")
-        assert "A380" not in reject["reason"] and reject["value"] == "(pii)"
+        assert reject.reason.startswith("gbk text holds a character that has no Unicode form")
+        assert "A380" not in reject.reason and reject.value == "(pii)"
 
 
 def test_a_clean_chunk_keeps_the_pipe(mysql_db, pg_db, tmp_path) -> None:

@@ -53,8 +53,8 @@ def test_remap_mints_keys_once_and_lookup_translates(shop, make_db, tmp_path, en
     result = Migration.from_file(spec).run(workers=2)
     assert result.rejects_total == 1
     (orphan,) = Migration.from_file(spec).status(rejects=True).rejects
-    assert orphan["key"] == [500] and "orphan" in orphan["reason"]
-    assert orphan["column"] == "customer_id"
+    assert orphan.key == (500,) and "orphan" in orphan.reason
+    assert orphan.column == "customer_id"
 
     customers = fetch(target, "SELECT id, legacy_id FROM customers ORDER BY legacy_id")
     assert [legacy for _, legacy in customers] == list(range(10, 310, 10))

@@ -70,8 +70,8 @@ def test_null_keys_are_rejects_with_their_reason_and_verify_passes(
 
     assert result.rejects_total == len(NULL_KEYS)
     rejects = Migration.from_file(spec).status(rejects=True).rejects
-    assert [(r["key"], r["column"], r["reason"]) for r in rejects] == [
-        ([None], "code", "NULL in key column 'code'")
+    assert [(r.key, r.column, r.reason) for r in rejects] == [
+        ((None,), "code", "NULL in key column 'code'")
     ] * len(NULL_KEYS)
     assert fetch(target, "SELECT count(*) FROM items")[0][0] == ROWS - len(NULL_KEYS)
     assert _chunk_paths(target)[0] == first_path
@@ -91,9 +91,9 @@ def test_null_keys_on_the_careful_path_are_rejected_once(mysql_db, pg_db, tmp_pa
     assert Migration.from_file(spec).run().rejects_total == len(NULL_KEYS) + 1
 
     rejects = Migration.from_file(spec).status(rejects=True).rejects
-    by_key = sorted((r["key"] != [None], r["key"], r["column"], r["reason"]) for r in rejects)
-    assert by_key == [(False, [None], "code", "NULL in key column 'code'")] * len(NULL_KEYS) + [
-        (True, ["k005"], "label", "13 characters do not fit VARCHAR(8)")
+    by_key = sorted((r.key != (None,), r.key, r.column, r.reason) for r in rejects)
+    assert by_key == [(False, (None,), "code", "NULL in key column 'code'")] * len(NULL_KEYS) + [
+        (True, ("k005",), "label", "13 characters do not fit VARCHAR(8)")
     ]
     assert _chunk_paths(pg_db)[0] == "careful"
     status, expected, _, details = _count_check(spec)
@@ -112,8 +112,8 @@ def test_a_composite_key_rejects_a_row_for_its_null_part(sqlite_db, pg_db, tmp_p
     spec = write_spec(tmp_path / "m.yaml", source, pg_db, tables, max_rejects=1)
     Migration.from_file(spec).run()
     (reject,) = Migration.from_file(spec).status(rejects=True).rejects
-    assert (reject["key"], reject["column"]) == (["eu", None], "sku")
-    assert reject["reason"] == "NULL in key column 'sku'"
+    assert (reject.key, reject.column) == (("eu", None), "sku")
+    assert reject.reason == "NULL in key column 'sku'"
     assert fetch(pg_db, "SELECT region, sku FROM stock ORDER BY 1, 2") == [("eu", "a"), ("us", "a")]
     assert _count_check(spec)[:3] == ("passed", "2", "2")
 

@@ -52,17 +52,17 @@ def test_bad_rows_become_rejects_and_good_rows_land(source, make_db, tmp_path, e
     result = Migration.from_file(spec).run()
 
     ids = [r[0] for r in fetch(target, "SELECT id FROM items ORDER BY id")]
-    rejects = {r["key"][0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
+    rejects = {r.key[0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
     # SQLite does not enforce VARCHAR lengths; datamove's row check does, on every engine.
     expected_rejects = {2, 3, 4, 6}
     assert set(rejects) == expected_rejects
     assert ids == sorted({1, 2, 3, 4, 5, 6} - expected_rejects)
     assert result.rejects_total == len(expected_rejects)
-    assert rejects[3]["column"] == "price" and "cast" in rejects[3]["reason"]
-    assert rejects[6]["column"] == "price" and "decimal places" in rejects[6]["reason"]
-    assert rejects[4]["column"] == "code" and "NOT NULL" in rejects[4]["reason"]
-    assert "abc" not in (rejects[3]["value"] or "")  # values are masked
-    assert rejects[2]["column"] == "label" and "do not fit" in rejects[2]["reason"]
+    assert rejects[3].column == "price" and "cast" in rejects[3].reason
+    assert rejects[6].column == "price" and "decimal places" in rejects[6].reason
+    assert rejects[4].column == "code" and "NOT NULL" in rejects[4].reason
+    assert "abc" not in (rejects[3].value or "")  # values are masked
+    assert rejects[2].column == "label" and "do not fit" in rejects[2].reason
 
 
 def test_run_stops_when_rejects_pass_the_limit(source, pg_db, tmp_path) -> None:
@@ -99,8 +99,8 @@ def test_mysql_zero_dates_are_rejects_not_nulls(mysql_db, make_db, tmp_path, eng
     result = Migration.from_file(spec).run()
     assert result.rejects_total == 2
     rejects = Migration.from_file(spec).status(rejects=True).rejects
-    assert {(r["key"][0], r["column"]) for r in rejects} == {(2, "day"), (4, "at")}
-    assert all("zero or partial date" in r["reason"] for r in rejects)
+    assert {(r.key[0], r.column) for r in rejects} == {(2, "day"), (4, "at")}
+    assert all("zero or partial date" in r.reason for r in rejects)
     rows = fetch(target, "SELECT id, day, at FROM ev ORDER BY id")
     assert [r[0] for r in rows] == [1, 3]
     assert rows[1][1] is None and rows[1][2] is None  # a real NULL stays NULL

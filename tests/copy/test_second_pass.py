@@ -81,12 +81,12 @@ def test_self_lookup_is_filled_by_a_second_pass(staff, make_db, tmp_path, engine
     assert _managers_by_legacy(target) == {**expected, ORPHAN: None}
 
     (reject,) = Migration.from_file(spec).status(rejects=True).rejects
-    assert reject["key"] == [ORPHAN] and reject["column"] == "manager_id"
-    assert "no employees row with key 99999" in reject["reason"]
-    assert reject["reason"].startswith("second pass:")
+    assert reject.key == (ORPHAN,) and reject.column == "manager_id"
+    assert "no employees row with key 99999" in reject.reason
+    assert reject.reason.startswith("second pass:")
     status = Migration.from_file(spec).status().tables[0]
-    assert status["second_pass"]["done"] == status["second_pass"]["total"] == 9
-    assert status["rejects"] == 1
+    assert status.second_pass.done == status.second_pass.total == 9
+    assert status.rejects == 1
 
     again = Migration.from_file(spec).run()  # nothing is copied or filled again
     assert again.tables[0].copied == 0 and again.tables[0].filled == 0

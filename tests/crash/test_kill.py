@@ -49,7 +49,7 @@ def _committed(spec) -> int:
         status = Migration.from_file(spec).status()
     except Exception:  # noqa: BLE001 - state tables may not exist yet
         return 0
-    return sum(t["chunks_done"] for t in status.tables)
+    return sum(t.chunks_done for t in status.tables)
 
 
 def _filled(spec) -> int:
@@ -58,7 +58,7 @@ def _filled(spec) -> int:
         status = Migration.from_file(spec).status()
     except Exception:  # noqa: BLE001 - state tables may not exist yet
         return 0
-    return sum(t["second_pass"]["done"] for t in status.tables if t["second_pass"])
+    return sum(t.second_pass.done for t in status.tables if t.second_pass)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     done_before = _committed(spec)
     assert 4 <= done_before < ROWS // BATCH, "the kill must land mid-run"
     # The killed run left its record open: status says so instead of claiming success.
-    assert Migration.from_file(spec).status().last_run["status"] == "running"
+    assert Migration.from_file(spec).status().last_run.status == "running"
 
     finish = subprocess.run(
         [sys.executable, "-m", "datamove", "--quiet", "run", str(spec), "--json"],
@@ -86,7 +86,7 @@ def test_kill_9_mid_run_then_resume(make_db, tmp_path, source, target) -> None:
     assert report["chunks_skipped"] == done_before
     assert report["copied"] == ROWS - done_before * BATCH
     assert table_rows(tgt, "orders") == table_rows(src, "orders")
-    assert Migration.from_file(spec).status().last_run["status"] == "ok"
+    assert Migration.from_file(spec).status().last_run.status == "ok"
 
     engine = sa.create_engine(tgt)
     prefix = "datamove." if target == "postgresql" else "datamove_"
@@ -160,8 +160,8 @@ def test_kill_9_during_the_second_pass_resumes_it(make_db, tmp_path) -> None:
     )
     _kill_after_chunks(spec, 2, count=_filled)
     (table,) = Migration.from_file(spec).status().tables
-    filled_before = table["second_pass"]["done"]
-    assert table["chunks_done"] == 20, "the load is complete before the second pass"
+    filled_before = table.second_pass.done
+    assert table.chunks_done == 20, "the load is complete before the second pass"
     assert 2 <= filled_before < 20, "the kill must land inside the second pass"
 
     resume = [sys.executable, "-m", "datamove", "--quiet", "run", str(spec), "--json"]
@@ -170,7 +170,7 @@ def test_kill_9_during_the_second_pass_resumes_it(make_db, tmp_path) -> None:
     (report,) = json.loads(finish.stdout)["tables"]
     assert report["copied"] == 0 and report["chunks_skipped"] == 20
     (table,) = Migration.from_file(spec).status().tables
-    assert table["second_pass"] == {"done": 20, "total": 20, "rejects": 0}
+    assert table.second_pass.to_dict() == {"done": 20, "total": 20, "rejects": 0}
 
     employees = fetch(tgt, "SELECT id, legacy_id FROM employees")
     assert len({new for new, _ in employees}) == 6000, "no key minted twice"

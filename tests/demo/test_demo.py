@@ -61,13 +61,13 @@ def _check(result: DemoResult) -> None:
         assert result.rows[target] == expected, target
 
     assert len(result.rejects) == 2
-    orphan = next(r for r in result.rejects if r["table"] == "orders")
-    assert orphan["key"] == [ORPHAN_ORDER_ID] and "orphan" in orphan["reason"]
-    reject = next(r for r in result.rejects if r["table"] == "payments")
-    assert reject["table"] == "payments"
-    assert reject["key"] == [bad_id]
-    assert reject["column"] == "amount"
-    assert "decimal places" in reject["reason"]
+    orphan = next(r for r in result.rejects if r.table == "orders")
+    assert orphan.key == (ORPHAN_ORDER_ID,) and "orphan" in orphan.reason
+    reject = next(r for r in result.rejects if r.table == "payments")
+    assert reject.table == "payments"
+    assert reject.key == (bad_id,)
+    assert reject.column == "amount"
+    assert "decimal places" in reject.reason
     assert _query(platform, f"SELECT count(*) FROM payments WHERE id = {bad_id}") == [(0,)]
 
     for table, column, source_column in MONEY:

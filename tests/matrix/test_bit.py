@@ -171,10 +171,10 @@ def test_a_bit_value_the_target_type_cannot_hold_is_a_reject(
     result = Migration.from_file(spec).run()
 
     assert result.rejects_total == 2
-    rejects = {r["key"][0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
+    rejects = {r.key[0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
     assert set(rejects) == {3, 4}
-    assert rejects[3]["column"] == "n"
-    assert "BIT(4)" in rejects[3]["reason"] and "boolean" in rejects[3]["reason"]
+    assert rejects[3].column == "n"
+    assert "BIT(4)" in rejects[3].reason and "boolean" in rejects[3].reason
     stored = fetch(target, "SELECT id, n, w FROM nibbles ORDER BY id")
     assert [(i, int(n), int(w)) for i, n, w in stored] == [(1, 0, 0), (2, 1, 2**63 - 1)]
     _assert_verified(spec)

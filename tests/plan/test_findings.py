@@ -206,5 +206,5 @@ def test_charset_narrowing_into_a_latin1_column(sqlite_db, mysql_db, tmp_path) -
     spec = write_spec(tmp_path / "m.yaml", source, mysql_db, "  notes:", max_rejects=1)
     Migration.from_file(spec).run()
     (reject,) = Migration.from_file(spec).status(rejects=True).rejects
-    assert reject["key"] == [2]
+    assert reject.key == (2,)
     assert fetch(mysql_db, "SELECT id, body FROM notes") == [(1, "Müller")]

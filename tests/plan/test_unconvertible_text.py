@@ -55,7 +55,7 @@ def test_plan_counts_text_without_a_unicode_form(mysql_db, sqlite_db, tmp_path) 
     # At run time those rows are rejects, as the plan said.
     result = Migration.from_file(spec).run()
     rejects = Migration.from_file(spec).status(rejects=True).rejects
-    assert sorted((r["key"][0], r["column"]) for r in rejects) == [(1, "s"), (2, "code"), (3, "s")]
+    assert sorted((r.key[0], r.column) for r in rejects) == [(1, "s"), (2, "code"), (3, "s")]
     assert result.rejects_total == 3
     assert Migration.from_file(spec).verify().ok
 

@@ -52,7 +52,7 @@ def test_plan_counts_zero_dates_the_spec_does_not_handle(mysql_db, sqlite_db, tm
     result = Migration.from_file(spec).run()
     assert result.rejects_total == 2
     rejects = Migration.from_file(spec).status(rejects=True).rejects
-    assert {r["key"][0] for r in rejects} == {1, 2}
+    assert {r.key[0] for r in rejects} == {1, 2}
 
 
 def test_the_declared_when_makes_them_null_and_silences_the_warning(

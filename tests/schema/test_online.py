@@ -38,8 +38,8 @@ def test_foreign_keys_wait_for_sync_under_a_concurrent_writer(make_db, tmp_path,
     result = migration.run(on_event=application)
     assert result.rejects_total == 0
     pending = migration.status().pending_steps
-    assert [(s["kind"], s["status"]) for s in pending] == [("validate", "pending")], pending
-    assert "sync" in pending[0]["when"]
+    assert [(s.kind, s.status) for s in pending] == [("validate", "pending")], pending
+    assert "sync" in pending[0].when
     assert fetch(tgt, "SELECT count(*) FROM txn WHERE acct_id = 400048") == [(1,)]
     schema = migration.verify().checks
     assert any(c.kind == "schema" and not c.ok for c in schema), "not valid yet: verify says so"
@@ -73,8 +73,8 @@ def test_an_orphan_the_application_wrote_fails_validation_by_name_and_resumes(
         migration.run()
     assert "txn_acct_id_fkey" in failed.value.message and "999999" in failed.value.message
     pending = migration.status().pending_steps
-    assert [(s["kind"], s["status"]) for s in pending] == [("validate", "failed")]
-    assert "999999" in pending[0]["error"]
+    assert [(s.kind, s.status) for s in pending] == [("validate", "failed")]
+    assert "999999" in pending[0].error
     execute(src, "DELETE FROM txn WHERE id = 777")
     migration.run(restart=("txn",))
     assert migration.status().pending_steps == []

@@ -85,7 +85,7 @@ def test_kill_between_chunks_resumes_to_every_index_and_foreign_key(
     _kill(proc)
     assert 6 <= _committed(spec) < 24, "the kill must land mid-run"
     pending = Migration.from_file(spec).status().pending_steps
-    assert any(s["kind"] == "foreign_key" for s in pending), pending
+    assert any(s.kind == "foreign_key" for s in pending), pending
     _assert_finished(spec, src, tgt, reference)
 
 

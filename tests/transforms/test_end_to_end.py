@@ -45,9 +45,9 @@ def test_transforms_in_a_run_into_postgresql(sqlite_db, pg_db, tmp_path) -> None
 
     result = Migration.from_file(spec).run()
     assert result.rejects_total == 2
-    rejects = {r["key"][0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
-    assert rejects[2]["column"] == "created" and "does not exist" in rejects[2]["reason"]
-    assert rejects[3]["column"] == "status" and "map" in rejects[3]["reason"]
+    rejects = {r.key[0]: r for r in Migration.from_file(spec).status(rejects=True).rejects}
+    assert rejects[2].column == "created" and "does not exist" in rejects[2].reason
+    assert rejects[3].column == "status" and "map" in rejects[3].reason
     rows = fetch(pg_db, "SELECT id, status, created, amount, name FROM orders ORDER BY id")
     assert rows[0] == (
         1,

@@ -19,7 +19,7 @@ from datamove import Migration
 from datamove.core.evidence import Check
 from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors, UsageError
-from datamove.state.checks import CheckLog
+from datamove.state.store import StateStore
 from datamove.verify.runner import VerifyOptions
 from datamove.verify.standalone import diff_tables
 from tests.conftest import execute, fetch
@@ -189,11 +189,12 @@ def test_checks_are_recorded_in_the_state_store(moved: Any) -> None:
     dialect = Dialect.for_url(target, role="target")
     try:
         with dialect.connect() as conn:
-            rows = CheckLog(dialect, migration.spec.name).for_run(conn, result.run_id or "")
+            state = StateStore(dialect, migration.spec.name)
+            rows = state.checks.for_run(conn, result.run_id or "")
     finally:
         dialect.dispose()
-    assert [r["name"] for r in rows] == [c.name for c in result.checks]
-    assert all(r["status"] == "passed" for r in rows)
+    assert [r.check.name for r in rows] == [c.name for c in result.checks]
+    assert all(r.check.status == "passed" for r in rows)
     runs = fetch(target, "SELECT command, status FROM datamove.runs ORDER BY started_at")
     assert runs[-1] == ("verify", "ok")
 
@@ -205,18 +206,17 @@ def test_long_details_are_recorded_whole(engine: str, make_db: Any) -> None:
     dialect = Dialect.for_url(url, role="target")
     changed = [{"key": [str(n)], "columns": {"doc": ["é" * 100, "x" * 100]}} for n in range(1000)]
     check = Check("t: checksum", "checksum", "t", "failed", details={"changed": changed})
-    log = CheckLog(dialect, "m")
+    state = StateStore(dialect, "m")
     try:
         with dialect.connect() as conn:
-            dialect.ensure_state_schema(conn)
-            log.ensure(conn)
-            log.record(conn, "run-1", [check])
+            state.ensure(conn)
+            state.checks.record(conn, "run-1", [check])
             conn.commit()
-            (row,) = log.for_run(conn, "run-1")
+            (row,) = state.checks.for_run(conn, "run-1")
     finally:
         dialect.dispose()
     assert len(json.dumps(changed)) > 200_000
-    assert row["details"] == {"changed": changed}
+    assert row.check.details == {"changed": changed}
 
 
 def test_bad_input(moved: Any, make_db: Any, tmp_path: Path) -> None:

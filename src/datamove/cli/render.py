@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from datamove.copy import RunResult
+from datamove.core.evidence import RunStatus
 from datamove.events import (
     ChunkCommitted,
     ChunkRetried,
@@ -31,7 +32,9 @@ from datamove.events import (
     TableFinished,
     TableStarted,
 )
+from datamove.migration import Status
 from datamove.plan import Plan, Severity
+from datamove.state.records import StepRecord
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -205,19 +208,19 @@ def plan_text(plan: Plan) -> None:
     )
 
 
-def steps_text(steps: list[dict[str, Any]]) -> None:
+def steps_text(steps: list[StepRecord]) -> None:
     """Schema steps not done yet, each with when it runs (and its error, if it failed)."""
     grid = Table(title="schema steps not done", title_justify="left")
     for name in ("table", "step", "status", "runs"):
         grid.add_column(name)
     for s in steps:
-        status = s["status"] + (f": {s['error']}" if s["error"] else "")
-        step = f"{s['kind'].replace('_', ' ')} {s['name']}"
-        grid.add_row(s["table"], escape(step), escape(status), escape(s["when"]))
+        status = s.status + (f": {s.error}" if s.error else "")
+        step = f"{s.kind.value.replace('_', ' ')} {s.name}"
+        grid.add_row(s.table, escape(step), escape(status), escape(s.when))
     out.print(grid)
 
 
-def status_text(status: Any) -> None:
+def status_text(status: Status) -> None:
     out.print(f"[bold]{status.name}[/] on {status.target}")
     if not status.tables:
         out.print("nothing has run yet")
@@ -226,16 +229,15 @@ def status_text(status: Any) -> None:
     for name in ("table", "chunks", "rows", "rejects", "rows/s", "schema steps", "second pass"):
         table.add_column(name, justify="left" if name == "table" else "right")
     for t in status.tables:
-        rate = f"{t['rows_per_second']:,.0f}" if t["rows_per_second"] else "-"
-        second = t["second_pass"]
+        rate = f"{t.rows_per_second:,.0f}" if t.rows_per_second else "-"
         table.add_row(
-            t["table"],
-            f"{t['chunks_done']}/{t['chunks_total']}",
-            f"{t['rows']:,}",
-            str(t["rejects"]),
+            t.table,
+            f"{t.chunks_done}/{t.chunks_total}",
+            f"{t.rows:,}",
+            str(t.rejects),
             rate,
-            f"{t['steps']['done']}/{t['steps']['total']}" if t["steps"] else "-",
-            f"{second['done']}/{second['total']}" if second else "-",
+            f"{t.steps.done}/{t.steps.total}" if t.steps else "-",
+            f"{t.second_pass.done}/{t.second_pass.total}" if t.second_pass else "-",
         )
     out.print(table)
     out.print(f"{status.rejects_total} reject(s)")
@@ -243,9 +245,9 @@ def status_text(status: Any) -> None:
         run = status.last_run
         crashed = " (no finish recorded: still running, or killed)"
         out.print(
-            f"last run {run['run_id']}: {run['status']}, "
-            f"started {run['started_at']:%Y-%m-%d %H:%M:%S} UTC"
-            f"{crashed if run['status'] == 'running' else ''}"
+            f"last run {run.run_id}: {run.status.value}, "
+            f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC"
+            f"{crashed if run.status is RunStatus.running else ''}"
         )
     if status.last_error:
         out.print(f"[red]last error:[/] {escape(status.last_error)}")
@@ -258,9 +260,7 @@ def status_text(status: Any) -> None:
         for name in ("table", "key", "column", "reason", "value"):
             grid.add_column(name)
         for r in status.rejects:
-            grid.add_row(
-                r["table"], json.dumps(r["key"]), r["column"] or "-", r["reason"], r["value"] or ""
-            )
+            grid.add_row(r.table, r.key_text, r.column or "-", r.reason, r.value or "")
         out.print(grid)
 
 

@@ -86,3 +86,29 @@ class Step:
     @property
     def label(self) -> str:
         return f"{self.table}: {self.kind.value.replace('_', ' ')} {self.name}"
+
+
+class RunCommand(StrEnum):
+    """The command a recorded run was: the vocabulary of ``runs.command`` (checked on write)."""
+
+    run = "run"
+    """Copy the tables in scope, chunk by chunk (resumable)."""
+    verify = "verify"
+    """Check target = mapping(source); its checks are recorded with the run."""
+    sync = "sync"
+    """Apply captured changes (or changes past the watermark) to the target."""
+    repair = "repair"
+    """Re-copy the chunks verification found different."""
+    capture = "capture"
+    """Install or remove change capture on the source."""
+
+
+class RunStatus(StrEnum):
+    """Where a recorded run stands."""
+
+    running = "running"
+    """Started, no finish recorded: still running, or killed."""
+    ok = "ok"
+    """Finished; for ``verify``, every check passed."""
+    failed = "failed"
+    """Stopped on an error (recorded with the run), or ``verify`` found failed checks."""

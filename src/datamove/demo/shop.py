@@ -28,6 +28,7 @@ from datamove.demo.proof import Proof, prove
 from datamove.events import Event, Message, TableFinished
 from datamove.migration import Migration
 from datamove.plan import Severity
+from datamove.state.records import RejectView
 from datamove.sync.runner import SyncResult
 
 DEFAULT_DIRECTORY = Path("demo-output")
@@ -199,7 +200,7 @@ class DemoResult:
     directory: Path
     spec_path: Path
     rows: dict[str, int] = field(default_factory=dict)
-    rejects: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[RejectView] = field(default_factory=list)
     proof: Proof | None = None
     live_writes: int = 0
     synced: SyncResult | None = None
@@ -397,8 +398,8 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     )
     for r in status.rejects:
         out.print(
-            f"   {r['table']} key {json.dumps(r['key'])} {escape(r['column'] or '-')}: "
-            f"{escape(r['reason'])}  [dim](value {escape(r['value'] or 'NULL')})[/]"
+            f"   {r.table} key {r.key_text} {escape(r.column or '-')}: "
+            f"{escape(r.reason)}  [dim](value {escape(r.value or 'NULL')})[/]"
         )
 
     spec_arg = shlex.quote(str(spec_path))

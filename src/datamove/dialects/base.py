@@ -593,6 +593,14 @@ class Dialect:
         """Create the schema that holds the state tables, if the engine has schemas."""
 
     @contextmanager
+    def state_lock(self, conn: Connection) -> Iterator[None]:
+        """Hold, for the block, the lock that lets one process at a time create or upgrade the
+        state store (on ``conn``, inside its open transaction); a wait past a minute raises
+        ``TransientError``. Here the transaction is the lock: SQLite's target transactions
+        take the write lock as they begin."""
+        yield
+
+    @contextmanager
     def temporary_table(
         self, conn: Connection, name: str, columns: Sequence[sa.Column[Any]]
     ) -> Iterator[sa.Table]:

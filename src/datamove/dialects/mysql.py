@@ -42,6 +42,7 @@ from datamove.dialects.mysqlvalues import (
     unread,
 )
 from datamove.dialects.types import classify_generic, describe
+from datamove.errors import TransientError
 
 DEFAULT_DRIVER = "mysqlconnector"
 
@@ -586,6 +587,21 @@ class MySQL(Dialect):
 
     def change_time_type(self) -> sa.types.TypeEngine[Any]:
         return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
+
+    @contextmanager
+    def state_lock(self, conn: Connection) -> Iterator[None]:
+        # A named lock of the session (per database: names are server-wide, at most 64
+        # characters); DDL commits by itself here, so no transaction could hold the upgrade.
+        name = sa.func.concat("datamove.state.", sa.func.md5(sa.func.database()))
+        if conn.execute(sa.select(sa.func.get_lock(name, 60))).scalar() != 1:
+            raise TransientError(
+                "waited 60 s for another datamove to create or upgrade the state store",
+                hint="run the command again once the other datamove's run has started",
+            )
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.release_lock(name)))
 
     def capture_names(self, conn: Connection) -> set[str]:
         rows = conn.execute(

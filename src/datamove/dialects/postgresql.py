@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar
@@ -42,6 +42,8 @@ _TRANSIENT_SQLSTATES = {
     "57P03",  # cannot_connect_now
     "53300",  # too_many_connections
 }
+_STATE_LOCK_KEY = 0x646D5F7374617465
+"""The advisory lock key of state store upgrades ("dm_state" in ASCII)."""
 _cursor_names = itertools.count()
 _BLOCK_BYTES = 1 << 20
 _tzinfo = attrgetter("tzinfo")
@@ -484,6 +486,17 @@ class PostgreSQL(Dialect):
 
     def ensure_state_schema(self, conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.STATE_SCHEMA or '')}"))
+
+    @contextmanager
+    def state_lock(self, conn: Connection) -> Iterator[None]:
+        # A transaction-level advisory lock (per database): released when the caller commits
+        # the upgrade, so a waiter sees it whole. lock_timeout bounds the wait.
+        try:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STATE_LOCK_KEY})
+        except sa.exc.DBAPIError as exc:
+            raise self.translate(exc) from exc
+        yield
 
 
 def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

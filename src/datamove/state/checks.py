@@ -10,51 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.core.evidence import Check
-from datamove.dialects.base import Dialect
-from datamove.dialects.types import LONG_TEXT
+from datamove.state.records import RecordedCheck
 
 
 class CheckLog:
-    """The ``checks`` state table of one migration."""
+    """The ``checks`` state table of one migration (``state.schema``)."""
 
-    def __init__(self, dialect: Dialect, migration: str) -> None:
+    def __init__(self, table: sa.Table, migration: str) -> None:
+        self.t = table
         self.migration = migration
-        self.metadata = sa.MetaData()
-        schema, name = dialect.state_table_name("checks")
-        self.checks = sa.Table(
-            name,
-            self.metadata,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("migration", sa.String(100), nullable=False),
-            sa.Column("run_id", sa.String(36), nullable=False),
-            sa.Column("name", sa.String(255), nullable=False),
-            sa.Column("kind", sa.String(30), nullable=False),
-            sa.Column("table_name", sa.String(255)),
-            sa.Column("status", sa.String(10), nullable=False),
-            sa.Column("expected", LONG_TEXT),
-            sa.Column("actual", LONG_TEXT),
-            sa.Column("details", LONG_TEXT),
-            sa.Column("seconds", sa.Float),
-            sa.Column("created_at", sa.DateTime, nullable=False),
-            sa.Index(None, "migration", "run_id"),
-            schema=schema,
-        )
-
-    def ensure(self, conn: Connection) -> None:
-        self.metadata.create_all(conn, checkfirst=True)
 
     def record(self, conn: Connection, run_id: str, checks: Sequence[Check]) -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if not checks:
             return
         conn.execute(
-            self.checks.insert(),
+            self.t.insert(),
             [
                 {
                     "migration": self.migration,
@@ -73,21 +49,28 @@ class CheckLog:
             ],
         )
 
-    def for_run(self, conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    def for_run(self, conn: Connection, run_id: str) -> list[RecordedCheck]:
         """The checks one run recorded, in the order they ran."""
-        c = self.checks
+        c = self.t.c
         rows = conn.execute(
-            sa.select(
-                c.c.name,
-                c.c.kind,
-                c.c.table_name,
-                c.c.status,
-                c.c.expected,
-                c.c.actual,
-                c.c.details,
-                c.c.seconds,
-            )
-            .where(c.c.migration == self.migration, c.c.run_id == run_id)
-            .order_by(c.c.id)
+            sa.select(self.t)
+            .where(c.migration == self.migration, c.run_id == run_id)
+            .order_by(c.id)
         )
-        return [dict(r._mapping) | {"details": json.loads(r.details or "{}")} for r in rows]
+        return [
+            RecordedCheck(
+                r.run_id,
+                r.created_at,
+                Check(
+                    r.name,
+                    r.kind,
+                    r.table_name,
+                    r.status,
+                    r.expected or "",
+                    r.actual or "",
+                    json.loads(r.details or "{}"),
+                    r.seconds or 0.0,
+                ),
+            )
+            for r in rows
+        ]

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.core.evidence import Step, StepKind
-from datamove.dialects.types import LONG_TEXT
+from datamove.state.records import Progress, StepRecord
 
 
 def _now() -> dt.datetime:
@@ -26,25 +25,11 @@ def _now() -> dt.datetime:
 
 
 class StepLog:
-    """The ``steps`` state table of one migration (created with the other state tables)."""
+    """The ``steps`` state table of one migration (``state.schema``)."""
 
     def __init__(self, table: sa.Table, migration: str) -> None:
         self.t = table
         self.migration = migration
-
-    @staticmethod
-    def columns() -> list[sa.Column[Any]]:
-        return [
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("kind", sa.String(20), primary_key=True),
-            sa.Column("name", sa.String(255), primary_key=True),
-            sa.Column("status", sa.String(10), nullable=False),
-            sa.Column("run_when", sa.String(200), nullable=False),
-            sa.Column("error", LONG_TEXT),
-            sa.Column("run_id", sa.String(36)),
-            sa.Column("updated_at", sa.DateTime, nullable=False),
-        ]
 
     def _where(self, table: str | None = None) -> sa.ColumnElement[bool]:
         cond = self.t.c.migration == self.migration
@@ -121,7 +106,7 @@ class StepLog:
         )
         return set(rows.scalars())
 
-    def unfinished(self, conn: Connection) -> list[dict[str, Any]]:
+    def unfinished(self, conn: Connection) -> list[StepRecord]:
         """Every step pending or failed, with when it runs and its last error (a step
         ``accepted`` undone, such as a foreign key left unvalidated over the run's own
         rejects, is not listed: the rejects are)."""
@@ -138,18 +123,11 @@ class StepLog:
             .order_by(self.t.c.table_name, self.t.c.kind, self.t.c.name)
         )
         return [
-            {
-                "table": r.table_name,
-                "kind": r.kind,
-                "name": r.name,
-                "status": r.status,
-                "when": r.run_when,
-                "error": r.error,
-            }
+            StepRecord(r.table_name, StepKind(r.kind), r.name, r.status, r.run_when, r.error)
             for r in rows
         ]
 
-    def summaries(self, conn: Connection) -> dict[str, dict[str, int]]:
+    def summaries(self, conn: Connection) -> dict[str, Progress]:
         """Per table: steps done and in all."""
         rows = conn.execute(
             sa.select(
@@ -160,7 +138,7 @@ class StepLog:
             .where(self._where())
             .group_by(self.t.c.table_name)
         )
-        return {r.table_name: {"done": int(r.done or 0), "total": int(r.total)} for r in rows}
+        return {r.table_name: Progress(int(r.done or 0), int(r.total)) for r in rows}
 
     def forget(self, conn: Connection, table: str) -> None:
         conn.execute(self.t.delete().where(self._where(table)))

@@ -8,19 +8,25 @@ On PostgreSQL the tables live in a ``datamove`` schema; elsewhere they are ``dat
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.core.evidence import RejectRecord
+from datamove.core.evidence import RejectRecord, RunCommand, RunStatus
 from datamove.core.keys import KeyRange, KeyValue, decode_key, encode_key
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import LONG_TEXT
+from datamove.state import upgrade
+from datamove.state.checks import CheckLog
+from datamove.state.records import (
+    RejectView,
+    RunRecord,
+    SecondPassProgress,
+    StepRecord,
+    TableSummary,
+)
+from datamove.state.schema import StateSchema
 from datamove.state.steps import StepLog
 
 SECOND_PASS_REJECT = "second pass: "
@@ -53,129 +59,69 @@ class StateStore:
     def __init__(self, dialect: Dialect, migration: str) -> None:
         self.dialect = dialect
         self.migration = migration
-        md = sa.MetaData()
-
-        def table(name: str, *cols: sa.Column[Any] | sa.Constraint | sa.Index) -> sa.Table:
-            schema, tname = dialect.state_table_name(name)
-            return sa.Table(tname, md, *cols, schema=schema)
-
-        self.runs = table(
-            "runs",
-            sa.Column("run_id", sa.String(36), primary_key=True),
-            sa.Column("migration", sa.String(100), nullable=False),
-            sa.Column("command", sa.String(20), nullable=False),
-            sa.Column("status", sa.String(20), nullable=False),
-            sa.Column("started_at", sa.DateTime, nullable=False),
-            sa.Column("finished_at", sa.DateTime),
-            sa.Column("rows", sa.BigInteger),
-            sa.Column("rejects", sa.Integer),
-            sa.Column("error", LONG_TEXT),
-        )
-        self.tables = table(
-            "tables",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("mapping_hash", sa.String(64), nullable=False),
-            sa.Column("chunks_total", sa.Integer, nullable=False),
-            sa.Column("planned_at", sa.DateTime, nullable=False),
-            sa.Column("finalized_at", sa.DateTime),
-        )
-        self.checkpoints = table(
-            "checkpoints",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("chunk_no", sa.Integer, primary_key=True),
-            sa.Column("lo", sa.Text),
-            sa.Column("hi", sa.Text),
-            sa.Column("status", sa.String(10), nullable=False),
-            sa.Column("rows", sa.BigInteger, nullable=False),
-            sa.Column("rejects", sa.Integer, nullable=False),
-            sa.Column("path", sa.String(20)),
-            sa.Column("seconds", sa.Float),
-            sa.Column("commits", sa.Integer, nullable=False),
-            sa.Column("run_id", sa.String(36)),
-            sa.Column("committed_at", sa.DateTime),
-        )
-        self.second_pass = table(
-            "second_pass",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("chunk_no", sa.Integer, primary_key=True),
-            sa.Column("status", sa.String(10), nullable=False),
-            sa.Column("rows", sa.BigInteger, nullable=False),
-            sa.Column("rejects", sa.Integer, nullable=False),
-            sa.Column("run_id", sa.String(36)),
-            sa.Column("committed_at", sa.DateTime),
-        )
-        self.rejects = table(
-            "rejects",
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("migration", sa.String(100), nullable=False),
-            sa.Column("table_name", sa.String(255), nullable=False),
-            sa.Column("chunk_no", sa.Integer, nullable=False),
-            sa.Column("key", sa.Text, nullable=False),
-            sa.Column("column_name", sa.String(255)),
-            sa.Column("reason", LONG_TEXT, nullable=False),
-            sa.Column("value", LONG_TEXT),
-            sa.Column("run_id", sa.String(36)),
-            sa.Column("created_at", sa.DateTime, nullable=False),
-            sa.Index(None, "migration", "table_name", "chunk_no"),
-        )
-        self.steps = StepLog(table("steps", *StepLog.columns()), migration)
+        self.schema = schema = StateSchema(dialect)
+        self.runs = schema.runs
+        self.tables = schema.tables
+        self.checkpoints = schema.checkpoints
+        self.second_pass = schema.second_pass
+        self.rejects = schema.rejects
+        self.steps = StepLog(schema.steps, migration)
         """Every schema action on the target, with its status (``state.steps``)."""
-        self.metadata = md
+        self.checks = CheckLog(schema.checks, migration)
+        """Every check ``verify`` ran, with its evidence (``state.checks``)."""
 
     # -- setup -----------------------------------------------------------------------------
 
     def ensure(self, conn: Connection) -> None:
-        """Create the state schema and tables when missing (idempotent)."""
-        self.dialect.ensure_state_schema(conn)
-        self.metadata.create_all(conn, checkfirst=True)
+        """Create the state store, or upgrade it in place, to the current version (idempotent;
+        a store newer than this datamove is refused: ``state.upgrade``)."""
+        upgrade.ensure(conn, self.dialect, self.schema)
 
     def exists(self, conn: Connection) -> bool:
         schema = self.runs.schema
         return bool(sa.inspect(conn).has_table(self.runs.name, schema=schema))
 
+    def readable(self, conn: Connection) -> bool:
+        """Whether there is a state store to read; one newer than this datamove is refused
+        (``UsageError``): its tables may mean what this datamove does not know. An older one
+        reads as it is (only a writing command upgrades it)."""
+        if not self.exists(conn):
+            return False
+        upgrade.refuse_newer(upgrade.stored_version(conn, self.schema))
+        return True
+
     # -- runs ------------------------------------------------------------------------------
 
-    def start_run(self, conn: Connection, command: str) -> str:
-        run_id = str(uuid.uuid4())
-        conn.execute(
-            self.runs.insert().values(
-                run_id=run_id,
-                migration=self.migration,
-                command=command,
-                status="running",
-                started_at=_now(),
-            )
-        )
-        return run_id
-
-    def finish_run(
-        self,
-        conn: Connection,
-        run_id: str,
-        status: str,
-        rows: int,
-        rejects: int,
-        error: str | None = None,
-    ) -> None:
-        conn.execute(
-            self.runs.update()
-            .where(self.runs.c.run_id == run_id)
-            .values(status=status, finished_at=_now(), rows=rows, rejects=rejects, error=error)
-        )
-
-    def last_run(self, conn: Connection) -> dict[str, Any] | None:
+    def last_run(self, conn: Connection) -> RunRecord | None:
         """The most recent run: its status (``running`` after a crash too) and error."""
         r = self.runs
         row = conn.execute(
-            sa.select(r.c.run_id, r.c.status, r.c.started_at, r.c.finished_at, r.c.error)
+            sa.select(
+                r.c.run_id,
+                r.c.command,
+                r.c.status,
+                r.c.started_at,
+                r.c.finished_at,
+                r.c.rows,
+                r.c.rejects,
+                r.c.error,
+            )
             .where(r.c.migration == self.migration)
             .order_by(r.c.started_at.desc())
             .limit(1)
         ).first()
-        return None if row is None else dict(row._mapping)
+        if row is None:
+            return None
+        return RunRecord(
+            row.run_id,
+            RunCommand(row.command),
+            RunStatus(row.status),
+            row.started_at,
+            row.finished_at,
+            row.rows,
+            row.rejects,
+            row.error,
+        )
 
     # -- tables and chunks -----------------------------------------------------------------
 
@@ -395,7 +341,7 @@ class StateStore:
 
     def list_rejects(
         self, conn: Connection, table: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[RejectView]:
         r = self.rejects
         q = sa.select(r.c.table_name, r.c.key, r.c.column_name, r.c.reason, r.c.value).where(
             r.c.migration == self.migration
@@ -403,16 +349,7 @@ class StateStore:
         if table:
             q = q.where(r.c.table_name == table)
         rows = conn.execute(q.order_by(r.c.table_name, r.c.id).limit(limit)).all()
-        return [
-            {
-                "table": x.table_name,
-                "key": json.loads(x.key),
-                "column": x.column_name,
-                "reason": x.reason,
-                "value": x.value,
-            }
-            for x in rows
-        ]
+        return [RejectView(x.table_name, x.key, x.column_name, x.reason, x.value) for x in rows]
 
     def reopen_chunks(self, conn: Connection, table: str, chunk_nos: Sequence[int]) -> None:
         """Mark committed chunks as to be copied again (``repair``); their second pass too."""
@@ -473,7 +410,7 @@ class StateStore:
             for t in chunk_rows.keys() | outside.keys()
         }
 
-    def table_summaries(self, conn: Connection) -> list[dict[str, Any]]:
+    def table_summaries(self, conn: Connection) -> list[TableSummary]:
         """Per table: chunks done/total, rows, rejects, seconds spent and, for tables with
         one, second-pass chunks done/total — for ``status``."""
         c = self.checkpoints
@@ -491,20 +428,20 @@ class StateStore:
             .group_by(c.c.table_name)
             .order_by(c.c.table_name)
         ).all()
-        steps = self._has(self.steps.t, conn) and self.steps.summaries(conn)
+        steps = self.steps.summaries(conn) if self._has(self.steps.t, conn) else {}
         second = self._second_pass_summaries(conn)
+        second_rejects = {table: p.rejects for table, p in second.items()}
         return [
-            {
-                "table": r.table_name,
-                "chunks_done": int(r.chunks_done or 0),
-                "chunks_total": int(r.chunks_total),
-                "rows": int(r.rows),
-                "rejects": int(r.rejects) + second.get(r.table_name, {}).get("rejects", 0),
-                "seconds": float(r.seconds),
-                "rows_per_second": (float(r.rows) / float(r.seconds)) if r.seconds else None,
-                "steps": (steps or {}).get(r.table_name),
-                "second_pass": second.get(r.table_name),
-            }
+            TableSummary(
+                table=r.table_name,
+                chunks_done=int(r.chunks_done or 0),
+                chunks_total=int(r.chunks_total),
+                rows=int(r.rows),
+                rejects=int(r.rejects) + second_rejects.get(r.table_name, 0),
+                seconds=float(r.seconds),
+                steps=steps.get(r.table_name),
+                second_pass=second.get(r.table_name),
+            )
             for r in rows
         ]
 
@@ -515,7 +452,7 @@ class StateStore:
 
     def created_tables(self, conn: Connection) -> set[str]:
         """Tables datamove created (their ``table`` step is recorded); none without a store."""
-        if not self.exists(conn) or not self._has(self.steps.t, conn):
+        if not self.readable(conn) or not self._has(self.steps.t, conn):
             return set()
         return self.steps.created_tables(conn)
 
@@ -526,11 +463,11 @@ class StateStore:
         found = self.steps.statuses(conn, table)
         return {(kind, name): status for (_, kind, name), status in found.items()}
 
-    def unfinished_steps(self, conn: Connection) -> list[dict[str, Any]]:
+    def unfinished_steps(self, conn: Connection) -> list[StepRecord]:
         """Schema steps not done yet, for ``status``."""
         return self.steps.unfinished(conn) if self._has(self.steps.t, conn) else []
 
-    def _second_pass_summaries(self, conn: Connection) -> dict[str, dict[str, int]]:
+    def _second_pass_summaries(self, conn: Connection) -> dict[str, SecondPassProgress]:
         """Per table with a second pass: its chunks done/total and its rejects."""
         p = self.second_pass
         if not self._has(p, conn):
@@ -546,10 +483,6 @@ class StateStore:
             .group_by(p.c.table_name)
         )
         return {
-            r.table_name: {
-                "done": int(r.done or 0),
-                "total": int(r.total),
-                "rejects": int(r.rejects),
-            }
+            r.table_name: SecondPassProgress(int(r.done or 0), int(r.total), int(r.rejects))
             for r in rows
         }

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Connection
 
 from datamove.core.keys import decode_key, encode_key
 from datamove.dialects.base import Dialect
+from datamove.state import upgrade
+from datamove.state.schema import StateSchema
 
 
 @dataclass(frozen=True)
@@ -28,43 +30,20 @@ def _now() -> dt.datetime:
 
 
 class SyncState:
-    """The ``sync`` and ``captures`` state tables of one migration."""
+    """The ``sync``, ``captures`` and ``watermarks`` state tables of one migration
+    (``state.schema``)."""
 
     def __init__(self, dialect: Dialect, migration: str) -> None:
         self.dialect = dialect
         self.migration = migration
-        self.metadata = md = sa.MetaData()
-
-        def table(name: str, *cols: sa.Column[Any]) -> sa.Table:
-            schema, tname = dialect.state_table_name(name)
-            return sa.Table(tname, md, *cols, schema=schema)
-
-        self.sync = table(
-            "sync",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("applied_seq", sa.BigInteger, nullable=False),
-            sa.Column("watermark", sa.Text),
-            sa.Column("applied_total", sa.BigInteger, nullable=False),
-            sa.Column("updated_at", sa.DateTime, nullable=False),
-        )
-        self.captures = table(
-            "captures",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("active_at_backfill", sa.Boolean, nullable=False),
-            sa.Column("checked_at", sa.DateTime, nullable=False),
-        )
-        self.watermarks = table(
-            "watermarks",
-            sa.Column("migration", sa.String(100), primary_key=True),
-            sa.Column("table_name", sa.String(255), primary_key=True),
-            sa.Column("watermark", sa.Text),
-            sa.Column("updated_at", sa.DateTime, nullable=False),
-        )
+        self.schema = StateSchema(dialect)
+        self.sync = self.schema.sync
+        self.captures = self.schema.captures
+        self.watermarks = self.schema.watermarks
 
     def ensure(self, conn: Connection) -> None:
-        self.dialect.ensure_state_schema(conn)
-        self.metadata.create_all(conn, checkfirst=True)
+        """Make the target's state store current (``state.upgrade``)."""
+        upgrade.ensure(conn, self.dialect, self.schema)
 
     def exists(self, conn: Connection) -> bool:
         return bool(sa.inspect(conn).has_table(self.sync.name, schema=self.sync.schema))
