@@ -135,11 +135,16 @@ class Migration:
                 run.rows, run.rejects = result.rows, result.rejects_total
             return result
 
-    def verify(self, options: VerifyOptions | None = None) -> VerifyResult:
+    def verify(
+        self, options: VerifyOptions | None = None, on_event: EventHandler = ignore
+    ) -> VerifyResult:
         """Prove target = mapping(source): every check runs, each is recorded as evidence."""
         with self._dialects(read_only=True) as (source, reader):
             plan = self._checked_plan(source, reader, "nothing was verified", data_lints=False)
-            result = Verifier(plan, self.spec, source, reader, options or VerifyOptions()).run()
+            verifier = Verifier(
+                plan, self.spec, source, reader, options or VerifyOptions(), on_event
+            )
+            result = verifier.run()
         target = Dialect.for_url(self.spec.target, role="target")
         try:
             recorder = Recorder(StateStore(target, self.spec.name))

@@ -200,8 +200,8 @@ def verify(
 
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.Spinner("verifying", _state["quiet"] or as_json):
-        result = _guard(lambda: migration.verify(options))
+    with render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
+        result = _guard(lambda: migration.verify(options, spinner))
     _verify_output(result, diff_out, as_json)
 
 

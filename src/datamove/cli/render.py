@@ -268,7 +268,14 @@ class Spinner:
     """A spinner with elapsed time on stderr while a long step without chunks runs."""
 
     def __init__(self, label: str, quiet: bool) -> None:
+        self.quiet = quiet
         self.status = None if quiet or not err.is_terminal else err.status(label + " …")
+
+    def __call__(self, event: Event) -> None:
+        """The step's messages (a retry, say), above the spinner."""
+        if isinstance(event, Message) and not self.quiet:
+            style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
+            err.print(f"[{style}]{escape(event.text)}[/]")
 
     def __enter__(self) -> Spinner:
         if self.status is not None:

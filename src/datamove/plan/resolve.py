@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.core.retry import retrying
 from datamove.core.types import TypeInfo
-from datamove.dialects.base import Dialect
+from datamove.dialects.base import Dialect, error_translator
 from datamove.dialects.types import describe
 from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
@@ -561,9 +562,11 @@ def resolve_plan(
     recreate: frozenset[str] = frozenset(),
 ) -> Plan:
     """Connect to both sides, reflect, and resolve ``spec`` into a ``Plan`` (``recreate``:
-    created tables a restart drops, planned as if absent)."""
-    with source.connect() as src, target.connect() as tgt:
-        try:
+    created tables a restart drops, planned as if absent); a dropped connection resolves
+    again on new ones (``core.retry``)."""
+
+    def resolve() -> Plan:
+        with source.connect() as src, target.connect() as tgt:
             return Resolver(spec, source, target).resolve(src, tgt, data_lints, recreate)
-        except sa.exc.DBAPIError as exc:
-            raise source.translate(exc) from exc
+
+    return retrying(resolve, error_translator(source, target), lambda *_: None)
