@@ -8,8 +8,6 @@ The CLI is a thin adapter over this class; everything it can do, Python can do::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,13 +19,13 @@ from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.dialects.base import Dialect
-from datamove.errors import ConnectionFailed, PlanHasErrors, UsageError
+from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
-from datamove.plan import Plan, resolve_plan
+from datamove.plan import Plan
+from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
-from datamove.state.recorder import Recorder
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
@@ -80,25 +78,14 @@ class Migration:
     def from_file(cls, path: str | Path) -> Migration:
         return cls(load_spec(path))
 
-    @contextmanager
-    def _dialects(
-        self, workers: int = 1, read_only: bool = False
-    ) -> Iterator[tuple[Dialect, Dialect]]:
-        """Both databases; ``read_only`` for commands that only read the target."""
-        source = Dialect.for_url(self.spec.source, role="source", pool_size=workers + 1)
-        target = Dialect.for_url(
-            self.spec.target, role="target", pool_size=workers + 2, read_only=read_only
-        )
-        try:
-            yield source, target
-        finally:
-            source.dispose()
-            target.dispose()
+    def _session(self, workers: int = 1, read_only: bool = False) -> Session:
+        """One command's context (``read_only``: the target is only read)."""
+        return Session(self.spec, workers=workers, read_only=read_only)
 
     def plan(self) -> Plan:
         """Resolve the spec against the live schemas: columns, types, order, findings."""
-        with self._dialects() as (source, target):
-            return resolve_plan(self.spec, source, target)
+        with self._session() as session:
+            return session.plan()
 
     def write_document(self, plan: Plan, path: str | Path) -> Path:
         """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
@@ -120,42 +107,48 @@ class Migration:
     ) -> RunResult:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
-        with self._dialects(workers) as (source, target):
-            recreate = self._recreated(source, target, restart)
-            plan = self._checked_plan(source, target, "nothing was copied", recreate=recreate)
-            state = StateStore(target, self.spec.name)
-            with Recorder(state).run(RunCommand.run) as run:
-                mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
-                capture.record_backfill(plan, source, target, state, tables, restart, mark)
-                online = self.spec.sync.mode is not SyncMode.none
-                engine = CopyEngine(
-                    plan, source, target, state, on_event, self.spec.max_rejects, online
-                )
-                result = engine.run(run.id, opts)
-                run.rows, run.rejects = result.rows, result.rejects_total
-            return result
+        with self._session(workers) as session:
+            return self._run(session, opts, on_event)
+
+    def _run(self, session: Session, opts: RunOptions, on_event: EventHandler) -> RunResult:
+        recreate = self._recreated(session, opts.restart)
+        plan = session.plan("nothing was copied", recreate=recreate)
+        with session.recorder.run(RunCommand.run) as run:
+            mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
+            capture.record_backfill(
+                plan,
+                session.source,
+                session.target,
+                session.state,
+                opts.tables,
+                opts.restart,
+                mark,
+            )
+            engine = CopyEngine(
+                session.compiled, session.state, on_event, self.spec.max_rejects, session.online
+            )
+            result = engine.run(run.id, opts)
+            run.rows, run.rejects = result.rows, result.rejects_total
+        return result
 
     def verify(
         self, options: VerifyOptions | None = None, on_event: EventHandler = ignore
     ) -> VerifyResult:
         """Prove target = mapping(source): every check runs, each is recorded as evidence."""
-        with self._dialects(read_only=True) as (source, reader):
-            plan = self._checked_plan(source, reader, "nothing was verified", data_lints=False)
-            verifier = Verifier(
-                plan, self.spec, source, reader, options or VerifyOptions(), on_event
-            )
-            result = verifier.run()
-        target = Dialect.for_url(self.spec.target, role="target")
-        try:
-            recorder = Recorder(StateStore(target, self.spec.name))
-            with recorder.run(RunCommand.verify) as run:
-                result.run_id, run.rejects = run.id, 0
-                recorder.record_checks(run, result.checks)
-                failed = sum(not c.ok for c in result.checks)
-                if failed:
-                    run.fail(f"{failed} check(s) failed")
-        finally:
-            target.dispose()
+        with self._session() as session:
+            return self._verify(session, options or VerifyOptions(), on_event)
+
+    def _verify(
+        self, session: Session, options: VerifyOptions, on_event: EventHandler
+    ) -> VerifyResult:
+        session.plan("nothing was verified", data_lints=False)
+        result = Verifier(session.compiled, self.spec, options, on_event).run()
+        with session.recorder.run(RunCommand.verify) as run:
+            result.run_id, run.rejects = run.id, 0
+            session.recorder.record_checks(run, result.checks)
+            failed = sum(not c.ok for c in result.checks)
+            if failed:
+                run.fail(f"{failed} check(s) failed")
         return result
 
     def repair(
@@ -166,19 +159,19 @@ class Migration:
         A remapped table is refused: its re-copied rows would get new keys under their
         children (``run --restart TABLE`` re-copies the children too).
         """
-        before = self.verify(VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS))
-        differing = [d for d in before.diffs if d.differences]
-        reopened: dict[str, list[int]] = {}
-        run = None
-        if differing:
-            with self._dialects() as (source, target):
-                plan = self._checked_plan(source, target, "nothing was repaired")
-                state = StateStore(target, self.spec.name)
-                with target.connect() as conn, conn.begin():
+        with self._session() as session:
+            checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
+            before = self._verify(session, checksum, on_event)
+            differing = [d for d in before.diffs if d.differences]
+            reopened: dict[str, list[int]] = {}
+            run = None
+            if differing:
+                plan = session.plan("nothing was repaired")
+                with session.target.connect() as conn, conn.begin():
                     for diff in differing:
-                        reopened[diff.table] = self._reopen(plan, state, conn, diff)
-            run = self.run(tables=tuple(reopened), on_event=on_event)
-        after = self.verify(VerifyOptions(tables))
+                        reopened[diff.table] = self._reopen(plan, session.state, conn, diff)
+                run = self._run(session, RunOptions(tables=tuple(reopened)), on_event)
+            after = self._verify(session, VerifyOptions(tables), on_event)
         return RepairResult(before, reopened, run, after)
 
     @staticmethod
@@ -198,63 +191,45 @@ class Migration:
         state.reopen_chunks(conn, diff.table, numbers)
         return numbers
 
-    def _recreated(
-        self, source: Dialect, target: Dialect, restart: tuple[str, ...]
-    ) -> frozenset[str]:
+    @staticmethod
+    def _recreated(session: Session, restart: tuple[str, ...]) -> frozenset[str]:
         """The tables a restart drops and makes again: those datamove created, among
         ``restart`` and the tables that reference them."""
         if not restart:
             return frozenset()
-        plan = resolve_plan(self.spec, source, target, data_lints=False)
+        plan = session.plan()
         return frozenset(
             name
             for name in plan.dependents(t for t in restart if t in plan.tables)
             if plan.tables[name].create and plan.tables[name].exists
         )
 
-    def _checked_plan(
-        self,
-        source: Dialect,
-        target: Dialect,
-        consequence: str,
-        data_lints: bool = True,
-        recreate: frozenset[str] = frozenset(),
-    ) -> Plan:
-        plan = resolve_plan(self.spec, source, target, data_lints, recreate)
-        if plan.errors:
-            lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in plan.errors)
-            raise PlanHasErrors(
-                f"the plan has {len(plan.errors)} error(s); {consequence}:\n{lines}",
-                hint="run `datamove plan SPEC` for every finding",
-            )
-        return plan
-
     def capture_install(self, tables: tuple[str, ...] = ()) -> list[str]:
         """Install change capture (changelog and triggers) on the source; before the backfill."""
-        with self._dialects() as (source, target):
-            plan = self._checked_plan(source, target, "no capture was installed")
+        with self._session() as session:
+            plan = session.plan("no capture was installed")
             self._known_tables(plan, tables)
-            return capture.install(plan, source, target, self.spec.name, tables)
+            return capture.install(plan, session.source, session.target, self.spec.name, tables)
 
     def capture_uninstall(self) -> None:
         """Remove every capture trigger and the changelog from the source."""
-        with self._dialects() as (source, target):
-            capture.uninstall(resolve_plan(self.spec, source, target), source)
+        with self._session() as session:
+            capture.uninstall(session.plan(), session.source)
 
     def capture_status(self) -> capture.CaptureStatus:
         """Capture state per table, pending changes, lag and the last applied sequence."""
-        with self._dialects(read_only=True) as (source, target):
-            plan = resolve_plan(self.spec, source, target)
-            return capture.status(plan, source, target, self.spec.name)
+        with self._session(read_only=True) as session:
+            plan = session.plan()
+            return capture.status(plan, session.source, session.target, self.spec.name)
 
     def sync(
         self, options: SyncOptions | None = None, on_event: EventHandler = ignore
     ) -> SyncResult:
         """Apply captured changes to the target by re-reading the current source rows."""
-        with self._dialects() as (source, target):
-            plan = self._checked_plan(source, target, "nothing was synced")
-            state = StateStore(target, self.spec.name)
-            with Recorder(state).run(RunCommand.sync) as run:
+        with self._session() as session:
+            plan = session.plan("nothing was synced")
+            source, target, state = session.source, session.target, session.state
+            with session.recorder.run(RunCommand.sync) as run:
                 schema = SchemaSteps(plan, target, state, run.id, on_event, online=True)
                 return Syncer(plan, self.spec, source, target, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)

@@ -21,7 +21,6 @@ from datamove.copy.scheduler import Scheduler
 from datamove.copy.schema import SchemaSteps
 from datamove.copy.tasks import ChunkTask, Executor, ThreadExecutor, WorkerContext
 from datamove.copy.throttle import Throttle
-from datamove.dialects.base import Dialect
 from datamove.errors import (
     MappingChanged,
     RejectLimitExceeded,
@@ -35,7 +34,7 @@ from datamove.events import (
     TableStarted,
 )
 from datamove.plan.compiled import CompiledPlan
-from datamove.plan.model import Plan, TablePlan
+from datamove.plan.model import TablePlan
 from datamove.state.store import ChunkState, StateStore
 
 
@@ -85,23 +84,21 @@ class RunResult:
 class CopyEngine:
     def __init__(
         self,
-        plan: Plan,
-        source: Dialect,
-        target: Dialect,
+        compiled: CompiledPlan,
         state: StateStore,
         on_event: EventHandler,
         max_rejects: int,
         online: bool = False,
     ) -> None:
-        self.plan = plan
-        self.source = source
-        self.target = target
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.source = compiled.source
+        self.target = compiled.target
         self.state = state
         self.emit = on_event
         self.max_rejects = max_rejects
         self.online = online
         """Change capture is on: rows may still arrive, so foreign keys wait for ``sync``."""
-        self.compiled = CompiledPlan(plan, source, target)
 
     # -- selection and preparation ---------------------------------------------------------
 

@@ -21,11 +21,10 @@ from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import CanonKey
 from datamove.core.retry import retrying
-from datamove.dialects.base import Dialect, error_translator
+from datamove.dialects.base import error_translator
 from datamove.errors import TransientError, UsageError
 from datamove.events import EventHandler, Message, ignore
 from datamove.plan.compiled import CompiledPlan
-from datamove.plan.model import Plan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
@@ -87,13 +86,12 @@ class Verifier:
 
     def __init__(
         self,
-        plan: Plan,
+        compiled: CompiledPlan,
         spec: MigrationSpec,
-        source: Dialect,
-        target: Dialect,
         options: VerifyOptions,
         on_event: EventHandler = ignore,
     ) -> None:
+        plan, source, target = compiled.plan, compiled.source, compiled.target
         unknown = [k for k in options.checks if k not in KINDS]
         if unknown:
             raise UsageError(
@@ -120,7 +118,7 @@ class Verifier:
         self.target = target
         self.options = options
         self.state = StateStore(target, spec.name)
-        self.compiled = CompiledPlan(plan, source, target)
+        self.compiled = compiled
         self.online = spec.sync.mode is not SyncMode.none
         self.rejected: dict[str, set[tuple[Any, ...]]] = {}
         self.rejected_rows: dict[str, int] = {}

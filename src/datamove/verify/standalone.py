@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors, SpecError
 from datamove.plan import resolve_plan
+from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
@@ -54,7 +55,8 @@ def diff_tables(
             lines = "\n".join(f"  {f.message}" for f in blocking)
             raise PlanHasErrors(f"cannot compare:\n{lines}")
         options = VerifyOptions((), ("count", "checksum"), max_diff_rows, show_values)
-        return Verifier(plan, spec, source, target, options).run(record_rejects=False)
+        compiled = CompiledPlan(plan, source, target)
+        return Verifier(compiled, spec, options).run(record_rejects=False)
     finally:
         source.dispose()
         target.dispose()

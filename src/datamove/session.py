@@ -1,0 +1,87 @@
+"""One command's context: the two databases, the plan resolved once and compiled, the
+evidence store and its recorder.
+
+Every ``Migration`` method opens one ``Session`` and hands its parts down, so no command
+resolves the plan more than once (``repair`` verifies, copies and verifies again on one plan)
+and every stage consumes the same compiled mapping.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from datamove.dialects.base import Dialect
+from datamove.errors import PlanHasErrors
+from datamove.plan import Plan, resolve_plan
+from datamove.plan.compiled import CompiledPlan
+from datamove.spec import MigrationSpec
+from datamove.spec.models import SyncMode
+from datamove.state import StateStore
+from datamove.state.recorder import Recorder
+
+
+class Session:
+    """Both dialects (``workers`` sizes their pools), the plan, the compiled plan, the state
+    store and its recorder; a context manager that disposes the connections."""
+
+    def __init__(self, spec: MigrationSpec, *, workers: int = 1, read_only: bool = False) -> None:
+        self.spec = spec
+        self.source = Dialect.for_url(spec.source, role="source", pool_size=workers + 1)
+        try:
+            self.target = Dialect.for_url(
+                spec.target, role="target", pool_size=workers + 2, read_only=read_only
+            )
+        except BaseException:
+            self.source.dispose()
+            raise
+        self.state = StateStore(self.target, spec.name)
+        self.recorder = Recorder(self.state)
+        self._plan: Plan | None = None
+        self._compiled: CompiledPlan | None = None
+
+    @property
+    def online(self) -> bool:
+        """A sync mode is set: rows may still arrive after the backfill."""
+        return self.spec.sync.mode is not SyncMode.none
+
+    def plan(
+        self,
+        consequence: str | None = None,
+        data_lints: bool = True,
+        recreate: frozenset[str] = frozenset(),
+    ) -> Plan:
+        """The spec resolved against the live schemas, once per session (``recreate``: the
+        tables a restart drops, planned anew as absent). With ``consequence`` (what did not
+        happen), a plan with error findings raises ``PlanHasErrors`` listing them."""
+        if self._plan is None or recreate:
+            self._plan = resolve_plan(self.spec, self.source, self.target, data_lints, recreate)
+            self._compiled = None
+        if consequence is not None and self._plan.errors:
+            lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in self._plan.errors)
+            raise PlanHasErrors(
+                f"the plan has {len(self._plan.errors)} error(s); {consequence}:\n{lines}",
+                hint="run `datamove plan SPEC` for every finding",
+            )
+        return self._plan
+
+    @property
+    def compiled(self) -> CompiledPlan:
+        """The plan compiled for these two databases (each table on first use)."""
+        if self._compiled is None:
+            self._compiled = CompiledPlan(self.plan(), self.source, self.target)
+        return self._compiled
+
+    def close(self) -> None:
+        self.source.dispose()
+        self.target.dispose()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
