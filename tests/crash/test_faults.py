@@ -14,6 +14,7 @@ from datamove import Migration
 from datamove.events import ChunkCommitted, ChunkRetried, Event
 from datamove.verify.rangesum import Side
 from tests.helpers import create_orders, table_rows, write_spec
+from tests.schema.conftest import create_accounts
 
 KILL_SQL = {
     "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -112,3 +113,74 @@ def test_verify_retries_a_table_whose_connection_was_killed(
     assert killed, "no checksum scan ran on the target"
     assert any("retrying" in getattr(e, "text", "") for e in events), events
     assert result.ok, [c.to_dict() for c in result.checks if not c.ok]
+
+
+WAITING_DDL = {
+    "postgresql": "SELECT pid FROM pg_stat_activity WHERE datname = :db "
+    "AND wait_event_type = 'Lock' AND query ILIKE '%CREATE INDEX%'",
+    "mysql": "SELECT id FROM information_schema.processlist WHERE db = :db "
+    "AND state LIKE 'Waiting for table metadata lock%'",
+}
+HOLD = {
+    "postgresql": "LOCK TABLE txn IN SHARE UPDATE EXCLUSIVE MODE",
+    "mysql": "SELECT count(*) FROM txn",  # the open transaction holds txn's metadata lock
+}
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_connection_killed_during_index_creation_is_retried(make_db, tmp_path, kind) -> None:
+    """The server kills the connection whose CREATE INDEX waits on a lock: the step runs again
+    on a new connection (a message says so) and the run ends with every index, exit 0."""
+    source = "mysql" if kind == "postgresql" else "postgresql"
+    src, tgt = make_db(source, "src"), make_db(kind, "tgt")
+    create_accounts(src, source, 500, 2000)
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  acct:\n  txn:", batch_size=500)
+    events: list[Event] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            Migration.from_file(spec).run(on_event=events.append)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failure.append(exc)
+
+    holder = sa.create_engine(tgt, poolclass=sa.pool.NullPool)
+    database = sa.engine.make_url(tgt).database
+    with holder.connect() as conn:
+        worker = threading.Thread(target=run)
+        deadline = time.monotonic() + 60
+        worker.start()
+        while not sa.inspect(conn).has_table("txn"):
+            assert worker.is_alive() and time.monotonic() < deadline, failure
+            time.sleep(0.02)
+        conn.exec_driver_sql(HOLD[kind])
+        while not (waiting := fetch_ids(tgt, WAITING_DDL[kind], database)):
+            assert worker.is_alive() and time.monotonic() < deadline, failure
+            time.sleep(0.05)
+        _kill(tgt, kind, waiting[0])
+        conn.rollback()  # the lock goes: the retried step can run
+    holder.dispose()
+    worker.join(timeout=120)
+    assert not failure, failure
+    assert any("retrying" in getattr(e, "text", "") for e in events), events
+    migration = Migration.from_file(spec)
+    assert migration.status().pending_steps == []
+    assert migration.verify().ok
+
+
+def fetch_ids(url: str, query: str, database: str | None) -> list[int]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(sa.text(query), {"db": database}).scalars()]
+    engine.dispose()
+    return ids
+
+
+def _kill(url: str, kind: str, backend: int) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        if kind == "postgresql":
+            conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": backend})
+        else:
+            conn.exec_driver_sql(f"KILL {backend}")
+    engine.dispose()

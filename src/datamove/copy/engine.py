@@ -10,8 +10,11 @@ complete (``second_pass``); foreign keys are created after everything else.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -21,9 +24,12 @@ from datamove.copy.scheduler import Scheduler
 from datamove.copy.schema import SchemaSteps
 from datamove.copy.tasks import ChunkTask, Executor, ThreadExecutor, WorkerContext
 from datamove.copy.throttle import Throttle
+from datamove.core.retry import retrying
+from datamove.dialects.base import error_translator
 from datamove.errors import (
     MappingChanged,
     RejectLimitExceeded,
+    TransientError,
     UsageError,
 )
 from datamove.events import (
@@ -36,6 +42,8 @@ from datamove.events import (
 from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import TablePlan
 from datamove.state.store import ChunkState, StateStore
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,7 @@ class CopyEngine:
             for plan in tables:
                 plan.batch_size = opts.batch_size
         schema = SchemaSteps(self.plan, self.target, self.state, run_id, self.emit, self.online)
-        self._prepare(tables, opts, schema)
+        self._retried("preparing the tables", partial(self._prepare, tables, opts, schema))
         context = WorkerContext(
             self.compiled, self.state, run_id, Throttle(opts.max_rows_per_second), self.emit
         )
@@ -230,9 +238,20 @@ class CopyEngine:
     def _finish_table(self, schema: SchemaSteps, plan: TablePlan, out: TableOutcome) -> None:
         """After a table's last chunk: its indexes and generators (schema steps)."""
         schema.finish_table(plan)
-        with self.target.connect() as tgt, tgt.begin():
-            self.state.finalize_table(tgt, plan.name)
+        self._retried(f"{plan.name}: finishing", partial(self._finalized, plan.name))
         self.emit(TableFinished(plan.name, out.rows, out.rejects, out.seconds))
+
+    def _finalized(self, name: str) -> None:
+        with self.target.connect() as tgt, tgt.begin():
+            self.state.finalize_table(tgt, name)
+
+    def _retried(self, what: str, step: Callable[[], T]) -> T:
+        """``step`` (which the run may repeat) through the retry seam, saying so when it is."""
+
+        def retried(attempt: int, err: TransientError, delay: float) -> None:
+            self.emit(Message(f"{what}: {err.message}; retrying in {delay:.1f}s", "warning"))
+
+        return retrying(step, error_translator(self.source, self.target), retried)
 
     def _loaded(self, name: str) -> bool:
         """Whether a table outside this run's selection has every chunk (and second pass)."""
@@ -263,10 +282,13 @@ class _Run:
         self.context = context
         self.scheduler = Scheduler(tables)
         self.outcomes = {p.name: TableOutcome(p.name) for p in tables}
-        with engine.target.connect() as tgt:
-            self.rejects_total = engine.state.reject_count(tgt)
+        self.rejects_total = engine._retried("counting the rejects", self._rejects)
         self.running: dict[Future[ChunkResult], ChunkTask] = {}
         self.failure: BaseException | None = None
+
+    def _rejects(self) -> int:
+        with self.engine.target.connect() as tgt:
+            return self.engine.state.reject_count(tgt)
 
     def drive(self, executor: Executor) -> None:
         """Until every table is loaded, filled and finalized, or a task failed."""
@@ -274,7 +296,10 @@ class _Run:
             for plan in self.scheduler.loadable():
                 self._load(plan, executor)
             for plan in self.scheduler.fillable():
-                todo = self.engine._second_pass_chunks(plan)
+                todo = self.engine._retried(
+                    f"{plan.name}: planning the second pass",
+                    partial(self.engine._second_pass_chunks, plan),
+                )
                 self._submit(plan, todo, executor, second_pass=True)
             if not self.running:
                 continue
@@ -283,7 +308,10 @@ class _Run:
                 self._collect(future, self.running.pop(future))
 
     def _load(self, plan: TablePlan, executor: Executor) -> None:
-        chunks = self.engine._chunks(self.context.copier(plan.name), plan)
+        copier = self.context.copier(plan.name)
+        chunks = self.engine._retried(
+            f"{plan.name}: planning its chunks", partial(self.engine._chunks, copier, plan)
+        )
         todo = [c for c in chunks if not c.done]
         out = self.outcomes[plan.name]
         out.chunks_total, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
