@@ -222,3 +222,53 @@ def test_a_row_the_target_refuses_is_a_reject_without_its_value(
     (reject,) = migration.status(rejects=True).rejects
     assert reject["key"] == [1] and "short" in reject["reason"]
     assert "secret" not in reject["reason"] + reject["value"]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_batch_reads_one_snapshot_of_the_source(engine: str, make_db: Any) -> None:
+    """A transaction committed between two reads of a batch is not seen by the second:
+    half a swap would look like a duplicate."""
+    from datamove.dialects.base import Dialect
+
+    url = make_db(engine, "src")
+    _source(url)
+    source = Dialect.for_url(url, role="source")
+    try:
+        with source.connect() as conn:
+            source.read_snapshot(conn)
+            before = conn.exec_driver_sql("SELECT email FROM customers WHERE id = 1").scalar()
+            execute(url, "UPDATE customers SET email = 'changed' WHERE id = 1")
+            after = conn.exec_driver_sql("SELECT email FROM customers WHERE id = 1").scalar()
+        assert before == after == EMAILS[0]
+    finally:
+        source.dispose()
+
+
+def test_no_row_is_parked_where_a_foreign_key_acts_on_its_delete(
+    make_db: Any, tmp_path: Path
+) -> None:
+    """Parking deletes a row for a moment; on PostgreSQL an ON DELETE CASCADE would take
+    the rows referencing it along. So such a swap is two rejects naming the foreign key,
+    and nothing is deleted: the referencing rows stay."""
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    _source(source, email="VARCHAR(60) NOT NULL")
+    migration = _migration(tmp_path, source, target)
+    execute(
+        target,
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, customer_id INTEGER "
+        "CONSTRAINT notes_customer REFERENCES customers (id) ON DELETE CASCADE)",
+        "INSERT INTO notes VALUES (1, 1), (2, 2)",
+    )
+    a, b, _ = EMAILS
+    execute(
+        source,
+        "UPDATE customers SET email = 'x' WHERE id = 1",
+        f"UPDATE customers SET email = '{a}' WHERE id = 2",
+        f"UPDATE customers SET email = '{b}' WHERE id = 1",
+    )
+    result = migration.sync(SyncOptions(until_lag=0))
+    assert result.pending == 0 and result.rejects == 2
+    assert fetch(target, "SELECT count(*) FROM notes") == [(2,)]
+    assert _emails(target) == {1: a, 2: b, 3: EMAILS[2]}  # as they were
+    reasons = [r["reason"] for r in migration.status(rejects=True).rejects]
+    assert all("notes_customer" in r and "DEFERRABLE" in r for r in reasons), reasons

@@ -596,6 +596,14 @@ class Dialect:
         """Check deferrable constraints at commit in the open transaction: a chunk may delete
         and re-insert rows that other tables reference."""
 
+    def read_snapshot(self, conn: Connection) -> None:
+        """Make the reads of the transaction ``conn`` starts now see one snapshot of the
+        database (call it first): ``sync`` reads a batch's rows in several statements, and
+        two of them must not see the two halves of a source transaction (a swap would look
+        like a duplicate). This base: REPEATABLE READ (PostgreSQL: the snapshot of the first
+        statement; MySQL's InnoDB: of the first read)."""
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     def ensure_state_schema(self, conn: Connection) -> None:
         """Create the schema that holds the state tables, if the engine has schemas."""
 

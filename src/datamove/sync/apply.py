@@ -149,6 +149,7 @@ class Applier:
     ) -> BatchResult:
         result = BatchResult(0)
         with self.source.connect() as src, self.target.connect() as tgt, tgt.begin():
+            self.source.read_snapshot(src)
             self.target.defer_constraints(tgt)
             for name in self.plan.order:
                 table = self.plan.tables[name]
@@ -269,44 +270,43 @@ class _TableBatch:
     def row_key(self, row: Row) -> CanonKey:
         return _canon_key(row, self.compiled.key_positions, self.canons)
 
-    def apply(self, wanted: list[tuple[Any, ...]]) -> None:
-        wanted = list(wanted)
-        self._read(wanted)
+    def apply(self, keys: list[tuple[Any, ...]]) -> None:
+        wanted = {self.canon(k): k for k in keys}
+        self._read(keys)
         shape = self.applier.shape(self.table, self.tgt)
         moves = Moves()
         if shape.keys:
             unique = UniqueMoves(shape, self.table, self.tgt, self.canon)
-            fresh = list(self.first.values())
-            while more := unique.outside(fresh, {self.canon(k) for k in wanted}):
-                wanted += more
+            fresh = self.first
+            while more := unique.outside(fresh, set(wanted)):
+                wanted.update((self.canon(k), k) for k in more)
                 fresh = self._read(more)
-            moves = self._plan(unique, shape, wanted)
-        gone = [k for k in wanted if self.canon(k) not in self.raw]
+            moves = self._plan(unique, shape, set(wanted) - set(self.raw))
+        gone = [k for c, k in wanted.items() if c not in self.raw]
         if gone:
             self.result.deleted += self.applier.remove(self.table, gone, self.tgt)
         if moves.rejects and self.applier.deletes_free(self.table) and not shape.acting:
-            keys = [self.compiled.key_of(self.raw[k]) for k in moves.rejects]
-            self.applier.remove(self.table, keys, self.tgt)
+            rejected = [self.compiled.key_of(self.raw[k]) for k in moves.rejects]
+            self.applier.remove(self.table, rejected, self.tgt)
         self._write_all(shape, moves)
 
-    def _read(self, keys: list[tuple[Any, ...]]) -> list[Row]:
-        """Read and convert the current rows of ``keys``; the converted rows."""
+    def _read(self, keys: list[tuple[Any, ...]]) -> dict[CanonKey, Row]:
+        """Read and convert the current rows of ``keys``; the converted rows, by key."""
         compiled, final = self.compiled, not self.table.second_pass
         raw = self.applier._reread(compiled, self.table, keys, self.src)
         self.raw.update((self.row_key(r), r) for r in raw)
         # With a second pass, a bad row is rejected by the final conversion only.
         allow = self.allow_rejects or not final
         rows = self.applier._convert(compiled, raw, self.tgt, self.result, allow, final=final)
-        self.first.update((self.row_key(r), r) for r in rows)
-        return rows
+        converted = {self.row_key(r): r for r in rows}
+        self.first.update(converted)
+        return converted
 
-    def _plan(self, unique: UniqueMoves, shape: TargetShape, wanted: list[Any]) -> Moves:
-        """The unique moves, their rejects recorded (values masked per ``pii``)."""
-        removed = set()
-        if self.applier.deletes_free(self.table):
-            removed = {self.canon(k) for k in wanted} - set(self.raw)
-        drop = self.applier.deletes_free(self.table) and not shape.acting
-        moves = unique.plan(self.first, removed, drop)
+    def _plan(self, unique: UniqueMoves, shape: TargetShape, gone: set[CanonKey]) -> Moves:
+        """The unique moves, their rejects recorded (values masked per ``pii``); ``gone``:
+        the keys whose source rows are gone."""
+        free = self.applier.deletes_free(self.table)
+        moves = unique.plan(self.first, gone if free else set(), free and not shape.acting)
         written = self.compiled.written
         for key, (ukey, reason) in moves.rejects.items():
             col = written[ukey.positions[0]]
@@ -329,11 +329,11 @@ class _TableBatch:
         second pass, all of them once more with its columns translated."""
         columns = self.compiled.columns
         parked_keys = {self.canon(k) for k in moves.parked}
-        rows = [r for k, r in self.first.items() if k not in moves.rejects]
+        rows = {k: r for k, r in self.first.items() if k not in moves.rejects}
         written = 0
         with parked(self.applier.target, self.tgt, self.table, shape, moves.parked) as restore:
-            written += self._write([r for r in rows if self.row_key(r) not in parked_keys])
-            back = [r for r in rows if self.row_key(r) in parked_keys]
+            written += self._write([r for k, r in rows.items() if k not in parked_keys])
+            back = [r for k, r in rows.items() if k in parked_keys]
             written += self._write(back, lambda part: restore(columns, part))
         if self.table.second_pass:
             kept = [r for k, r in self.raw.items() if k not in moves.rejects]

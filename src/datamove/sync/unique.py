@@ -28,7 +28,7 @@ are isolated as rejects by the applier (``copy.chunk.write_isolating``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,16 +144,17 @@ class UniqueMoves:
         self.asked: list[set[CanonKey]] = [set() for _ in shape.keys]
         self.holders: list[dict[CanonKey, dict[CanonKey, KeyValue]]] = [{} for _ in shape.keys]
         """Per unique key: value -> the target rows holding it (by key: the key read)."""
+        self.values: list[dict[CanonKey, CanonKey | None]] = [{} for _ in shape.keys]
+        """Per unique key: the value each row of the batch writes (by the row's key)."""
 
-    def outside(self, rows: Iterable[Row], inside: set[CanonKey]) -> list[KeyValue]:
-        """Keys of the target rows not in ``inside`` that hold a value of ``rows`` (the
-        target is asked only about values not asked before)."""
-        rows = list(rows)
+    def outside(self, rows: dict[CanonKey, Row], inside: set[CanonKey]) -> list[KeyValue]:
+        """Keys of the target rows not in ``inside`` that hold a value of ``rows`` (by key;
+        the target is asked only about values not asked before)."""
         found: dict[CanonKey, KeyValue] = {}
         for i, ukey in enumerate(self.shape.keys):
             new: dict[CanonKey, tuple[Any, ...]] = {}
-            for row in rows:
-                value = ukey.value(row)
+            for key, row in rows.items():
+                value = self.values[i][key] = ukey.value(row)
                 if value is not None and value not in self.asked[i]:
                     self.asked[i].add(value)
                     new[value] = tuple(row[p] for p in ukey.positions)
@@ -170,15 +171,19 @@ class UniqueMoves:
         self, ukey: UniqueKey, values: list[tuple[Any, ...]]
     ) -> Iterator[tuple[KeyValue, tuple[Any, ...]]]:
         """(key, value) of the target rows holding one of ``values``; values are bound as
-        the upsert binds them (untyped columns: no SQLAlchemy processing)."""
+        the upsert binds them (untyped columns: no SQLAlchemy processing), as one expanding
+        parameter (the statement compiles once)."""
         nkey = len(self.table.target_key)
         t = _untyped(self.table.target_table, [*self.table.target_key, *ukey.columns])
         cols = [t.c[c] for c in ukey.columns]
+        held: Any = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
+        stmt = sa.select(*[t.c[k] for k in self.table.target_key], *cols).where(
+            held.in_(sa.bindparam("held", expanding=True))
+        )
         for start in range(0, len(values), ASK_VALUES):
-            stmt = sa.select(*[t.c[k] for k in self.table.target_key], *cols).where(
-                any_key(cols, values[start : start + ASK_VALUES])
-            )
-            for row in self.tgt.execute(stmt):
+            part = values[start : start + ASK_VALUES]
+            bound = [v[0] for v in part] if len(cols) == 1 else part
+            for row in self.tgt.execute(stmt, {"held": bound}):
                 yield tuple(row[:nkey]), tuple(row[nkey:])
 
     def plan(self, rows: dict[CanonKey, Row], removed: set[CanonKey], drop_rejected: bool) -> Moves:
@@ -199,7 +204,7 @@ class UniqueMoves:
         while added:
             added = False
             for i, ukey in enumerate(self.shape.keys):
-                for value, takers in self._takers(ukey, rows, moves.rejects).items():
+                for value, takers in self._takers(i, rows, moves.rejects).items():
                     owners = [o for o in self.holders[i].get(value, {}) if not free(o)]
                     fixed = [o for o in owners if o not in takers and not movable(o)]
                     keeper = next((o for o in owners if o in takers), None)
@@ -218,12 +223,13 @@ class UniqueMoves:
         return moves
 
     def _takers(
-        self, ukey: UniqueKey, rows: dict[CanonKey, Row], rejected: dict[CanonKey, Any]
+        self, i: int, rows: dict[CanonKey, Row], rejected: dict[CanonKey, Any]
     ) -> dict[CanonKey, list[CanonKey]]:
-        """Per value of ``ukey``, the rows (not rejected) that write it."""
+        """Per value of unique key ``i``, the rows (not rejected) that write it."""
         out: dict[CanonKey, list[CanonKey]] = {}
-        for key, row in rows.items():
-            value = ukey.value(row)
+        values = self.values[i]
+        for key in rows:
+            value = values[key]
             if value is not None and key not in rejected:
                 out.setdefault(value, []).append(key)
         return out
@@ -244,8 +250,8 @@ class UniqueMoves:
     ) -> list[KeyValue]:
         """Rows of the batch holding a value another row of it takes (target keys)."""
         out: dict[CanonKey, KeyValue] = {}
-        for i, ukey in enumerate(self.shape.keys):
-            for value, takers in self._takers(ukey, rows, moves.rejects).items():
+        for i in range(len(self.shape.keys)):
+            for value, takers in self._takers(i, rows, moves.rejects).items():
                 for owner, key in self.holders[i].get(value, {}).items():
                     if owner not in takers and owner in rows and not free(owner):
                         out[owner] = key
