@@ -272,3 +272,22 @@ def test_no_row_is_parked_where_a_foreign_key_acts_on_its_delete(
     assert _emails(target) == {1: a, 2: b, 3: EMAILS[2]}  # as they were
     reasons = [r["reason"] for r in migration.status(rejects=True).rejects]
     assert all("notes_customer" in r and "DEFERRABLE" in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_refusal_translated_into_an_error_carries_no_value(engine: str, make_db: Any) -> None:
+    """PostgreSQL's DETAIL quotes the key's value, MySQL's message the entry itself."""
+    import sqlalchemy as sa
+
+    from datamove.dialects.base import Dialect
+
+    url = make_db(engine, "db")
+    _source(url)
+    dialect = Dialect.for_url(url, role="target")
+    try:
+        with dialect.connect() as conn, pytest.raises(sa.exc.IntegrityError) as caught:
+            conn.exec_driver_sql(f"INSERT INTO customers VALUES (9, '{EMAILS[0]}', 'x')")
+        message = dialect.translate(caught.value).message
+        assert "customers_email" in message and "alice" not in message, message
+    finally:
+        dialect.dispose()
