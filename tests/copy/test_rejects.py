@@ -105,3 +105,21 @@ def test_mysql_zero_dates_are_rejects_not_nulls(mysql_db, make_db, tmp_path, eng
     assert [r[0] for r in rows] == [1, 3]
     assert rows[1][1] is None and rows[1][2] is None  # a real NULL stays NULL
     assert str(rows[0][2]).startswith("2024-01-31 10:00:00.5")
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_refused_rows_reason_names_the_key_not_the_value(sqlite_db, make_db, tmp_path, engine):
+    """The server's message quotes the row (PostgreSQL's DETAIL, MySQL's ``Duplicate entry
+    '...'``): a reject's reason keeps what it names and masks the value."""
+    source, target = sqlite_db("src"), make_db(engine, "tgt")
+    execute(source, "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)")
+    execute(source, "INSERT INTO items VALUES (1, 'secret-label'), (2, 'secret-label')")
+    execute(
+        target,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, label VARCHAR(40), "
+        "CONSTRAINT one_label UNIQUE (label))",
+    )
+    spec = write_spec(tmp_path / "m.yaml", source, target, "  items: {}\n", max_rejects=10)
+    Migration.from_file(spec).run()
+    (reject,) = Migration.from_file(spec).status(rejects=True).rejects
+    assert "one_label" in reject["reason"] and "secret" not in reject["reason"]

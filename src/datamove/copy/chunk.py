@@ -14,7 +14,7 @@ Three paths, tried in this order:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +25,10 @@ from datamove.copy.pipeline import fewer_gc_passes, prefetch
 from datamove.copy.throttle import Throttle
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import KeyRange, KeyValue, key_null
-from datamove.dialects.base import Row
+from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
 from datamove.plan.compiled import CompiledTable
-from datamove.redact import mask_value, redact_text
+from datamove.redact import mask_value
 from datamove.state.store import ChunkState, StateStore
 
 
@@ -255,24 +255,10 @@ class ChunkCopier:
     def _write_isolating(
         self, tgt: Connection, chunk: ChunkState, rows: list[Row], rejects: list[RejectRecord]
     ) -> int:
-        """Write ``rows`` under savepoints, bisecting failures down to single bad rows."""
-        if not rows:
-            return 0
-        try:
-            with tgt.begin_nested():
-                self._write(tgt, rows)
-            return len(rows)
-        except Exception as exc:
-            if not self.target.is_data_error(exc):
-                raise
-            if len(rows) == 1:
-                reason = redact_text(str(getattr(exc, "orig", exc))).strip().splitlines()[0]
-                rejects.append(self._reject(chunk, rows[0], None, reason, None))
-                return 0
-        mid = len(rows) // 2
-        return self._write_isolating(tgt, chunk, rows[:mid], rejects) + self._write_isolating(
-            tgt, chunk, rows[mid:], rejects
-        )
+        """Write ``rows`` under savepoints; the rows the target refuses become rejects."""
+        refused = write_isolating(tgt, self.target, rows, lambda part: self._write(tgt, part))
+        rejects.extend(self._reject(chunk, row, None, reason, None) for row, reason in refused)
+        return len(rows) - len(refused)
 
     def _write(self, tgt: Connection, rows: list[Row]) -> None:
         """Rows into the target the table's write mode's way (bulk, or merged by key)."""
@@ -297,3 +283,26 @@ class ChunkCopier:
         shown = "(pii)" if column in pii else mask_value(value)
         key = self.compiled.key_of(row)
         return RejectRecord(self.plan.name, chunk.chunk_no, key, column, reason, shown)
+
+
+def write_isolating(
+    conn: Connection, target: Dialect, rows: list[Row], write: Callable[[list[Row]], None]
+) -> list[tuple[Row, str]]:
+    """``write(rows)`` under savepoints, bisecting a failure down to the single rows the
+    target refuses: those, each with the first line of the target's reason (no row value in
+    it: ``Dialect.error_text``). Any error but a data error is raised."""
+    if not rows:
+        return []
+    try:
+        with conn.begin_nested():
+            write(rows)
+        return []
+    except Exception as exc:
+        if not target.is_data_error(exc):
+            raise
+        if len(rows) == 1:
+            return [(rows[0], (target.error_text(exc).splitlines() or ["refused"])[0])]
+    mid = len(rows) // 2
+    return write_isolating(conn, target, rows[:mid], write) + write_isolating(
+        conn, target, rows[mid:], write
+    )

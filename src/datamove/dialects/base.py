@@ -155,10 +155,17 @@ class Dialect:
         if isinstance(exc, DatamoveError):
             return exc
         orig = getattr(exc, "orig", exc)
-        message = redact_text(str(orig)).strip()
+        message = self.error_text(orig)
         if self.is_transient(orig):
             return TransientError(f"{self.role} {self.NAME}: {message}")
         return TerminalError(f"{self.role} {self.NAME}: {message}")
+
+    def error_text(self, exc: BaseException) -> str:
+        """The driver's message for ``exc`` as it may be shown: passwords redacted and no row
+        value in it (a data error's message may quote the row: PostgreSQL's DETAIL line,
+        MySQL's ``Duplicate entry '...'``; each dialect cuts or masks what its driver
+        quotes). This base keeps the message: SQLite's name columns and constraints only."""
+        return redact_text(str(getattr(exc, "orig", exc))).strip()
 
     def is_transient(self, exc: BaseException) -> bool:
         """True for errors that a retry may fix (dropped connection, deadlock, serialization)."""
@@ -589,6 +596,14 @@ class Dialect:
         """Check deferrable constraints at commit in the open transaction: a chunk may delete
         and re-insert rows that other tables reference."""
 
+    def read_snapshot(self, conn: Connection) -> None:
+        """Make the reads of the transaction ``conn`` starts now see one snapshot of the
+        database (call it first): ``sync`` reads a batch's rows in several statements, and
+        two of them must not see the two halves of a source transaction (a swap would look
+        like a duplicate). This base: REPEATABLE READ (PostgreSQL: the snapshot of the first
+        statement; MySQL's InnoDB: of the first read)."""
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     def ensure_state_schema(self, conn: Connection) -> None:
         """Create the schema that holds the state tables, if the engine has schemas."""
 
@@ -611,6 +626,19 @@ class Dialect:
         table.create(conn)
         yield table
         table.drop(conn)
+
+    @contextmanager
+    def temporary_copy(
+        self, conn: Connection, name: str, rows: sa.Select[Any]
+    ) -> Iterator[sa.TableClause]:
+        """A table only ``conn`` sees holding the rows of ``rows`` (``CREATE TEMPORARY TABLE
+        ... AS``: the server's own column types, the values never leave it), for the block,
+        inside the open transaction; its columns are the SELECT's, untyped (bind values
+        as the bulk write binds them). On an error the transaction's rollback removes it."""
+        sql, params = self.compile(rows)
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.quote(name)} AS {sql}", params)
+        yield sa.table(name, *[sa.column(c.name) for c in rows.selected_columns])
+        conn.exec_driver_sql(f"DROP TABLE {self.quote(name)}")
 
     def temporary_table_def(self, name: str, columns: Sequence[sa.Column[Any]]) -> sa.Table:
         """The ``TEMPORARY`` table ``temporary_table`` creates."""

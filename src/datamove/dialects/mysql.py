@@ -57,6 +57,12 @@ _TRANSIENT_CODES = {
     2055,  # lost connection (connector)
 }
 _DATA_CODES = {1048, 1062, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 3140, 4025, 1690, 1411}
+_ROW_VALUES = (
+    re.compile(r"(?<=Duplicate entry )'.*'(?= for key )"),
+    re.compile(r"(?<=value: )'.*'(?= for column )"),
+    re.compile(r"(?<=value: )'.*'$"),
+)
+"""Where the server's messages quote a row's value (``error_text`` masks it)."""
 _SPATIAL = {
     "geometry",
     "point",
@@ -138,6 +144,12 @@ class MySQL(Dialect):
 
     def is_data_error(self, exc: BaseException) -> bool:
         return self._code(exc) in _DATA_CODES or super().is_data_error(exc)
+
+    def error_text(self, exc: BaseException) -> str:
+        text = super().error_text(exc)
+        for quoted in _ROW_VALUES:
+            text = quoted.sub("'***'", text)
+        return text
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -539,6 +551,17 @@ class MySQL(Dialect):
         table = self.temporary_table_def(name, columns)
         table.create(conn)
         yield table
+        conn.exec_driver_sql(drop)
+
+    @contextmanager
+    def temporary_copy(
+        self, conn: Connection, name: str, rows: sa.Select[Any]
+    ) -> Iterator[sa.TableClause]:
+        drop = f"DROP TEMPORARY TABLE IF EXISTS {self.quote(name)}"  # as ``temporary_table``
+        conn.exec_driver_sql(drop)
+        sql, params = self.compile(rows)
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.quote(name)} AS {sql}", params)
+        yield sa.table(name, *[sa.column(c.name) for c in rows.selected_columns])
         conn.exec_driver_sql(drop)
 
     def upsert_statement(

@@ -80,6 +80,19 @@ class PgSchemaSQL(SchemaSQL):
         )
         return {str(name): bool(valid) for name, valid in rows}
 
+    def acting_references(self, conn: Connection, table: sa.TableClause) -> list[str]:
+        # Only a deferrable NO ACTION key waits for the commit (``SET CONSTRAINTS ALL
+        # DEFERRED``); any other action, and RESTRICT, happens at the delete.
+        prep = self.dialect.engine.dialect.identifier_preparer
+        rows = conn.execute(
+            sa.text(
+                "SELECT conname FROM pg_constraint WHERE confrelid = to_regclass(:t) "
+                "AND contype = 'f' AND (confdeltype <> 'a' OR NOT condeferrable) ORDER BY 1"
+            ),
+            {"t": prep.format_table(table)},
+        )
+        return [str(name) for (name,) in rows]
+
     def _sequence(self, conn: Connection, table: sa.Table, column: str) -> str | None:
         """The sequence behind ``column``: an identity's or a serial's, or the one its
         ``nextval`` default names."""

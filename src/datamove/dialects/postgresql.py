@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -44,6 +45,7 @@ _TRANSIENT_SQLSTATES = {
 }
 _STATE_LOCK_KEY = 0x646D5F7374617465
 """The advisory lock key of state store upgrades ("dm_state" in ASCII)."""
+_QUOTED = re.compile(r'"[^"]*"')
 _cursor_names = itertools.count()
 _BLOCK_BYTES = 1 << 20
 _tzinfo = attrgetter("tzinfo")
@@ -127,6 +129,16 @@ class PostgreSQL(Dialect):
 
         orig = getattr(exc, "orig", exc)
         return isinstance(orig, psycopg.DataError | psycopg.IntegrityError)
+
+    def error_text(self, exc: BaseException) -> str:
+        # A data or integrity error's DETAIL quotes the row ("Key (email)=(a@x)", "Failing
+        # row contains (...)"), and a data error's first line may quote the value itself.
+        text = super().error_text(exc)
+        state = str(getattr(getattr(exc, "orig", exc), "sqlstate", None) or "")
+        if state[:2] not in ("22", "23") or not text:
+            return text
+        first = text.splitlines()[0]
+        return _QUOTED.sub('"***"', first) if state.startswith("22") else first
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -251,6 +251,14 @@ class SchemaSQL:
         (empty where the engine records no such thing)."""
         return {}
 
+    def acting_references(self, conn: Connection, table: sa.TableClause) -> list[str]:
+        """Names of the foreign keys referencing ``table`` that would act on a row of it
+        deleted and inserted again in one transaction before its commit (cascade, set NULL,
+        or refuse it): ``sync`` moves a unique value out of a row's way only where there is
+        none. This base: none, for sessions that do not enforce foreign keys (SQLite
+        without ``PRAGMA foreign_keys``, MySQL with ``foreign_key_checks = 0``)."""
+        return []
+
     def set_generator(self, conn: Connection, table: sa.Table, column: str) -> int | None:
         """Set ``column``'s generator past its largest value; the next value it will give
         (None where the engine always takes the largest value plus one by itself)."""

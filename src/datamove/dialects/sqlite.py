@@ -71,6 +71,11 @@ class SQLite(Dialect):
         dbapi_conn.create_aggregate("dm_exact_sum", 1, _ExactSum)
         dbapi_conn.create_function("dm_canonical", 4, _canonical, deterministic=True)
 
+    def read_snapshot(self, conn: Connection) -> None:
+        # None: outside WAL mode an open read transaction holds a lock that stops the
+        # application's writers for the whole batch. Each statement reads its own state.
+        return
+
     def is_transient(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", exc)
         return isinstance(orig, sqlite3.OperationalError) and str(orig).lower().startswith(

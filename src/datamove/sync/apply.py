@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from datamove.copy.chunk import write_isolating
 from datamove.core.canonical import Canon, canon_for, canonical
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import CanonKey, any_key
@@ -29,10 +30,12 @@ from datamove.dialects.base import Dialect, Row
 from datamove.errors import RowError
 from datamove.plan.compiled import CompiledPlan, CompiledTable
 from datamove.plan.model import Plan, TablePlan
+from datamove.redact import mask_value
 from datamove.spec.models import DeleteMode, MigrationSpec
 from datamove.state.store import StateStore
 from datamove.sync.changelog import Change, Changelog
 from datamove.sync.state import SyncState
+from datamove.sync.unique import Moves, TargetShape, UniqueMoves, parked, target_shape
 
 GAP_SECONDS = 60.0
 """How long a hole in the changelog's sequence is waited for: a writer that took a number
@@ -79,6 +82,7 @@ class Applier:
         self.compiled = CompiledPlan(plan, source, target)
         self.gaps: dict[int, float] = {}
         """First sight (monotonic) of each hole in the sequence, by its first number."""
+        self.shapes: dict[str, TargetShape] = {}
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -105,15 +109,21 @@ class Applier:
     ) -> BatchResult:
         """Bring the target rows of ``keys`` (per source table) to the source's current state
         in one transaction, which ``checkpoint`` records progress in. A missing parent makes
-        it wait and retry; after the last wait such rows become rejects."""
+        it wait and retry; after the last wait such rows become rejects. A row the target
+        refuses (a value it cannot store, a unique key not planned for) makes the batch run
+        again with each write under a savepoint: the refused rows become rejects."""
         started = time.monotonic()
-        for wait in (*ORPHAN_RETRIES, None):
+        waits, isolate = list(ORPHAN_RETRIES), False
+        while True:
             try:
-                result = self._commit(keys, checkpoint, allow_rejects=wait is None)
+                result = self._commit(keys, checkpoint, not waits, isolate)
                 break
             except _ParentMissing:
-                assert wait is not None
-                time.sleep(wait)
+                time.sleep(waits.pop(0))
+            except sa.exc.DBAPIError as exc:
+                if isolate or not self.target.is_data_error(exc):
+                    raise
+                isolate = True
         result.seconds = time.monotonic() - started
         return result
 
@@ -135,43 +145,29 @@ class Applier:
         keys: dict[str, list[tuple[Any, ...]]],
         checkpoint: Callable[[Connection, BatchResult], None],
         allow_rejects: bool,
+        isolate: bool,
     ) -> BatchResult:
         result = BatchResult(0)
         with self.source.connect() as src, self.target.connect() as tgt, tgt.begin():
+            self.source.read_snapshot(src)
             self.target.defer_constraints(tgt)
             for name in self.plan.order:
                 table = self.plan.tables[name]
                 wanted = keys.get(table.source_name)
                 if wanted:
-                    self._apply_table(table, wanted, src, tgt, result, allow_rejects)
+                    batch = _TableBatch(self, table, src, tgt, result, allow_rejects, isolate)
+                    batch.apply(wanted)
             if result.rejects:
                 self.state.record_rejects(tgt, result.rejects, self.run_id)
             checkpoint(tgt, result)
         return result
 
-    def _apply_table(
-        self,
-        table: TablePlan,
-        wanted: list[tuple[Any, ...]],
-        src: Connection,
-        tgt: Connection,
-        result: BatchResult,
-        allow_rejects: bool,
-    ) -> None:
-        compiled = self.compiled[table.name]
-        canons = [canon_for(_key_info(table, k)) for k in table.key]
-        raw = self._reread(compiled, table, wanted, src)
-        columns = compiled.columns
-        if table.second_pass:  # rows first, with their self-references NULL
-            loaded = self._convert(compiled, raw, tgt, result, True, final=False)
-            self.target.upsert(tgt, table.target_table, columns, table.target_key, loaded)
-        rows = self._convert(compiled, raw, tgt, result, allow_rejects)
-        self.target.upsert(tgt, table.target_table, columns, table.target_key, rows)
-        result.upserted += len(rows)
-        present = {_canon_key(r, compiled.key_positions, canons) for r in raw}
-        gone = [k for k in wanted if _canon(k, canons) not in present]
-        if gone:
-            result.deleted += self.remove(table, gone, tgt)
+    def shape(self, table: TablePlan, tgt: Connection) -> TargetShape:
+        """The target table's unique keys and stored columns, read once per ``sync``."""
+        if table.name not in self.shapes:
+            written = self.compiled[table.name].columns
+            self.shapes[table.name] = target_shape(self.target, tgt, table, written)
+        return self.shapes[table.name]
 
     def _reread(
         self,
@@ -233,9 +229,142 @@ class Applier:
             stmt = target.delete().where(match)
         return int(tgt.execute(stmt).rowcount or 0)
 
+    def deletes_free(self, table: TablePlan) -> bool:
+        """``remove`` deletes the row (no soft delete keeps it, with its unique values)."""
+        rules = self.spec.tables[table.name].deletes
+        return not (rules.mode is DeleteMode.soft and rules.column)
+
     def purge(self, upto: int) -> int:
         with self.source.connect() as src:
             return self.changelog.purge(src, upto)
+
+
+class _TableBatch:
+    """One table's share of a batch, inside the batch's target transaction: its rows read
+    from the source and converted, the unique values they move planned (``sync.unique``),
+    then removals, parked rows, writes, and parked rows back, in that order."""
+
+    def __init__(
+        self,
+        applier: Applier,
+        table: TablePlan,
+        src: Connection,
+        tgt: Connection,
+        result: BatchResult,
+        allow_rejects: bool,
+        isolate: bool,
+    ) -> None:
+        self.applier, self.table, self.src, self.tgt = applier, table, src, tgt
+        self.result, self.allow_rejects, self.isolate = result, allow_rejects, isolate
+        self.compiled = applier.compiled[table.name]
+        self.canons = [canon_for(_key_info(table, k)) for k in table.key]
+        self.raw: dict[CanonKey, Row] = {}
+        """The current source rows, by key."""
+        self.first: dict[CanonKey, Row] = {}
+        """The rows as first written (a second pass's columns NULL), by key."""
+        self.refused: set[CanonKey] = set()
+
+    def canon(self, key: Sequence[Any]) -> CanonKey:
+        return _canon(key, self.canons)
+
+    def row_key(self, row: Row) -> CanonKey:
+        return _canon_key(row, self.compiled.key_positions, self.canons)
+
+    def apply(self, keys: list[tuple[Any, ...]]) -> None:
+        wanted = {self.canon(k): k for k in keys}
+        self._read(keys)
+        shape = self.applier.shape(self.table, self.tgt)
+        moves = Moves()
+        if shape.keys:
+            unique = UniqueMoves(shape, self.table, self.tgt, self.canon)
+            fresh = self.first
+            while more := unique.outside(fresh, set(wanted)):
+                wanted.update((self.canon(k), k) for k in more)
+                fresh = self._read(more)
+            moves = self._plan(unique, shape, set(wanted) - set(self.raw))
+        gone = [k for c, k in wanted.items() if c not in self.raw]
+        if gone:
+            self.result.deleted += self.applier.remove(self.table, gone, self.tgt)
+        if moves.rejects and self.applier.deletes_free(self.table) and not shape.acting:
+            rejected = [self.compiled.key_of(self.raw[k]) for k in moves.rejects]
+            self.applier.remove(self.table, rejected, self.tgt)
+        self._write_all(shape, moves)
+
+    def _read(self, keys: list[tuple[Any, ...]]) -> dict[CanonKey, Row]:
+        """Read and convert the current rows of ``keys``; the converted rows, by key."""
+        compiled, final = self.compiled, not self.table.second_pass
+        raw = self.applier._reread(compiled, self.table, keys, self.src)
+        self.raw.update((self.row_key(r), r) for r in raw)
+        # With a second pass, a bad row is rejected by the final conversion only.
+        allow = self.allow_rejects or not final
+        rows = self.applier._convert(compiled, raw, self.tgt, self.result, allow, final=final)
+        converted = {self.row_key(r): r for r in rows}
+        self.first.update(converted)
+        return converted
+
+    def _plan(self, unique: UniqueMoves, shape: TargetShape, gone: set[CanonKey]) -> Moves:
+        """The unique moves, their rejects recorded (values masked per ``pii``); ``gone``:
+        the keys whose source rows are gone."""
+        free = self.applier.deletes_free(self.table)
+        moves = unique.plan(self.first, gone if free else set(), free and not shape.acting)
+        written = self.compiled.written
+        for key, (ukey, reason) in moves.rejects.items():
+            col = written[ukey.positions[0]]
+            value = self.first[key][ukey.positions[0]]
+            shown = "(pii)" if col.pii else mask_value(value)
+            self.result.rejects.append(
+                RejectRecord(
+                    self.table.name,
+                    SYNC_CHUNK,
+                    self.compiled.key_of(self.raw[key]),
+                    col.target,
+                    reason,
+                    shown,
+                )
+            )
+        return moves
+
+    def _write_all(self, shape: TargetShape, moves: Moves) -> None:
+        """Write the rows: parked ones aside while the others are written, then back; with a
+        second pass, all of them once more with its columns translated."""
+        columns = self.compiled.columns
+        parked_keys = {self.canon(k) for k in moves.parked}
+        rows = {k: r for k, r in self.first.items() if k not in moves.rejects}
+        written = 0
+        with parked(self.applier.target, self.tgt, self.table, shape, moves.parked) as restore:
+            written += self._write([r for k, r in rows.items() if k not in parked_keys])
+            back = [r for k, r in rows.items() if k in parked_keys]
+            written += self._write(back, lambda part: restore(columns, part))
+        if self.table.second_pass:
+            kept = [r for k, r in self.raw.items() if k not in moves.rejects]
+            final = self.applier._convert(
+                self.compiled, kept, self.tgt, self.result, self.allow_rejects
+            )
+            written = self._write([r for r in final if self.row_key(r) not in self.refused])
+        self.result.upserted += written
+
+    def _write(self, rows: list[Row], put: Callable[[list[Row]], None] | None = None) -> int:
+        """Write ``rows`` (upserted, unless ``put`` says otherwise); isolating refused rows
+        as rejects when the batch runs isolated. The rows written."""
+        table = self.table
+
+        def upsert(part: list[Row]) -> None:
+            columns = self.compiled.columns
+            target = self.applier.target
+            target.upsert(self.tgt, table.target_table, columns, table.target_key, part)
+
+        write = put or upsert
+        if not self.isolate:
+            write(rows)
+            return len(rows)
+        refused = write_isolating(self.tgt, self.applier.target, rows, write)
+        for row, reason in refused:
+            self.refused.add(self.row_key(row))
+            key = self.compiled.key_of(row)
+            self.result.rejects.append(
+                RejectRecord(table.name, SYNC_CHUNK, key, None, reason, mask_value(None))
+            )
+        return len(rows) - len(refused)
 
 
 def _key_info(table: TablePlan, name: str) -> Any:
