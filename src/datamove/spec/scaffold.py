@@ -109,10 +109,12 @@ def _table_node(table: TableDraft) -> CommentedMap:
     if table.key:
         node["key"] = _flow_map(columns=_flow_seq([_name(_literal(c)) for c in table.key]))
     columns = CommentedMap()
+    # The type comments line up a little past the longest plain `name: {from: name}` line.
+    column = min(6 + max((2 * len(c.name) + 10 for c in table.columns), default=0) + 3, 60)
     for col in table.columns:
         key = _name(col.name)
         columns[key] = _flow_map(**{"from": _name(_literal(col.name))})
-        columns.yaml_add_eol_comment(_comment(col.label), key)
+        columns.yaml_add_eol_comment(_comment(col.label), key, column=column)
     node["columns"] = columns
     if not table.key:
         node.yaml_set_comment_before_after_key(
@@ -120,10 +122,8 @@ def _table_node(table: TableDraft) -> CommentedMap:
             before="key: {columns: [...]}   # REQUIRED: no primary key; name a unique column set",
             indent=4,
         )
-    if table.note:
-        node.yaml_set_start_comment(_comment(table.note), indent=4)
     node["drop"] = _flow_seq([])
-    node.yaml_add_eol_comment("source columns deliberately not moved", "drop")
+    node.yaml_add_eol_comment("source columns deliberately not moved", "drop", column=28)
     return node
 
 
@@ -141,13 +141,17 @@ def render_spec(name: str, source: str, target: str, tables: Sequence[TableDraft
         ("batch_size", 20000, "rows per chunk (one target transaction each)"),
     ):
         doc[key] = value
-        doc.yaml_add_eol_comment(comment, key)
+        doc.yaml_add_eol_comment(comment, key, column=25)
     tables_node = CommentedMap()
     for table in tables:
         key = _name(table.name)
         tables_node[key] = _table_node(table)
         state = "exists in the target" if table.exists_in_target else "will be created"
-        tables_node.yaml_add_eol_comment(f"target table {state}", key)
+        tables_node.yaml_add_eol_comment(f"target table {state}", key, column=28)
+        if table.note:
+            tables_node.yaml_set_comment_before_after_key(
+                key, after=_comment(table.note), after_indent=4
+            )
     doc["tables"] = tables_node
     emitter = YAML()
     emitter.width = 1 << 16  # never fold a long name over two lines
