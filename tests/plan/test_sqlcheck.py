@@ -102,10 +102,10 @@ def test_invariant_sql_is_explained_on_its_side(make_db, engine) -> None:
     migration = _migration(source, target, {"orders": {}}, invariants=invariants)
     plan = migration.plan()
     by_path = {f.spec_path: f.severity.value for f in plan.findings}
-    # before the run, the target side cannot be told from a table the run creates: a note
+    # before the run, a table the run creates is missing on the target: a note, not an error
     assert by_path["invariants[0].source"] == "error"
     assert by_path["invariants[1].target"] == "note"
-    assert by_path["invariants[2].target"] == "note"
+    assert by_path["invariants[2].target"] == "error"
     execute(target, "CREATE TABLE orders (id INT PRIMARY KEY)")
     after = {f.spec_path: f.severity.value for f in migration.plan().findings}
     assert "invariants[1].target" not in after and after["invariants[2].target"] == "error"

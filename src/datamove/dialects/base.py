@@ -179,6 +179,11 @@ class Dialect:
         """True for errors that a retry may fix (dropped connection, deadlock, serialization)."""
         return False
 
+    def is_missing_table(self, exc: BaseException) -> bool:
+        """True when a statement failed because a table it names does not exist (``plan``
+        cannot judge a target query before the run creates its tables)."""
+        return False
+
     def is_data_error(self, exc: BaseException) -> bool:
         """True when a write failed because of the rows themselves (a value, a constraint)."""
         return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)

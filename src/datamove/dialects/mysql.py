@@ -138,6 +138,9 @@ class MySQL(Dialect):
     def is_data_error(self, exc: BaseException) -> bool:
         return self._code(exc) in _DATA_CODES or super().is_data_error(exc)
 
+    def is_missing_table(self, exc: BaseException) -> bool:
+        return self._code(exc) == 1146  # ER_NO_SUCH_TABLE
+
     # -- reading ---------------------------------------------------------------------------
 
     def _streaming_cursor(self, conn: Connection, raw_values: bool = False) -> Any:

@@ -25,19 +25,24 @@ from datamove.plan.compiled import CompiledTable
 from datamove.plan.context import E, N, ResolverBase, closest
 from datamove.plan.model import TablePlan
 from datamove.redact import redact_text
-from datamove.spec.models import Invariant
+from datamove.spec.models import Invariant, SyncMode
 
 
-def refusal(conn: Connection, stmt: sa.Executable) -> str | None:
-    """The server's one-line reason for refusing ``stmt``, or None when it runs (the
-    connection's transaction is rolled back after a refusal, so the next statement runs)."""
+def refusal(conn: Connection, stmt: sa.Executable) -> sa.exc.StatementError | None:
+    """The server's error for ``stmt``, or None when it runs (the connection's transaction is
+    rolled back after an error, so the next statement runs)."""
     try:
         conn.execute(stmt).close()
     except sa.exc.StatementError as exc:
         conn.rollback()
-        text = str(getattr(exc, "orig", None) or exc).strip()
-        return redact_text(text.splitlines()[0] if text else type(exc).__name__)
+        return exc
     return None
+
+
+def reason(exc: sa.exc.StatementError) -> str:
+    """The first line of the server's message (passwords masked)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return redact_text(text.splitlines()[0] if text else type(exc).__name__)
 
 
 class SqlChecks(ResolverBase):
@@ -70,19 +75,19 @@ class SqlChecks(ResolverBase):
         if any(f.table == plan.name and f.severity is E for f in self.findings):
             return True  # the table has errors already: fix those first
         compiled = CompiledTable(plan, self.source, self.target)
-        reason = refusal(src, compiled.select().limit(0))
-        if reason is None:
+        refused = refusal(src, compiled.select().limit(0))
+        if refused is None:
             return True
         path = f"tables.{plan.name}"
         found = False
         for fragment_path, stmt in self._fragments(plan, compiled, path):
-            why = refusal(src, stmt.limit(0))
-            if why is not None:
+            error = refusal(src, stmt.limit(0))
+            if error is not None:
                 found = True
-                message = f"the source refuses this SQL: {why}"
+                message = f"the source refuses this SQL: {reason(error)}"
                 self.add(E, "source-sql", message, fragment_path, plan.name)
         if not found:
-            message = f"the source refuses the table's SELECT: {reason}"
+            message = f"the source refuses the table's SELECT: {reason(refused)}"
             self.add(E, "source-sql", message, path, plan.name)
         return False
 
@@ -107,14 +112,12 @@ class SqlChecks(ResolverBase):
         try:
             self.target.schema.probe_table(tgt, plan.desired_table)
         except sa.exc.StatementError as exc:
-            text = str(getattr(exc, "orig", None) or exc).strip()
-            reason = redact_text(text.splitlines()[0] if text else type(exc).__name__)
             column = self._refused_column(tgt, plan.desired_table)
             path = f"tables.{plan.name}" + (f".columns.{column}" if column else "")
             self.add(
                 E,
                 "target-ddl",
-                f"the target refuses to create this table: {reason}",
+                f"the target refuses to create this table: {reason(exc)}",
                 path,
                 plan.name,
                 column,
@@ -141,25 +144,28 @@ class SqlChecks(ResolverBase):
     def _query(
         self, src: Connection, tgt: Connection, query: Invariant, path: str, pending: bool
     ) -> None:
-        for side, conn, sql in (("source", src, query.source), ("target", tgt, query.target)):
-            reason = refusal(conn, sa.text(f"EXPLAIN {sql}"))
-            if reason is None:
+        sides = (
+            ("source", src, self.source, query.source),
+            ("target", tgt, self.target, query.target),
+        )
+        for side, conn, dialect, sql in sides:
+            error = refusal(conn, sa.text(f"EXPLAIN {sql}"))
+            if error is None:
                 continue
-            if side == "target" and pending:
-                self.add(
-                    N,
-                    "query-unchecked",
-                    f"not checked yet: the target refuses it before the run creates the "
-                    f"tables ({reason})",
-                    f"{path}.{side}",
+            if side == "target" and pending and dialect.is_missing_table(error):
+                message = (
+                    "not checked yet: it reads a table the run has not created yet "
+                    f"({reason(error)})"
                 )
+                self.add(N, "query-unchecked", message, f"{path}.{side}")
             else:
-                message = f"the {side} refuses this SQL: {reason}"
+                message = f"the {side} refuses this SQL: {reason(error)}"
                 self.add(E, "query-sql", message, f"{path}.{side}")
 
     # -- checks: tables and columns ---------------------------------------------------------
 
     def _check_references(self, tables: dict[str, TablePlan]) -> None:
+        self._watermark_column(tables)
         checks = self.spec.checks
         configured = [
             (f"checks.aggregates[{i}]", c.table, [*c.columns, *c.group_by, *c.count_distinct])
@@ -189,3 +195,20 @@ class SqlChecks(ResolverBase):
                         table,
                         column,
                     )
+
+    def _watermark_column(self, tables: dict[str, TablePlan]) -> None:
+        """``sync: {mode: watermark}`` re-reads rows by a source column every table must have."""
+        column = self.spec.sync.column
+        if self.spec.sync.mode is not SyncMode.watermark or column is None:
+            return
+        for name, plan in tables.items():
+            if column not in plan.source_table.c:
+                known = list(plan.source_table.c.keys())
+                self.add(
+                    E,
+                    "unknown-column",
+                    f"source table '{plan.source_name}' has no column '{column}'"
+                    f"{closest(column, known)}: the watermark is read from every table",
+                    "sync.column",
+                    name,
+                )

@@ -175,21 +175,23 @@ def read_yaml(text: str, origin: str) -> Any:
 
     Errors give the line, the column and the problem, never a snippet of the file: a snippet
     may hold a password, or the first characters of one where it is cut off."""
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _reject_duplicate_keys(node, (), set())
-        return loader.construct_document(node)
+        loader = yaml.SafeLoader(text)  # refuses control characters (NUL) at once
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _reject_duplicate_keys(node, (), set())
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         raise SpecError(f"{origin} is not valid YAML: {_yaml_problem(exc)}") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2020-13-45
-        raise SpecError(f"{origin} is not valid YAML: {exc}") from None
+        message = str(exc).split("\n")[0]  # a reader error's second line is a position
+        raise SpecError(f"{origin} is not valid YAML: {message}") from None
     except RecursionError:
         raise SpecError(f"{origin} is not valid YAML: nested too deeply") from None
-    finally:
-        loader.dispose()
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
