@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit faults bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ unit: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# The whole fault suite (tests/faults): every hostile name and string on every engine pair, the
+# full broken-spec corpus, the full canary sequence. `make test` runs a bounded sample of it.
+faults: $(STAMP)
+	DATAMOVE_FAULTS=full $(BIN)/pytest -q -m faults $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/copy.py
