@@ -6,9 +6,8 @@ run it, without running it or leaving anything behind:
 
 - the source SELECT each table is copied with (``where``, ``deletes.when``, ``sql`` steps
   pushed into it), with ``LIMIT 0``; when it fails, each fragment alone, to name the one;
-- each invariant's and shadow query's SQL, with ``EXPLAIN``, on the side it runs on (the
-  target side only once the tables it reads exist: before the first run, a refusal there
-  is a note);
+- each invariant's and shadow query's SQL, with ``EXPLAIN``, on the side it runs on (a
+  target query that fails only because the run has not created its table yet is a note);
 - each table datamove creates, as a temporary table (``SchemaSQL.probe_table``);
 - the tables and columns that ``checks`` name.
 """
