@@ -90,12 +90,6 @@ def remember_secrets_in(text: str) -> None:
             remember_secret(match.group("value"))
 
 
-def known_secrets() -> frozenset[str]:
-    """The secrets registered so far (tests and diagnostics; never print them)."""
-    with _lock:
-        return frozenset(_secrets)
-
-
 def redact_url(url: str) -> str:
     """The URL with its password and password-like query parameters replaced by ``***``
     (unparseable text is scrubbed too)."""
