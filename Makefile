@@ -27,6 +27,8 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The whole fault suite (tests/faults): every hostile name and string on every engine pair, the
+# full broken-spec corpus, the full canary sequence. `make test` runs a bounded sample of it.
 faults: $(STAMP)
 	DATAMOVE_FAULTS=full $(BIN)/pytest -q -m faults $(PYTEST_ARGS)
 

@@ -162,3 +162,27 @@ def assert_verified(migration: Any) -> None:
     """``verify`` passes; otherwise the failing checks are the assertion's message."""
     result = migration.verify()
     assert result.ok, [c.to_dict() for c in result.checks if not c.ok]
+
+
+def database_objects(url: str) -> list[str]:
+    """Everything a command could have created in a database: tables and views in every
+    schema, and (PostgreSQL) every schema besides public. Empty for an untouched database."""
+    eng = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    kind = eng.dialect.name
+    queries = {
+        "postgresql": [
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+            "SELECT nspname FROM pg_namespace WHERE left(nspname, 3) <> 'pg_' "
+            "AND nspname NOT IN ('information_schema', 'public')",
+        ],
+        "mysql": [
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        ],
+        "sqlite": ["SELECT type || ' ' || name FROM sqlite_master"],
+    }
+    try:
+        with eng.connect() as conn:
+            return sorted(str(r[0]) for q in queries[kind] for r in conn.exec_driver_sql(q))
+    finally:
+        eng.dispose()

@@ -113,3 +113,22 @@ def test_unknown_tables_in_options_and_status_before_any_run(tmp_path, sqlite_db
         result = runner.invoke(app, ["run", str(spec), option, "ordres"])
         assert result.exit_code == 2, result.output
         assert "unknown table(s): ordres" in result.output and "orders" in result.output
+
+
+def test_a_password_in_the_query_string_stays_out_of_init_and_status(
+    tmp_path, pg_db, sqlite_db
+) -> None:
+    """Issue 14: ``?password=`` was written into the spec by init and printed by status."""
+    src = sqlite_db("src")
+    create_orders(src, "sqlite", 5)
+    target = f"{pg_db}?password=qp-s3cret-value"
+    out = tmp_path / "spec.yaml"
+    init = runner.invoke(app, ["init", "--source", src, "--target", target, "-o", str(out)])
+    assert init.exit_code == 0, init.output
+    assert "qp-s3cret" not in out.read_text() + init.output
+    assert "${DATAMOVE_TARGET_URL}" in out.read_text() and "password=***" in init.output
+    spec = write_spec(tmp_path / "m.yaml", src, target, "  orders:")
+    for args in (["status", str(spec)], ["status", str(spec), "--json"]):
+        status = runner.invoke(app, args)
+        assert status.exit_code == 0, status.output
+        assert "qp-s3cret" not in status.output and "password=***" in status.output

@@ -79,3 +79,66 @@ def test_bidirectional_sync_is_refused_with_the_reason() -> None:
     assert err.value.spec_path == "sync" and "no correct winner" in str(err.value)
     spec = parse_spec({**BASE, "tables": {"t": None}})
     assert spec.sync.direction.value == "one_way"
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    spec = tmp_path / "m.yaml"
+    spec.write_text(
+        "name: m\nsource: sqlite:///a.db\ntarget: sqlite:///b.db\ntables:\n"
+        "  orders: {}\n  items: {}\n  orders: {where: 'id > 0'}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert err.value.spec_path == "tables"
+    assert "'orders' is given twice, at line 5 and line 7" in str(err.value)
+
+
+def test_the_same_text_as_number_and_string_is_two_keys() -> None:
+    from datamove.spec.loader import read_yaml
+
+    assert read_yaml("map: {1: a, '1': b}", "spec") == {"map": {1: "a", "1": "b"}}
+
+
+def test_a_spec_that_is_not_utf8_names_the_byte_and_line(tmp_path: Path) -> None:
+    spec = tmp_path / "m.yaml"
+    spec.write_bytes(b"name: m\nsource: caf\xe9\n")
+    with pytest.raises(SpecError, match=r"not UTF-8 text: byte 0xe9 at line 2, column 12"):
+        load_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://u@127.0.0.1:abc/db", "port cannot be read"),
+        ("postgresql://u@[::1/db", "IPv6 host is written in brackets"),
+        ("postgresql://u@h:70000/db", "port 70000 is out of range"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_a_broken_url_is_a_spec_error_at_its_path(url: str, problem: str) -> None:
+    with pytest.raises(SpecError) as err:
+        parse_spec({**BASE, "target": url, "tables": {"t": None}})
+    assert err.value.spec_path == "target" and problem in str(err.value)
+
+
+def test_double_dollar_is_a_literal_dollar_brace() -> None:
+    spec = parse_spec(
+        {**BASE, "tables": {"t": {"columns": {"${x}": {"from": "$${x}"}, "y": "a$$${B}"}}}},
+        env={"B": "never"},
+    )
+    columns = spec.tables["t"].columns or {}
+    assert columns["${x}"].from_ == "${x}" and columns["y"].from_ == "a$${B}"
+
+
+def test_a_yaml_error_shows_no_snippet_of_the_password(tmp_path: Path) -> None:
+    """Issue 14: the snippet of a YAML error printed the password (without its scheme://, so
+    the URL pattern missed it; long lines were cut inside it)."""
+    spec = tmp_path / "m.yaml"
+    spec.write_text(
+        "name: m\nsource: sqlite:///a.db\n"
+        "target: 'postgresql://app:Sup3r-S3cret-pw@" + "h" * 80 + "/db\ntables: {t: }\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert "not valid YAML: line 5" in str(err.value)
+    assert "Sup3r" not in str(err.value) and "hhh" not in str(err.value)

@@ -18,7 +18,7 @@ import typer
 from datamove.cli import render
 from datamove.errors import DatamoveError
 from datamove.migration import Migration
-from datamove.redact import redact_text
+from datamove.redact import RedactingStream, redact_text
 
 app = typer.Typer(
     name="datamove",
@@ -90,7 +90,7 @@ def init(
 
     text, notes = _guard(lambda: scaffold(source, target, tables or (), name))
     if output:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(redact_text(text), encoding="utf-8")
         render.err.print(f"wrote {output}")
     else:
         sys.stdout.write(text)
@@ -274,10 +274,8 @@ def repair(
 
 def _verify_output(result: Any, diff_out: Path | None, as_json: bool) -> None:
     if diff_out is not None:
-        diff_out.write_text(
-            json.dumps([d.to_dict() for d in result.diffs], indent=2, default=str) + "\n",
-            encoding="utf-8",
-        )
+        diffs = json.dumps([d.to_dict() for d in result.diffs], indent=2, default=str)
+        diff_out.write_text(redact_text(diffs) + "\n", encoding="utf-8")
         render.err.print(f"wrote {diff_out}")
     if as_json:
         render.emit_json(result.to_dict())
@@ -400,4 +398,8 @@ def demo(
 
 
 def main() -> None:
+    """The console script: every byte printed passes ``RedactingStream`` (the one seam where
+    output leaves the process), so no known secret reaches a terminal, a pipe or a log."""
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     app()

@@ -35,11 +35,28 @@ from datamove.errors import (
     TerminalError,
     TransientError,
 )
-from datamove.redact import redact_text, redact_url
+from datamove.redact import redact_text, redact_url, remember_url
 
 Row = Sequence[Any]
 
 _REGISTRY: dict[str, type[Dialect]] = {}
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a database URL, or None; the reason never repeats the URL (it
+    may hold a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "not a database URL; write one such as postgresql+psycopg://user@host:5432/db"
+    except ValueError:
+        return (
+            "the URL's host or port cannot be read: a port is a number, an IPv6 host is "
+            "written in brackets (postgresql://user@[::1]:5432/db)"
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"port {parsed.port} is out of range (1-65535)"
+    return None
 
 
 class NativeHash(Protocol):
@@ -109,13 +126,11 @@ class Dialect:
         ``read_only`` connections only read (the state store, for ``status``)."""
         from datamove.dialects import mysql, postgresql, sqlite  # noqa: F401  (register)
 
-        try:
-            name = make_url(url).get_backend_name()
-        except ArgumentError:
-            raise SpecError(
-                f"{role} is not a database URL: {redact_url(url)!r}",
-                hint="use a SQLAlchemy URL such as postgresql+psycopg://user@host/db",
-            ) from None
+        remember_url(url)  # its password is a secret in every later output
+        problem = url_problem(url)
+        if problem:
+            raise SpecError(f"{role} URL {redact_url(url)!r}: {problem}")
+        name = make_url(url).get_backend_name()
         cls = _REGISTRY.get(name)
         if cls is None:
             known = ", ".join(sorted(_REGISTRY))
@@ -169,6 +184,11 @@ class Dialect:
 
     def is_transient(self, exc: BaseException) -> bool:
         """True for errors that a retry may fix (dropped connection, deadlock, serialization)."""
+        return False
+
+    def is_missing_table(self, exc: BaseException) -> bool:
+        """True when a statement failed because a table it names does not exist (``plan``
+        cannot judge a target query before the run creates its tables)."""
         return False
 
     def is_data_error(self, exc: BaseException) -> bool:

@@ -151,6 +151,9 @@ class MySQL(Dialect):
             text = quoted.sub("'***'", text)
         return text
 
+    def is_missing_table(self, exc: BaseException) -> bool:
+        return self._code(exc) == 1146  # ER_NO_SUCH_TABLE
+
     # -- reading ---------------------------------------------------------------------------
 
     def _streaming_cursor(self, conn: Connection, raw_values: bool = False) -> Any:

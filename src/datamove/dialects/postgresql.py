@@ -124,6 +124,9 @@ class PostgreSQL(Dialect):
             return True  # connection lost / server closed the connection
         return getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES
 
+    def is_missing_table(self, exc: BaseException) -> bool:
+        return getattr(getattr(exc, "orig", exc), "sqlstate", None) == "42P01"  # undefined_table
+
     def is_data_error(self, exc: BaseException) -> bool:
         import psycopg
 

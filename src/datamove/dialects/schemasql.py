@@ -9,6 +9,7 @@ it can make of a shape and makes it. This base class is the SQL that several eng
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -178,6 +179,21 @@ class SchemaSQL:
         raise NotImplementedError
 
     # -- the target side -------------------------------------------------------------------
+
+    def probe_table(self, conn: Connection, table: sa.Table) -> None:
+        """Create ``table`` as a temporary table under another name, drop it, and roll back:
+        the server judges every type, default and CHECK as the real CREATE TABLE would, and
+        raises its error if it refuses one (``plan`` finds ``decimal(100000,2)`` before
+        anything is created). Nothing is left: a temporary table is the session's, dropped
+        at once, and the connection's transaction is rolled back (where DDL is not
+        transactional, the DROP is what removes it)."""
+        probe = table.to_metadata(sa.MetaData(), name=f"dm_probe_{secrets.token_hex(6)}")
+        probe._prefixes = ["TEMPORARY"]  # what CREATE TABLE puts after CREATE (no public setter)
+        try:
+            probe.create(conn)
+            probe.drop(conn)
+        finally:
+            conn.rollback()
 
     def index_problem(self, shape: IndexShape, same_engine: bool) -> str | None:
         """Why this engine cannot make ``shape`` (None: it can)."""

@@ -82,6 +82,10 @@ class SQLite(Dialect):
             _TRANSIENT
         )
 
+    def is_missing_table(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith("no such table")
+
     def is_data_error(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", exc)
         # OverflowError: sqlite3 binds no int beyond 64 bits (a reject, not a failed run).

@@ -15,6 +15,7 @@ import jinja2
 from datamove.errors import UsageError
 from datamove.plan.keys import second_pass_words
 from datamove.plan.model import ColumnPlan, Finding, Plan, Severity
+from datamove.redact import redact_text
 from datamove.spec.models import Invariant
 
 FORMATS = {".md": "mapping.md.j2", ".markdown": "mapping.md.j2", ".html": "mapping.html.j2"}
@@ -87,4 +88,6 @@ def render(plan: Plan, fmt: str, invariants: list[Invariant], max_rejects: int) 
 
 
 def write(plan: Plan, path: Path, invariants: list[Invariant], max_rejects: int) -> None:
-    path.write_text(render(plan, path.suffix, invariants, max_rejects), encoding="utf-8")
+    """Write the document; it may quote user SQL holding a secret: known secrets are masked."""
+    text = redact_text(render(plan, path.suffix, invariants, max_rejects))
+    path.write_text(text, encoding="utf-8")

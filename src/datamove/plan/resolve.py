@@ -30,6 +30,7 @@ from datamove.plan.model import (
 )
 from datamove.plan.order import table_order
 from datamove.plan.partitions import PartitionRules
+from datamove.plan.sqlcheck import SqlChecks
 from datamove.plan.target import TargetSchema
 from datamove.plan.values import mapped
 from datamove.spec.models import (
@@ -57,7 +58,7 @@ def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
         return sa.Table(name, md, autoload_with=conn)
 
 
-class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
+class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlChecks):
     """Builds a ``Plan`` for one spec from live source and target connections."""
 
     def resolve(
@@ -100,7 +101,10 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules):
                 tables[name] = plan
 
         self._partitioned_targets(src, tables, tgt_names)
+        refused = self.check_sql(src, tgt, tables, queries=data_lints)
         for plan in tables.values() if data_lints else ():
+            if plan.name in refused:
+                continue
             self.findings.extend(unstorable_date_findings(self.source, src, plan))
             self.findings.extend(unconvertible_text_findings(self.source, src, plan))
         self._lookups(tables)

@@ -13,9 +13,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from datamove.errors import SpecError
+from datamove.redact import remember_secrets_in, remember_url
 from datamove.spec.models import MigrationSpec
 
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_VAR = re.compile(
+    r"(?P<escaped>\$\$\{)|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"
+)
 
 
 def spec_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -30,10 +33,12 @@ def spec_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
 
 
 def interpolate(node: Any, env: Mapping[str, str], path: tuple[int | str, ...] = ()) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of the YAML tree.
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value of the YAML tree;
+    ``$${`` stands for a literal ``${`` (a column named ``${x}`` is written ``from: $${x}``).
 
     A variable that is not set and has no default is an error naming the spec path: an empty
-    string in a URL or a filter is never what the user meant.
+    string in a URL or a filter is never what the user meant. Mapping keys are names, never
+    interpolated.
     """
     if isinstance(node, dict):
         return {k: interpolate(v, env, (*path, str(k))) for k, v in node.items()}
@@ -43,6 +48,8 @@ def interpolate(node: Any, env: Mapping[str, str], path: tuple[int | str, ...] =
         return node
 
     def substitute(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "${"
         name, default = match.group("name"), match.group("default")
         if name in env:
             return env[name]
@@ -99,6 +106,8 @@ def _explain(error: Any) -> SpecError:
         return SpecError(message, spec_path=spec_path(loc), hint=hint)
     if kind == "missing":
         return SpecError("required field is missing", spec_path=spec_path(loc))
+    if kind == "value_error":  # our validators' own words, without pydantic's prefix
+        return SpecError(str(error["ctx"]["error"]), spec_path=spec_path(loc) or "(spec)")
     return SpecError(error["msg"], spec_path=spec_path(loc) or "(spec)")
 
 
@@ -109,6 +118,9 @@ def parse_spec(
     if not isinstance(data, dict):
         raise SpecError(f"{origin} must be a YAML mapping with name, source, target and tables")
     data = interpolate(data, os.environ if env is None else env)
+    for url in (data.get("source"), data.get("target")):
+        if isinstance(url, str):
+            remember_url(url)
     try:
         spec = MigrationSpec.model_validate(data)
     except ValidationError as exc:
@@ -136,14 +148,81 @@ def _check_transforms(spec: MigrationSpec) -> None:
 
 
 def load_spec(path: str | Path, env: Mapping[str, str] | None = None) -> MigrationSpec:
-    """Read and validate a spec file."""
+    """Read and validate a spec file: UTF-8 YAML where no mapping repeats a key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
+    # Its URLs' passwords are secrets from here on, whether or not the rest of it parses.
+    remember_secrets_in(raw.decode("utf-8", errors="replace"))
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path} is not valid YAML: {exc}") from None
-    return parse_spec(data, env, origin=str(path))
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            f"{path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}, "
+            f"column {column}",
+            hint="save the spec as UTF-8",
+        ) from None
+    return parse_spec(read_yaml(text, str(path)), env, origin=str(path))
+
+
+def read_yaml(text: str, origin: str) -> Any:
+    """The YAML document in ``text``; a key given twice in one mapping is an error naming both
+    lines (YAML itself keeps the last one silently).
+
+    Errors give the line, the column and the problem, never a snippet of the file: a snippet
+    may hold a password, or the first characters of one where it is cut off."""
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters (NUL) at once
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _reject_duplicate_keys(node, (), set())
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError(f"{origin} is not valid YAML: {_yaml_problem(exc)}") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2020-13-45
+        message = str(exc).split("\n")[0]  # a reader error's second line is a position
+        raise SpecError(f"{origin} is not valid YAML: {message}") from None
+    except RecursionError:
+        raise SpecError(f"{origin} is not valid YAML: nested too deeply") from None
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    text = where + (exc.problem or "syntax error")
+    if exc.context and exc.context_mark is not None:
+        text += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return text
+
+
+def _reject_duplicate_keys(node: yaml.Node, path: tuple[int | str, ...], seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: already checked (and maybe recursive)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _reject_duplicate_keys(item, (*path, i), seen)
+    elif isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], yaml.Node] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            same = first.get((key.tag, key.value))  # `1` and `'1'` are different keys
+            if same is not None:
+                raise SpecError(
+                    f"key '{key.value}' is given twice, at line "
+                    f"{same.start_mark.line + 1} and line {key.start_mark.line + 1} "
+                    "(YAML would keep only the last)",
+                    spec_path=spec_path(path) or "(spec)",
+                    hint="remove one of them, or merge them into one",
+                )
+            first[(key.tag, key.value)] = key
+            _reject_duplicate_keys(value, (*path, key.value), seen)

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from datamove.dialects.base import url_problem
+
 
 class CutoverMode(StrEnum):
     """How reads and writes move from the old database to the new one."""
@@ -414,6 +416,14 @@ class MigrationSpec(_Model):
     invariants: list[Invariant] = Field(default_factory=list)
     checks: Checks = Field(default_factory=Checks)
     tables: dict[str, TableSpec] = Field(min_length=1)
+
+    @field_validator("source", "target")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)  # never the URL itself: it may hold a password
+        return value
 
     @field_validator("tables", mode="before")
     @classmethod
