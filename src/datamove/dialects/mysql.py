@@ -83,6 +83,8 @@ _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE
 
 
 class MySQLPushdownSQL(PushdownSQL):
+    """Exact rounding on DECIMAL; text compared as bytes, past the collations."""
+
     def same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
         # Collations pad with spaces ('a' = 'a  '); byte comparison is exact.
         same: sa.ColumnElement[bool] = sa.func.binary(expr) == sa.func.binary(sa.literal(value))
@@ -97,6 +99,8 @@ class MySQLPushdownSQL(PushdownSQL):
 
 
 class MySQLCaptureSQL(TriggerPerOperation):
+    """Three triggers a table; the changelog's time a TIMESTAMP (UTC)."""
+
     def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
         q, name = self.dialect.quote, capture_name(table)
         old = f"JSON_ARRAY({', '.join('OLD.' + q(k) for k in key)})"

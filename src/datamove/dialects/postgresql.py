@@ -87,6 +87,8 @@ _BINARY_WRITES: dict[int, tuple[int, frozenset[type], Callable[[list[Any]], bool
 
 
 class PgPushdownSQL(PushdownSQL):
+    """Exact rounding on ``numeric`` and the server's own Unicode normalization."""
+
     def round(
         self, expr: sa.ColumnElement[Any], places: int, mode: str
     ) -> sa.ColumnElement[Any] | None:

@@ -70,6 +70,8 @@ class SQLiteCanonicalSQL(CanonicalSQL):
 
 
 class SQLitePushdownSQL(PushdownSQL):
+    """Concatenation with ``||``; no text form (a value's storage class decides it)."""
+
     def text_form(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
         return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
 
@@ -81,6 +83,8 @@ class SQLitePushdownSQL(PushdownSQL):
 
 
 class SQLiteCaptureSQL(TriggerPerOperation):
+    """Three triggers a table; the changelog numbered by an AUTOINCREMENT rowid."""
+
     def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
         q, name = self.dialect.quote, capture_name(table)
         old = f"json_array({', '.join('OLD.' + q(k) for k in key)})"
