@@ -1,10 +1,10 @@
 """Conformance: every dialect's canonical SQL gives exactly the Python reference's text.
 
 For each engine a table with one column per type family is filled with edge cases and seeded
-random values; each column is read twice — through the dialect's ``sql_canonical`` and as the
+random values; each column is read twice — through the dialect's ``canonical.text`` and as the
 driver returns it, through ``core.canonical.canonical`` — and the two must be equal, row for
 row. The digest slices computed in SQL, from each value as a digest takes it
-(``sql_digest_text``: on MySQL a number's bare column), must equal the Python ``digest`` of
+(``canonical.digest_text``: on MySQL a number's bare column), must equal the Python ``digest`` of
 the same row.
 """
 
@@ -135,18 +135,18 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
             }
             canons = {name: canon_for(info) for name, info in infos.items()}
             exprs = [
-                dialect.sql_canonical(table.c[c[0]], canons[c[0]], infos[c[0]]) for c in COLUMNS
+                dialect.canonical.text(table.c[c[0]], canons[c[0]], infos[c[0]]) for c in COLUMNS
             ]
             assert all(e is not None for e in exprs), "every kind but JSON is computed in SQL"
             sql_parts = [e.label(f"s_{c[0]}") for e, c in zip(exprs, COLUMNS, strict=True)]  # type: ignore[union-attr]
             frames = [framed(canons[c[0]]) for c in COLUMNS]
-            digested = [dialect.sql_digest_text(e) for e in exprs]  # type: ignore[arg-type]
-            row_hash = dialect.sql_row_hash(digested, frames)
-            row_digest = dialect.sql_digest(row_hash).label("dm_digest")
+            digested = [dialect.canonical.digest_text(e) for e in exprs]  # type: ignore[arg-type]
+            row_hash = dialect.canonical.row_hash(digested, frames)
+            row_digest = dialect.canonical.digest(row_hash).label("dm_digest")
             # Each value alone too: in a row, CONCAT converts a latin1 part to another part's
             # utf8mb4; alone, only a cast makes its text UTF-8.
             alone = [
-                dialect.sql_digest(dialect.sql_row_hash([d], [f])).label(f"a_{c[0]}")
+                dialect.canonical.digest(dialect.canonical.row_hash([d], [f])).label(f"a_{c[0]}")
                 for d, f, c in zip(digested, frames, COLUMNS, strict=True)
             ]
             stmt = sa.select(
@@ -166,7 +166,7 @@ def test_sql_canonical_matches_the_python_reference(engine: str, make_db: Any) -
                 assert list(singles) == [digest([v], [f]) for v, f in zip(sql, frames, strict=True)]
             assert not mismatches, mismatches
             # The range sum is exact (SQLite's sum() would stop at 2^63).
-            total = sa.select(dialect.sql_exact_sum(stmt.subquery().c.dm_digest))
+            total = sa.select(dialect.canonical.exact_sum(stmt.subquery().c.dm_digest))
             assert int(conn.execute(total).scalar_one()) == sum(int(r[-1]) for r in rows)
     finally:
         dialect.dispose()
@@ -212,11 +212,11 @@ def test_mysql_bit_canonical_matches_the_python_reference(driver: str, mysql_db:
                     target = classify_generic(target_type, name)
                     cases.append((c, name, dialect.read_as(base, target), canon_for(target)))
             reads = [dialect.read_expr(table.c[c], info) for c, _, info, _ in cases]
-            sqls = [dialect.sql_canonical(table.c[c], canon, info) for c, _, info, canon in cases]
+            sqls = [dialect.canonical.text(table.c[c], canon, info) for c, _, info, canon in cases]
             assert all(e is not None for e in sqls)
             frames = [framed(canon) for *_, canon in cases]
-            digested = [dialect.sql_digest_text(e) for e in sqls]  # type: ignore[arg-type]
-            row_digest = dialect.sql_digest(dialect.sql_row_hash(digested, frames))
+            digested = [dialect.canonical.digest_text(e) for e in sqls]  # type: ignore[arg-type]
+            row_digest = dialect.canonical.digest(dialect.canonical.row_hash(digested, frames))
             stmt = sa.select(table.c.id, *reads, *sqls, row_digest).order_by(table.c.id)
             got = [r for batch in dialect.stream(conn, stmt, 100) for r in batch]
     finally:

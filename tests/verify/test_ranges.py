@@ -40,8 +40,8 @@ def test_bucket_sums_match_the_reference(engine: str, make_db: Any) -> None:
                 table,
                 [table.c.id],
                 [table.c.id],
-                [dialect.sql_canonical(table.c.id, key, None)],  # type: ignore[list-item]
-                [dialect.sql_canonical(table.c.note, note, None)],  # type: ignore[list-item]
+                [dialect.canonical.text(table.c.id, key, None)],  # type: ignore[list-item]
+                [dialect.canonical.text(table.c.note, note, None)],  # type: ignore[list-item]
                 [False, True],
                 sa.true(),
             )

@@ -65,7 +65,7 @@ class ChunkCopier:
         )
         self.binary_possible = (
             self.pipe
-            and type(source) is type(target)
+            and source.same_engine(target)
             and source.BINARY_COPY
             and not throttle.rate  # the throttle counts rows, which only text COPY shows
         )

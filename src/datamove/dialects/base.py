@@ -1,21 +1,27 @@
-"""The ``Dialect`` base: the only place that knows an engine's SQL, bulk paths and quirks.
+"""The ``Dialect`` base: one database, bound to its URL; with its helpers, the only place that
+knows an engine's SQL, bulk paths and quirks.
 
-Subclasses register by SQLAlchemy dialect name; nothing outside ``datamove.dialects`` branches
-on an engine's name. Capability flags are UPPER_SNAKE class attributes.
+A dialect is the bound database: its SQLAlchemy engine, sessions, streaming reads, COPY and
+bulk writes, driver-error translation, and the type mapping. SQL that needs no connection is
+in stateless helpers it owns, one per concern: ``schema`` (``SchemaSQL``: indexes, defaults,
+identities, foreign keys), ``canonical`` (``CanonicalSQL``: verification's canonical form and
+digests), ``capture`` (``CaptureSQL``: change-capture triggers), ``pushdown`` (``PushdownSQL``:
+transforms computed in SQL). Subclasses register by SQLAlchemy dialect name; nothing outside
+``datamove.dialects`` branches on an engine's name (``same_engine`` answers whether two
+databases are of one engine). Capability flags are UPPER_SNAKE class attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from datamove.core.canonical import DIGEST_HEX, Canon, Frame, frames_of
 from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import (
     Adapter,
@@ -25,7 +31,11 @@ from datamove.dialects.adapters import (
     text_value,
     time_of_day,
 )
+from datamove.dialects.batchwriter import BatchWriter
+from datamove.dialects.canonsql import CanonicalSQL
+from datamove.dialects.capturesql import CaptureSQL
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic, render_generic
 from datamove.errors import (
@@ -59,15 +69,6 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-class NativeHash(Protocol):
-    """An engine's own row hash for verify (``pghash`` is PostgreSQL's)."""
-
-    def family(self, t: sa.types.TypeEngine[Any]) -> str | None: ...
-    def probe(self, conn: Connection, families: Sequence[str]) -> int | None: ...
-    def row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]: ...
-    def digest(self, h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]: ...
-
-
 class Dialect:
     """One database engine, bound to one URL (and its SQLAlchemy engine)."""
 
@@ -86,6 +87,12 @@ class Dialect:
     """Rows per bulk write statement (bounded by the engine's packet or parameter limits)."""
     SCHEMA: ClassVar[type[SchemaSQL]] = SchemaSQL
     """Indexes, defaults, identities and foreign-key validation on this engine."""
+    CANONICAL: ClassVar[type[CanonicalSQL]] = CanonicalSQL
+    """Verification's canonical form, row digests and sums on this engine."""
+    CAPTURE: ClassVar[type[CaptureSQL]] = CaptureSQL
+    """Change-capture triggers and the changelog's types on this engine."""
+    PUSHDOWN: ClassVar[type[PushdownSQL]] = PushdownSQL
+    """Transforms computed in this engine's SQL."""
     INSTALL_HINT: ClassVar[str] = ""
     SQLGLOT: ClassVar[str] = ""
     """sqlglot's name for this engine's SQL (``sql`` transforms are transpiled to it)."""
@@ -101,6 +108,9 @@ class Dialect:
         self.read_only = read_only
         self.safe_url = redact_url(url)
         self.schema = self.SCHEMA(self)
+        self.canonical = self.CANONICAL(self)
+        self.capture = self.CAPTURE(self)
+        self.pushdown = self.PUSHDOWN(self)
         try:
             self.engine: Engine = sa.create_engine(
                 url,
@@ -136,6 +146,12 @@ class Dialect:
             known = ", ".join(sorted(_REGISTRY))
             raise SpecError(f"{role} database kind '{name}' is not supported (supported: {known})")
         return cls(url, role=role, pool_size=pool_size, read_only=read_only)
+
+    def same_engine(self, other: Dialect) -> bool:
+        """Whether ``other`` is a database of this engine (the same dialect class, so MariaDB
+        is not MySQL): only then may one side's native types, binary COPY format, row hash or
+        JSON normal form stand for the other's."""
+        return type(self) is type(other)
 
     def engine_options(self) -> dict[str, Any]:
         """Extra ``create_engine`` keyword arguments for this engine."""
@@ -304,7 +320,7 @@ class Dialect:
 
         ``info`` itself, unless this engine stores a type whose values read as more than one
         kind (MySQL's BIT: a boolean, a number or bytes): then the kind ``target`` holds, so
-        that ``read_expr``, ``reader`` and ``sql_canonical``, which receive the result as the
+        that ``read_expr``, ``reader`` and ``canonical.text``, which receive the result as the
         column's source type, produce the value the target column needs."""
         return info
 
@@ -388,110 +404,6 @@ class Dialect:
         strings differently, a chunk's delete could reach rows another chunk copied.
         """
         return col
-
-    # -- SQL for transform pushdown (None: not expressible exactly; Python computes it) -----
-
-    def sql_round(
-        self, expr: sa.ColumnElement[Any], places: int, mode: str
-    ) -> sa.ColumnElement[Any] | None:
-        """Exact decimal rounding of ``expr`` to ``places`` in ``mode`` (see ``round``)."""
-        return None
-
-    def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
-        """Unicode normalization of ``expr`` to ``form`` (NFC, NFD, NFKC, NFKD)."""
-        return None
-
-    def sql_same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
-        """``expr`` equals the text ``value`` exactly (no collation padding or folding)."""
-        same: sa.ColumnElement[bool] = expr == sa.literal(value)
-        return same
-
-    def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
-        """``expr``'s text form as ``transforms.values.text_form`` writes it."""
-        return sa.cast(expr, sa.Text)
-
-    def sql_utf8(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """The UTF-8 bytes of ``expr``'s text (read as bytes: no decoding in the driver)."""
-        return sa.cast(sa.cast(expr, sa.Text), sa.LargeBinary)
-
-    # -- SQL for verification (the canonical form of ``core.canonical``) -------------------
-
-    NATIVE_HASH: ClassVar[NativeHash | None] = None
-    """Between two databases of this engine: the engine's own row hash, for columns of equal
-    hash families (cheaper than hashing their canonical text); None: canonical text only."""
-
-    NATIVE_JSON_CANONICAL: ClassVar[bool] = False
-    """JSON of two databases of this engine can be compared in the engine's own normal form
-    (across engines, JSON is compared in Python)."""
-
-    def sql_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
-    ) -> sa.ColumnElement[Any] | None:
-        """``expr`` (of type ``info``) in the canonical text form ``canon``, NULL kept NULL;
-        None when this engine cannot compute exactly that text (the column is then compared
-        in Python). Must agree with ``core.canonical.canonical``: a conformance test holds it.
-        """
-        return None
-
-    def sql_digest_text(self, canonical: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """``canonical`` (of ``sql_canonical``) as a row digest takes it: the same text, by a
-        cheaper way where the engine has one."""
-        return canonical
-
-    def sql_random(self) -> sa.ColumnElement[Any]:
-        """A uniform random number in [0, 1), drawn per row (sampling without a sort)."""
-        return sa.func.random()
-
-    def sql_concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
-        """Text concatenation of non-NULL ``parts``."""
-        return sa.func.concat(*parts)
-
-    def sql_char_length(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """Length of a text in characters (code points)."""
-        return sa.func.char_length(expr)
-
-    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """The integer value of a short hexadecimal text."""
-        raise NotImplementedError
-
-    ONE_CORE_PER_QUERY: ClassVar[bool] = False
-    """Runs a query on one core (no parallel workers): verify splits a large scan in two."""
-    FENCED_LAYERS: ClassVar[bool] = True
-    """A checksum query computes canonical values, row hash and sums in fenced layers
-    (``OFFSET 0``); without fences (MySQL, which materializes every fenced layer as a
-    temporary table), values used twice in one row are computed twice instead."""
-
-    def sql_row_hash(
-        self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
-    ) -> sa.ColumnElement[Any]:
-        """The MD5 hex of a row's canonical ``parts`` (``core.canonical.digest``), each
-        written by ``sql_digest_part``; pass column references, not expressions."""
-        joined: list[sa.ColumnElement[Any]] = []
-        for p, frame in zip(parts, frames_of(frames), strict=True):
-            joined += [sa.literal("|")] if joined else []
-            joined.append(self.sql_digest_part(p, frame))
-        return sa.func.md5(self.sql_concat(joined) if len(joined) > 1 else joined[0])
-
-    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
-        """One canonical value as a digest writes it: ``-`` for NULL, else as ``frame`` says
-        (``canonical.frames_of``)."""
-        if frame == "none":
-            return sa.func.coalesce(p, sa.literal("-"))
-        length = [self.sql_char_length(p)] if frame == "length" else []
-        encoded = self.sql_concat([*length, sa.literal(":"), p])
-        return sa.case((p.is_(None), sa.literal("-")), else_=encoded)
-
-    def sql_digest(self, md5: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """The digest of a row hash (``sql_row_hash``): its first ``DIGEST_HEX`` hex digits."""
-        return self.sql_hex_int(sa.func.substr(md5, 1, DIGEST_HEX))
-
-    def sql_int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
-        """Integer division of the integer ``a`` by ``b`` (a key range's number)."""
-        return a // b
-
-    def sql_exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """The exact sum of 56-bit digests over up to billions of rows."""
-        return sa.func.sum(expr)
 
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         """The type of a key the target generates (``remap``): auto-increment or identity."""
@@ -587,31 +499,6 @@ class Dialect:
             )
         return stmt
 
-    # -- change capture (``datamove.sync``) -------------------------------------------------
-
-    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        """Statements creating AFTER INSERT/UPDATE/DELETE row triggers on ``table`` that append
-        (table, key as a JSON array, operation) to ``changelog``: the key only, never a row
-        copy. An update that changes the key records the old and the new key."""
-        raise NotImplementedError(f"change capture is not implemented for {self.NAME}")
-
-    def drop_capture_ddl(self, table: str) -> list[str]:
-        """Statements removing ``capture_ddl``'s triggers (and functions), if present."""
-        raise NotImplementedError(f"change capture is not implemented for {self.NAME}")
-
-    def capture_names(self, conn: Connection) -> set[str]:
-        """Names of the datamove capture triggers present in this database."""
-        return set()
-
-    def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
-        """The changelog's generated sequence column type, and table options that make sure
-        a number is never handed out twice (not even after a purge empties the table)."""
-        return sa.BigInteger(), {}
-
-    def change_time_type(self) -> sa.types.TypeEngine[Any]:
-        """The changelog's time column: an absolute time whatever the writer's time zone."""
-        return sa.DateTime(timezone=True)
-
     def defer_constraints(self, conn: Connection) -> None:
         """Check deferrable constraints at commit in the open transaction: a chunk may delete
         and re-insert rows that other tables reference."""
@@ -670,36 +557,6 @@ class Dialect:
         return str(self.engine.dialect.identifier_preparer.quote(name))
 
 
-class BatchWriter:
-    """Writes a chunk's batches, each given column by column (``values[i]`` holds the values
-    of ``columns[i]``). This one writes each batch with ``Dialect.write``; a dialect may keep
-    one bulk statement open across batches, so the server works on one batch while the next
-    is converted, and choose its format by the value types it finds in each column."""
-
-    def __init__(
-        self, dialect: Dialect, conn: Connection, table: sa.Table, columns: Sequence[str]
-    ) -> None:
-        self.dialect, self.conn, self.table, self.columns = dialect, conn, table, columns
-
-    def write(self, values: Sequence[list[Any]]) -> None:
-        rows: list[Row] = list(zip(*values, strict=True))
-        self.dialect.write(self.conn, self.table, self.columns, rows)
-
-    def pause(self) -> None:
-        """End a statement kept open across batches, so the connection can run other queries
-        (the next ``write`` starts a new one)."""
-
-    def close(self, failure: BaseException | None = None) -> None:
-        """Finish the writes (or abandon them on ``failure``)."""
-        self.pause()
-
-    def __enter__(self) -> BatchWriter:
-        return self
-
-    def __exit__(self, kind: Any, failure: BaseException | None, trace: Any) -> None:
-        self.close(failure)
-
-
 def _count_rows(
     conn: Connection,
     table: sa.Table,
@@ -716,16 +573,6 @@ def _count_rows(
         stmt = stmt.where(sa.text(f"({where})"))
     row = conn.execute(stmt).one()
     return {c: int(n) for c, n in zip(conditions, row, strict=True) if n}
-
-
-def plain_column(expr: sa.ColumnElement[Any]) -> bool:
-    """A table's column itself (its type is the one classified), not an expression over it."""
-    return isinstance(expr, sa.ColumnClause) and not expr.is_literal
-
-
-def capture_name(table: str, suffix: str = "") -> str:
-    """The name of a capture trigger (or function) of ``table``, within every engine's limit."""
-    return f"dm_capture_{table}"[:56] + suffix
 
 
 def sql_string(text: str, backslashes: bool = False) -> str:

@@ -15,23 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.visitors import replacement_traverse
 
-from datamove.core.canonical import FLOAT_RANGE, Canon, Frame
 from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter
-from datamove.dialects.base import Dialect, Row, capture_name, plain_column, sql_string
+from datamove.dialects.base import Dialect, Row, sql_string
+from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.mysqlcanonical import MySQLCanonicalSQL
 from datamove.dialects.mysqlschema import MySQLSchemaSQL
-from datamove.dialects.mysqltext import (
-    ConvertUsing,
-    OwnText,
-    first_unconvertible,
-    no_negative_zero,
-    trim_fraction,
-    trim_zeros,
-    utf8_text,
-)
+from datamove.dialects.mysqltext import ConvertUsing, first_unconvertible
 from datamove.dialects.mysqlvalues import (
     ServerText,
     bit_boolean,
@@ -39,8 +31,8 @@ from datamove.dialects.mysqlvalues import (
     bit_value,
     bit_width,
     date_parser,
-    unread,
 )
+from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.types import classify_generic, describe
 from datamove.errors import TransientError
 
@@ -96,14 +88,65 @@ _MAX_VARCHAR = 16383  # utf8mb4: 65,535 bytes per row / 4 bytes per character
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<col>(?:[^`]|``)+)`\)", re.IGNORECASE)
 
 
+class MySQLPushdownSQL(PushdownSQL):
+    """Exact rounding on DECIMAL; text compared as bytes, past the collations."""
+
+    def same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
+        # Collations pad with spaces ('a' = 'a  '); byte comparison is exact.
+        same: sa.ColumnElement[bool] = sa.func.binary(expr) == sa.func.binary(sa.literal(value))
+        return same
+
+    def round(
+        self, expr: sa.ColumnElement[Any], places: int, mode: str
+    ) -> sa.ColumnElement[Any] | None:
+        # On exact values ROUND rounds half away from zero and TRUNCATE toward zero.
+        functions = {"half_up": sa.func.round, "down": sa.func.truncate}
+        return functions[mode](expr, places) if mode in functions else None
+
+
+class MySQLCaptureSQL(TriggerPerOperation):
+    """Three triggers a table; the changelog's time a TIMESTAMP (UTC)."""
+
+    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table)
+        old = f"JSON_ARRAY({', '.join('OLD.' + q(k) for k in key)})"
+        new = f"JSON_ARRAY({', '.join('NEW.' + q(k) for k in key)})"
+        same = " AND ".join(f"OLD.{q(k)} <=> NEW.{q(k)}" for k in key)
+        log = (
+            f"INSERT INTO {q(changelog)} (table_name, row_key, op) "
+            f"VALUES ({sql_string(table, backslashes=True)}, "
+        )
+        on = f"ON {q(table)} FOR EACH ROW"
+        return [
+            *self.drop_ddl(table),
+            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} {log}{new}, 'I')",
+            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} BEGIN {log}{old}, 'U'); "
+            f"IF NOT ({same}) THEN {log}{new}, 'U'); END IF; END",
+            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D')",
+        ]
+
+    def trigger_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(
+            sa.text(
+                "SELECT trigger_name FROM information_schema.triggers "
+                "WHERE trigger_schema = DATABASE()"
+            )
+        )
+        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+
+    def change_time_type(self) -> sa.types.TypeEngine[Any]:
+        return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
+
+
 class MySQL(Dialect):
     NAME = "mysql"
     SQLGLOT = "mysql"
     WRITE_BATCH_ROWS = 2000
     DEFERRABLE_FOREIGN_KEYS = False  # no DEFERRABLE; sessions run with foreign_key_checks = 0
-    FENCED_LAYERS = False  # a fenced derived table is materialized: 2x slower than recomputing
-    ONE_CORE_PER_QUERY = True
     SCHEMA = MySQLSchemaSQL
+    CANONICAL = MySQLCanonicalSQL
+    CAPTURE = MySQLCaptureSQL
+    PUSHDOWN = MySQLPushdownSQL
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
@@ -411,138 +454,6 @@ class MySQL(Dialect):
             return sa.func.binary(col)  # byte order of UTF-8 is code point order
         return col
 
-    def sql_same_text(self, expr: sa.ColumnElement[Any], value: str) -> sa.ColumnElement[bool]:
-        # Collations pad with spaces ('a' = 'a  '); byte comparison is exact.
-        same: sa.ColumnElement[bool] = sa.func.binary(expr) == sa.func.binary(sa.literal(value))
-        return same
-
-    def sql_round(
-        self, expr: sa.ColumnElement[Any], places: int, mode: str
-    ) -> sa.ColumnElement[Any] | None:
-        # On exact values ROUND rounds half away from zero and TRUNCATE toward zero.
-        functions = {"half_up": sa.func.round, "down": sa.func.truncate}
-        return functions[mode](expr, places) if mode in functions else None
-
-    NATIVE_JSON_CANONICAL = True
-
-    def sql_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
-    ) -> sa.ColumnElement[Any] | None:
-        expr = unread(expr)  # a date read as its text compares as the date itself
-        kind = info.kind if info is not None else "text"
-        plain = plain_column(expr)
-        if bit_width(info) is not None:
-            # A BIT compares as its bytes or as the number it holds, whatever it is read as.
-            kind = "binary" if canon.kind == "bytes" else "integer"
-            expr, plain = bit_value(expr, kind), False
-        if canon.kind in {"integer", "boolean"}:
-            if kind == "boolean" or canon.kind == "boolean":
-                return sa.case((expr != 0, "1"), (expr == 0, "0"))
-            if kind == "integer" and plain:
-                # An integer column's text has no fraction and no -0 to trim (the trimming
-                # CASE costs ~15% of a checksum scan's CPU on the orders benchmark).
-                return OwnText(expr)
-            return trim_zeros(utf8_text(self._exact(expr, kind)))
-        if canon.kind == "decimal":
-            if plain and kind == "decimal" and info is not None and info.scale == canon.scale:
-                # DECIMAL(p, s) prints exactly s digits, and stores no -0.
-                return OwnText(expr)
-            exact = self._exact(expr, kind)
-            if canon.scale is None:
-                return trim_zeros(utf8_text(exact))
-            rounded = sa.cast(sa.func.round(exact, canon.scale), mysql.DECIMAL(65, canon.scale))
-            return no_negative_zero(utf8_text(rounded))
-        if canon.kind == "float":
-            return self._float_canonical(expr, canon, kind)
-        if canon.kind in {"char", "text"}:
-            utf8 = plain and info is not None and (info.charset or "").startswith("utf8")
-            text = OwnText(expr) if utf8 else utf8_text(expr)
-            return sa.func.rtrim(text) if canon.kind == "char" else text
-        if canon.kind == "date":
-            return sa.func.date_format(expr, "%Y-%m-%d")
-        if canon.kind == "time":
-            return sa.func.time_format(expr, "%H:%i:%s.%f")
-        if canon.kind == "timestamp":
-            # The session is UTC. A DATETIME(p) prints p fractional digits (none for p = 0),
-            # DATE_FORMAT six: trailing zeros and a bare point are trimmed after the point.
-            if plain and kind == "timestamp" and info is not None and info.precision is not None:
-                own = OwnText(expr)
-                return trim_fraction(own) if info.precision else own
-            return trim_fraction(sa.func.date_format(expr, "%Y-%m-%d %H:%i:%s.%f"))
-        if canon.kind == "json":
-            return self._json_canonical(expr)
-        if canon.kind == "bytes":
-            return sa.func.lower(sa.func.hex(expr))
-        if canon.kind == "uuid":
-            return sa.func.lower(utf8_text(expr))
-        return None
-
-    def sql_digest_text(self, canonical: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        # CONCAT writes a number or a DATETIME as CAST does, and a UTF-8 column's text is
-        # already UTF-8 bytes: the bare columns save the casts (~20% of the orders benchmark's
-        # scan). A DATETIME's text is trimmed as bytes (ASCII): TRIM on utf8mb4 text cost
-        # 0.33 s more per two columns and 1M rows.
-        def bare(element: Any, **_: Any) -> Any:
-            if not isinstance(element, OwnText):
-                return None
-            (column,) = element.clauses
-            temporal = isinstance(column.type, sa.DateTime)
-            return sa.cast(column, sa.LargeBinary) if temporal else column
-
-        digested: sa.ColumnElement[Any] = replacement_traverse(canonical, {}, bare)
-        return digested
-
-    def sql_utf8(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        # A utf8mb3/utf8mb4 column (MariaDB's JSON among them) holds UTF-8 bytes already: one
-        # cast, not two (0.2 s less per 1M documents).
-        charset = str(getattr(expr.type, "charset", None) or "").lower()
-        if isinstance(expr, sa.Column) and charset.startswith("utf8"):
-            return sa.cast(expr, sa.LargeBinary)
-        return super().sql_utf8(expr)
-
-    def sql_random(self) -> sa.ColumnElement[Any]:
-        return sa.func.rand()
-
-    def _json_canonical(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        # MariaDB (also behind a mysql:// URL) has no JSON type to cast to, but normalizes.
-        if getattr(self.engine.dialect, "is_mariadb", False):
-            return sa.func.json_normalize(expr)
-        return utf8_text(sa.cast(expr, sa.JSON))
-
-    @staticmethod
-    def _exact(expr: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
-        """``expr`` as DECIMAL; a float at its shortest text form (see ``canonical``)."""
-        if kind == "float":
-            return sa.cast(utf8_text(expr), mysql.DECIMAL(65, 30))
-        return expr
-
-    def _float_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
-    ) -> sa.ColumnElement[Any]:
-        n = self._exact(expr, kind)
-        low, high = FLOAT_RANGE
-        magnitude = sa.func.abs(expr)
-        exponent = sa.cast(sa.func.floor(sa.func.log10(magnitude)), sa.Integer)
-        rounded = sa.func.round(n, canon.digits - 1 - exponent)
-        return sa.case(
-            (expr == 0, "0"),
-            ((magnitude >= low) & (magnitude < high), trim_zeros(utf8_text(rounded))),
-            else_=sa.func.concat(sa.case((expr < 0, "-"), else_=""), "e", exponent),
-        )
-
-    def sql_int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
-        return a.self_group().op("DIV")(b)  # // is FLOOR(a / b): DECIMAL, ~20% of a scan
-
-    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
-        """CONCAT is NULL when a part is: coalesce() gives a NULL part's ``-`` with each
-        value computed twice at most (a CASE computes it three times: no fenced layers)."""
-        if frame != "none":
-            p = sa.func.concat(*([sa.func.char_length(p)] if frame == "length" else []), ":", p)
-        return sa.func.coalesce(p, "-")
-
-    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))
-
     @contextmanager
     def temporary_table(
         self, conn: Connection, name: str, columns: Sequence[sa.Column[Any]]
@@ -589,31 +500,6 @@ class MySQL(Dialect):
             updates = [(c, new[c]) for c in others]
         return stmt.on_duplicate_key_update(updates)
 
-    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.quote, capture_name(table)
-        old = f"JSON_ARRAY({', '.join('OLD.' + q(k) for k in key)})"
-        new = f"JSON_ARRAY({', '.join('NEW.' + q(k) for k in key)})"
-        same = " AND ".join(f"OLD.{q(k)} <=> NEW.{q(k)}" for k in key)
-        log = (
-            f"INSERT INTO {q(changelog)} (table_name, row_key, op) "
-            f"VALUES ({sql_string(table, backslashes=True)}, "
-        )
-        on = f"ON {q(table)} FOR EACH ROW"
-        return [
-            *self.drop_capture_ddl(table),
-            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} {log}{new}, 'I')",
-            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} BEGIN {log}{old}, 'U'); "
-            f"IF NOT ({same}) THEN {log}{new}, 'U'); END IF; END",
-            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D')",
-        ]
-
-    def drop_capture_ddl(self, table: str) -> list[str]:
-        name = capture_name(table)
-        return [f"DROP TRIGGER IF EXISTS {self.quote(name + s)}" for s in ("_i", "_u", "_d")]
-
-    def change_time_type(self) -> sa.types.TypeEngine[Any]:
-        return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
-
     @contextmanager
     def state_lock(self, conn: Connection) -> Iterator[None]:
         # A named lock of the session (per database: names are server-wide, at most 64
@@ -628,15 +514,6 @@ class MySQL(Dialect):
             yield
         finally:
             conn.execute(sa.select(sa.func.release_lock(name)))
-
-    def capture_names(self, conn: Connection) -> set[str]:
-        rows = conn.execute(
-            sa.text(
-                "SELECT trigger_name FROM information_schema.triggers "
-                "WHERE trigger_schema = DATABASE()"
-            )
-        )
-        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def table_kwargs(self) -> dict[str, Any]:
         # utf8mb4_bin: every Unicode string is storable and distinct strings stay distinct keys.

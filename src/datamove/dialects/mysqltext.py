@@ -29,7 +29,7 @@ def _compile_trim_trailing(element: TrimTrailing, compiler: Any, **kw: Any) -> s
 class OwnText(sa.sql.functions.GenericFunction[str]):
     """A column whose own text is (or, trimmed, makes) its canonical form and is UTF-8 in a
     digest without a cast (a number, a DATETIME, a utf8mb3/utf8mb4 string): ``utf8_text(expr)``
-    where a value is fetched; the bare column in a digest (``sql_digest_text``)."""
+    where a value is fetched; the bare column in a digest (``MySQLCanonicalSQL.digest_text``)."""
 
     name = "own_text"
     type = sa.String()

@@ -10,28 +10,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from datamove.core.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
 from datamove.core.types import TypeInfo
-from datamove.dialects import pghash
 from datamove.dialects.adapters import Adapter, returns_unchanged
-from datamove.dialects.base import (
-    BatchWriter,
-    Dialect,
-    NativeHash,
-    Row,
-    capture_name,
-    plain_column,
-    sql_string,
-)
+from datamove.dialects.base import Dialect, Row, sql_string
+from datamove.dialects.batchwriter import BatchWriter
+from datamove.dialects.capturesql import CAPTURE_PREFIX, CaptureSQL, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
+from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.types import classify_generic, render_generic
 
 _TRANSIENT_SQLSTATES = {
@@ -95,6 +89,55 @@ _BINARY_WRITES: dict[int, tuple[int, frozenset[type], Callable[[list[Any]], bool
 }
 
 
+class PgPushdownSQL(PushdownSQL):
+    """Exact rounding on ``numeric`` and the server's own Unicode normalization."""
+
+    def round(
+        self, expr: sa.ColumnElement[Any], places: int, mode: str
+    ) -> sa.ColumnElement[Any] | None:
+        # round(numeric, n) rounds half away from zero; trunc(numeric, n) toward zero.
+        functions = {"half_up": sa.func.round, "down": sa.func.trunc}
+        return functions[mode](expr, places) if mode in functions else None
+
+    def normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
+        return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
+
+
+class PgCaptureSQL(CaptureSQL):
+    """One trigger function per table, and one trigger calling it for every operation."""
+
+    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table)
+        old = f"json_build_array({', '.join('OLD.' + q(k) for k in key)})::text"
+        new = f"json_build_array({', '.join('NEW.' + q(k) for k in key)})::text"
+        moved = " OR ".join(f"OLD.{q(k)} IS DISTINCT FROM NEW.{q(k)}" for k in key)
+        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op) VALUES ({sql_string(table)}, "
+        return [
+            f"CREATE OR REPLACE FUNCTION {q(name)}() RETURNS trigger LANGUAGE plpgsql AS $dm$\n"
+            "BEGIN\n"
+            f"  IF TG_OP <> 'INSERT' THEN {log}{old}, left(TG_OP, 1)); END IF;\n"
+            f"  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({moved})) THEN\n"
+            f"    {log}{new}, left(TG_OP, 1));\n"
+            "  END IF;\n"
+            "  RETURN NULL;\n"
+            "END $dm$",
+            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
+            f"CREATE TRIGGER {q(name)} AFTER INSERT OR UPDATE OR DELETE ON {q(table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION {q(name)}()",
+        ]
+
+    def drop_ddl(self, table: str) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table)
+        return [
+            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
+            f"DROP FUNCTION IF EXISTS {q(name)}()",
+        ]
+
+    def trigger_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+
+
 class PostgreSQL(Dialect):
     NAME = "postgresql"
     SQLGLOT = "postgres"
@@ -102,6 +145,9 @@ class PostgreSQL(Dialect):
     SUPPORTS_COPY = True
     BINARY_COPY = True
     SCHEMA = PgSchemaSQL
+    CANONICAL = PgCanonicalSQL
+    CAPTURE = PgCaptureSQL
+    PUSHDOWN = PgPushdownSQL
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
@@ -329,172 +375,8 @@ class PostgreSQL(Dialect):
             return col.collate("C")
         return col
 
-    def sql_round(
-        self, expr: sa.ColumnElement[Any], places: int, mode: str
-    ) -> sa.ColumnElement[Any] | None:
-        # round(numeric, n) rounds half away from zero; trunc(numeric, n) toward zero.
-        functions = {"half_up": sa.func.round, "down": sa.func.trunc}
-        return functions[mode](expr, places) if mode in functions else None
-
-    def sql_normalize(self, expr: sa.ColumnElement[Any], form: str) -> sa.ColumnElement[Any] | None:
-        return sa.func.normalize(expr, sa.literal_column(form))  # form is one of four keywords
-
-    NATIVE_HASH: ClassVar[NativeHash | None] = pghash
-
-    NATIVE_JSON_CANONICAL = True  # jsonb text: keys ordered and de-duplicated by the server
-
-    def sql_utf8(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        # text::bytea would read backslashes as escapes; convert_to takes the text as it is.
-        return sa.func.convert_to(sa.cast(expr, sa.Text), "UTF8", type_=sa.LargeBinary)
-
-    def sql_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
-    ) -> sa.ColumnElement[Any] | None:
-        kind = info.kind if info is not None else "text"
-        if info is not None and plain_column(expr):
-            # A column of exactly the type ``info`` describes: its text cast is already the
-            # canonical form, cheaper than format() or round() (same result; ~0.3 s of CPU
-            # per million rows on the orders benchmark).
-            if canon.kind == "text" and kind in {"string", "text"} and not info.fixed:
-                return _text(expr)
-            if canon.kind == "char" and kind == "string" and info.fixed:
-                return _text(expr)  # character(n) to text drops the trailing spaces
-            if (
-                canon.kind == "decimal"
-                and kind == "decimal"
-                and canon.scale is not None
-                and info.scale == canon.scale
-            ):
-                return _text(expr)  # numeric(p, s) prints exactly s digits
-        if canon.kind in {"integer", "boolean"}:
-            if kind == "boolean":
-                return sa.case((expr, "1"), (sa.not_(expr), "0"))
-            if canon.kind == "boolean":
-                return sa.case((expr != 0, "1"), (expr == 0, "0"))
-            if kind == "integer":
-                return _text(expr)
-            return _text(sa.func.trim_scale(self._exact(expr, kind)))
-        if canon.kind == "decimal":
-            exact = self._exact(expr, kind)
-            if canon.scale is None:
-                return _text(sa.func.trim_scale(exact))
-            return _text(sa.func.round(exact, canon.scale))
-        if canon.kind == "float":
-            return self._float_canonical(expr, canon, kind)
-        if canon.kind == "char":
-            return sa.func.rtrim(_text(expr), " ")
-        if canon.kind == "text":
-            # format() renders with the type's output function: CHAR(n) keeps its padding,
-            # as COPY wrote it into the target.
-            return sa.case((expr.is_(None), sa.null()), else_=sa.func.format("%s", expr))
-        if canon.kind == "date":
-            return sa.func.to_char(expr, "YYYY-MM-DD")
-        if canon.kind == "time":
-            return sa.func.to_char(sa.cast(expr, pg.INTERVAL), "HH24:MI:SS.US")
-        if canon.kind == "timestamp":
-            # The ISO output (the session's DateStyle) is the canonical text for years 1-9999,
-            # at a third of to_char's cost.
-            if info is not None and info.timezone:
-                expr = sa.func.timezone("UTC", expr)
-            elif not (plain_column(expr) and info is not None and info.kind == "timestamp"):
-                expr = sa.cast(expr, pg.TIMESTAMP())
-            return _text(expr)
-        if canon.kind == "json":
-            return _text(sa.cast(expr, pg.JSONB))
-        if canon.kind == "bytes":
-            return sa.func.encode(expr, "hex")
-        if canon.kind == "uuid":
-            return sa.func.lower(_text(expr))
-        return None
-
-    @staticmethod
-    def _exact(expr: sa.ColumnElement[Any], kind: str) -> sa.ColumnElement[Any]:
-        """``expr`` as numeric; a float at its shortest text form (see ``canonical``)."""
-        if kind == "float":
-            expr = sa.cast(expr, sa.Text)
-        return sa.cast(expr, sa.Numeric)
-
-    def _float_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
-    ) -> sa.ColumnElement[Any]:
-        n = self._exact(expr, kind)
-        low, high = FLOAT_RANGE
-        # The decimal exponent from a double's log10 (numeric log is ~100x slower); it can only
-        # err just below a power of ten, where both exponents round to the same digits.
-        magnitude = sa.func.abs(sa.cast(expr, pg.DOUBLE_PRECISION))
-        exponent = sa.cast(sa.func.floor(sa.func.log(magnitude)), sa.Integer)
-        special = sa.cast(expr, sa.Text)
-        return sa.case(
-            (expr.is_(None), sa.null()),
-            (special == "NaN", "nan"),
-            (special == "Infinity", "inf"),
-            (special == "-Infinity", "-inf"),
-            (n == 0, "0"),
-            (
-                (sa.func.abs(n) >= low) & (sa.func.abs(n) < high),
-                _text(sa.func.trim_scale(sa.func.round(n, canon.digits - 1 - exponent))),
-            ),
-            else_=sa.func.concat(sa.case((n < 0, "-"), else_=""), "e", exponent),
-        )
-
-    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        bits = sa.cast(sa.literal("x") + expr, pg.BIT(4 * DIGEST_HEX))
-        return sa.cast(bits, sa.BigInteger)
-
-    def sql_row_hash(
-        self, parts: Sequence[sa.ColumnElement[Any]], frames: Sequence[bool]
-    ) -> sa.ColumnElement[Any]:
-        """The base class's encoding joined with ``||``, not the variadic concat() call
-        (~15% of the CPU of a checksum scan)."""
-        encoded = [
-            self.sql_digest_part(p, f) for p, f in zip(parts, frames_of(frames), strict=True)
-        ]
-        out = encoded[0]
-        for e in encoded[1:]:
-            out = out.op("||")(sa.literal("|")).op("||")(e)
-        return sa.func.md5(out)
-
-    def sql_digest_part(self, p: sa.ColumnElement[Any], frame: Frame) -> sa.ColumnElement[Any]:
-        # ``||`` propagates NULL, so coalesce() gives a NULL part's ``-`` with no CASE.
-        if frame == "length":
-            p = _text(sa.func.char_length(p)).op("||")(sa.literal(":")).op("||")(p)
-        elif frame == "prefix":
-            p = sa.literal(":").op("||")(p)
-        return sa.func.coalesce(p, "-")
-
     def insert_construct(self, table: sa.TableClause) -> Any:
         return pg.insert(table)
-
-    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.quote, capture_name(table)
-        old = f"json_build_array({', '.join('OLD.' + q(k) for k in key)})::text"
-        new = f"json_build_array({', '.join('NEW.' + q(k) for k in key)})::text"
-        moved = " OR ".join(f"OLD.{q(k)} IS DISTINCT FROM NEW.{q(k)}" for k in key)
-        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op) VALUES ({sql_string(table)}, "
-        return [
-            f"CREATE OR REPLACE FUNCTION {q(name)}() RETURNS trigger LANGUAGE plpgsql AS $dm$\n"
-            "BEGIN\n"
-            f"  IF TG_OP <> 'INSERT' THEN {log}{old}, left(TG_OP, 1)); END IF;\n"
-            f"  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({moved})) THEN\n"
-            f"    {log}{new}, left(TG_OP, 1));\n"
-            "  END IF;\n"
-            "  RETURN NULL;\n"
-            "END $dm$",
-            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
-            f"CREATE TRIGGER {q(name)} AFTER INSERT OR UPDATE OR DELETE ON {q(table)} "
-            f"FOR EACH ROW EXECUTE FUNCTION {q(name)}()",
-        ]
-
-    def drop_capture_ddl(self, table: str) -> list[str]:
-        q, name = self.quote, capture_name(table)
-        return [
-            f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
-            f"DROP FUNCTION IF EXISTS {q(name)}()",
-        ]
-
-    def capture_names(self, conn: Connection) -> set[str]:
-        rows = conn.execute(sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
-        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def defer_constraints(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
@@ -512,10 +394,6 @@ class PostgreSQL(Dialect):
         except sa.exc.DBAPIError as exc:
             raise self.translate(exc) from exc
         yield
-
-
-def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    return sa.cast(expr, sa.Text)
 
 
 class _CopyWriter(BatchWriter):

@@ -19,7 +19,10 @@ from sqlalchemy.engine import Connection
 from datamove.core.canonical import Canon, canonical
 from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter, text_value
-from datamove.dialects.base import Dialect, capture_name, sql_string
+from datamove.dialects.base import Dialect, sql_string
+from datamove.dialects.canonsql import CanonicalSQL
+from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
+from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic
 
@@ -41,11 +44,84 @@ class SQLiteSchemaSQL(SchemaSQL):
         return (sa.Integer(), []) if sole_key and isinstance(type_, sa.Integer) else None
 
 
+class SQLiteCanonicalSQL(CanonicalSQL):
+    """The Python reference itself, registered as SQL functions on every connection
+    (``SQLite.setup_session``): it agrees by construction."""
+
+    def text(
+        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
+    ) -> sa.ColumnElement[Any] | None:
+        if canon.kind == "json":
+            return None
+        return sa.func.dm_canonical(expr, canon.kind, canon.scale, canon.digits)
+
+    def random(self) -> sa.ColumnElement[Any]:
+        # random() is a signed 64-bit integer here: scaled into [0, 1).
+        return sa.func.random() / sa.literal(2.0**64) + sa.literal(0.5)
+
+    def char_length(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.length(expr)
+
+    def hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.dm_hex_int(expr)
+
+    def exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.dm_exact_sum(expr)  # sum() stops at "integer overflow" past 2^63
+
+
+class SQLitePushdownSQL(PushdownSQL):
+    """Concatenation with ``||``; no text form (a value's storage class decides it)."""
+
+    def text_form(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
+        return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
+
+    def concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.op("||")(part)
+        return out
+
+
+class SQLiteCaptureSQL(TriggerPerOperation):
+    """Three triggers a table; the changelog numbered by an AUTOINCREMENT rowid."""
+
+    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table)
+        old = f"json_array({', '.join('OLD.' + q(k) for k in key)})"
+        new = f"json_array({', '.join('NEW.' + q(k) for k in key)})"
+        moved = " OR ".join(f"OLD.{q(k)} IS NOT NEW.{q(k)}" for k in key)
+        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op)"
+        literal = sql_string(table)
+        on = f"ON {q(table)} FOR EACH ROW BEGIN"
+        return [
+            *self.drop_ddl(table),
+            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} "
+            f"{log} VALUES ({literal}, {new}, 'I'); END",
+            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} "
+            f"{log} VALUES ({literal}, {old}, 'U'); "
+            f"{log} SELECT {literal}, {new}, 'U' WHERE {moved}; END",
+            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} "
+            f"{log} VALUES ({literal}, {old}, 'D'); END",
+        ]
+
+    def trigger_names(self, conn: Connection) -> set[str]:
+        rows = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+
+    def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
+        # Only INTEGER PRIMARY KEY is generated (the rowid); AUTOINCREMENT keeps a purge from
+        # letting numbers be reused.
+        return sa.Integer(), {"sqlite_autoincrement": True}
+
+
 class SQLite(Dialect):
     NAME = "sqlite"
     SQLGLOT = "sqlite"
     FOREIGN_KEYS_AFTER_LOAD = False  # no ALTER TABLE ADD CONSTRAINT: FKs go in CREATE TABLE
     SCHEMA = SQLiteSchemaSQL
+    CANONICAL = SQLiteCanonicalSQL
+    CAPTURE = SQLiteCaptureSQL
+    PUSHDOWN = SQLitePushdownSQL
     WRITE_BATCH_ROWS = 10_000
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
@@ -133,69 +209,8 @@ class SQLite(Dialect):
     def generated_key_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Integer()  # only INTEGER PRIMARY KEY is the rowid, which SQLite generates
 
-    def sql_text(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any] | None:
-        return None  # a NUMERIC value may be stored as REAL: 1.0 reads '1.0', Python says '1'
-
-    def sql_canonical(
-        self, expr: sa.ColumnElement[Any], canon: Canon, info: TypeInfo | None
-    ) -> sa.ColumnElement[Any] | None:
-        if canon.kind == "json":
-            return None
-        return sa.func.dm_canonical(expr, canon.kind, canon.scale, canon.digits)
-
-    def sql_random(self) -> sa.ColumnElement[Any]:
-        # random() is a signed 64-bit integer here: scaled into [0, 1).
-        return sa.func.random() / sa.literal(2.0**64) + sa.literal(0.5)
-
-    def sql_concat(self, parts: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
-        out = parts[0]
-        for part in parts[1:]:
-            out = out.op("||")(part)
-        return out
-
-    def sql_char_length(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.length(expr)
-
-    def sql_hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.dm_hex_int(expr)
-
-    def sql_exact_sum(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.dm_exact_sum(expr)  # sum() stops at "integer overflow" past 2^63
-
     def insert_construct(self, table: sa.TableClause) -> Any:
         return sqlite_dialect.insert(table)
-
-    def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
-        # Only INTEGER PRIMARY KEY is generated (the rowid); AUTOINCREMENT keeps a purge from
-        # letting numbers be reused.
-        return sa.Integer(), {"sqlite_autoincrement": True}
-
-    def capture_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.quote, capture_name(table)
-        old = f"json_array({', '.join('OLD.' + q(k) for k in key)})"
-        new = f"json_array({', '.join('NEW.' + q(k) for k in key)})"
-        moved = " OR ".join(f"OLD.{q(k)} IS NOT NEW.{q(k)}" for k in key)
-        log = f"INSERT INTO {q(changelog)} (table_name, row_key, op)"
-        literal = sql_string(table)
-        on = f"ON {q(table)} FOR EACH ROW BEGIN"
-        return [
-            *self.drop_capture_ddl(table),
-            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} "
-            f"{log} VALUES ({literal}, {new}, 'I'); END",
-            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} "
-            f"{log} VALUES ({literal}, {old}, 'U'); "
-            f"{log} SELECT {literal}, {new}, 'U' WHERE {moved}; END",
-            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} "
-            f"{log} VALUES ({literal}, {old}, 'D'); END",
-        ]
-
-    def drop_capture_ddl(self, table: str) -> list[str]:
-        name = capture_name(table)
-        return [f"DROP TRIGGER IF EXISTS {self.quote(name + s)}" for s in ("_i", "_u", "_d")]
-
-    def capture_names(self, conn: Connection) -> set[str]:
-        rows = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-        return {r[0] for r in rows if r[0].startswith("dm_capture_")}
 
     def adapter(self, target_type: sa.types.TypeEngine[Any]) -> Adapter | None:
         base = super().adapter(target_type)

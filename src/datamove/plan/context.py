@@ -39,9 +39,7 @@ class ResolverBase:
         self.spec = spec
         self.source = source
         self.target = target
-        self.same_engine = type(source) is type(target) or (
-            source.engine.dialect.name == target.engine.dialect.name
-        )
+        self.same_engine = source.same_engine(target)
         self.findings: list[Finding] = []
         self.target_md = sa.MetaData()
         self.created: set[str] = set()

@@ -109,7 +109,7 @@ class TargetSchema(IndexRules):
         if info is None:
             return
         rendered, why = self._render_default(column, info)
-        if info.on_update and self.target.NAME != self.source.NAME:
+        if info.on_update and not self.same_engine:
             self.add(
                 N,
                 "default-not-carried",

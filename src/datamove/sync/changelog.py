@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Dialect, capture_name
+from datamove.dialects.base import Dialect
 from datamove.plan.model import Plan
 
 CHANGELOG = "datamove_changelog"
@@ -57,7 +57,7 @@ class Changelog:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.metadata = sa.MetaData()
-        seq_type, table_options = dialect.changelog_sequence()
+        seq_type, table_options = dialect.capture.changelog_sequence()
         self.table = sa.Table(
             CHANGELOG,
             self.metadata,
@@ -67,7 +67,7 @@ class Changelog:
             sa.Column("op", sa.String(1), nullable=False),
             sa.Column(
                 "changed_at",
-                dialect.change_time_type(),
+                dialect.capture.change_time_type(),
                 nullable=False,
                 server_default=sa.text("CURRENT_TIMESTAMP"),
             ),
@@ -84,24 +84,22 @@ class Changelog:
         self.metadata.create_all(conn, checkfirst=True)
         for name in tables:
             table = plan.tables[name]
-            for stmt in self.dialect.capture_ddl(table.source_name, table.key, CHANGELOG):
+            for stmt in self.dialect.capture.create_ddl(table.source_name, table.key, CHANGELOG):
                 conn.exec_driver_sql(stmt)
         return created
 
     def uninstall(self, conn: Connection, plan: Plan) -> None:
         """Drop every capture trigger of the plan's tables and the changelog table."""
         for table in plan.tables.values():
-            for stmt in self.dialect.drop_capture_ddl(table.source_name):
+            for stmt in self.dialect.capture.drop_ddl(table.source_name):
                 conn.exec_driver_sql(stmt)
         self.table.drop(conn, checkfirst=True)
 
     def captured(self, conn: Connection, plan: Plan) -> dict[str, bool]:
         """Per plan table: whether its capture triggers are installed."""
-        names = self.dialect.capture_names(conn)
-        return {
-            t.name: any(n.startswith(capture_name(t.source_name)) for n in names)
-            for t in plan.tables.values()
-        }
+        tables = plan.tables.values()
+        captured = self.dialect.capture.captured(conn, [t.source_name for t in tables])
+        return {t.name: t.source_name in captured for t in tables}
 
     def pending(self, conn: Connection, after: int) -> Pending:
         c = self.table.c

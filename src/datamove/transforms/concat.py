@@ -77,16 +77,16 @@ class Concat(Transform):
             for part in parts[1:]:
                 body += [separator, part] if self.separator else [part]
             any_null = sa.or_(*(p.is_(None) for p in parts))
-            return sa.case((any_null, sa.null()), else_=dialect.sql_concat(body))
+            return sa.case((any_null, sa.null()), else_=dialect.pushdown.concat(body))
         # Every part after its separator, or nothing when NULL; then the first separator off.
         empty = sa.literal("", sa.Text)
         pieces = [
-            sa.case((p.is_(None), empty), else_=dialect.sql_concat([separator, p]))
+            sa.case((p.is_(None), empty), else_=dialect.pushdown.concat([separator, p]))
             if self.separator
             else sa.func.coalesce(p, empty)
             for p in parts
         ]
-        joined = dialect.sql_concat(pieces)
+        joined = dialect.pushdown.concat(pieces)
         if self.separator:
             joined = sa.func.substr(joined, len(self.separator) + 1)
         all_null = sa.and_(*(p.is_(None) for p in parts))

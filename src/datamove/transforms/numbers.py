@@ -81,7 +81,7 @@ class Round(Transform):
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         if isinstance(expr.type, sa.Float) or not isinstance(expr.type, sa.Numeric | sa.Integer):
             return None  # floats round on binary values in SQL; Python rounds their text
-        return dialect.sql_round(expr, self.places, self.mode)
+        return dialect.pushdown.round(expr, self.places, self.mode)
 
     def describe(self) -> str:
         how = {

@@ -102,7 +102,7 @@ class Normalize(Transform):
         return None if value is None else unicodedata.normalize(self.args, _text(self, value))
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
-        return dialect.sql_normalize(expr, self.args)
+        return dialect.pushdown.normalize(expr, self.args)
 
     def describe(self) -> str:
         return f"Unicode-normalized to {self.args}"

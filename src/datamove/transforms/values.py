@@ -107,10 +107,11 @@ class Map(Transform):
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         if self.other in ("keep", "reject"):
             return None
-        as_text = dialect.sql_text(expr)
+        sql = dialect.pushdown
+        as_text = sql.text_form(expr)
         if as_text is None:
             return None
-        whens = [(dialect.sql_same_text(as_text, k), sa.literal(v)) for k, v in self.table.items()]
+        whens = [(sql.same_text(as_text, k), sa.literal(v)) for k, v in self.table.items()]
         other = None if self.other == "null" else sa.literal(self.other)
         return sa.case((expr.is_(None), sa.null()), *whens, else_=other)  # NULL stays NULL
 
@@ -154,7 +155,7 @@ class NullIf(Transform):
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         if isinstance(self.args, str):
-            return sa.case((dialect.sql_same_text(expr, self.args), sa.null()), else_=expr)
+            return sa.case((dialect.pushdown.same_text(expr, self.args), sa.null()), else_=expr)
         return None  # typed comparisons (1 vs '1.0') differ between engines
 
     def describe(self) -> str:

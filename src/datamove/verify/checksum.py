@@ -27,7 +27,8 @@ from sqlalchemy.engine import Connection
 
 from datamove.core.canonical import framed
 from datamove.core.keys import CanonKey, KeyRange, KeyValue
-from datamove.dialects.base import Dialect, NativeHash
+from datamove.dialects.base import Dialect
+from datamove.dialects.canonsql import NativeHash
 from datamove.verify.mapped import Compared, MappedTable
 from datamove.verify.rangesum import EMPTY, Bucketing, Side, Sums
 from datamove.verify.result import ChangedRow, TableDiff, key_order, shown
@@ -100,8 +101,8 @@ def _native_hash(
 ) -> NativeHash | None:
     """The engine's own row hash when both sides are one engine and hash a sample value of
     every family in use alike (two servers of different builds might not); else None."""
-    native = source[0].NATIVE_HASH
-    if native is None or type(source[0]) is not type(target[0]):
+    native = source[0].canonical.NATIVE_HASH
+    if native is None or not source[0].same_engine(target[0]):
         return None
     families = sorted({c.native for c in columns if c.native} | {"text"})
     theirs = native.probe(target[1], families)

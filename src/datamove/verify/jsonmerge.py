@@ -237,7 +237,7 @@ def _rows(
     unless it is one integer column (which orders as it is)."""
     dialect, conn = side
     stmt = (
-        sa.select(*keys, *[dialect.sql_utf8(d) for d in documents])
+        sa.select(*keys, *[dialect.canonical.utf8(d) for d in documents])
         .select_from(table)
         .where(where)
         .order_by(*order)

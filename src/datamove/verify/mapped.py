@@ -39,7 +39,7 @@ class Compared:
     target_sql: sa.ColumnElement[Any] | None
     pii: bool
     native: str | None = None
-    """Both sides hold it untransformed in this hash family (``Dialect.NATIVE_HASH``): the
+    """Both sides hold it untransformed in this hash family (``CanonicalSQL.NATIVE_HASH``): the
     checksum may digest the stored values instead of ``source_sql``/``target_sql``."""
     source_value: sa.ColumnElement[Any] | None = None
     """The source expression ``source_sql`` brings into canonical form: what the copy reads
@@ -133,8 +133,8 @@ def map_table(
         info = infos.get(s_name)
         canon = canon_for(info)
         t_info = target_types.get(t_name) or _target_info(target, tgt.c[t_name])
-        s_canon = source.sql_canonical(src.c[s_name], canon, info)
-        t_canon = target.sql_canonical(tgt.c[t_name], canon, t_info)
+        s_canon = source.canonical.text(src.c[s_name], canon, info)
+        t_canon = target.canonical.text(tgt.c[t_name], canon, t_info)
         if s_canon is None or t_canon is None:
             s_canon, t_canon = sa.cast(src.c[s_name], sa.Text), sa.cast(tgt.c[t_name], sa.Text)
         keys.append(
@@ -177,8 +177,8 @@ def _native_family(
 ) -> str | None:
     """The common hash family of a column copied unchanged between two databases of one
     engine, or None."""
-    native = source.NATIVE_HASH
-    if native is None or type(source) is not type(target) or col.transforms or not col.source:
+    native = source.canonical.NATIVE_HASH
+    if native is None or not source.same_engine(target) or col.transforms or not col.source:
         return None
     if col.lookup is not None:
         return None
@@ -207,7 +207,8 @@ def _sides(
     table, source, target = compiled.plan, compiled.source, compiled.target
     if not col.pushdown:
         return None, None, None, "a Python transform computes it"
-    if canon.kind == "json" and not (type(source) is type(target) and source.NATIVE_JSON_CANONICAL):
+    native_json = source.same_engine(target) and source.canonical.NATIVE_JSON_CANONICAL
+    if canon.kind == "json" and not native_json:
         return None, None, None, "JSON is compared in Python across engines"
     expr = compiled.mapped(col)
     s_info = col.source_info if not col.transforms else t_info
@@ -215,8 +216,8 @@ def _sides(
     if col.lookup is not None:
         raw = compiled.read(col)
         expr, t_expr, t_info = _lookup_sides(plan, table, col, raw, t_expr, target)
-    s_sql = source.sql_canonical(expr, canon, s_info)
-    t_sql = target.sql_canonical(t_expr, canon, t_info)
+    s_sql = source.canonical.text(expr, canon, s_info)
+    t_sql = target.canonical.text(t_expr, canon, t_info)
     if s_sql is None or t_sql is None:
         side = source if s_sql is None else target
         return None, None, None, f"{side.NAME} has no SQL for the canonical {canon.label} form"

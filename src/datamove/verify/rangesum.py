@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.core.keys import CanonKey, KeyRange, KeyValue, any_key
-from datamove.dialects.base import Dialect, NativeHash
+from datamove.dialects.base import Dialect
+from datamove.dialects.canonsql import NativeHash
 
 Sums = tuple[int, int]
 """(rows, sum of row digests) of a key range."""
@@ -75,7 +76,7 @@ class Side:
 
         Each layer is fenced (``OFFSET 0``: no engine merges it into the next), so every
         canonical value and the row hash are computed once per row, not once per use — on
-        engines where a fence is cheaper than computing twice (``Dialect.FENCED_LAYERS``).
+        engines where a fence is cheaper than computing twice (``CanonicalSQL.FENCED_LAYERS``).
         """
         n = len(self.keys)
         inner = (
@@ -100,18 +101,18 @@ class Side:
         return self._fenced(hashed).subquery("dm_hashed")
 
     def _fenced(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
-        return stmt.offset(0) if self.dialect.FENCED_LAYERS else stmt
+        return stmt.offset(0) if self.dialect.canonical.FENCED_LAYERS else stmt
 
     def _row_hash(self, values: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
         if self.native is None:
-            return self.dialect.sql_row_hash(values, self.frames)
+            return self.dialect.canonical.row_hash(values, self.frames)
         return self.native.row_hash(values)
 
     def _digest_text(self, part: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return self.dialect.sql_digest_text(part) if self.native is None else part
+        return self.dialect.canonical.digest_text(part) if self.native is None else part
 
     def _digest(self, h: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return self.dialect.sql_digest(h) if self.native is None else self.native.digest(h)
+        return self.dialect.canonical.digest(h) if self.native is None else self.native.digest(h)
 
     def _run(self, stmt: sa.Select[Any] | Any) -> list[Sequence[Any]]:
         """Rows of a query that may return many (streamed, bounded memory)."""
@@ -156,17 +157,17 @@ class Side:
     ) -> dict[int, Sums]:
         """Sums of every non-empty bucket in ``(lo, hi]``, in one grouped scan."""
         rows = self._hashed(lo, hi)
-        total = self.dialect.sql_exact_sum(self._digest(rows.c.h))
+        total = self.dialect.canonical.exact_sum(self._digest(rows.c.h))
         offset = rows.c.k0 - bucketing.base
-        bucket = self.dialect.sql_int_div(offset, bucketing.width).label("dm_bucket")
+        bucket = self.dialect.canonical.int_div(offset, bucketing.width).label("dm_bucket")
         stmt = sa.select(bucket, sa.func.count(), total).group_by(bucket)
         return {int(n): _sums(c, t) for n, c, t in self._aggregate(stmt)}
 
     def first_sums(self, bucketing: Bucketing, count: int) -> dict[int, Sums]:
         """``bucket_sums`` of the whole table; on an engine that runs a query on one core
-        (``Dialect.ONE_CORE_PER_QUERY``) a large table is scanned as two halves at once, the
+        (``CanonicalSQL.ONE_CORE_PER_QUERY``) a large table is scanned as two halves at once, the
         second on a connection of its own, so both cores work until the end."""
-        if not self.dialect.ONE_CORE_PER_QUERY or count < HALVED_FROM:
+        if not self.dialect.canonical.ONE_CORE_PER_QUERY or count < HALVED_FROM:
             return self.bucket_sums(bucketing)
         middle = bucketing.bounds(count // 2).lo
         with self.dialect.connect() as conn, ThreadPoolExecutor(1) as pool:
@@ -180,7 +181,7 @@ class Side:
 
     def range_sums(self, lo: KeyValue | None, hi: KeyValue | None) -> Sums:
         rows = self._hashed(lo, hi)
-        stmt = sa.select(sa.func.count(), self.dialect.sql_exact_sum(self._digest(rows.c.h)))
+        stmt = sa.select(sa.func.count(), self.dialect.canonical.exact_sum(self._digest(rows.c.h)))
         return _sums(*self._aggregate(stmt)[0])
 
     def boundaries(self, lo: KeyValue | None, hi: KeyValue | None, every: int) -> list[KeyValue]:

@@ -77,7 +77,7 @@ def _draw(
         stmt = (
             sa.select(*keys)
             .select_from(table)
-            .where(mapped.source_filter, dialect.sql_random() < fraction)
+            .where(mapped.source_filter, dialect.canonical.random() < fraction)
             .limit(rows)
         )
         return [tuple(r) for r in conn.execute(stmt)]
