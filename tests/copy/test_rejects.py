@@ -122,4 +122,4 @@ def test_a_refused_rows_reason_names_the_key_not_the_value(sqlite_db, make_db, t
     spec = write_spec(tmp_path / "m.yaml", source, target, "  items: {}\n", max_rejects=10)
     Migration.from_file(spec).run()
     (reject,) = Migration.from_file(spec).status(rejects=True).rejects
-    assert "one_label" in reject["reason"] and "secret" not in reject["reason"]
+    assert "one_label" in reject.reason and "secret" not in reject.reason

@@ -193,9 +193,9 @@ def test_a_true_duplicate_becomes_a_reject_and_sync_moves_on(
     assert status.pending == 0 and status.applied_seq == 2  # the checkpoint moved past both
     assert fetch(target, "SELECT name FROM customers WHERE id = 3") == [("renamed",)]
     (reject,) = migration.status(rejects=True).rejects
-    assert reject["key"] == [2] and reject["column"] == "email"
-    assert "users_own_email" in reject["reason"] and "key 1" in reject["reason"]
-    assert reject["value"] == "(pii)" and "alice" not in reject["reason"]
+    assert reject.key == (2,) and reject.column == "email"
+    assert "users_own_email" in reject.reason and "key 1" in reject.reason
+    assert reject.value == "(pii)" and "alice" not in reject.reason
     assert _emails(target) == {1: a, 3: EMAILS[2]}
     assert_verified(migration)  # the missing row is the recorded reject
 
@@ -220,8 +220,8 @@ def test_a_row_the_target_refuses_is_a_reject_without_its_value(
     assert result.pending == 0 and result.rejects == 1
     assert fetch(target, "SELECT name FROM customers WHERE id = 2") == [("renamed",)]
     (reject,) = migration.status(rejects=True).rejects
-    assert reject["key"] == [1] and "short" in reject["reason"]
-    assert "secret" not in reject["reason"] + reject["value"]
+    assert reject.key == (1,) and "short" in reject.reason
+    assert "secret" not in reject.reason + reject.value
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
@@ -270,7 +270,7 @@ def test_no_row_is_parked_where_a_foreign_key_acts_on_its_delete(
     assert result.pending == 0 and result.rejects == 2
     assert fetch(target, "SELECT count(*) FROM notes") == [(2,)]
     assert _emails(target) == {1: a, 2: b, 3: EMAILS[2]}  # as they were
-    reasons = [r["reason"] for r in migration.status(rejects=True).rejects]
+    reasons = [r.reason for r in migration.status(rejects=True).rejects]
     assert all("notes_customer" in r and "DEFERRABLE" in r for r in reasons), reasons
 
 
