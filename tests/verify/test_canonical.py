@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datamove.core.canonical import (
@@ -243,8 +243,14 @@ def test_canonical_forms_by_example() -> None:
     assert canonical(Decimal("2.675"), Canon("decimal", 2)) == "2.68"
     assert canonical(2.675, Canon("decimal", 2)) == "2.68"  # the float's text form, not binary
     assert canonical(Decimal("12.300"), Canon("decimal")) == "12.3"
-    assert canonical(0.1 + 0.2, Canon("float")) == "0.3"
-    assert canonical(0.1 + 0.2, Canon("float", digits=17)) == "0.30000000000000004"
+    assert canonical(0.1 + 0.2, Canon("float")) == "3e-1"
+    assert canonical(0.1 + 0.2, Canon("float", digits=17)) == "3.0000000000000004e-1"
+    # issue 14: rounded once, from the shortest text, at any magnitude
+    assert canonical(3.3202857142857145e-15, Canon("float")) == "3.32028571428571e-15"
+    assert canonical(5e-324, Canon("float")) == "5e-324"
+    assert canonical(-1.7976931348623157e308, Canon("float")) == "-1.79769313486232e308"
+    assert canonical(-0.0, Canon("float")) == "0"
+    assert canonical(999999999999999.9, Canon("float")) == "1e15"
     assert canonical(True, Canon("integer")) == canonical(1, Canon("boolean")) == "1"
     aware = dt.datetime(2020, 1, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     assert canonical(aware, Canon("timestamp")) == "2020-01-01 00:00:00"
@@ -308,3 +314,52 @@ def _decode(text: str, kinds: list[bool]) -> tuple[str | None, ...]:
 def test_a_row_encoding_reads_back(row: tuple[str | None, ...]) -> None:
     """Free texts framed ``length:``, the last one only ``:``: one row per encoding."""
     assert _decode(encode_row(row, _ROW_KINDS), _ROW_KINDS) == row
+
+
+DOUBLES = st.floats(allow_nan=False, allow_infinity=False, width=64)
+EDGES = [
+    3.3202857142857145e-15,
+    5e-324,
+    2.2250738585072014e-308,
+    1e-300,
+    1e300,
+    1.7976931348623157e308,
+    -1.7976931348623157e308,
+    999999999999999.9,
+    9.999999999999999e22,
+    1e23,
+    0.1,
+    -0.0,
+    123456789012345678.0,
+    0.00001234,
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@given(values=st.lists(DOUBLES, min_size=1, max_size=60))
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_float_canonical_is_exact_for_every_double(engine: str, make_db: Any, values) -> None:
+    """Issue 14: MariaDB's DOUBLE 3.3202857142857145e-15 compared as ...28572 against
+    PostgreSQL's ...28571 (cast to DECIMAL(65,30), then rounded: twice). Any double, the
+    subnormals and the ends of the range included, gives the Python reference's text."""
+    url = make_db(engine, "floats")  # one database; each example makes its table anew
+    column = {"postgresql": "double precision", "mysql": "DOUBLE", "sqlite": "REAL"}[engine]
+    execute(url, "DROP TABLE IF EXISTS fl", f"CREATE TABLE fl (id INTEGER PRIMARY KEY, x {column})")
+    rows = [{"i": i, "x": v} for i, v in enumerate([*EDGES, *values])]
+    execute(url, "INSERT INTO fl (id, x) VALUES (:i, :x)", params=rows)
+    dialect = Dialect.for_url(url, role="target")
+    try:
+        with dialect.connect() as conn:
+            table = sa.Table("fl", sa.MetaData(), autoload_with=conn)
+            info = dialect.classify(table.c.x.type, str(table.c.x.type))
+            canon = canon_for(info)
+            sql = dialect.canonical.text(table.c.x, canon, info)
+            assert sql is not None
+            stmt = sa.select(table.c.x, sql).order_by(table.c.id)
+            got = [r for batch in dialect.stream(conn, stmt, 1000) for r in batch]  # as verify
+    finally:
+        dialect.dispose()
+    wrong = [(x, canonical(x, canon), text) for x, text in got if canonical(x, canon) != text]
+    assert wrong == []

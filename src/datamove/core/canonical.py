@@ -9,8 +9,11 @@ boolean     ``1`` / ``0`` (so ``boolean`` and ``TINYINT(1)`` compare equal)
 decimal     exact, rounded half away from zero at the target column's scale (``12.30``); a
             decimal without scale has its trailing zeros removed (``12.3``); never ``-0``
 float       the value's shortest text form, rounded half away from zero to ``digits``
-            significant digits (15 by default, 6 for single precision), trailing zeros
-            removed: tolerance by quantization, not by epsilon
+            significant digits (15 by default, 6 for single precision), written as one digit,
+            the others after a point (trailing zeros removed) and the decimal exponent:
+            ``3.32028571428571e-15``, ``-2.5e0``, ``1e300``; ``0`` for a zero (``-0.0`` too).
+            Exact for every double, subnormals and the range's ends included: tolerance by
+            quantization, not by epsilon
 text        exact, code point for code point (a trailing space is a difference)
 char        trailing spaces removed: a CHAR(n) column pads, so they carry no meaning
 date        ``YYYY-MM-DD``
@@ -45,7 +48,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from datamove.core.types import TypeInfo
@@ -67,10 +70,6 @@ CanonKind = Literal[
 
 FLOAT_DIGITS = 15
 """Significant digits floats are compared at (the most every engine computes exactly)."""
-FLOAT_RANGE = (Decimal("1e-15"), Decimal("1e35"))
-"""Magnitudes quantized exactly on every engine (MySQL computes in DECIMAL(65,30), which
-holds 15 significant digits from 1e-15 up); outside it, a float is compared by sign and
-decimal exponent only."""
 DIGEST_HEX = 14
 """Hex digits of the MD5 a row's digest keeps (56 bits)."""
 
@@ -195,10 +194,11 @@ def _float(value: Any, canon: Canon) -> str:
         return str(d).lower().replace("infinity", "inf")
     if d == 0:
         return "0"
-    if not FLOAT_RANGE[0] <= abs(d) < FLOAT_RANGE[1]:
-        return f"{'-' if d < 0 else ''}e{d.adjusted()}"
-    exponent = d.adjusted() - canon.digits + 1
-    return _trimmed(d.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP))
+    rounded = Context(prec=canon.digits, rounding=ROUND_HALF_UP, Emin=-99999, Emax=99999).plus(d)
+    sign, digits, _ = rounded.as_tuple()
+    text = "".join(map(str, digits)).rstrip("0")
+    mantissa = text[0] + (f".{text[1:]}" if len(text) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{rounded.adjusted()}"
 
 
 def _text(value: Any, canon: Canon) -> str:

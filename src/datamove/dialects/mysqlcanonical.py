@@ -9,11 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from datamove.core.canonical import FLOAT_RANGE, Canon, Frame
+from datamove.core.canonical import Canon, Frame
 from datamove.core.types import TypeInfo
 from datamove.dialects.canonsql import CanonicalSQL, plain_column
 from datamove.dialects.mysqltext import (
     OwnText,
+    TrimBoth,
+    TrimLeading,
     no_negative_zero,
     trim_fraction,
     trim_zeros,
@@ -124,15 +126,28 @@ class MySQLCanonicalSQL(CanonicalSQL):
     def _float_canonical(
         self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
     ) -> sa.ColumnElement[Any]:
-        n = self._exact(expr, kind)
-        low, high = FLOAT_RANGE
-        magnitude = sa.func.abs(expr)
-        exponent = sa.cast(sa.func.floor(sa.func.log10(magnitude)), sa.Integer)
-        rounded = sa.func.round(n, canon.digits - 1 - exponent)
+        # The shortest text splits into a mantissa of at most 17 digits, which DECIMAL(65,38)
+        # holds exactly even written out (MariaDB writes 3.3e-15 with 31 decimals), and an
+        # exponent: any double, 5e-324 to 1.8e308, rounds exactly, in DECIMAL. (It was cast
+        # whole to DECIMAL(65,30), which cut digits first and rounded twice.)
+        text = utf8_text(expr)
+        mantissa = sa.func.abs(
+            sa.cast(sa.func.substring_index(text, "e", 1), mysql.DECIMAL(65, _SCALE))
+        )
+        written = sa.cast(sa.func.substring_index(text, "e", -1), mysql.INTEGER())
+        shift = sa.case((sa.func.locate("e", text) > 0, written), else_=0)
+        rounded = sa.func.round(mantissa, canon.digits - 1 - _exponent(mantissa))
+        digits = TrimBoth(sa.literal("0"), sa.func.replace(utf8_text(rounded), ".", ""))
+        rest = sa.func.substr(digits, 2)
         return sa.case(
             (expr == 0, "0"),
-            ((magnitude >= low) & (magnitude < high), trim_zeros(utf8_text(rounded))),
-            else_=sa.func.concat(sa.case((expr < 0, "-"), else_=""), "e", exponent),
+            else_=sa.func.concat(
+                sa.case((expr < 0, "-"), else_=""),
+                sa.func.left(digits, 1),
+                sa.case((rest == "", ""), else_=sa.func.concat(".", rest)),
+                "e",
+                _exponent(rounded) + shift,
+            ),
         )
 
     def int_div(self, a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[Any]:
@@ -147,3 +162,19 @@ class MySQLCanonicalSQL(CanonicalSQL):
 
     def hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.cast(sa.func.conv(expr, 16, 10), mysql.INTEGER(unsigned=True))
+
+
+_SCALE = 38
+"""MySQL's largest DECIMAL scale: a float's mantissa written out needs up to 32 decimals."""
+
+
+def _exponent(m: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The decimal exponent of a positive DECIMAL, from its digits: ``123.4`` → 2,
+    ``0.00123`` → -3."""
+    text = utf8_text(m)
+    fraction = sa.func.substring_index(text, ".", -1)
+    zeros = sa.func.length(fraction) - sa.func.length(TrimLeading(sa.literal("0"), fraction))
+    return sa.case(
+        (m >= 1, sa.func.length(sa.func.substring_index(text, ".", 1)) - 1),
+        else_=-zeros - 1,
+    )

@@ -17,13 +17,33 @@ class TrimTrailing(sa.sql.functions.GenericFunction[Any]):
     """``TRIM(TRAILING chars FROM text)``."""
 
     name = "trim_trailing"
+    side = "TRAILING"
+    inherit_cache = True
+
+
+class TrimLeading(TrimTrailing):
+    """``TRIM(LEADING chars FROM text)``."""
+
+    name = "trim_leading"
+    side = "LEADING"
+    inherit_cache = True
+
+
+class TrimBoth(TrimTrailing):
+    """``TRIM(BOTH chars FROM text)``."""
+
+    name = "trim_both"
+    side = "BOTH"
     inherit_cache = True
 
 
 @compiles(TrimTrailing)
-def _compile_trim_trailing(element: TrimTrailing, compiler: Any, **kw: Any) -> str:
+@compiles(TrimLeading)
+@compiles(TrimBoth)
+def _compile_trim(element: TrimTrailing, compiler: Any, **kw: Any) -> str:
     chars, text = list(element.clauses)
-    return f"TRIM(TRAILING {compiler.process(chars, **kw)} FROM {compiler.process(text, **kw)})"
+    where = f"{compiler.process(chars, **kw)} FROM {compiler.process(text, **kw)}"
+    return f"TRIM({element.side} {where})"
 
 
 class OwnText(sa.sql.functions.GenericFunction[str]):

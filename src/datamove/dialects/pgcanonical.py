@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from datamove.core.canonical import DIGEST_HEX, FLOAT_RANGE, Canon, Frame, frames_of
+from datamove.core.canonical import DIGEST_HEX, Canon, Frame, frames_of
 from datamove.core.types import TypeInfo
 from datamove.dialects import pghash
 from datamove.dialects.canonsql import CanonicalSQL, NativeHash, plain_column
@@ -97,12 +97,13 @@ class PgCanonicalSQL(CanonicalSQL):
     def _float_canonical(
         self, expr: sa.ColumnElement[Any], canon: Canon, kind: str
     ) -> sa.ColumnElement[Any]:
+        # All in numeric, whose text is exact at any magnitude (1e-300, 5e-324, 1e300): the
+        # exponent is read off the digits, never off a log (a double's log10 of a value just
+        # below a power of ten rounds up), and the rounding is a numeric one.
         n = self._exact(expr, kind)
-        low, high = FLOAT_RANGE
-        # The decimal exponent from a double's log10 (numeric log is ~100x slower); it can only
-        # err just below a power of ten, where both exponents round to the same digits.
-        magnitude = sa.func.abs(sa.cast(expr, pg.DOUBLE_PRECISION))
-        exponent = sa.cast(sa.func.floor(sa.func.log(magnitude)), sa.Integer)
+        rounded = sa.func.round(sa.func.abs(n), canon.digits - 1 - _exponent(sa.func.abs(n)))
+        digits = sa.func.rtrim(sa.func.ltrim(sa.func.replace(_text(rounded), ".", ""), "0"), "0")
+        rest = sa.func.substr(digits, 2)
         special = sa.cast(expr, sa.Text)
         return sa.case(
             (expr.is_(None), sa.null()),
@@ -110,11 +111,13 @@ class PgCanonicalSQL(CanonicalSQL):
             (special == "Infinity", "inf"),
             (special == "-Infinity", "-inf"),
             (n == 0, "0"),
-            (
-                (sa.func.abs(n) >= low) & (sa.func.abs(n) < high),
-                _text(sa.func.trim_scale(sa.func.round(n, canon.digits - 1 - exponent))),
+            else_=sa.func.concat(
+                sa.case((n < 0, "-"), else_=""),
+                sa.func.left(digits, 1),
+                sa.case((rest == "", ""), else_=sa.func.concat(".", rest)),
+                "e",
+                _text(_exponent(rounded)),
             ),
-            else_=sa.func.concat(sa.case((n < 0, "-"), else_=""), "e", exponent),
         )
 
     def hex_int(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -126,9 +129,7 @@ class PgCanonicalSQL(CanonicalSQL):
     ) -> sa.ColumnElement[Any]:
         """The base class's encoding joined with ``||``, not the variadic concat() call
         (~15% of the CPU of a checksum scan)."""
-        encoded = [
-            self.digest_part(p, f) for p, f in zip(parts, frames_of(frames), strict=True)
-        ]
+        encoded = [self.digest_part(p, f) for p, f in zip(parts, frames_of(frames), strict=True)]
         out = encoded[0]
         for e in encoded[1:]:
             out = out.op("||")(sa.literal("|")).op("||")(e)
@@ -145,3 +146,13 @@ class PgCanonicalSQL(CanonicalSQL):
 
 def _text(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(expr, sa.Text)
+
+
+def _exponent(m: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The decimal exponent of a positive numeric, from its digits: ``123.4`` → 2,
+    ``0.00123`` → -3."""
+    zeros = sa.func.substring(_text(m), r"^0\.(0*)")
+    return sa.case(
+        (m >= 1, sa.func.length(_text(sa.func.trunc(m))) - 1),
+        else_=-sa.func.length(zeros) - 1,
+    )
