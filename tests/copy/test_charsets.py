@@ -152,4 +152,3 @@ def test_charsets_exempt_from_the_check_map_every_byte(mysql_db) -> None:
                 assert (dialect.sql_unconvertible(column, info) is not None) is checked
     finally:
         dialect.dispose()
-

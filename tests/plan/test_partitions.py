@@ -44,9 +44,7 @@ TOTALS = "SELECT count(*), sum(amount) FROM events"
 
 
 def partition_findings(plan: Any) -> list[tuple[str, str, str]]:
-    return [
-        (f.severity.value, f.code, f.spec_path) for f in plan.findings if "partition" in f.code
-    ]
+    return [(f.severity.value, f.code, f.spec_path) for f in plan.findings if "partition" in f.code]
 
 
 def totals(url: str) -> tuple[int, Decimal]:

@@ -138,9 +138,7 @@ def test_a_fresh_target_gets_the_current_version(target: Dialect) -> None:
     with target.connect() as conn:
         assert stored_version(conn, state.schema) == CURRENT_VERSION
         v = state.schema.version
-        assert conn.execute(sa.select(v.c.store, v.c.version)).all() == [
-            ("state", CURRENT_VERSION)
-        ]
+        assert conn.execute(sa.select(v.c.store, v.c.version)).all() == [("state", CURRENT_VERSION)]
         for table in state.schema.metadata.sorted_tables:
             assert _columns(conn, table) == [c.name for c in table.columns], table.name
 
@@ -154,8 +152,10 @@ def test_a_half_done_upgrade_is_finished(target: Dialect) -> None:
         v1 = create_v1(conn, target)
         for name in ("runs", "tables", "checkpoints", "second_pass", "rejects", "steps"):
             v1[name].drop(conn)
-        conn.execute(v1["sync"].insert(), [{"migration": "m", "applied_seq": 5,
-                                            "applied_total": 5, "updated_at": STARTED}])
+        conn.execute(
+            v1["sync"].insert(),
+            [{"migration": "m", "applied_seq": 5, "applied_total": 5, "updated_at": STARTED}],
+        )
     with target.connect() as conn:
         assert stored_version(conn, schema) == 1
     with target.connect() as conn, conn.begin():

@@ -554,7 +554,18 @@ class Dialect:
         )
 
     def quote(self, name: str) -> str:
-        return str(self.engine.dialect.identifier_preparer.quote(name))
+        """``name`` quoted for SQL text that goes to the server as it is (DDL, a statement
+        without parameters, a name bound as a value): always quoted, and a ``%`` stays one
+        (SQLAlchemy's own quoting doubles it for drivers that format parameters, which only
+        a statement that carries parameters wants)."""
+        prep = self.engine.dialect.identifier_preparer
+        escaped = name.replace(prep.escape_quote, prep.escape_to_quote)
+        return f"{prep.initial_quote}{escaped}{prep.final_quote}"
+
+    def quote_table(self, table: sa.Table | sa.TableClause) -> str:
+        """``table``'s name (schema-qualified where it has one) as ``quote`` writes names."""
+        name = self.quote(table.name)
+        return f"{self.quote(table.schema)}.{name}" if table.schema else name
 
 
 def _count_rows(

@@ -17,6 +17,10 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from datamove.core.types import TypeInfo, integer
+from datamove.dialects import (
+    mysqlformat,
+    mysqlreflect,  # noqa: F401  (SQLAlchemy's reflection fixed)
+)
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row, sql_string
 from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
@@ -157,6 +161,19 @@ class MySQL(Dialect):
                 hide_password=False
             )
         super().__init__(url, role=role, pool_size=pool_size, read_only=read_only)
+        if self._formats_names:
+            mysqlformat.install(self.engine)
+
+    @property
+    def _formats_names(self) -> bool:
+        """mysql-connector formats ``%(name)s`` even inside names and strings (mysqlformat)."""
+        return self.engine.dialect.driver == "mysqlconnector"
+
+    def compile(self, stmt: sa.sql.ClauseElement) -> tuple[str, Any]:
+        sql, params = super().compile(stmt)
+        if self._formats_names and params:
+            sql = mysqlformat.protected(sql)
+        return sql, params
 
     def engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"charset": "utf8mb4"}}

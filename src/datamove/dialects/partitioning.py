@@ -43,4 +43,3 @@ class Partitioning:
         """``RANGE (payment_date), 7 partitions``, for findings and ``init`` comments."""
         count = len(self.partitions)
         return f"{self.key}, {count} partition{'s' if count != 1 else ''}"
-

@@ -57,7 +57,7 @@ class PgSchemaSQL(SchemaSQL):
         conn.exec_driver_sql(sql + " NOT VALID")
 
     def validate_foreign_key(self, conn: Connection, fk: ForeignKeyRef) -> list[tuple[Any, ...]]:
-        table = self.dialect.engine.dialect.identifier_preparer.format_table(fk.child)
+        table = self.dialect.quote_table(fk.child)
         try:
             with conn.begin_nested():
                 conn.exec_driver_sql(
@@ -70,36 +70,33 @@ class PgSchemaSQL(SchemaSQL):
         return []
 
     def foreign_key_validity(self, conn: Connection, table: sa.Table) -> dict[str, bool]:
-        prep = self.dialect.engine.dialect.identifier_preparer
         rows = conn.execute(
             sa.text(
                 "SELECT conname, convalidated FROM pg_constraint "
                 "WHERE conrelid = to_regclass(:t) AND contype = 'f'"
             ),
-            {"t": prep.format_table(table)},
+            {"t": self.dialect.quote_table(table)},
         )
         return {str(name): bool(valid) for name, valid in rows}
 
     def acting_references(self, conn: Connection, table: sa.TableClause) -> list[str]:
         # Only a deferrable NO ACTION key waits for the commit (``SET CONSTRAINTS ALL
         # DEFERRED``); any other action, and RESTRICT, happens at the delete.
-        prep = self.dialect.engine.dialect.identifier_preparer
         rows = conn.execute(
             sa.text(
                 "SELECT conname FROM pg_constraint WHERE confrelid = to_regclass(:t) "
                 "AND contype = 'f' AND (confdeltype <> 'a' OR NOT condeferrable) ORDER BY 1"
             ),
-            {"t": prep.format_table(table)},
+            {"t": self.dialect.quote_table(table)},
         )
         return [str(name) for (name,) in rows]
 
     def _sequence(self, conn: Connection, table: sa.Table, column: str) -> str | None:
         """The sequence behind ``column``: an identity's or a serial's, or the one its
         ``nextval`` default names."""
-        prep = self.dialect.engine.dialect.identifier_preparer
         found = conn.execute(
             sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-            {"t": prep.format_table(table), "c": column},
+            {"t": self.dialect.quote_table(table), "c": column},
         ).scalar()
         if found:
             return str(found)
@@ -109,7 +106,7 @@ class PgSchemaSQL(SchemaSQL):
                 "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
                 "WHERE d.adrelid = to_regclass(:t) AND a.attname = :c"
             ),
-            {"t": prep.format_table(table), "c": column},
+            {"t": self.dialect.quote_table(table), "c": column},
         ).scalar()
         match = _NEXTVAL.search(str(default or ""))
         return match.group("seq").replace("''", "'") if match else None
@@ -199,8 +196,7 @@ class PgSchemaSQL(SchemaSQL):
         return {"postgresql_partition_by": scheme.key}
 
     def create_partitions(self, conn: Connection, table: sa.Table, scheme: Partitioning) -> None:
-        prep = self.dialect.engine.dialect.identifier_preparer
-        schema = f"{prep.quote_schema(table.schema)}." if table.schema else ""
+        schema = f"{self.dialect.quote(table.schema)}." if table.schema else ""
         raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor:  # no parameters: a '%' in a bound stays a '%'
             for part in scheme.partitions:

@@ -224,6 +224,8 @@ class PostgreSQL(Dialect):
         but only valid between identical column types.
         """
         sql, params = self.compile(stmt)
+        if not params:  # psycopg formats a COPY only with parameters: undo SQLAlchemy's '%%'
+            sql = sql.replace("%%", "%")
         raw: Any = conn.connection.dbapi_connection
         fmt = " (FORMAT binary)" if binary else ""
         with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT{fmt}", params) as copy:
@@ -245,13 +247,12 @@ class PostgreSQL(Dialect):
             return [column.type_code for column in cursor.description]
 
     def column_types(self, conn: Connection, table: sa.Table, columns: Sequence[str]) -> list[Any]:
-        prep = self.engine.dialect.identifier_preparer
         rows = conn.execute(
             sa.text(
                 "SELECT attname, atttypid FROM pg_attribute "
                 "WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped"
             ),
-            {"t": prep.format_table(table)},
+            {"t": self.quote_table(table)},
         ).all()
         oids = {name: int(oid) for name, oid in rows}
         return [oids.get(c) for c in columns]
@@ -277,13 +278,11 @@ class PostgreSQL(Dialect):
             return int(cursor.rowcount)
 
     def _copy_from_sql(self, table: sa.Table, columns: Sequence[str]) -> str:
-        prep = self.engine.dialect.identifier_preparer
-        cols = ", ".join(prep.quote(c) for c in columns)
-        return f"COPY {prep.format_table(table)} ({cols}) FROM STDIN"
+        cols = ", ".join(self.quote(c) for c in columns)
+        return f"COPY {self.quote_table(table)} ({cols}) FROM STDIN"
 
     def estimate(self, conn: Connection, table: sa.Table) -> tuple[int | None, int | None]:
         """A partitioned table holds no rows itself: its estimates are its leaf partitions'."""
-        prep = self.engine.dialect.identifier_preparer
         row = conn.execute(
             sa.text(
                 "SELECT SUM(GREATEST(c.reltuples, 0))::bigint, SUM(pg_total_relation_size(c.oid))"
@@ -291,7 +290,7 @@ class PostgreSQL(Dialect):
                 " OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(:name))"
                 " WHERE isleaf)"
             ),
-            {"name": prep.format_table(table)},
+            {"name": self.quote_table(table)},
         ).one()
         if row[0] is None:
             return None, None

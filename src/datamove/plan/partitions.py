@@ -84,7 +84,9 @@ class PartitionRules(ResolverBase):
                 continue
             plan.partitioning = scheme
             assert plan.desired_table is not None
-            plan.desired_table.dialect_kwargs.update(self.target.schema.partitioned_table_kwargs(scheme))
+            plan.desired_table.dialect_kwargs.update(
+                self.target.schema.partitioned_table_kwargs(scheme)
+            )
             taken.update(p.name for p in scheme.partitions)
             self.add(
                 N,

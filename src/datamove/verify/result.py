@@ -49,9 +49,7 @@ class TableDiff:
     type hashes over stored values, between two databases of one engine)."""
     raw_keys: dict[CanonKey, KeyValue] = field(default_factory=dict, repr=False)
     """The differing rows' keys as the database holds them (source key or legacy key)."""
-    unresolved: list[KeyRange] = field(
-        default_factory=list, repr=False
-    )
+    unresolved: list[KeyRange] = field(default_factory=list, repr=False)
     """Differing key ranges ``(lo, hi]`` not bisected (past ``max_diff_rows``)."""
 
     @property
