@@ -228,10 +228,9 @@ class Migration:
         """Apply captured changes to the target by re-reading the current source rows."""
         with self._session() as session:
             plan = session.plan("nothing was synced")
-            source, target, state = session.source, session.target, session.state
             with session.recorder.run(RunCommand.sync) as run:
-                schema = SchemaSteps(plan, target, state, run.id, on_event, online=True)
-                return Syncer(plan, self.spec, source, target, run.id).run(
+                schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
+                return Syncer(session.compiled, self.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
 

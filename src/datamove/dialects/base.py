@@ -36,6 +36,7 @@ from datamove.dialects.canonsql import CanonicalSQL
 from datamove.dialects.capturesql import CaptureSQL
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.pushdownsql import PushdownSQL
+from datamove.dialects.quoting import quoted_name
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic, render_generic
 from datamove.errors import (
@@ -554,13 +555,8 @@ class Dialect:
         )
 
     def quote(self, name: str) -> str:
-        """``name`` quoted for SQL text that goes to the server as it is (DDL, a statement
-        without parameters, a name bound as a value): always quoted, and a ``%`` stays one
-        (SQLAlchemy's own quoting doubles it for drivers that format parameters, which only
-        a statement that carries parameters wants)."""
-        prep = self.engine.dialect.identifier_preparer
-        escaped = name.replace(prep.escape_quote, prep.escape_to_quote)
-        return f"{prep.initial_quote}{escaped}{prep.final_quote}"
+        """``name`` quoted for SQL text sent as it is (``quoting``): a ``%`` stays one."""
+        return quoted_name(self.engine.dialect.identifier_preparer, name)
 
     def quote_table(self, table: sa.Table | sa.TableClause) -> str:
         """``table``'s name (schema-qualified where it has one) as ``quote`` writes names."""
@@ -584,14 +580,6 @@ def _count_rows(
         stmt = stmt.where(sa.text(f"({where})"))
     row = conn.execute(stmt).one()
     return {c: int(n) for c, n in zip(conditions, row, strict=True) if n}
-
-
-def sql_string(text: str, backslashes: bool = False) -> str:
-    """A SQL string literal of ``text`` (a table name written into a trigger body, where no
-    parameter can be bound); ``backslashes`` doubles them too (MySQL)."""
-    if backslashes:
-        text = text.replace("\\", "\\\\")
-    return "'" + text.replace("'", "''") + "'"
 
 
 def error_translator(*dialects: Dialect) -> Callable[[BaseException], DatamoveError]:

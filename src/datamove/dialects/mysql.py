@@ -22,7 +22,7 @@ from datamove.dialects import (
     mysqlreflect,  # noqa: F401  (SQLAlchemy's reflection fixed)
 )
 from datamove.dialects.adapters import Adapter
-from datamove.dialects.base import Dialect, Row, sql_string
+from datamove.dialects.base import Dialect, Row
 from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.mysqlcanonical import MySQLCanonicalSQL
@@ -37,6 +37,7 @@ from datamove.dialects.mysqlvalues import (
     date_parser,
 )
 from datamove.dialects.pushdownsql import PushdownSQL
+from datamove.dialects.quoting import sql_string
 from datamove.dialects.types import classify_generic, describe
 from datamove.errors import TransientError
 

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import sql_string
+from datamove.dialects.quoting import sql_string
 
 _SIMPLE: tuple[tuple[type[sa.types.TypeEngine[Any]], str], ...] = (
     (sa.BigInteger, "int8"),

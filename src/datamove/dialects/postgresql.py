@@ -19,13 +19,14 @@ from sqlalchemy.engine import Connection
 
 from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import Adapter, returns_unchanged
-from datamove.dialects.base import Dialect, Row, sql_string
+from datamove.dialects.base import Dialect, Row
 from datamove.dialects.batchwriter import BatchWriter
 from datamove.dialects.capturesql import CAPTURE_PREFIX, CaptureSQL, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.pushdownsql import PushdownSQL
+from datamove.dialects.quoting import sql_string
 from datamove.dialects.types import classify_generic, render_generic
 
 _TRANSIENT_SQLSTATES = {

@@ -19,10 +19,11 @@ from sqlalchemy.engine import Connection
 from datamove.core.canonical import Canon, canonical
 from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter, text_value
-from datamove.dialects.base import Dialect, sql_string
+from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import CanonicalSQL
 from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
 from datamove.dialects.pushdownsql import PushdownSQL
+from datamove.dialects.quoting import sql_string
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic
 

@@ -26,10 +26,10 @@ from datamove.copy.chunk import write_isolating
 from datamove.core.canonical import Canon, canon_for, canonical
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import CanonKey, any_key
-from datamove.dialects.base import Dialect, Row
+from datamove.dialects.base import Row
 from datamove.errors import RowError
 from datamove.plan.compiled import CompiledPlan, CompiledTable
-from datamove.plan.model import Plan, TablePlan
+from datamove.plan.model import TablePlan
 from datamove.redact import mask_value
 from datamove.spec.models import DeleteMode, MigrationSpec
 from datamove.state.store import StateStore
@@ -63,23 +63,16 @@ class _ParentMissing(Exception):
 class Applier:
     """Applies changelog batches of one plan into its target."""
 
-    def __init__(
-        self,
-        plan: Plan,
-        spec: MigrationSpec,
-        source: Dialect,
-        target: Dialect,
-        run_id: str,
-    ) -> None:
-        self.plan = plan
+    def __init__(self, compiled: CompiledPlan, spec: MigrationSpec, run_id: str) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
         self.spec = spec
-        self.source = source
-        self.target = target
+        self.source = source = compiled.source
+        self.target = target = compiled.target
         self.run_id = run_id
         self.changelog = Changelog(source)
         self.sync_state = SyncState(target, spec.name)
         self.state = StateStore(target, spec.name)
-        self.compiled = CompiledPlan(plan, source, target)
         self.gaps: dict[int, float] = {}
         """First sight (monotonic) of each hole in the sequence, by its first number."""
         self.shapes: dict[str, TargetShape] = {}

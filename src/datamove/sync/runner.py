@@ -15,10 +15,10 @@ from functools import partial
 from typing import TypeVar
 
 from datamove.core.retry import retrying
-from datamove.dialects.base import Dialect, error_translator
+from datamove.dialects.base import error_translator
 from datamove.errors import TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
-from datamove.plan.model import Plan
+from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
@@ -62,22 +62,20 @@ def backfill_warnings(captures: dict[str, bool], tables: list[str]) -> list[str]
 
 
 class Syncer:
-    def __init__(
-        self, plan: Plan, spec: MigrationSpec, source: Dialect, target: Dialect, run_id: str
-    ) -> None:
+    def __init__(self, compiled: CompiledPlan, spec: MigrationSpec, run_id: str) -> None:
         if spec.sync.mode is SyncMode.none:
             raise UsageError(
                 "the spec has no catch-up: set sync: {mode: triggers} (and run `datamove "
                 "capture install SPEC` before the backfill) or sync: {mode: watermark, column: "
                 "updated_at}"
             )
-        self.plan = plan
+        self.plan = compiled.plan
         self.spec = spec
-        self.source = source
-        self.target = target
-        self.applier = Applier(plan, spec, source, target, run_id)
-        self.changelog = Changelog(source)
-        self.state = SyncState(target, spec.name)
+        self.source = compiled.source
+        self.target = compiled.target
+        self.applier = Applier(compiled, spec, run_id)
+        self.changelog = Changelog(self.source)
+        self.state = SyncState(self.target, spec.name)
 
     def _check_capture(self) -> list[str]:
         with self.source.connect() as src:
@@ -116,7 +114,7 @@ class Syncer:
         """Watermark passes: one, or (``follow``) one every poll until interrupted. There is
         no changelog to measure a lag by: ``until_lag`` runs a single pass."""
         started = time.monotonic()
-        passes = WatermarkPass(self.plan, self.spec, self.source, self.target, self.applier.run_id)
+        passes = WatermarkPass(self.applier)
         result = SyncResult()
         while True:
             batch = self._retrying(partial(passes.run, options.max_batch), on_event)

@@ -21,10 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from datamove.dialects.base import Dialect
 from datamove.errors import UsageError
-from datamove.plan.model import Plan, TablePlan
-from datamove.spec.models import MigrationSpec
+from datamove.plan.model import TablePlan
 from datamove.sync.apply import Applier, BatchResult
 from datamove.sync.state import SyncState
 from datamove.verify.checksum import ChecksumDiff, sides
@@ -38,9 +36,8 @@ KEY_DIFF_ROWS = 1_000_000
 class WatermarkPass:
     """One pass over every table: the window re-read, then the key diff."""
 
-    def __init__(
-        self, plan: Plan, spec: MigrationSpec, source: Dialect, target: Dialect, run_id: str
-    ) -> None:
+    def __init__(self, applier: Applier) -> None:
+        plan, spec = applier.plan, applier.spec
         column = spec.sync.column
         assert column is not None
         missing = [t.name for t in plan.tables.values() if column not in t.source_table.c]
@@ -52,10 +49,10 @@ class WatermarkPass:
         self.plan = plan
         self.column = column
         self.margin = dt.timedelta(seconds=spec.sync.skew_margin)
-        self.source = source
-        self.target = target
-        self.applier = Applier(plan, spec, source, target, run_id)
-        self.state = SyncState(target, spec.name)
+        self.source = applier.source
+        self.target = applier.target
+        self.applier = applier
+        self.state = SyncState(self.target, spec.name)
 
     def run(self, max_batch: int) -> BatchResult:
         """Re-read the window of every table, parents first; then propagate deletes."""
