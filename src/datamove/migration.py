@@ -85,7 +85,7 @@ class Migration:
     def plan(self) -> Plan:
         """Resolve the spec against the live schemas: columns, types, order, findings."""
         with self._session() as session:
-            return session.plan()
+            return session.plan(guard=((), ()))
 
     def write_document(self, plan: Plan, path: str | Path) -> Path:
         """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
@@ -108,11 +108,16 @@ class Migration:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._session(workers) as session:
-            return self._run(session, opts, on_event)
+            return self._run(session, opts, on_event, guard=True)
 
-    def _run(self, session: Session, opts: RunOptions, on_event: EventHandler) -> RunResult:
+    def _run(
+        self, session: Session, opts: RunOptions, on_event: EventHandler, guard: bool = False
+    ) -> RunResult:
+        """``guard``: refuse ``replace_range`` over target rows the source lacks (``repair``
+        re-copies chunks to remove exactly such rows)."""
         recreate = self._recreated(session, opts.restart)
-        plan = session.plan("nothing was copied", recreate=recreate)
+        scope = (opts.tables, opts.restart) if guard else None
+        plan = session.plan("nothing was copied", recreate=recreate, guard=scope)
         with session.recorder.run(RunCommand.run) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
