@@ -8,6 +8,7 @@ The CLI is a thin adapter over this class; everything it can do, Python can do::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from datamove.state import StateStore
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
+from datamove.sync.uninstall import Footprint, Installed
 from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
@@ -65,6 +67,25 @@ class Status:
             "rejects": [r.to_dict() for r in self.rejects],
             "capture": self.capture.to_dict() if self.capture else None,
             "pending_steps": [s.to_dict() for s in self.pending_steps],
+        }
+
+
+@dataclass
+class UninstallResult:
+    """What ``uninstall`` found and removed (nothing when not confirmed)."""
+
+    removed: list[Installed]
+    others: list[str]
+    """Other migrations in the same state store: their rows (and the tables) stay."""
+    evidence: Path | None
+    found: list[Installed] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed": [i.to_dict() for i in self.removed],
+            "found": [i.to_dict() for i in self.found],
+            "others": self.others,
+            "evidence": str(self.evidence) if self.evidence else None,
         }
 
 
@@ -220,6 +241,25 @@ class Migration:
         """Remove every capture trigger and the changelog from the source."""
         with self._session() as session:
             capture.uninstall(session.plan(), session.source)
+
+    def uninstall(
+        self,
+        *,
+        keep_evidence: Path | None = None,
+        confirm: Callable[[list[Installed], list[str]], bool] = lambda items, others: True,
+    ) -> UninstallResult:
+        """Remove what datamove added to the source and the target (triggers, changelog,
+        state store; never the migrated tables), after ``confirm`` approves the list (and
+        the other migrations whose state rows stay). ``keep_evidence``: first write this
+        migration's runs, chunks, checks, rejects and steps there as JSON."""
+        with self._session() as session:
+            footprint = Footprint(session.source, session.target, self.spec.name)
+            items = footprint.find()
+            if not items or not confirm(items, footprint.others):
+                return UninstallResult([], footprint.others, None, found=items)
+            kept = footprint.write_evidence(keep_evidence) if keep_evidence else None
+            footprint.remove(items)
+            return UninstallResult(items, footprint.others, kept, found=items)
 
     def capture_status(self) -> capture.CaptureStatus:
         """Capture state per table, pending changes, lag and the last applied sequence."""
