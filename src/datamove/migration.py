@@ -8,6 +8,7 @@ The CLI is a thin adapter over this class; everything it can do, Python can do::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from datamove.state import StateStore
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
+from datamove.sync.uninstall import Footprint, Installed
 from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
@@ -68,6 +70,25 @@ class Status:
         }
 
 
+@dataclass
+class UninstallResult:
+    """What ``uninstall`` found and removed (nothing when not confirmed)."""
+
+    removed: list[Installed]
+    others: list[str]
+    """Other migrations in the same state store: their rows (and the tables) stay."""
+    evidence: Path | None
+    found: list[Installed] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed": [i.to_dict() for i in self.removed],
+            "found": [i.to_dict() for i in self.found],
+            "others": self.others,
+            "evidence": str(self.evidence) if self.evidence else None,
+        }
+
+
 class Migration:
     """A migration spec bound to its source and target databases."""
 
@@ -85,7 +106,7 @@ class Migration:
     def plan(self) -> Plan:
         """Resolve the spec against the live schemas: columns, types, order, findings."""
         with self._session() as session:
-            return session.plan()
+            return session.plan(guard=((), ()))
 
     def write_document(self, plan: Plan, path: str | Path) -> Path:
         """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
@@ -108,11 +129,16 @@ class Migration:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._session(workers) as session:
-            return self._run(session, opts, on_event)
+            return self._run(session, opts, on_event, guard=True)
 
-    def _run(self, session: Session, opts: RunOptions, on_event: EventHandler) -> RunResult:
+    def _run(
+        self, session: Session, opts: RunOptions, on_event: EventHandler, guard: bool = False
+    ) -> RunResult:
+        """``guard``: refuse ``replace_range`` over target rows the source lacks (``repair``
+        re-copies chunks to remove exactly such rows)."""
         recreate = self._recreated(session, opts.restart)
-        plan = session.plan("nothing was copied", recreate=recreate)
+        scope = (opts.tables, opts.restart) if guard else None
+        plan = session.plan("nothing was copied", recreate=recreate, guard=scope)
         with session.recorder.run(RunCommand.run) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
@@ -215,6 +241,25 @@ class Migration:
         """Remove every capture trigger and the changelog from the source."""
         with self._session() as session:
             capture.uninstall(session.plan(), session.source)
+
+    def uninstall(
+        self,
+        *,
+        keep_evidence: Path | None = None,
+        confirm: Callable[[list[Installed], list[str]], bool] = lambda items, others: True,
+    ) -> UninstallResult:
+        """Remove what datamove added to the source and the target (triggers, changelog,
+        state store; never the migrated tables), after ``confirm`` approves the list (and
+        the other migrations whose state rows stay). ``keep_evidence``: first write this
+        migration's runs, chunks, checks, rejects and steps there as JSON."""
+        with self._session() as session:
+            footprint = Footprint(session.source, session.target, self.spec.name)
+            items = footprint.find()
+            if not items or not confirm(items, footprint.others):
+                return UninstallResult([], footprint.others, None, found=items)
+            kept = footprint.write_evidence(keep_evidence) if keep_evidence else None
+            footprint.remove(items)
+            return UninstallResult(items, footprint.others, kept, found=items)
 
     def capture_status(self) -> capture.CaptureStatus:
         """Capture state per table, pending changes, lag and the last applied sequence."""

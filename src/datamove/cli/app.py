@@ -341,6 +341,47 @@ def capture_uninstall(spec: SpecArg) -> None:
 
 
 @app.command()
+def uninstall(
+    spec: SpecArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    keep_evidence: Annotated[
+        Path | None,
+        typer.Option(help="First write the evidence (runs, chunks, checks, ...) here as JSON."),
+    ] = None,
+) -> None:
+    """Remove what datamove added to the source and the target, after showing the list.
+
+    Capture triggers and functions, the changelog, the state store (only this migration's
+    rows while another migration uses it). The migrated tables are kept. Without --yes it
+    asks; without a terminal to ask on it refuses (exit 2).
+    """
+    from datamove.errors import UsageError
+
+    def confirm(items: list[Any], others: list[str]) -> bool:
+        render.uninstall_list(items, others)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "uninstall removes the objects above and asks first, but there is no "
+                "terminal to ask on",
+                hint="run `datamove uninstall SPEC --yes` to remove them without asking",
+            )
+        return typer.confirm("remove them?", default=False)
+
+    migration = _guard(lambda: Migration.from_file(spec))
+    result = _guard(lambda: migration.uninstall(keep_evidence=keep_evidence, confirm=confirm))
+    if result.evidence:
+        render.err.print(f"wrote the evidence to {result.evidence}")
+    if not result.found:
+        render.out.print("nothing of datamove is left in the source or the target")
+    elif result.removed:
+        render.out.print(f"removed {len(result.removed)} object(s); the migrated tables are kept")
+    else:
+        render.out.print("nothing was removed")
+
+
+@app.command()
 def sync(
     spec: SpecArg,
     follow: Annotated[

@@ -359,6 +359,18 @@ class SyncDisplay(Spinner):
             err.print(f"[{style}]{event.text}[/]")
 
 
+def uninstall_list(items: list[Any], others: list[str]) -> None:
+    """What ``uninstall`` would remove (``sync.uninstall.Installed``), one per line."""
+    out.print(f"datamove added {len(items)} object(s):")
+    for item in items:
+        out.print(f"  {item.describe()}")
+    if others:
+        out.print(
+            f"the state store also holds migration(s) {', '.join(others)}: their rows and the "
+            "state tables stay"
+        )
+
+
 def capture_text(status: Any) -> None:
     if not status.installed:
         out.print("capture is not installed (datamove capture install SPEC)")
