@@ -163,7 +163,7 @@ class Migration:
     ) -> VerifyResult:
         plan = session.plan("nothing was verified", data_lints=False)
         options = replace(options, tables=self._scope(plan, options.tables, exclude))
-        result = Verifier(session.compiled, self.spec, options, on_event).run()
+        result = Verifier(session.compiled, session.spec, options, on_event).run()
         with session.recorder.run(RunCommand.verify) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
@@ -257,7 +257,7 @@ class Migration:
             plan = session.plan("nothing was synced")
             with session.recorder.run(RunCommand.sync) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
-                return Syncer(session.compiled, self.spec, run.id).run(
+                return Syncer(session.compiled, session.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
 

@@ -109,7 +109,7 @@ def select_tables(
                 spec,
             )
         chosen = [n for n in chosen if n not in dropped]
-    if not chosen:
+    if exclude and not chosen:
         raise _error(
             where(exclude_at, 0),
             "the exclusions leave no table in scope",
