@@ -68,3 +68,17 @@ def test_run_verify_and_repair_take_the_same_patterns(tmp_path, sqlite_db) -> No
 
     repair = runner.invoke(app, ["repair", str(spec), "--tables", "nothing*"])
     assert repair.exit_code == 2 and "no table matches 'nothing*'" in repair.output
+
+
+def test_capture_install_takes_the_same_patterns(tmp_path, sqlite_db) -> None:
+    src = _source(sqlite_db("src"))
+    spec = tmp_path / "m.yaml"
+    init = runner.invoke(
+        app, ["init", "--source", src, "--target", sqlite_db("t"), "-o", str(spec)]
+    )
+    assert init.exit_code == 0, init.output
+    spec.write_text(spec.read_text().replace("tables:\n", "sync: {mode: triggers}\ntables:\n", 1))
+    args = ["capture", "install", str(spec), "--tables", "pay*", "--exclude", "*_archive"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "capture installed on 2 table(s): payment, payment_2022" in result.output

@@ -48,3 +48,11 @@ def test_spec_patterns_fail_with_their_spec_path() -> None:
         select_tables(NAMES, ["rental", "nope*"], include_at="include", spec=True)
     assert caught.value.spec_path == "include[1]"
     assert caught.value.exit_code == 2
+
+
+def test_the_order_is_the_patterns_then_the_names() -> None:
+    assert select_tables(NAMES, ["staff", "rental*", "staff"]) == [
+        "staff",
+        "rental",
+        "rental_archive",
+    ]

@@ -67,8 +67,8 @@ def select_tables(
     exclude_at: str = "--exclude",
     spec: bool = False,
 ) -> list[str]:
-    """The ``names`` selected by ``include`` (all but ``hidden`` when empty) minus ``exclude``,
-    in the order of ``names``.
+    """The ``names`` selected by ``include`` (all but ``hidden`` when empty) minus ``exclude``:
+    in the order of the patterns, each pattern's matches in the order of ``names``.
 
     ``include_at``/``exclude_at`` say where the patterns came from, for errors: an option
     (``UsageError``), or with ``spec`` a spec path (``SpecError``; ``[i]`` is appended).
@@ -97,8 +97,6 @@ def select_tables(
         chosen.extend(n for n in found if n not in chosen)
     if not include:
         chosen = [n for n in names if n not in hidden]
-    else:
-        chosen = [n for n in names if n in chosen]
     for i, pattern in enumerate(exclude):
         dropped = [n for n in chosen if matches(pattern, n)]
         if not dropped:
