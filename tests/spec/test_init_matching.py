@@ -51,6 +51,7 @@ def test_init_matches_pascal_case_target_tables_and_columns(tmp_path, sqlite_db,
         "FirstName": {"from": "first_name"},
     }
     assert "# INTEGER NOT NULL; matches target column CustomerId" in text
+    assert "# target table exists in the target (matched to source invoice_line" in text
 
     plan = _cli("plan", str(spec))
     assert plan.returncode == 0, plan.stdout + plan.stderr

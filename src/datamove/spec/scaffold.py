@@ -130,6 +130,8 @@ def render_spec(name: str, source: str, target: str, tables: Sequence[TableDraft
         key = _name(table.name)
         tables_node[key] = _table_node(table)
         state = "exists in the target" if table.exists_in_target else "will be created"
+        if table.source_name != table.name:
+            state += f" (matched to source {_comment(table.source_name)}: case, separators ignored)"
         tables_node.yaml_add_eol_comment(f"target table {state}", key, column=28)
         if table.note:
             tables_node.yaml_set_comment_before_after_key(
