@@ -9,7 +9,7 @@ The CLI is a thin adapter over this class; everything it can do, Python can do::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from datamove.plan import Plan
 from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
+from datamove.spec.selection import select_tables
 from datamove.state import StateStore
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
 from datamove.sync import capture
@@ -120,25 +121,36 @@ class Migration:
         self,
         *,
         tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
         workers: int = 1,
         batch_size: int | None = None,
         max_rows_per_second: float | None = None,
         restart: tuple[str, ...] = (),
         on_event: EventHandler = ignore,
     ) -> RunResult:
-        """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
+        """Copy every table in scope, chunk by chunk; resumes where the last run stopped.
+
+        ``tables``/``exclude``: names or patterns of the spec's tables (``spec.selection``).
+        """
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._session(workers) as session:
-            return self._run(session, opts, on_event, guard=True)
+            return self._run(session, opts, on_event, exclude, guard=True)
 
     def _run(
-        self, session: Session, opts: RunOptions, on_event: EventHandler, guard: bool = False
+        self,
+        session: Session,
+        opts: RunOptions,
+        on_event: EventHandler,
+        exclude: tuple[str, ...] = (),
+        guard: bool = False,
     ) -> RunResult:
         """``guard``: refuse ``replace_range`` over target rows the source lacks (``repair``
         re-copies chunks to remove exactly such rows)."""
         recreate = self._recreated(session, opts.restart)
-        scope = (opts.tables, opts.restart) if guard else None
-        plan = session.plan("nothing was copied", recreate=recreate, guard=scope)
+        plan = session.plan("nothing was copied", recreate=recreate)
+        opts = replace(opts, tables=self._scope(plan, opts.tables, exclude))
+        if guard:
+            session.plan("nothing was copied", guard=(opts.tables, opts.restart))
         with session.recorder.run(RunCommand.run) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
@@ -158,17 +170,26 @@ class Migration:
         return result
 
     def verify(
-        self, options: VerifyOptions | None = None, on_event: EventHandler = ignore
+        self,
+        options: VerifyOptions | None = None,
+        on_event: EventHandler = ignore,
+        exclude: tuple[str, ...] = (),
     ) -> VerifyResult:
-        """Prove target = mapping(source): every check runs, each is recorded as evidence."""
+        """Prove target = mapping(source): every check runs, each is recorded as evidence.
+        ``options.tables`` and ``exclude`` are names or patterns (``spec.selection``)."""
         with self._session() as session:
-            return self._verify(session, options or VerifyOptions(), on_event)
+            return self._verify(session, options or VerifyOptions(), on_event, exclude)
 
     def _verify(
-        self, session: Session, options: VerifyOptions, on_event: EventHandler
+        self,
+        session: Session,
+        options: VerifyOptions,
+        on_event: EventHandler,
+        exclude: tuple[str, ...] = (),
     ) -> VerifyResult:
-        session.plan("nothing was verified", data_lints=False)
-        result = Verifier(session.compiled, self.spec, options, on_event).run()
+        plan = session.plan("nothing was verified", data_lints=False)
+        options = replace(options, tables=self._scope(plan, options.tables, exclude))
+        result = Verifier(session.compiled, session.spec, options, on_event).run()
         with session.recorder.run(RunCommand.verify) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
@@ -178,7 +199,11 @@ class Migration:
         return result
 
     def repair(
-        self, *, tables: tuple[str, ...] = (), on_event: EventHandler = ignore
+        self,
+        *,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
     ) -> RepairResult:
         """Re-copy exactly the chunks holding rows that verify finds different, then verify.
 
@@ -187,7 +212,7 @@ class Migration:
         """
         with self._session() as session:
             checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
-            before = self._verify(session, checksum, on_event)
+            before = self._verify(session, checksum, on_event, exclude)
             differing = [d for d in before.diffs if d.differences]
             reopened: dict[str, list[int]] = {}
             run = None
@@ -197,7 +222,7 @@ class Migration:
                     for diff in differing:
                         reopened[diff.table] = self._reopen(plan, session.state, conn, diff)
                 run = self._run(session, RunOptions(tables=tuple(reopened)), on_event)
-            after = self._verify(session, VerifyOptions(tables), on_event)
+            after = self._verify(session, VerifyOptions(tables), on_event, exclude)
         return RepairResult(before, reopened, run, after)
 
     @staticmethod
@@ -230,11 +255,13 @@ class Migration:
             if plan.tables[name].create and plan.tables[name].exists
         )
 
-    def capture_install(self, tables: tuple[str, ...] = ()) -> list[str]:
+    def capture_install(
+        self, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> list[str]:
         """Install change capture (changelog and triggers) on the source; before the backfill."""
         with self._session() as session:
             plan = session.plan("no capture was installed")
-            self._known_tables(plan, tables)
+            tables = self._scope(plan, tables, exclude)
             return capture.install(plan, session.source, session.target, self.spec.name, tables)
 
     def capture_uninstall(self) -> None:
@@ -275,7 +302,7 @@ class Migration:
             plan = session.plan("nothing was synced")
             with session.recorder.run(RunCommand.sync) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
-                return Syncer(session.compiled, self.spec, run.id).run(
+                return Syncer(session.compiled, session.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
 
@@ -290,13 +317,11 @@ class Migration:
         schema.set_generators(tables)
 
     @staticmethod
-    def _known_tables(plan: Plan, tables: tuple[str, ...]) -> None:
-        missing = [t for t in tables if t not in plan.tables]
-        if missing:
-            raise UsageError(
-                f"table(s) not in the spec: {', '.join(missing)}",
-                hint=f"tables are: {', '.join(plan.order)}",
-            )
+    def _scope(plan: Plan, tables: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[str, ...]:
+        """The spec's tables that ``--tables``/``--exclude`` choose (``()``: all of them)."""
+        if not tables and not exclude:
+            return ()
+        return tuple(select_tables(list(plan.tables), tables, exclude))
 
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100

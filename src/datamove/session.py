@@ -14,6 +14,7 @@ from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors
 from datamove.plan import Plan, resolve_plan
 from datamove.plan.compiled import CompiledPlan
+from datamove.plan.scope import scoped
 from datamove.spec import MigrationSpec
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
@@ -60,6 +61,7 @@ class Session:
         With ``consequence`` (what did not happen), a plan with error findings raises
         ``PlanHasErrors`` listing them."""
         if self._plan is None or recreate:
+            self.spec = scoped(self.spec, self.source)  # include: patterns → tables:
             self._plan = resolve_plan(self.spec, self.source, self.target, data_lints, recreate)
             self._compiled = self._guarded = None
         if guard is not None and guard != self._guarded and not self._plan.errors:

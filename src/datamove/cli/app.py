@@ -34,6 +34,14 @@ _state: dict[str, bool] = {"debug": False, "quiet": False}
 
 SpecArg = Annotated[Path, typer.Argument(help="The migration spec (YAML).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+TablesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tables", help="Only these tables: names or globs like 'payment*' (repeat)."),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave out these tables: names or globs (repeat)."),
+]
 
 
 @app.callback()
@@ -75,9 +83,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
 def init(
     source: Annotated[str, typer.Option(help="Source database URL.")],
     target: Annotated[str, typer.Option(help="Target database URL.")],
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Tables in scope (repeat); default all.")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")
     ] = None,
@@ -88,7 +95,7 @@ def init(
     """Scaffold a complete, commented spec from the live schemas."""
     from datamove.spec.scaffold import scaffold
 
-    text, notes = _guard(lambda: scaffold(source, target, tables or (), name))
+    text, notes = _guard(lambda: scaffold(source, target, tables or (), name, exclude or ()))
     if output:
         output.write_text(redact_text(text), encoding="utf-8")
         render.err.print(f"wrote {output}")
@@ -126,9 +133,8 @@ def plan(
 @app.command()
 def run(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel chunk workers.")] = 1,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Rows per chunk for newly planned tables.")
@@ -148,6 +154,7 @@ def run(
         result = _guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
+                exclude=tuple(exclude or ()),
                 workers=workers,
                 batch_size=batch_size,
                 max_rows_per_second=max_rows_per_second,
@@ -183,9 +190,8 @@ DiffOutOpt = Annotated[
 @app.command()
 def verify(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     checks: ChecksOpt = None,
     max_diff_rows: MaxDiffOpt = 1000,
     show_values: ShowValuesOpt = False,
@@ -201,7 +207,7 @@ def verify(
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
     migration = _guard(lambda: Migration.from_file(spec))
     with render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
-        result = _guard(lambda: migration.verify(options, spinner))
+        result = _guard(lambda: migration.verify(options, spinner, tuple(exclude or ())))
     _verify_output(result, diff_out, as_json)
 
 
@@ -252,9 +258,8 @@ def diff(
 @app.command()
 def repair(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-copy exactly the chunks holding rows that verify finds different, then verify again.
@@ -263,7 +268,11 @@ def repair(
     """
     migration = _guard(lambda: Migration.from_file(spec))
     with render.RunProgress(_state["quiet"] or as_json) as progress:
-        result = _guard(lambda: migration.repair(tables=tuple(tables or ()), on_event=progress))
+        result = _guard(
+            lambda: migration.repair(
+                tables=tuple(tables or ()), exclude=tuple(exclude or ()), on_event=progress
+            )
+        )
     if as_json:
         render.emit_json(result.to_dict())
     else:
@@ -313,13 +322,12 @@ app.add_typer(capture_app, name="capture")
 @capture_app.command("install")
 def capture_install(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
 ) -> None:
     """Create the changelog table and the triggers on the source (idempotent)."""
     migration = _guard(lambda: Migration.from_file(spec))
-    done = _guard(lambda: migration.capture_install(tuple(tables or ())))
+    done = _guard(lambda: migration.capture_install(tuple(tables or ()), tuple(exclude or ())))
     render.out.print(f"capture installed on {len(done)} table(s): {', '.join(done)}")
 
 

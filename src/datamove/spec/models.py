@@ -144,7 +144,11 @@ class ColumnSpec(_Model):
 class KeySpec(_Model):
     """The key that chunks a table: its primary key or a declared unique key."""
 
-    columns: list[str] = Field(min_length=1)
+    columns: list[str] = Field(
+        min_length=1,
+        description="The key's SOURCE column names (as the source table spells them, not the "
+        "target's names under columns:).",
+    )
     strategy: KeyStrategy = KeyStrategy.preserve
     legacy_column: str | None = Field(
         default=None, description="Target column keeping the source key (remap, uuid5)."
@@ -415,7 +419,19 @@ class MigrationSpec(_Model):
     )
     invariants: list[Invariant] = Field(default_factory=list)
     checks: Checks = Field(default_factory=Checks)
-    tables: dict[str, TableSpec] = Field(min_length=1)
+    include: list[str] = Field(
+        default_factory=list,
+        description="Source tables in scope besides those under tables: names or shell globs, "
+        "case-insensitive (e.g. 'payment*'); a match without a tables: entry is moved as is.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Source tables that include: patterns leave out: names or shell globs.",
+    )
+    tables: dict[str, TableSpec] = Field(
+        default_factory=dict,
+        description="Target tables and their mapping (the key is the target table's name).",
+    )
 
     @field_validator("source", "target")
     @classmethod
