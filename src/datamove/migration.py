@@ -26,10 +26,15 @@ from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
-from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
+from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary, in_scope
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
-from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
+from datamove.verify.repair import (
+    REPAIR_DIFF_ROWS,
+    RepairedChunk,
+    RepairResult,
+    chunks_to_repair,
+)
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
@@ -113,7 +118,7 @@ class Migration:
     def _run(self, session: Session, opts: RunOptions, on_event: EventHandler) -> RunResult:
         recreate = self._recreated(session, opts.restart)
         plan = session.plan("nothing was copied", recreate=recreate)
-        with session.recorder.run(RunCommand.run) as run:
+        with session.recorder.run(RunCommand.run, on_event) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
                 plan,
@@ -143,7 +148,7 @@ class Migration:
     ) -> VerifyResult:
         session.plan("nothing was verified", data_lints=False)
         result = Verifier(session.compiled, self.spec, options, on_event).run()
-        with session.recorder.run(RunCommand.verify) as run:
+        with session.recorder.run(RunCommand.verify, on_event) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
             failed = sum(not c.ok for c in result.checks)
@@ -163,19 +168,22 @@ class Migration:
             checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
             before = self._verify(session, checksum, on_event)
             differing = [d for d in before.diffs if d.differences]
-            reopened: dict[str, list[int]] = {}
+            chunks: list[RepairedChunk] = []
             run = None
             if differing:
                 plan = session.plan("nothing was repaired")
                 with session.target.connect() as conn, conn.begin():
                     for diff in differing:
-                        reopened[diff.table] = self._reopen(plan, session.state, conn, diff)
-                run = self._run(session, RunOptions(tables=tuple(reopened)), on_event)
+                        chunks += self._reopen(plan, session.state, conn, diff)
+                again = RunOptions(tables=tuple(d.table for d in differing))
+                run = self._run(session, again, on_event)
             after = self._verify(session, VerifyOptions(tables), on_event)
-        return RepairResult(before, reopened, run, after)
+        return RepairResult(before, chunks, run, after)
 
     @staticmethod
-    def _reopen(plan: Plan, state: StateStore, conn: Connection, diff: TableDiff) -> list[int]:
+    def _reopen(
+        plan: Plan, state: StateStore, conn: Connection, diff: TableDiff
+    ) -> list[RepairedChunk]:
         if plan.tables[diff.table].strategy == "remap":
             raise UsageError(
                 f"'{diff.table}' has {diff.differences} difference(s) but its keys are remapped: "
@@ -187,9 +195,9 @@ class Migration:
             raise UsageError(
                 f"'{diff.table}' has not been copied yet", hint="run `datamove run SPEC` first"
             )
-        numbers = chunks_to_repair(diff, chunks)
-        state.reopen_chunks(conn, diff.table, numbers)
-        return numbers
+        repaired = chunks_to_repair(diff, chunks)
+        state.reopen_chunks(conn, diff.table, [c.chunk_no for c in repaired])
+        return repaired
 
     @staticmethod
     def _recreated(session: Session, restart: tuple[str, ...]) -> frozenset[str]:
@@ -228,7 +236,7 @@ class Migration:
         """Apply captured changes to the target by re-reading the current source rows."""
         with self._session() as session:
             plan = session.plan("nothing was synced")
-            with session.recorder.run(RunCommand.sync) as run:
+            with session.recorder.run(RunCommand.sync, on_event) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
                 return Syncer(session.compiled, self.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
@@ -256,18 +264,20 @@ class Migration:
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100
     ) -> Status:
-        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects;
-        with a sync mode, capture state, pending changes, lag and the applied checkpoint."""
+        """Per table in the spec (``not started`` until a run plans its chunks): chunks
+        done/total, rows, rejects, throughput; optionally the rejects; with a sync mode,
+        capture state, pending changes, lag and the applied checkpoint."""
         target = Dialect.for_url(self.spec.target, role="target", read_only=True)
         try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
                 if not state.readable(conn):
-                    return Status(self.spec.name, target.safe_url, [], 0, None, [])
+                    tables = in_scope([], self.spec.tables)
+                    return Status(self.spec.name, target.safe_url, tables, 0, None, [])
                 result = Status(
                     name=self.spec.name,
                     target=target.safe_url,
-                    tables=state.table_summaries(conn),
+                    tables=in_scope(state.table_summaries(conn), self.spec.tables),
                     rejects_total=state.reject_count(conn),
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
