@@ -335,7 +335,8 @@ def status(
     limit: Annotated[int, typer.Option(help="At most this many rejects.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per table: chunks done/total, rows, rejects, throughput and the last error."""
+    """Per table of the spec (not started ones too): chunks done/total, rows, rejects,
+    throughput and the last error."""
     result = _guard(
         lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
     )
