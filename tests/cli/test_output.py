@@ -165,3 +165,28 @@ def test_an_unwritable_log_file_is_a_usage_error(tmp_path: Path, sqlite_db: Any)
     assert run.returncode == 2
     assert "--log-file" in run.stderr and "cannot open it for writing" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_sync_in_a_pipe_prints_its_progress_and_logs_it(tmp_path: Path, sqlite_db: Any) -> None:
+    src, tgt = sqlite_db("src"), sqlite_db("tgt")
+    create_orders(src, "sqlite", 30)
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:", sync="{mode: triggers}")
+    assert _cli("capture", "install", str(spec)).returncode == 0
+    assert _cli("run", str(spec)).returncode == 0
+    execute(src, "UPDATE orders SET qty = qty + 1 WHERE id <= 5")
+    log = tmp_path / "sync.jsonl"
+    sync = _cli(
+        "sync",
+        str(spec),
+        "--until-lag",
+        "0",
+        "--log-file",
+        str(log),
+        DATAMOVE_PROGRESS_INTERVAL="0",
+    )
+    assert sync.returncode == 0, sync.stderr
+    assert re.search(r"^sync: 0 pending, lag [\d.]+s, 5 applied", sync.stderr, re.M), sync.stderr
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert events[0]["event"] == "run_started" and events[0]["command"] == "sync"
+    assert any(e["event"] == "sync_progress" and e["applied_total"] == 5 for e in events)
+    assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "ok"

@@ -410,7 +410,13 @@ def sync(
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
     migration = _guard(lambda: Migration.from_file(spec))
     log = _guard(lambda: JsonLinesLog.open(log_file))
-    with log, render.SyncDisplay(_state["quiet"] or as_json) as display:
+    with (
+        log,
+        render.SyncDisplay(
+            _state["quiet"] or as_json or _display["mode"] is ProgressMode.none,
+            _display["interval"],
+        ) as display,
+    ):
         result = _guard(lambda: migration.sync(options, on_event=tee(display, log)))
     if as_json:
         render.emit_json(result.__dict__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions
@@ -292,21 +293,29 @@ def repair_text(result: Any) -> None:
 
 
 class SyncDisplay(Spinner):
-    """A live line on stderr: pending changes, lag and apply rate; warnings as they come."""
+    """A live line on stderr: pending changes, lag and apply rate; warnings as they come.
+    Not on a terminal, the same line is printed every ``interval`` seconds (for CI logs)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, interval: float) -> None:
         super().__init__("sync: starting", quiet)
         self.quiet = quiet
+        self.interval = interval
+        self.last_line: float | None = None
 
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if isinstance(event, SyncProgress) and self.status is not None:
-            self.status.update(
+        if isinstance(event, SyncProgress):
+            line = (
                 f"sync: {event.pending:,} pending, lag {event.lag_seconds:.1f}s, "
                 f"{event.applied_total:,} applied ({event.rate:,.0f}/s), "
                 f"checkpoint {event.applied_seq}"
             )
+            if self.status is not None:
+                self.status.update(line)
+            elif self.last_line is None or time.monotonic() - self.last_line >= self.interval:
+                self.last_line = time.monotonic()
+                err.print(line)
         elif isinstance(event, Message):
             style = "yellow" if event.level == "warning" else "dim"
             err.print(f"[{style}]{event.text}[/]")
