@@ -23,16 +23,22 @@ from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
 from datamove.plan import Plan
+from datamove.plan.scope import scoped
 from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
 from datamove.spec.selection import select_tables
 from datamove.state import StateStore
-from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
+from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary, in_scope
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
 from datamove.sync.uninstall import Footprint, Installed
-from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
+from datamove.verify.repair import (
+    REPAIR_DIFF_ROWS,
+    RepairedChunk,
+    RepairResult,
+    chunks_to_repair,
+)
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
@@ -151,7 +157,7 @@ class Migration:
         opts = replace(opts, tables=self._scope(plan, opts.tables, exclude))
         if guard:
             session.plan("nothing was copied", guard=(opts.tables, opts.restart))
-        with session.recorder.run(RunCommand.run) as run:
+        with session.recorder.run(RunCommand.run, on_event) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
                 plan,
@@ -190,7 +196,7 @@ class Migration:
         plan = session.plan("nothing was verified", data_lints=False)
         options = replace(options, tables=self._scope(plan, options.tables, exclude))
         result = Verifier(session.compiled, session.spec, options, on_event).run()
-        with session.recorder.run(RunCommand.verify) as run:
+        with session.recorder.run(RunCommand.verify, on_event) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
             failed = sum(not c.ok for c in result.checks)
@@ -214,19 +220,22 @@ class Migration:
             checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
             before = self._verify(session, checksum, on_event, exclude)
             differing = [d for d in before.diffs if d.differences]
-            reopened: dict[str, list[int]] = {}
+            chunks: list[RepairedChunk] = []
             run = None
             if differing:
                 plan = session.plan("nothing was repaired")
                 with session.target.connect() as conn, conn.begin():
                     for diff in differing:
-                        reopened[diff.table] = self._reopen(plan, session.state, conn, diff)
-                run = self._run(session, RunOptions(tables=tuple(reopened)), on_event)
+                        chunks += self._reopen(plan, session.state, conn, diff)
+                again = RunOptions(tables=tuple(d.table for d in differing))
+                run = self._run(session, again, on_event)
             after = self._verify(session, VerifyOptions(tables), on_event, exclude)
-        return RepairResult(before, reopened, run, after)
+        return RepairResult(before, chunks, run, after)
 
     @staticmethod
-    def _reopen(plan: Plan, state: StateStore, conn: Connection, diff: TableDiff) -> list[int]:
+    def _reopen(
+        plan: Plan, state: StateStore, conn: Connection, diff: TableDiff
+    ) -> list[RepairedChunk]:
         if plan.tables[diff.table].strategy == "remap":
             raise UsageError(
                 f"'{diff.table}' has {diff.differences} difference(s) but its keys are remapped: "
@@ -238,9 +247,9 @@ class Migration:
             raise UsageError(
                 f"'{diff.table}' has not been copied yet", hint="run `datamove run SPEC` first"
             )
-        numbers = chunks_to_repair(diff, chunks)
-        state.reopen_chunks(conn, diff.table, numbers)
-        return numbers
+        repaired = chunks_to_repair(diff, chunks)
+        state.reopen_chunks(conn, diff.table, [c.chunk_no for c in repaired])
+        return repaired
 
     @staticmethod
     def _recreated(session: Session, restart: tuple[str, ...]) -> frozenset[str]:
@@ -300,7 +309,7 @@ class Migration:
         """Apply captured changes to the target by re-reading the current source rows."""
         with self._session() as session:
             plan = session.plan("nothing was synced")
-            with session.recorder.run(RunCommand.sync) as run:
+            with session.recorder.run(RunCommand.sync, on_event) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
                 return Syncer(session.compiled, session.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
@@ -323,21 +332,37 @@ class Migration:
             return ()
         return tuple(select_tables(list(plan.tables), tables, exclude))
 
+    def _declared_tables(self) -> list[str]:
+        """The spec's tables, ``include:`` patterns worked out when the source answers
+        (``status`` reads the target; a source that is down leaves the declared entries)."""
+        if not self.spec.include:
+            return list(self.spec.tables)
+        source = Dialect.for_url(self.spec.source, role="source")
+        try:
+            return list(scoped(self.spec, source).tables)
+        except ConnectionFailed:
+            return list(self.spec.tables)
+        finally:
+            source.dispose()
+
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100
     ) -> Status:
-        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects;
-        with a sync mode, capture state, pending changes, lag and the applied checkpoint."""
+        """Per table in the spec (``not started`` until a run plans its chunks): chunks
+        done/total, rows, rejects, throughput; optionally the rejects; with a sync mode,
+        capture state, pending changes, lag and the applied checkpoint."""
+        declared = self._declared_tables()
         target = Dialect.for_url(self.spec.target, role="target", read_only=True)
         try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
                 if not state.readable(conn):
-                    return Status(self.spec.name, target.safe_url, [], 0, None, [])
+                    tables = in_scope([], declared)
+                    return Status(self.spec.name, target.safe_url, tables, 0, None, [])
                 result = Status(
                     name=self.spec.name,
                     target=target.safe_url,
-                    tables=state.table_summaries(conn),
+                    tables=in_scope(state.table_summaries(conn), declared),
                     rejects_total=state.reject_count(conn),
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],

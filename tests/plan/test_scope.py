@@ -74,3 +74,21 @@ def test_loader_errors_name_the_spec_path() -> None:
     assert caught.value.spec_path == "exclude[1]"
     assert "'Pay*' excludes table 'p', which tables: maps" in str(caught.value)
     assert parse_spec({**BASE, "include": ["*"]}).tables == {}
+
+
+def test_status_lists_the_tables_include_selects_before_and_after_a_run(
+    tmp_path, sqlite_db
+) -> None:
+    src, tgt = _source(sqlite_db("src")), sqlite_db("tgt")
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  {}", include="['payment*']")
+    migration = Migration.from_file(spec)
+    before = {t.table: t for t in migration.status().tables}
+    assert sorted(before) == ["payment", "payment_2022", "payment_archive"]
+    assert all(t.to_dict()["state"] == "not started" for t in before.values())
+    migration.run(tables=("payment",))
+    after = {t.table: t.to_dict()["state"] for t in migration.status().tables}
+    assert after == {
+        "payment": "done",
+        "payment_2022": "not started",
+        "payment_archive": "not started",
+    }

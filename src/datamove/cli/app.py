@@ -16,7 +16,10 @@ from typing import Annotated, Any
 import typer
 
 from datamove.cli import render
+from datamove.cli.eventlog import JsonLinesLog
+from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
 from datamove.errors import DatamoveError
+from datamove.events import tee
 from datamove.migration import Migration
 from datamove.redact import RedactingStream, redact_text
 
@@ -42,17 +45,48 @@ ExcludeOpt = Annotated[
     list[str] | None,
     typer.Option("--exclude", help="Leave out these tables: names or globs (repeat)."),
 ]
+LogFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        help="Append every event of the command to this file as JSON lines (secrets redacted).",
+    ),
+]
+_display: dict[str, Any] = {"mode": ProgressMode.auto, "interval": DEFAULT_INTERVAL}
 
 
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option(
+            envvar="DATAMOVE_PROGRESS",
+            help="Progress on stderr: a live bar, plain lines for logs, or none; auto picks "
+            "the bar on a terminal and lines elsewhere.",
+        ),
+    ] = ProgressMode.auto,
+    progress_interval: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar="DATAMOVE_PROGRESS_INTERVAL",
+            help="Seconds between plain progress lines (0: one per chunk).",
+        ),
+    ] = DEFAULT_INTERVAL,
 ) -> None:
     _state["debug"], _state["quiet"] = debug, quiet
+    _display["mode"], _display["interval"] = progress, progress_interval
     if not debug:  # a pool returning a dropped connection logs a traceback: the error says it
         logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
         logging.getLogger("sqlalchemy").propagate = False
+
+
+def _run_display(quiet: bool) -> ProgressDisplay:
+    """The copy's progress display that ``--progress`` and the stream ask for."""
+    mode, interval = _display["mode"], _display["interval"]
+    return run_progress(render.err, mode, _state["quiet"] or quiet, interval)
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -147,10 +181,12 @@ def run(
     ] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or quiet) as progress:
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, _run_display(quiet) as progress:
         result = _guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
@@ -159,7 +195,7 @@ def run(
                 batch_size=batch_size,
                 max_rows_per_second=max_rows_per_second,
                 restart=tuple(restart or ()),
-                on_event=progress,
+                on_event=tee(progress, log),
             )
         )
     if as_json:
@@ -197,6 +233,7 @@ def verify(
     show_values: ShowValuesOpt = False,
     diff_out: DiffOutOpt = None,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Prove that the target equals the mapping of the source; exit 1 if any check fails.
 
@@ -206,8 +243,9 @@ def verify(
 
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
-        result = _guard(lambda: migration.verify(options, spinner, tuple(exclude or ())))
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
+        result = _guard(lambda: migration.verify(options, tee(spinner, log), tuple(exclude or ())))
     _verify_output(result, diff_out, as_json)
 
 
@@ -261,16 +299,20 @@ def repair(
     tables: TablesOpt = None,
     exclude: ExcludeOpt = None,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Re-copy exactly the chunks holding rows that verify finds different, then verify again.
 
     Exits 1 if differences remain.
     """
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or as_json) as progress:
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, _run_display(as_json) as progress:
         result = _guard(
             lambda: migration.repair(
-                tables=tuple(tables or ()), exclude=tuple(exclude or ()), on_event=progress
+                tables=tuple(tables or ()),
+                exclude=tuple(exclude or ()),
+                on_event=tee(progress, log),
             )
         )
     if as_json:
@@ -302,7 +344,8 @@ def status(
     limit: Annotated[int, typer.Option(help="At most this many rejects.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per table: chunks done/total, rows, rejects, throughput and the last error."""
+    """Per table of the spec (not started ones too): chunks done/total, rows, rejects,
+    throughput and the last error."""
     result = _guard(
         lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
     )
@@ -405,6 +448,7 @@ def sync(
     ] = None,
     max_batch: Annotated[int, typer.Option(min=1, help="Changes per target transaction.")] = 5000,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Apply captured changes: re-read each changed row and upsert or delete it in the target.
 
@@ -414,8 +458,15 @@ def sync(
 
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.SyncDisplay(_state["quiet"] or as_json) as display:
-        result = _guard(lambda: migration.sync(options, on_event=display))
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with (
+        log,
+        render.SyncDisplay(
+            _state["quiet"] or as_json or _display["mode"] is ProgressMode.none,
+            _display["interval"],
+        ) as display,
+    ):
+        result = _guard(lambda: migration.sync(options, on_event=tee(display, log)))
     if as_json:
         render.emit_json(result.__dict__)
     else:

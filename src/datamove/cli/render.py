@@ -3,105 +3,49 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-import threading
 import time
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from datamove.copy import RunResult
 from datamove.core.evidence import RunStatus
-from datamove.events import (
-    ChunkCommitted,
-    ChunkRetried,
-    Event,
-    Message,
-    SyncProgress,
-    TableFinished,
-    TableStarted,
-)
+from datamove.events import Event, Message, SyncProgress
 from datamove.migration import Status
 from datamove.plan import Plan, Severity
 from datamove.state.records import StepRecord
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+PIPE_WIDTH = 1000
+"""Columns a table may take when the output is not a terminal: wide enough that no cell is
+cut (``last_upda…``); a table is only as wide as its cells, so short ones stay short."""
+
+
+class WideWhenPiped(Console):
+    """A console as wide as the terminal, or ``PIPE_WIDTH`` in a pipe or a file (Rich would
+    fall back to 80 columns and cut cells); ``COLUMNS`` still wins when set."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
+            return ConsoleDimensions(PIPE_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = WideWhenPiped(highlight=False, soft_wrap=True)
+err = WideWhenPiped(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-class RunProgress:
-    """One bar per table (chunks, rows/s, ETA) on stderr; thread-safe event sink."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TextColumn("{task.fields[rows]:>10,} rows"),
-            TextColumn("{task.fields[rate]:>9,.0f} rows/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=quiet or not err.is_terminal,
-        )
-        self.tasks: dict[str, TaskID] = {}
-        self.lock = threading.Lock()
-        self.started: dict[str, float] = {}
-        self.rows: dict[str, int] = {}
-
-    def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            self._handle(event)
-
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, TableStarted):
-            self.rows[event.table] = 0
-            self.started[event.table] = time.monotonic()
-            self.tasks[event.table] = self.progress.add_task(
-                event.table, total=event.chunks_total, completed=event.chunks_done, rows=0, rate=0.0
-            )
-        elif isinstance(event, ChunkCommitted):
-            self.rows[event.table] += event.rows
-            elapsed = time.monotonic() - self.started[event.table]  # wall time: all workers
-            rate = self.rows[event.table] / elapsed if elapsed > 0 else 0.0
-            self.progress.update(
-                self.tasks[event.table], advance=1, rows=self.rows[event.table], rate=rate
-            )
-        elif isinstance(event, ChunkRetried):
-            if self.enabled:
-                self.progress.console.print(
-                    f"[yellow]retry {event.attempt}[/] {event.error} "
-                    f"(waiting {event.wait_seconds:.1f}s)"
-                )
-        elif isinstance(event, TableFinished):
-            pass
-        elif isinstance(event, Message) and self.enabled:
-            style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
-            self.progress.console.print(f"[{style}]{event.text}[/]")
 
 
 def run_summary(result: RunResult) -> None:
@@ -222,9 +166,8 @@ def steps_text(steps: list[StepRecord]) -> None:
 
 def status_text(status: Status) -> None:
     out.print(f"[bold]{status.name}[/] on {status.target}")
-    if not status.tables:
+    if status.last_run is None:
         out.print("nothing has run yet")
-        return
     table = Table()
     for name in ("table", "chunks", "rows", "rejects", "rows/s", "schema steps", "second pass"):
         table.add_column(name, justify="left" if name == "table" else "right")
@@ -232,7 +175,7 @@ def status_text(status: Status) -> None:
         rate = f"{t.rows_per_second:,.0f}" if t.rows_per_second else "-"
         table.add_row(
             t.table,
-            f"{t.chunks_done}/{t.chunks_total}",
+            f"{t.chunks_done}/{t.chunks_total}" if t.chunks_total else t.state,
             f"{t.rows:,}",
             str(t.rejects),
             rate,
@@ -324,36 +267,55 @@ def verify_text(result: Any) -> None:
     out.print(f"{len(result.checks)} checks in {result.seconds:.1f}s; {verdict}")
 
 
+_SHOWN_REASONS = 5
+
+
 def repair_text(result: Any) -> None:
-    """What was found, which chunks were copied again, and the verification afterwards."""
+    """What was found, which chunks were copied again (key range and why), and the
+    verification afterwards."""
     found = [d for d in result.before.diffs if d.differences]
     if not found:
         out.print("nothing to repair: every table matches")
     for diff in found:
-        chunks = result.reopened.get(diff.table, [])
+        chunks = [c for c in result.chunks if c.table == diff.table]
         out.print(
-            f"{diff.table}: {diff.differences} difference(s) → re-copied {len(chunks)} "
-            f"chunk(s) ({', '.join(map(str, chunks))})"
+            f"{escape(diff.table)}: {diff.differences} difference(s) found by the checksum → "
+            f"re-copied {len(chunks)} chunk(s)"
         )
+        for c in chunks:
+            shown = "; ".join(c.reasons[:_SHOWN_REASONS])
+            more = len(c.reasons) - _SHOWN_REASONS
+            out.print(
+                f"  chunk {c.chunk_no}, keys {escape(c.range_text)}: {escape(shown)}"
+                + (f"; and {more} more" if more > 0 else "")
+            )
     verify_text(result.after)
 
 
 class SyncDisplay(Spinner):
-    """A live line on stderr: pending changes, lag and apply rate; warnings as they come."""
+    """A live line on stderr: pending changes, lag and apply rate; warnings as they come.
+    Not on a terminal, the same line is printed every ``interval`` seconds (for CI logs)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, interval: float) -> None:
         super().__init__("sync: starting", quiet)
         self.quiet = quiet
+        self.interval = interval
+        self.last_line: float | None = None
 
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if isinstance(event, SyncProgress) and self.status is not None:
-            self.status.update(
+        if isinstance(event, SyncProgress):
+            line = (
                 f"sync: {event.pending:,} pending, lag {event.lag_seconds:.1f}s, "
                 f"{event.applied_total:,} applied ({event.rate:,.0f}/s), "
                 f"checkpoint {event.applied_seq}"
             )
+            if self.status is not None:
+                self.status.update(line)
+            elif self.last_line is None or time.monotonic() - self.last_line >= self.interval:
+                self.last_line = time.monotonic()
+                err.print(line)
         elif isinstance(event, Message):
             style = "yellow" if event.level == "warning" else "dim"
             err.print(f"[{style}]{event.text}[/]")
