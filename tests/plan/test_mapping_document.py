@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.plan.document import describe_column, tolerance_words
+from datamove.plan.model import ColumnPlan
+from datamove.spec.models import Tolerance
 from tests.conftest import REQUIRE, execute
 from tests.helpers import write_spec
 
@@ -126,3 +131,14 @@ def test_the_html_document_in_a_headless_browser(document) -> None:
             expect(group.locator("summary")).to_contain_text("×2")
         finally:
             browser.close()
+
+
+def test_zone_conversions_and_tolerances_in_words() -> None:
+    column = ColumnPlan("at", "at", [], None, sa.DateTime(), "timestamp", True, True)
+    assert describe_column(column) == "copied as is"
+    assert describe_column(column, frozenset({"zoned-to-naive"})) == (
+        "Converted to UTC and stored without a time zone"
+    )
+    assert tolerance_words(Tolerance()) == "exactly"
+    both = Tolerance(abs=Decimal("0.01"), pct=Decimal("1"))
+    assert tolerance_words(both) == "numbers may differ by at most 0.01 or by at most 1 %"
