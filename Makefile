@@ -23,14 +23,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The mapping document's HTML is tested in a real headless browser: Debian's chromium, driven by
-# Playwright (never a browser download). Installed from the distribution's registry when missing.
+# Playwright (never a browser download). Installed from the distribution's registry when missing
+# (as root; otherwise it says what to run, and the test skips, or fails under CI).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
 	  else \
-	    echo "chromium is missing: run 'sudo apt-get install --no-install-recommends chromium'" >&2; \
-	    exit 1; \
+	    echo "chromium is missing, so the browser test skips: run" \
+	      "'sudo apt-get install --no-install-recommends chromium'" >&2; \
 	  fi; }
 
 unit: $(STAMP) browser
