@@ -14,6 +14,7 @@ from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors
 from datamove.plan import Plan, resolve_plan
 from datamove.plan.compiled import CompiledPlan
+from datamove.plan.findings import acknowledge
 from datamove.plan.scope import scoped
 from datamove.spec import MigrationSpec
 from datamove.spec.models import SyncMode
@@ -66,7 +67,7 @@ class Session:
             self._compiled = self._guarded = None
         if guard is not None and guard != self._guarded and not self._plan.errors:
             found = foreign_row_findings(self.compiled, self.spec, self.state, *guard)
-            self._plan.findings += found
+            self._plan.findings += acknowledge(found, self.spec.acknowledge, report_unused=False)
             self._guarded = guard
         if consequence is not None and self._plan.errors:
             lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in self._plan.errors)

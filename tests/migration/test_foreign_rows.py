@@ -106,3 +106,28 @@ def test_only_chunks_still_to_copy_count(tmp_path, make_db) -> None:
     assert again.exit_code == 2, again.output
     assert "already holds 1 row(s)" in again.output
     assert fetch(tgt, "SELECT count(*) FROM orders WHERE id = 7") == [(1,)]
+
+
+def test_an_acknowledged_deletion_no_longer_blocks_and_the_run_replaces_the_ranges(
+    tmp_path, make_db
+) -> None:
+    """The reviewer accepts the loss in the spec: plan passes, counting the acknowledged
+    finding, and the run makes the target equal to the source (rows 25 and 5000 go)."""
+    src, tgt = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    create_orders(src, "postgresql", 300)
+    execute(src, "DELETE FROM orders WHERE id = 25")
+    _target_with_foreign_rows(tgt)
+    ack = "[{code: replace-range-foreign-rows, table: orders, reason: test rows}]"
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:", batch_size=50, acknowledge=ack)
+
+    plan = runner.invoke(app, ["plan", str(spec), "--json"])
+    assert plan.exit_code == 0, plan.output
+    findings = json.loads(plan.stdout)["findings"]
+    (found,) = [f for f in findings if f["code"] == "replace-range-foreign-rows"]
+    assert found["acknowledged"] is True and found["reason"] == "test rows"
+    assert not [f for f in findings if f["code"] == "acknowledge-unused"], findings
+
+    run = runner.invoke(app, ["run", str(spec), "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert fetch(tgt, "SELECT count(*) FROM orders WHERE id IN (25, 5000)") == [(0,)]
+    assert fetch(tgt, "SELECT count(*) FROM orders") == [(299,)]

@@ -146,10 +146,18 @@ def plan(
     doc: Annotated[
         Path | None, typer.Option("--doc", help="Also write the mapping document (.md or .html).")
     ] = None,
+    only: Annotated[
+        render.Only | None,
+        typer.Option("--only", help="List only the findings of this severity (text output)."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the errors and the summary line.")
+    ] = False,
 ) -> None:
     """Resolve the spec against the live schemas; list columns, order, estimates and findings.
 
-    Exits 2 when any finding is an error.
+    Repeated findings are grouped; those the spec acknowledges are counted, not listed (--json
+    lists every finding, with acknowledged and reason). Exits 2 when an error is left.
     """
     migration = _guard(lambda: Migration.from_file(spec))
     result = _guard(migration.plan)
@@ -159,7 +167,7 @@ def plan(
     if as_json:
         render.emit_json(result.to_dict())
     else:
-        render.plan_text(result)
+        render.plan_text(result, only.severity if only else None, quiet)
     if result.errors:
         raise typer.Exit(2)
 

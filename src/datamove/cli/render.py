@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions
@@ -17,6 +18,7 @@ from datamove.core.evidence import RunStatus
 from datamove.events import Event, Message, SyncProgress
 from datamove.migration import Status
 from datamove.plan import Plan, Severity
+from datamove.plan.findings import group
 from datamove.state.records import StepRecord
 
 PIPE_WIDTH = 1000
@@ -93,6 +95,18 @@ def run_json(result: RunResult) -> dict[str, Any]:
 _COLORS = {Severity.error: "red", Severity.warning: "yellow", Severity.note: "cyan"}
 
 
+class Only(StrEnum):
+    """``plan --only``: the findings of one severity."""
+
+    errors = "errors"
+    warnings = "warnings"
+    notes = "notes"
+
+    @property
+    def severity(self) -> Severity:
+        return Severity(self.value[:-1])
+
+
 def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     """A table's schema steps in words, grouped by when they run (``plan``)."""
     validated = "validated by `datamove sync` once caught up" if online else "then validated"
@@ -108,7 +122,40 @@ def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     return [(when, objects) for when, objects in groups if objects]
 
 
-def plan_text(plan: Plan) -> None:
+def plan_text(plan: Plan, only: Severity | None = None, quiet: bool = False) -> None:
+    """The plan for a reader; ``only``: just the findings of that severity; ``quiet``: the
+    errors and the summary line, nothing else."""
+    if not quiet:
+        _plan_tables(plan)
+    shown = [f for f in plan.findings if not f.acknowledged]
+    if quiet or only is not None:
+        shown = [f for f in shown if f.severity is (Severity.error if quiet else only)]
+    if shown:
+        out.print("\n[bold]findings[/]")
+    for g in group(shown):
+        color = _COLORS[g.severity]
+        if len(g.findings) == 1:
+            f = g.findings[0]
+            where = f"{escape(f.spec_path)}: "
+        else:
+            where = f"{len(g.findings)}× "
+        out.print(
+            f"  [{color}]{g.severity.value:7}[/] {where}{escape(g.message)} {escape(f'[{g.code}]')}"
+        )
+        if len(g.findings) > 1:
+            out.print(f"           at {escape(', '.join(g.places))}")
+    counts = {
+        s: sum(1 for f in plan.findings if f.severity is s and not f.acknowledged) for s in Severity
+    }
+    acknowledged = sum(1 for f in plan.findings if f.acknowledged)
+    out.print(
+        f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
+        f"{counts[Severity.note]} note(s)"
+        + (f"; {acknowledged} acknowledged" if acknowledged else "")
+    )
+
+
+def _plan_tables(plan: Plan) -> None:
     out.print(f"[bold]{plan.name}[/]: {plan.source_url} → {plan.target_url}")
     out.print(f"order: {' → '.join(plan.order) or '(nothing)'}")
     for name in plan.order:
@@ -138,18 +185,6 @@ def plan_text(plan: Plan) -> None:
         out.print(grid)
         for when, objects in schema_objects(t, plan.online):
             out.print(f"  {when}: {escape('; '.join(objects))}")
-    if plan.findings:
-        out.print("\n[bold]findings[/]")
-        for f in plan.findings:
-            out.print(
-                f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] "
-                f"{escape(f.spec_path)}: {escape(f.message)}"
-            )
-    counts = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
-    out.print(
-        f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
-        f"{counts[Severity.note]} note(s)"
-    )
 
 
 def steps_text(steps: list[StepRecord]) -> None:

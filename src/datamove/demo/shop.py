@@ -157,7 +157,7 @@ tables:
         from: created
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
       is_vip: {{from: vip_flag, default: 0}}            # NULL meant 'never set'
-    drop: [fax]
+    drop: {{fax: nobody has sent a fax since 2015}}
 
   orders:
     columns:
@@ -171,7 +171,7 @@ tables:
         transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
       total: {{transform: [{{round: {{places: 2, mode: half_even}}}}]}}   # float money to cents
       note: {{}}
-    drop: [printed]
+    drop: {{printed: a flag of the retired print queue}}
 
   order_items:
     columns:
@@ -189,7 +189,7 @@ tables:
       amount: {{cast: "decimal(12,2)"}}   # strict: a float that is not a whole cent is rejected
       method: {{default: unknown}}
       paid_at: {{cast: timestamp}}
-    drop: [cc_last4]
+    drop: {{cc_last4: card digits are not kept in the new platform}}
 """
 
 
