@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from datamove import Migration
 from datamove.cli.app import app
 from datamove.dialects.base import Dialect
+from datamove.errors import DatamoveError
 from tests.conftest import execute, fetch
 from tests.helpers import create_orders, write_spec
 
@@ -199,3 +200,32 @@ def test_fence_cli_on_status_off_on_the_target_side(make_db, tmp_path) -> None:
         conn.commit()
     bad = runner.invoke(app, ["fence", "on", str(spec), "--side", "both"])
     assert bad.exit_code == 2
+
+
+PLANTED = {
+    "mysql": "CREATE TRIGGER dm_fence_t_b_i BEFORE INSERT ON t_c FOR EACH ROW SET NEW.id = NEW.id",
+    "sqlite": "CREATE TRIGGER dm_fence_t_b_i BEFORE INSERT ON t_c BEGIN SELECT 1; END",
+}
+
+
+@pytest.mark.parametrize("engine", ["mysql", "sqlite"])
+def test_a_fence_on_that_fails_midway_leaves_no_table_fenced(make_db, tmp_path, engine) -> None:
+    """The second table's trigger cannot be made (its name is taken on another table): on
+    MySQL the first table's fence, already committed, is removed again; SQLite's one
+    transaction makes none. Every step is recorded failed with the reason."""
+    src, tgt = make_db(engine, "src"), make_db("sqlite", "tgt")
+    names = ["t_a", "t_b", "t_c"]
+    execute(src, *(f"CREATE TABLE {t} (id INTEGER PRIMARY KEY)" for t in names))
+    execute(src, PLANTED[engine])
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "\n".join(f"  {t}:" for t in names))
+    migration = Migration.from_file(spec)
+    with pytest.raises(DatamoveError, match="dm_fence_t_b_i"):
+        migration.fence_on()
+    status = migration.fence_status()
+    assert status.off and {t.step for t in status.tables} == {"failed"}
+    assert fetch(src, "SELECT count(*) FROM t_a") == [(0,)]
+    with writer(src, engine) as conn:
+        conn.exec_driver_sql("INSERT INTO t_a VALUES (1)")
+        conn.commit()
+    failed = {s.table: s.error for s in migration.status().pending_steps}
+    assert set(failed) == set(names) and "dm_fence_t_b_i" in failed["t_b"]
