@@ -404,7 +404,7 @@ class Migration:
         with self._session() as session:
             fence, names = self._fence(session, side, tables, exclude, on_event)
             with session.recorder.run(RunCommand.fence, on_event) as run:
-                return fence.remove(names if tables or exclude else None, run.id)
+                return fence.remove(names, run.id, everywhere=not (tables or exclude))
 
     def fence_status(
         self, side: Side = Side.source, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()

@@ -229,3 +229,22 @@ def test_a_fence_on_that_fails_midway_leaves_no_table_fenced(make_db, tmp_path, 
         conn.commit()
     failed = {s.table: s.error for s in migration.status().pending_steps}
     assert set(failed) == set(names) and "dm_fence_t_b_i" in failed["t_b"]
+
+
+def test_fence_off_without_tables_lifts_every_fence_of_the_side(make_db, tmp_path) -> None:
+    src, tgt = make_db("sqlite", "src"), make_db("sqlite", "tgt")
+    _source(src, "sqlite")
+    spec = write_spec(tmp_path / "m.yaml", src, tgt, "  orders:\n  customers:")
+    migration = Migration.from_file(spec)
+    assert migration.fence_on(tables=("orders",)).on
+    customers = migration.fence_status(tables=("customers",))
+    assert customers.off and customers.others == ["orders"]
+    with writer(src, "sqlite") as conn:  # out of this fence's scope: writable
+        conn.exec_driver_sql("INSERT INTO customers VALUES (1, 'ada')")
+        conn.commit()
+    off = migration.fence_off()
+    assert off.off and [t.table for t in off.tables] == ["customers", "orders"]
+    assert migration.fence_status().others == []
+    with writer(src, "sqlite") as conn:
+        conn.exec_driver_sql(WRITES[0])
+        conn.commit()

@@ -164,6 +164,7 @@ class WriteFence:
                 self._retried(partial(self._drop, made))
             failed = [s for t, s in steps.items() if t not in before]
             self._mark(failed, "failed", run_id, redact_text(exc.message))
+            self._mark([steps[t] for t in before], "done", run_id)  # on before, on still
             exc.hint = exc.hint or "no table was fenced by this command; fix the cause, run again"
             raise
         self.emit(Message(f"write fence on {self.side.value}: {len(tables)} table(s)"))
@@ -189,10 +190,12 @@ class WriteFence:
 
     # -- off -------------------------------------------------------------------------------
 
-    def remove(self, tables: Sequence[str] | None, run_id: str) -> FenceStatus:
-        """Lift the fence of ``tables`` (spec names; None: every fenced table of the side,
-        in the spec or not)."""
-        names = list(tables) if tables is not None else self._fenced_tables()
+    def remove(self, tables: Sequence[str], run_id: str, everywhere: bool = False) -> FenceStatus:
+        """Lift the fence of ``tables`` (spec names); ``everywhere``: of every other fenced
+        table of the side too, in the spec or not."""
+        names = list(tables)
+        if everywhere:
+            names += [t for t in self._fenced_tables() if t not in names]
         steps = [Step(t, StepKind.fence, self.side.value, OFF) for t in names]
         self._mark(steps, "pending", run_id, record=True)
         by_table = {s.table: s for s in steps}
@@ -204,13 +207,16 @@ class WriteFence:
             self._mark(steps, "failed", run_id, redact_text(exc.message))
             raise
         self.emit(Message(f"write fence off on {self.side.value}: {len(names)} table(s)"))
-        return self.status([t for t in names if t in self.plan.tables])
+        return self.status(tables)
 
     def _drop(self, tables: Sequence[str]) -> None:
+        """Drop the fence of ``tables`` in one transaction; a table without one is not
+        touched (a PostgreSQL DROP TRIGGER locks out the table's readers too)."""
         with self.dialect.connect() as conn, conn.begin(), self._bounded(conn):
+            present = self.sql.fences(conn)
             for table in tables:
                 name = self.side_name(table) if table in self.plan.tables else table
-                for stmt in self.sql.drop_ddl(name):
+                for stmt in self.sql.drop_ddl(name) if name in present else []:
                     conn.exec_driver_sql(stmt)
 
     def _fenced_tables(self) -> list[str]:
@@ -235,7 +241,7 @@ class WriteFence:
             present = self.sql.fences(conn)
         steps: dict[tuple[str, str, str], str] = {}
         with self.state.dialect.connect() as tgt:
-            if self.state.readable(tgt) and self.state.exists(tgt):
+            if self.state.readable(tgt):
                 steps = self.state.steps.statuses(tgt)
         out = {}
         for table in tables:
