@@ -534,8 +534,10 @@ def fence_off(
     exclude: ExcludeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Let writes through again: lift the fence from the tables chosen, or from every fenced
-    table of that database."""
+    """Lift the fence: writes go through again.
+
+    From the tables chosen, or (none chosen) from every fenced table of that database.
+    """
     scope = tuple(tables or ()), tuple(exclude or ())
     result = _guard(lambda: Migration.from_file(spec).fence_off(side, *scope))
     render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
