@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
+from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
@@ -376,3 +377,55 @@ class Migration:
             return result
         finally:
             target.dispose()
+
+    def fence_on(
+        self,
+        side: Side = Side.source,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
+    ) -> FenceStatus:
+        """Put the write fence on ``side``: every table in scope refuses INSERT, UPDATE and
+        DELETE with a clear error until ``fence_off`` (recorded; idempotent; resumable)."""
+        with self._session() as session:
+            fence, names = self._fence(session, side, tables, exclude, on_event)
+            with session.recorder.run(RunCommand.fence, on_event) as run:
+                return fence.install(names, run.id)
+
+    def fence_off(
+        self,
+        side: Side = Side.source,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
+    ) -> FenceStatus:
+        """Lift the write fence on ``side``: from the tables chosen, or (none chosen) from
+        every fenced table of that database (recorded; idempotent)."""
+        with self._session() as session:
+            fence, names = self._fence(session, side, tables, exclude, on_event)
+            with session.recorder.run(RunCommand.fence, on_event) as run:
+                return fence.remove(names, run.id, everywhere=not (tables or exclude))
+
+    def fence_status(
+        self, side: Side = Side.source, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> FenceStatus:
+        """Per table in scope: fence triggers present and the recorded step; and the other
+        fenced tables of that database."""
+        with self._session(read_only=True) as session:
+            fence, names = self._fence(session, side, tables, exclude, ignore)
+            return fence.status(names)
+
+    def _fence(
+        self,
+        session: Session,
+        side: Side,
+        tables: tuple[str, ...],
+        exclude: tuple[str, ...],
+        on_event: EventHandler,
+    ) -> tuple[WriteFence, tuple[str, ...]]:
+        """The fence of ``side`` and the spec tables in scope (a plan with error findings
+        does not stop a fence: lifting one must always be possible)."""
+        plan = session.plan(data_lints=False)
+        names = self._scope(plan, tables, exclude) or tuple(plan.order)
+        dialect = session.source if side is Side.source else session.target
+        return WriteFence(plan, dialect, side, session.state, on_event), names

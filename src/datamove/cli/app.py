@@ -18,6 +18,7 @@ import typer
 from datamove.cli import render
 from datamove.cli.eventlog import JsonLinesLog
 from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
+from datamove.cutover.fence import Side
 from datamove.errors import DatamoveError
 from datamove.events import tee
 from datamove.migration import Migration
@@ -503,6 +504,65 @@ def demo(
     from datamove.demo.shop import run_demo
 
     _guard(lambda: run_demo(directory, quiet=_state["quiet"]))
+
+
+fence_app = typer.Typer(
+    help="The cutover's write fence: triggers that refuse writes to the tables in scope.",
+    no_args_is_help=True,
+)
+app.add_typer(fence_app, name="fence")
+SideOpt = Annotated[
+    Side, typer.Option("--side", help="The database whose writes are refused (or let through).")
+]
+
+
+@fence_app.command("on")
+def fence_on(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refuse INSERT, UPDATE and DELETE on every table in scope, with a clear error.
+
+    One transaction on PostgreSQL and SQLite; table by table on MySQL/MariaDB. Idempotent;
+    a stopped run is finished by running it again.
+    """
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_on(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
+
+
+@fence_app.command("off")
+def fence_off(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lift the fence: writes go through again.
+
+    From the tables chosen, or (none chosen) from every fenced table of that database.
+    """
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_off(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
+
+
+@fence_app.command("status")
+def fence_status(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per table in scope: whether the fence is on, and its recorded step."""
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_status(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
 
 
 def main() -> None:

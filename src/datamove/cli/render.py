@@ -383,3 +383,18 @@ def capture_text(status: Any) -> None:
         f"{status.pending:,} change(s) pending, oldest {status.lag_seconds:.1f}s; "
         f"last applied sequence {status.applied_seq}"
     )
+
+
+def fence_text(status: Any) -> None:
+    """A side's write fence per table, and fenced tables besides those asked about."""
+    table = Table(title=f"write fence on the {status.side.value}", title_justify="left")
+    for name in ("table", "fenced", "triggers", "step"):
+        table.add_column(name)
+    for t in status.tables:
+        fenced = "yes" if t.on else ("[yellow]partly[/]" if t.present else "no")
+        table.add_row(escape(t.table), fenced, f"{t.present}/{t.total}", t.step or "-")
+    out.print(table)
+    word = "on" if status.on else ("off" if status.off else "[yellow]partly on[/]")
+    out.print(f"the fence is {word} for the {len(status.tables)} table(s) in scope")
+    if status.others:
+        out.print(f"also fenced in that database: {', '.join(status.others)}")

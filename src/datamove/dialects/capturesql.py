@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 CAPTURE_PREFIX = "dm_capture_"
 """Every capture trigger's (and trigger function's) name starts with it."""
-OWNED_PREFIXES = (CAPTURE_PREFIX,)
+FENCE_PREFIX = "dm_fence_"
+"""Every write-fence trigger's (and trigger function's) name starts with it (``fencesql``)."""
+OWNED_PREFIXES = (CAPTURE_PREFIX, FENCE_PREFIX)
 """The name prefixes of every trigger and trigger function datamove creates, on either side:
 ``uninstall`` finds them in the catalog by these. A new kind (a write fence, reverse capture)
 adds its prefix here, so an uninstall by an older plan still removes it."""

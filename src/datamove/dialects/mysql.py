@@ -25,6 +25,7 @@ from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row
 from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.fencesql import MySQLFenceSQL
 from datamove.dialects.mysqlcanonical import MySQLCanonicalSQL
 from datamove.dialects.mysqlschema import MySQLSchemaSQL
 from datamove.dialects.mysqltext import ConvertUsing, first_unconvertible
@@ -151,6 +152,7 @@ class MySQL(Dialect):
     SCHEMA = MySQLSchemaSQL
     CANONICAL = MySQLCanonicalSQL
     CAPTURE = MySQLCaptureSQL
+    FENCE = MySQLFenceSQL
     PUSHDOWN = MySQLPushdownSQL
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 

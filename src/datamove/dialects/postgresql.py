@@ -23,6 +23,7 @@ from datamove.dialects.base import Dialect, Row
 from datamove.dialects.batchwriter import BatchWriter
 from datamove.dialects.capturesql import OWNED_PREFIXES, CaptureSQL, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.fencesql import PgFenceSQL
 from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.pushdownsql import PushdownSQL
@@ -165,6 +166,7 @@ class PostgreSQL(Dialect):
     SCHEMA = PgSchemaSQL
     CANONICAL = PgCanonicalSQL
     CAPTURE = PgCaptureSQL
+    FENCE = PgFenceSQL
     PUSHDOWN = PgPushdownSQL
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 

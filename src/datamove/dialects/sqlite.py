@@ -22,6 +22,7 @@ from datamove.dialects.adapters import Adapter, text_value
 from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import CanonicalSQL
 from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
+from datamove.dialects.fencesql import SQLiteFenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
 from datamove.dialects.schemasql import SchemaSQL
@@ -124,6 +125,7 @@ class SQLite(Dialect):
     SCHEMA = SQLiteSchemaSQL
     CANONICAL = SQLiteCanonicalSQL
     CAPTURE = SQLiteCaptureSQL
+    FENCE = SQLiteFenceSQL
     PUSHDOWN = SQLitePushdownSQL
     WRITE_BATCH_ROWS = 10_000
 
