@@ -497,6 +497,80 @@ def demo(
     _guard(lambda: run_demo(directory, quiet=_state["quiet"]))
 
 
+flag_app = typer.Typer(
+    help="The read-path flag that applications read per tenant (datamove.flags): get, set, "
+    "list with who and when.",
+    no_args_is_help=True,
+)
+app.add_typer(flag_app, name="flag")
+FlagNameArg = Annotated[str, typer.Argument(help="The flag's name.", show_default=False)]
+TenantOpt = Annotated[
+    str | None,
+    typer.Option("--tenant", help="A targeting key (tenant, phase): its own value overrides."),
+]
+
+
+@flag_app.command("get")
+def flag_get(
+    spec: SpecArg, name: FlagNameArg, tenant: TenantOpt = None, as_json: JsonOpt = False
+) -> None:
+    """The flag's value for --tenant (its own, else the flag's), read from the state store now."""
+    result = _guard(lambda: Migration.from_file(spec).flag_get(name, tenant))
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.flag_text(result)
+
+
+@flag_app.command("set")
+def flag_set(
+    spec: SpecArg,
+    name: FlagNameArg,
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="JSON: true, false, a number, or text in double quotes ('\"platform\"'); "
+            "anything else is refused.",
+            show_default=False,
+        ),
+    ],
+    tenant: TenantOpt = None,
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who sets it, as recorded (default: the OS user).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the flag for --tenant, or for every tenant without a value of its own.
+
+    Who (--as, else the OS user) and when are recorded with the value, in one transaction.
+    """
+    from datamove.flags.values import parse
+
+    migration = _guard(lambda: Migration.from_file(spec))
+    change = _guard(lambda: migration.flag_set(name, parse(value), tenant=tenant, by=by))
+    if as_json:
+        render.emit_json(change.to_dict())
+    else:
+        render.flag_change_text(change)
+
+
+@flag_app.command("list")
+def flag_list(
+    spec: SpecArg,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many history rows.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every flag's current values, then each set: the value before, who and when.
+
+    The history is newest first.
+    """
+    result = _guard(lambda: Migration.from_file(spec).flag_list(limit))
+    if as_json:
+        render.emit_json(result.to_dict())
+    else:
+        render.flags_text(result)
+
+
 def main() -> None:
     """The console script: every byte printed passes ``RedactingStream`` (the one seam where
     output leaves the process), so no known secret reaches a terminal, a pipe or a log."""
