@@ -25,7 +25,7 @@ from types import TracebackType
 from datamove.dialects.base import Dialect
 from datamove.errors import DatamoveError, UsageError
 from datamove.flags.store import FlagChange, FlagStore, Matched, Snapshot, lookup
-from datamove.flags.values import FlagValue
+from datamove.flags.values import FlagValue, encode
 
 log = logging.getLogger("datamove.flags")
 
@@ -64,9 +64,10 @@ class _Cache:
 
 
 def _same(a: Snapshot, b: Snapshot, key: tuple[str, str]) -> bool:
-    """Whether ``key`` has one value in both (``true`` is not ``1``, though Python says so)."""
+    """Whether ``key`` has one value in both, as JSON text: ``true`` is not ``1``, though
+    Python finds them equal."""
     x, y = a.get(key), b.get(key)
-    return type(x) is type(y) and x == y
+    return x is not None and y is not None and encode(x) == encode(y)
 
 
 class FlagClient:
