@@ -11,7 +11,9 @@ The first read happens in the constructor; then a daemon thread reads every flag
 migration each ``poll_interval`` seconds (one SELECT) and swaps the cache whole. ``get`` reads
 only the cache: when the store cannot be reached, the last values read are served (logged
 once per outage as a warning), and a client that never read the store serves the caller's
-default. Nothing raises into the caller; ``resolve`` tells which case a value is.
+default. Nothing raises into the caller; ``resolve`` tells which case a value is. (The
+constructor does raise for a URL that is not one, or a driver that is not installed: a
+configuration error, found at start.)
 """
 
 from __future__ import annotations

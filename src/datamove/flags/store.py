@@ -273,6 +273,7 @@ class FlagStore:
         and when, inside the caller's transaction on a current store (``set`` makes it so);
         ``by`` None is the OS user."""
         key, text, who = _checked(name, value, targeting_key, by)
+        note = None if note is None else note[:255]  # the column's width
         f, h = self.flags, self.history
         where = sa.and_(self._mine(f), f.c.name == name, f.c.targeting_key == key)
         previous = conn.execute(sa.select(f.c.value).where(where).with_for_update()).scalar()
@@ -297,7 +298,7 @@ class FlagStore:
                 value=text,
                 changed_at=now,
                 changed_by=who,
-                note=None if note is None else note[:255],
+                note=note,
             )
         )
         before = None if previous is None else decode(previous)
