@@ -23,6 +23,7 @@ from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
+from datamove.flags import FlagChange, FlagListing, FlagReading, FlagStore, FlagValue
 from datamove.plan import Plan
 from datamove.plan.scope import scoped
 from datamove.session import Session
@@ -429,3 +430,32 @@ class Migration:
         names = self._scope(plan, tables, exclude) or tuple(plan.order)
         dialect = session.source if side is Side.source else session.target
         return WriteFence(plan, dialect, side, session.state, on_event), names
+
+    # -- the read-path flag (``datamove.flags``): the state store only, never the source ----
+
+    def flag_get(self, name: str, tenant: str | None = None) -> FlagReading:
+        """The read-path flag ``name`` for ``tenant`` (its own value, else the flag's), read
+        from the state store now."""
+        with FlagStore.open(self.spec.target, self.spec.name, role="target") as store:
+            with store.dialect.connect() as conn:
+                return store.read(conn, name, tenant)
+
+    def flag_set(
+        self,
+        name: str,
+        value: FlagValue,
+        *,
+        tenant: str | None = None,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> FlagChange:
+        """Set the flag ``name`` (for ``tenant``; None: every tenant without its own value)
+        and record who (``by``, else the OS user) and when, in one transaction."""
+        with FlagStore.open(self.spec.target, self.spec.name, role="target") as store:
+            return store.set(name, value, targeting_key=tenant, by=by, note=note)
+
+    def flag_list(self, limit: int = 100) -> FlagListing:
+        """Every flag's current values and the last ``limit`` sets, who and when."""
+        with FlagStore.open(self.spec.target, self.spec.name, role="target") as store:
+            with store.dialect.connect() as conn:
+                return store.listing(conn, limit)

@@ -186,3 +186,31 @@ def test_a_newer_store_is_refused(target: Dialect) -> None:
     with target.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(state.runs)).scalar() == 0
         assert state.last_run(conn) is None
+
+
+def test_a_version_2_store_gets_the_flag_tables_in_place(target: Dialect) -> None:
+    """Version 3 adds the read-path flags (``flags``, ``flag_history``): a version-2 store
+    gets them, keeps every row, and a flag can be set and read at once."""
+    from datamove.flags import FlagStore
+    from tests.state.v1 import v1_rows
+    from tests.state.v2 import create_v2
+
+    state = StateStore(target, "m")
+    with target.connect() as conn, conn.begin():
+        old = create_v2(conn, target)
+        before = v1_rows(conn, old)
+    with target.connect() as conn:
+        assert stored_version(conn, state.schema) == 2
+        assert not sa.inspect(conn).has_table(state.schema.flags.name, state.schema.flags.schema)
+
+    FlagStore(target, "m").set("read_path", "platform", by="ops")
+
+    with target.connect() as conn:
+        assert stored_version(conn, state.schema) == CURRENT_VERSION == 3
+        assert v1_rows(conn, old) == before, "every row of every table kept"
+        for table in state.schema.metadata.sorted_tables:
+            assert _columns(conn, table) == [c.name for c in table.columns], table.name
+        reading = FlagStore(target, "m").read(conn, "read_path")
+        assert reading.setting is not None and reading.setting.value == "platform"
+        run = state.last_run(conn)
+        assert run is not None and run.run_id == "sync-2"

@@ -50,6 +50,8 @@ def test_uninstall_removes_everything_datamove_added_and_keeps_the_data(
     for command in (["capture", "install"], ["run", "--quiet"], ["verify"]):
         result = runner.invoke(app, [*command, str(spec)])
         assert result.exit_code == 0, result.output
+    flag = runner.invoke(app, ["flag", "set", str(spec), "read_path", "true"])
+    assert flag.exit_code == 0, flag.output
     assert _left(src, engine) and _left(tgt, engine)
 
     refused = runner.invoke(app, ["uninstall", str(spec)])  # stdin is not a terminal
@@ -69,6 +71,7 @@ def test_uninstall_removes_everything_datamove_added_and_keeps_the_data(
     assert {r["command"] for r in kept["runs"]} >= {"run", "verify"}
     assert kept["checks"] and all(c["run_id"] for c in kept["checks"])
     assert len(kept["checkpoints"]) == 3 and kept["steps"]
+    assert [f["value"] for f in kept["flags"]] == ["true"] and len(kept["flag_history"]) == 1
 
     again = runner.invoke(app, ["uninstall", str(spec), "--yes"])
     assert again.exit_code == 0, again.output

@@ -8,18 +8,24 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from datamove.cli import render
+from datamove.cli.common import (
+    ExcludeOpt,
+    JsonOpt,
+    LogFileOpt,
+    SpecArg,
+    TablesOpt,
+    guard,
+    settings,
+)
+from datamove.cli.cutover import fence_app, flag_app
 from datamove.cli.eventlog import JsonLinesLog
 from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
-from datamove.cutover.fence import Side
-from datamove.errors import DatamoveError
 from datamove.events import tee
 from datamove.migration import Migration
 from datamove.redact import RedactingStream, redact_text
@@ -34,25 +40,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_state: dict[str, bool] = {"debug": False, "quiet": False}
-
-SpecArg = Annotated[Path, typer.Argument(help="The migration spec (YAML).", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-TablesOpt = Annotated[
-    list[str] | None,
-    typer.Option("--tables", help="Only these tables: names or globs like 'payment*' (repeat)."),
-]
-ExcludeOpt = Annotated[
-    list[str] | None,
-    typer.Option("--exclude", help="Leave out these tables: names or globs (repeat)."),
-]
-LogFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--log-file",
-        help="Append every event of the command to this file as JSON lines (secrets redacted).",
-    ),
-]
 _display: dict[str, Any] = {"mode": ProgressMode.auto, "interval": DEFAULT_INTERVAL}
 
 
@@ -77,7 +64,7 @@ def _main(
         ),
     ] = DEFAULT_INTERVAL,
 ) -> None:
-    _state["debug"], _state["quiet"] = debug, quiet
+    settings["debug"], settings["quiet"] = debug, quiet
     _display["mode"], _display["interval"] = progress, progress_interval
     if not debug:  # a pool returning a dropped connection logs a traceback: the error says it
         logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
@@ -87,31 +74,7 @@ def _main(
 def _run_display(quiet: bool) -> ProgressDisplay:
     """The copy's progress display that ``--progress`` and the stream ask for."""
     mode, interval = _display["mode"], _display["interval"]
-    return run_progress(render.err, mode, _state["quiet"] or quiet, interval)
-
-
-def _guard(fn: Callable[[], Any]) -> Any:
-    """The one catch site: a datamove error prints its message and exits with its code."""
-    try:
-        return fn()
-    except DatamoveError as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        render.err.print(f"[red]error:[/] {redact_text(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        render.err.print("interrupted; committed chunks are kept, run again to resume")
-        raise typer.Exit(3) from None
-    except typer.Exit:
-        raise
-    except Exception as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        render.err.print(
-            f"[red]internal error:[/] {redact_text(type(exc).__name__ + ': ' + str(exc))}"
-            "\n  run with --debug for the traceback, and please report it"
-        )
-        raise typer.Exit(3) from None
+    return run_progress(render.err, mode, settings["quiet"] or quiet, interval)
 
 
 @app.command()
@@ -130,7 +93,7 @@ def init(
     """Scaffold a complete, commented spec from the live schemas."""
     from datamove.spec.scaffold import scaffold
 
-    text, notes = _guard(lambda: scaffold(source, target, tables or (), name, exclude or ()))
+    text, notes = guard(lambda: scaffold(source, target, tables or (), name, exclude or ()))
     if output:
         output.write_text(redact_text(text), encoding="utf-8")
         render.err.print(f"wrote {output}")
@@ -160,10 +123,10 @@ def plan(
     Repeated findings are grouped; those the spec acknowledges are counted, not listed (--json
     lists every finding, with acknowledged and reason). Exits 2 when an error is left.
     """
-    migration = _guard(lambda: Migration.from_file(spec))
-    result = _guard(migration.plan)
+    migration = guard(lambda: Migration.from_file(spec))
+    result = guard(migration.plan)
     if doc is not None:
-        _guard(lambda: migration.write_document(result, doc))
+        guard(lambda: migration.write_document(result, doc))
         render.err.print(f"wrote {doc}")
     if as_json:
         render.emit_json(result.to_dict())
@@ -193,10 +156,10 @@ def run(
     log_file: LogFileOpt = None,
 ) -> None:
     """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
-    migration = _guard(lambda: Migration.from_file(spec))
-    log = _guard(lambda: JsonLinesLog.open(log_file))
+    migration = guard(lambda: Migration.from_file(spec))
+    log = guard(lambda: JsonLinesLog.open(log_file))
     with log, _run_display(quiet) as progress:
-        result = _guard(
+        result = guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
                 exclude=tuple(exclude or ()),
@@ -251,10 +214,10 @@ def verify(
     from datamove.verify.runner import VerifyOptions
 
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
-    migration = _guard(lambda: Migration.from_file(spec))
-    log = _guard(lambda: JsonLinesLog.open(log_file))
-    with log, render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
-        result = _guard(lambda: migration.verify(options, tee(spinner, log), tuple(exclude or ())))
+    migration = guard(lambda: Migration.from_file(spec))
+    log = guard(lambda: JsonLinesLog.open(log_file))
+    with log, render.Spinner("verifying", settings["quiet"] or as_json) as spinner:
+        result = guard(lambda: migration.verify(options, tee(spinner, log), tuple(exclude or ())))
     _verify_output(result, diff_out, as_json)
 
 
@@ -285,8 +248,8 @@ def diff(
     """
     from datamove.verify.standalone import diff_tables
 
-    with render.Spinner("comparing", _state["quiet"] or as_json):
-        result = _guard(
+    with render.Spinner("comparing", settings["quiet"] or as_json):
+        result = guard(
             lambda: diff_tables(
                 source_url,
                 target_url,
@@ -314,10 +277,10 @@ def repair(
 
     Exits 1 if differences remain.
     """
-    migration = _guard(lambda: Migration.from_file(spec))
-    log = _guard(lambda: JsonLinesLog.open(log_file))
+    migration = guard(lambda: Migration.from_file(spec))
+    log = guard(lambda: JsonLinesLog.open(log_file))
     with log, _run_display(as_json) as progress:
-        result = _guard(
+        result = guard(
             lambda: migration.repair(
                 tables=tuple(tables or ()),
                 exclude=tuple(exclude or ()),
@@ -355,7 +318,7 @@ def status(
 ) -> None:
     """Per table of the spec (not started ones too): chunks done/total, rows, rejects,
     throughput and the last error."""
-    result = _guard(
+    result = guard(
         lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
     )
     if as_json:
@@ -378,15 +341,15 @@ def capture_install(
     exclude: ExcludeOpt = None,
 ) -> None:
     """Create the changelog table and the triggers on the source (idempotent)."""
-    migration = _guard(lambda: Migration.from_file(spec))
-    done = _guard(lambda: migration.capture_install(tuple(tables or ()), tuple(exclude or ())))
+    migration = guard(lambda: Migration.from_file(spec))
+    done = guard(lambda: migration.capture_install(tuple(tables or ()), tuple(exclude or ())))
     render.out.print(f"capture installed on {len(done)} table(s): {', '.join(done)}")
 
 
 @capture_app.command("status")
 def capture_status(spec: SpecArg, as_json: JsonOpt = False) -> None:
     """Per table: triggers present, capture active at backfill, pending changes; the lag."""
-    result = _guard(lambda: Migration.from_file(spec).capture_status())
+    result = guard(lambda: Migration.from_file(spec).capture_status())
     if as_json:
         render.emit_json(result.to_dict())
     else:
@@ -396,7 +359,7 @@ def capture_status(spec: SpecArg, as_json: JsonOpt = False) -> None:
 @capture_app.command("uninstall")
 def capture_uninstall(spec: SpecArg) -> None:
     """Remove every capture trigger and the changelog table from the source."""
-    _guard(lambda: Migration.from_file(spec).capture_uninstall())
+    guard(lambda: Migration.from_file(spec).capture_uninstall())
     render.out.print("capture removed")
 
 
@@ -429,8 +392,8 @@ def uninstall(
             )
         return typer.confirm("remove them?", default=False)
 
-    migration = _guard(lambda: Migration.from_file(spec))
-    result = _guard(lambda: migration.uninstall(keep_evidence=keep_evidence, confirm=confirm))
+    migration = guard(lambda: Migration.from_file(spec))
+    result = guard(lambda: migration.uninstall(keep_evidence=keep_evidence, confirm=confirm))
     if result.evidence:
         render.err.print(f"wrote the evidence to {result.evidence}")
     if not result.found:
@@ -466,16 +429,16 @@ def sync(
     from datamove.sync.runner import SyncOptions
 
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
-    migration = _guard(lambda: Migration.from_file(spec))
-    log = _guard(lambda: JsonLinesLog.open(log_file))
+    migration = guard(lambda: Migration.from_file(spec))
+    log = guard(lambda: JsonLinesLog.open(log_file))
     with (
         log,
         render.SyncDisplay(
-            _state["quiet"] or as_json or _display["mode"] is ProgressMode.none,
+            settings["quiet"] or as_json or _display["mode"] is ProgressMode.none,
             _display["interval"],
         ) as display,
     ):
-        result = _guard(lambda: migration.sync(options, on_event=tee(display, log)))
+        result = guard(lambda: migration.sync(options, on_event=tee(display, log)))
     if as_json:
         render.emit_json(result.__dict__)
     else:
@@ -503,66 +466,11 @@ def demo(
     """Run the embedded demo: a legacy SQLite shop moved into a new SQLite database."""
     from datamove.demo.shop import run_demo
 
-    _guard(lambda: run_demo(directory, quiet=_state["quiet"]))
+    guard(lambda: run_demo(directory, quiet=settings["quiet"]))
 
 
-fence_app = typer.Typer(
-    help="The cutover's write fence: triggers that refuse writes to the tables in scope.",
-    no_args_is_help=True,
-)
 app.add_typer(fence_app, name="fence")
-SideOpt = Annotated[
-    Side, typer.Option("--side", help="The database whose writes are refused (or let through).")
-]
-
-
-@fence_app.command("on")
-def fence_on(
-    spec: SpecArg,
-    side: SideOpt = Side.source,
-    tables: TablesOpt = None,
-    exclude: ExcludeOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Refuse INSERT, UPDATE and DELETE on every table in scope, with a clear error.
-
-    One transaction on PostgreSQL and SQLite; table by table on MySQL/MariaDB. Idempotent;
-    a stopped run is finished by running it again.
-    """
-    scope = tuple(tables or ()), tuple(exclude or ())
-    result = _guard(lambda: Migration.from_file(spec).fence_on(side, *scope))
-    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
-
-
-@fence_app.command("off")
-def fence_off(
-    spec: SpecArg,
-    side: SideOpt = Side.source,
-    tables: TablesOpt = None,
-    exclude: ExcludeOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Lift the fence: writes go through again.
-
-    From the tables chosen, or (none chosen) from every fenced table of that database.
-    """
-    scope = tuple(tables or ()), tuple(exclude or ())
-    result = _guard(lambda: Migration.from_file(spec).fence_off(side, *scope))
-    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
-
-
-@fence_app.command("status")
-def fence_status(
-    spec: SpecArg,
-    side: SideOpt = Side.source,
-    tables: TablesOpt = None,
-    exclude: ExcludeOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Per table in scope: whether the fence is on, and its recorded step."""
-    scope = tuple(tables or ()), tuple(exclude or ())
-    result = _guard(lambda: Migration.from_file(spec).fence_status(side, *scope))
-    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
+app.add_typer(flag_app, name="flag")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from rich.table import Table
 from datamove.copy import RunResult
 from datamove.core.evidence import RunStatus
 from datamove.events import Event, Message, SyncProgress
+from datamove.flags import FlagChange, FlagListing, FlagReading, FlagValue
 from datamove.migration import Status
 from datamove.plan import Plan, Severity
 from datamove.plan.findings import group
@@ -398,3 +399,68 @@ def fence_text(status: Any) -> None:
     out.print(f"the fence is {word} for the {len(status.tables)} table(s) in scope")
     if status.others:
         out.print(f"also fenced in that database: {', '.join(status.others)}")
+
+
+def _flag_value(value: FlagValue) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _for(targeting_key: str | None) -> str:
+    return f"tenant {targeting_key}" if targeting_key else "every tenant"
+
+
+def flag_text(reading: FlagReading) -> None:
+    """``flag get``: the value, and which row gave it, who and when."""
+    s = reading.setting
+    asked = f" for tenant {reading.targeting_key}" if reading.targeting_key else ""
+    if s is None:
+        out.print(f"{escape(reading.name)}{escape(asked)}: not set")
+        return
+    out.print(
+        f"{escape(reading.name)}{escape(asked)} = {escape(_flag_value(s.value))}  "
+        f"({'its own value' if s.targeting_key else 'the value for every tenant'}; "
+        f"set by {escape(s.updated_by)} at {s.updated_at} UTC)"
+    )
+
+
+def flag_change_text(change: FlagChange) -> None:
+    """``flag set``: what changed, from what."""
+    before = "not set" if change.previous is None else _flag_value(change.previous)
+    out.print(
+        f"{escape(change.name)} = {escape(_flag_value(change.value))} for "
+        f"{escape(_for(change.targeting_key))} (was {escape(before)}); recorded as set by "
+        f"{escape(change.changed_by)} at {change.changed_at} UTC"
+    )
+
+
+def flags_text(listing: FlagListing) -> None:
+    """``flag list``: the current values, then the history (newest first)."""
+    if not listing.settings:
+        out.print("no flag is set")
+        return
+    table = Table(title="flags", title_justify="left")
+    for name in ("flag", "for", "value", "set by", "at (UTC)"):
+        table.add_column(name)
+    for s in listing.settings:
+        table.add_row(
+            escape(s.name),
+            escape(_for(s.targeting_key)),
+            escape(_flag_value(s.value)),
+            escape(s.updated_by),
+            str(s.updated_at),
+        )
+    out.print(table)
+    history = Table(title="history (newest first)", title_justify="left")
+    for name in ("at (UTC)", "flag", "for", "from", "to", "by", "note"):
+        history.add_column(name)
+    for c in listing.changes:
+        history.add_row(
+            str(c.changed_at),
+            escape(c.name),
+            escape(_for(c.targeting_key)),
+            "-" if c.previous is None else escape(_flag_value(c.previous)),
+            escape(_flag_value(c.value)),
+            escape(c.changed_by),
+            escape(c.note or ""),
+        )
+    out.print(history)

@@ -1,8 +1,8 @@
 """Every state table, defined once: one MetaData per target, with the store's version.
 
 The state store is one schema with one version number (``schema_version``), whatever reads or
-writes it (runs, chunks, rejects, steps, checks, sync positions). A table or column added here
-is a new version: ``state/upgrade.py`` takes an existing store there in place. On PostgreSQL
+writes it (runs, chunks, rejects, steps, checks, sync positions, flags). A table or column added
+here is a new version: ``state/upgrade.py`` takes an existing store there in place. On PostgreSQL
 the tables live in a ``datamove`` schema; elsewhere they are ``datamove_*``
 (``Dialect.state_table_name``).
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -152,6 +152,28 @@ class StateSchema:
             sa.Column("table_name", sa.String(255), primary_key=True),
             sa.Column("watermark", sa.Text),
             sa.Column("updated_at", sa.DateTime, nullable=False),
+        )
+        self.flags = table(  # version 3: the read-path flags (``datamove.flags``)
+            "flags",
+            sa.Column("migration", sa.String(100), primary_key=True),
+            sa.Column("name", sa.String(255), primary_key=True),
+            sa.Column("targeting_key", sa.String(255), primary_key=True),  # '': every tenant
+            sa.Column("value", LONG_TEXT, nullable=False),  # JSON
+            sa.Column("updated_at", sa.DateTime, nullable=False),
+            sa.Column("updated_by", sa.String(255), nullable=False),
+        )
+        self.flag_history = table(  # version 3: every flag set, who and when
+            "flag_history",
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("name", sa.String(255), nullable=False),
+            sa.Column("targeting_key", sa.String(255), nullable=False),
+            sa.Column("previous", LONG_TEXT),  # JSON; NULL: was not set
+            sa.Column("value", LONG_TEXT, nullable=False),
+            sa.Column("changed_at", sa.DateTime, nullable=False),
+            sa.Column("changed_by", sa.String(255), nullable=False),
+            sa.Column("note", sa.String(255)),
+            sa.Index(None, "migration", "name"),
         )
 
     @property

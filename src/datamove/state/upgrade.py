@@ -50,11 +50,21 @@ def _runs_record_the_datamove_version(conn: Connection, schema: StateSchema) -> 
     _add_column(conn, schema.runs.c.datamove_version)
 
 
+def _flags_and_their_history(conn: Connection, schema: StateSchema) -> None:
+    for table in (schema.flags, schema.flag_history):
+        table.create(conn, checkfirst=True)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
         "runs.datamove_version: the datamove that recorded each run (NULL for older runs)",
         _runs_record_the_datamove_version,
+    ),
+    Upgrade(
+        3,
+        "flags and flag_history: the read-path flags and who set each, when (datamove.flags)",
+        _flags_and_their_history,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""
