@@ -370,7 +370,7 @@ def sync(
     with render.SyncDisplay(_state["quiet"] or as_json) as display:
         result = _guard(lambda: migration.sync(options, on_event=display))
     if as_json:
-        render.emit_json(result.__dict__)
+        render.emit_json(result.to_dict())
     else:
         render.out.print(
             f"applied {result.changes:,} change(s) in {result.batches} batch(es): "

@@ -50,11 +50,21 @@ def _runs_record_the_datamove_version(conn: Connection, schema: StateSchema) -> 
     _add_column(conn, schema.runs.c.datamove_version)
 
 
+def _captures_remember_the_warning(conn: Connection, schema: StateSchema) -> None:
+    _add_column(conn, schema.captures.c.warned_at)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
         "runs.datamove_version: the datamove that recorded each run (NULL for older runs)",
         _runs_record_the_datamove_version,
+    ),
+    Upgrade(
+        3,
+        "captures.warned_at: when sync warned that the table was backfilled before capture "
+        "(NULL: not yet; a store upgraded from an older version warns once more)",
+        _captures_remember_the_warning,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""
