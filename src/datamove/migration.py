@@ -206,6 +206,7 @@ class Migration:
 
     def capture_install(self, tables: tuple[str, ...] = ()) -> list[str]:
         """Install change capture (changelog and triggers) on the source; before the backfill."""
+        capture.require_triggers(self.spec.sync)
         with self._session() as session:
             plan = session.plan("no capture was installed")
             self._known_tables(plan, tables)

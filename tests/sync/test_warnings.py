@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import execute
+from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
 TABLES = """  items:
@@ -79,3 +79,46 @@ def test_the_backfill_warning_is_given_once_per_backfill(
         "items": False,
         "tags": True,
     }, "capture status keeps saying it"
+
+
+@pytest.mark.parametrize("source_engine", ["postgresql", "mysql"])
+def test_capture_install_without_sync_says_what_to_add(
+    make_db: Any, tmp_path: Path, source_engine: str
+) -> None:
+    source, target = make_db(source_engine, "src"), make_db("postgresql", "tgt")
+    execute(source, "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))")
+    before = _objects(source)
+    spec = str(write_spec(tmp_path / "m.yaml", source, target, TABLES.split("  tags:")[0]))
+    proc = datamove("capture", "install", spec)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "sync: capture install: the spec has no `sync:`" in proc.stderr
+    assert "nothing was installed" in proc.stderr
+    assert "    sync:\n      mode: triggers\n" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    watermark = tmp_path / "w.yaml"
+    watermark.write_text(Path(spec).read_text() + "sync: {mode: watermark, column: name}\n")
+    proc = datamove("capture", "install", str(watermark))
+    assert proc.returncode == 2
+    assert "sync.mode: capture install: sync mode watermark catches up by the 'name'" in (
+        proc.stderr
+    )
+    assert _objects(source) == before, "no changelog, trigger or function on the source"
+
+
+def _objects(url: str) -> set[str]:
+    """The source's tables, triggers and (PostgreSQL) functions, by name."""
+    if url.startswith("postgresql"):
+        query = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN "
+            "('pg_catalog', 'information_schema') UNION ALL SELECT trigger_name FROM "
+            "information_schema.triggers UNION ALL SELECT proname FROM pg_proc JOIN "
+            "pg_namespace n ON n.oid = pronamespace WHERE nspname NOT IN "
+            "('pg_catalog', 'information_schema')"
+        )
+    else:
+        query = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+            "UNION ALL SELECT trigger_name FROM information_schema.triggers "
+            "WHERE trigger_schema = DATABASE()"
+        )
+    return {str(r[0]) for r in fetch(url, query)}
