@@ -70,7 +70,10 @@ def test_verify_json_values_are_json_and_pii_stays_masked(make_db: Any, tmp_path
     spec = write_spec(tmp_path / "m.yaml", source, target, table)
     spec.write_text(
         spec.read_text().replace(
-            "tables:\n", "checks:\n  samples:\n    - {table: payment, rows: 10}\ntables:\n"
+            "tables:\n",
+            "checks:\n  samples:\n    - {table: payment, rows: 10}\n  shadow:\n"
+            "    - {name: cheap, ordered: true, source: &q 'SELECT id, NULLIF(amount, 9.99) "
+            "FROM payment ORDER BY id', target: *q}\ntables:\n",
         )
     )
     assert datamove("--quiet", "run", str(spec)).returncode == 0
@@ -84,7 +87,9 @@ def test_verify_json_values_are_json_and_pii_stays_masked(make_db: Any, tmp_path
     assert masked["source"].startswith("str(an") and "example" not in masked["source"]
     (sampled,) = checks["sample"]["details"]["differences"]
     assert sampled["columns"]["amount"] == ["9.99", "9.98"]
-    assert "'" not in json.dumps(checks)
+    (shadow,) = checks["shadow"]["details"]["differences"]
+    assert (shadow["source"], shadow["target"]) == (None, "9.98"), "NULL is null, not 'None'"
+    assert "'" not in json.dumps(checks) and "None" not in json.dumps(checks)
 
 
 def test_schema_qualified_names_read_the_named_tables(pg_db: str) -> None:
