@@ -11,6 +11,25 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    """A recorded run began (``run``, ``verify``, ``sync``; ``repair`` opens several)."""
+
+    run_id: str
+    command: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A recorded run ended: ``ok`` or ``failed`` with the (redacted) reason it recorded."""
+
+    run_id: str
+    command: str
+    status: str
+    rows: int
+    error: str | None
+
+
+@dataclass(frozen=True)
 class TableStarted:
     table: str
     chunks_total: int
@@ -66,9 +85,29 @@ class SyncProgress:
     applied_seq: int
 
 
-Event = TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message | SyncProgress
+Event = (
+    RunStarted
+    | RunFinished
+    | TableStarted
+    | ChunkCommitted
+    | ChunkRetried
+    | TableFinished
+    | Message
+    | SyncProgress
+)
 EventHandler = Callable[[Event], None]
 
 
 def ignore(_: Event) -> None:
     """The default handler: library callers that want no progress get none."""
+
+
+def tee(*handlers: EventHandler) -> EventHandler:
+    """One handler that passes each event to every one of ``handlers``, in order (a progress
+    display and an event log, say)."""
+
+    def each(event: Event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return each

@@ -8,7 +8,8 @@ The CLI is a thin adapter over this class; everything it can do, Python can do::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,18 +19,27 @@ from sqlalchemy.engine import Connection
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
+from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
 from datamove.plan import Plan
+from datamove.plan.scope import scoped
 from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
 from datamove.spec.models import SyncMode
+from datamove.spec.selection import select_tables
 from datamove.state import StateStore
-from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary
+from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary, in_scope
 from datamove.sync import capture
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
-from datamove.verify.repair import REPAIR_DIFF_ROWS, RepairResult, chunks_to_repair
+from datamove.sync.uninstall import Footprint, Installed
+from datamove.verify.repair import (
+    REPAIR_DIFF_ROWS,
+    RepairedChunk,
+    RepairResult,
+    chunks_to_repair,
+)
 from datamove.verify.result import TableDiff
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
 
@@ -68,6 +78,25 @@ class Status:
         }
 
 
+@dataclass
+class UninstallResult:
+    """What ``uninstall`` found and removed (nothing when not confirmed)."""
+
+    removed: list[Installed]
+    others: list[str]
+    """Other migrations in the same state store: their rows (and the tables) stay."""
+    evidence: Path | None
+    found: list[Installed] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed": [i.to_dict() for i in self.removed],
+            "found": [i.to_dict() for i in self.found],
+            "others": self.others,
+            "evidence": str(self.evidence) if self.evidence else None,
+        }
+
+
 class Migration:
     """A migration spec bound to its source and target databases."""
 
@@ -85,7 +114,7 @@ class Migration:
     def plan(self) -> Plan:
         """Resolve the spec against the live schemas: columns, types, order, findings."""
         with self._session() as session:
-            return session.plan()
+            return session.plan(guard=((), ()))
 
     def write_document(self, plan: Plan, path: str | Path) -> Path:
         """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
@@ -99,21 +128,37 @@ class Migration:
         self,
         *,
         tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
         workers: int = 1,
         batch_size: int | None = None,
         max_rows_per_second: float | None = None,
         restart: tuple[str, ...] = (),
         on_event: EventHandler = ignore,
     ) -> RunResult:
-        """Copy every table in scope, chunk by chunk; resumes where the last run stopped."""
+        """Copy every table in scope, chunk by chunk; resumes where the last run stopped.
+
+        ``tables``/``exclude``: names or patterns of the spec's tables (``spec.selection``).
+        """
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
         with self._session(workers) as session:
-            return self._run(session, opts, on_event)
+            return self._run(session, opts, on_event, exclude, guard=True)
 
-    def _run(self, session: Session, opts: RunOptions, on_event: EventHandler) -> RunResult:
+    def _run(
+        self,
+        session: Session,
+        opts: RunOptions,
+        on_event: EventHandler,
+        exclude: tuple[str, ...] = (),
+        guard: bool = False,
+    ) -> RunResult:
+        """``guard``: refuse ``replace_range`` over target rows the source lacks (``repair``
+        re-copies chunks to remove exactly such rows)."""
         recreate = self._recreated(session, opts.restart)
         plan = session.plan("nothing was copied", recreate=recreate)
-        with session.recorder.run(RunCommand.run) as run:
+        opts = replace(opts, tables=self._scope(plan, opts.tables, exclude))
+        if guard:
+            session.plan("nothing was copied", guard=(opts.tables, opts.restart))
+        with session.recorder.run(RunCommand.run, on_event) as run:
             mark = self.spec.sync.column if self.spec.sync.mode is SyncMode.watermark else None
             capture.record_backfill(
                 plan,
@@ -132,18 +177,27 @@ class Migration:
         return result
 
     def verify(
-        self, options: VerifyOptions | None = None, on_event: EventHandler = ignore
+        self,
+        options: VerifyOptions | None = None,
+        on_event: EventHandler = ignore,
+        exclude: tuple[str, ...] = (),
     ) -> VerifyResult:
-        """Prove target = mapping(source): every check runs, each is recorded as evidence."""
+        """Prove target = mapping(source): every check runs, each is recorded as evidence.
+        ``options.tables`` and ``exclude`` are names or patterns (``spec.selection``)."""
         with self._session() as session:
-            return self._verify(session, options or VerifyOptions(), on_event)
+            return self._verify(session, options or VerifyOptions(), on_event, exclude)
 
     def _verify(
-        self, session: Session, options: VerifyOptions, on_event: EventHandler
+        self,
+        session: Session,
+        options: VerifyOptions,
+        on_event: EventHandler,
+        exclude: tuple[str, ...] = (),
     ) -> VerifyResult:
-        session.plan("nothing was verified", data_lints=False)
-        result = Verifier(session.compiled, self.spec, options, on_event).run()
-        with session.recorder.run(RunCommand.verify) as run:
+        plan = session.plan("nothing was verified", data_lints=False)
+        options = replace(options, tables=self._scope(plan, options.tables, exclude))
+        result = Verifier(session.compiled, session.spec, options, on_event).run()
+        with session.recorder.run(RunCommand.verify, on_event) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
             failed = sum(not c.ok for c in result.checks)
@@ -152,7 +206,11 @@ class Migration:
         return result
 
     def repair(
-        self, *, tables: tuple[str, ...] = (), on_event: EventHandler = ignore
+        self,
+        *,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
     ) -> RepairResult:
         """Re-copy exactly the chunks holding rows that verify finds different, then verify.
 
@@ -161,21 +219,24 @@ class Migration:
         """
         with self._session() as session:
             checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
-            before = self._verify(session, checksum, on_event)
+            before = self._verify(session, checksum, on_event, exclude)
             differing = [d for d in before.diffs if d.differences]
-            reopened: dict[str, list[int]] = {}
+            chunks: list[RepairedChunk] = []
             run = None
             if differing:
                 plan = session.plan("nothing was repaired")
                 with session.target.connect() as conn, conn.begin():
                     for diff in differing:
-                        reopened[diff.table] = self._reopen(plan, session.state, conn, diff)
-                run = self._run(session, RunOptions(tables=tuple(reopened)), on_event)
-            after = self._verify(session, VerifyOptions(tables), on_event)
-        return RepairResult(before, reopened, run, after)
+                        chunks += self._reopen(plan, session.state, conn, diff)
+                again = RunOptions(tables=tuple(d.table for d in differing))
+                run = self._run(session, again, on_event)
+            after = self._verify(session, VerifyOptions(tables), on_event, exclude)
+        return RepairResult(before, chunks, run, after)
 
     @staticmethod
-    def _reopen(plan: Plan, state: StateStore, conn: Connection, diff: TableDiff) -> list[int]:
+    def _reopen(
+        plan: Plan, state: StateStore, conn: Connection, diff: TableDiff
+    ) -> list[RepairedChunk]:
         if plan.tables[diff.table].strategy == "remap":
             raise UsageError(
                 f"'{diff.table}' has {diff.differences} difference(s) but its keys are remapped: "
@@ -187,9 +248,9 @@ class Migration:
             raise UsageError(
                 f"'{diff.table}' has not been copied yet", hint="run `datamove run SPEC` first"
             )
-        numbers = chunks_to_repair(diff, chunks)
-        state.reopen_chunks(conn, diff.table, numbers)
-        return numbers
+        repaired = chunks_to_repair(diff, chunks)
+        state.reopen_chunks(conn, diff.table, [c.chunk_no for c in repaired])
+        return repaired
 
     @staticmethod
     def _recreated(session: Session, restart: tuple[str, ...]) -> frozenset[str]:
@@ -204,18 +265,39 @@ class Migration:
             if plan.tables[name].create and plan.tables[name].exists
         )
 
-    def capture_install(self, tables: tuple[str, ...] = ()) -> list[str]:
+    def capture_install(
+        self, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> list[str]:
         """Install change capture (changelog and triggers) on the source; before the backfill."""
         capture.require_triggers(self.spec.sync)
         with self._session() as session:
             plan = session.plan("no capture was installed")
-            self._known_tables(plan, tables)
+            tables = self._scope(plan, tables, exclude)
             return capture.install(plan, session.source, session.target, self.spec.name, tables)
 
     def capture_uninstall(self) -> None:
         """Remove every capture trigger and the changelog from the source."""
         with self._session() as session:
             capture.uninstall(session.plan(), session.source)
+
+    def uninstall(
+        self,
+        *,
+        keep_evidence: Path | None = None,
+        confirm: Callable[[list[Installed], list[str]], bool] = lambda items, others: True,
+    ) -> UninstallResult:
+        """Remove what datamove added to the source and the target (triggers, changelog,
+        state store; never the migrated tables), after ``confirm`` approves the list (and
+        the other migrations whose state rows stay). ``keep_evidence``: first write this
+        migration's runs, chunks, checks, rejects and steps there as JSON."""
+        with self._session() as session:
+            footprint = Footprint(session.source, session.target, self.spec.name)
+            items = footprint.find()
+            if not items or not confirm(items, footprint.others):
+                return UninstallResult([], footprint.others, None, found=items)
+            kept = footprint.write_evidence(keep_evidence) if keep_evidence else None
+            footprint.remove(items)
+            return UninstallResult(items, footprint.others, kept, found=items)
 
     def capture_status(self) -> capture.CaptureStatus:
         """Capture state per table, pending changes, lag and the last applied sequence."""
@@ -229,9 +311,9 @@ class Migration:
         """Apply captured changes to the target by re-reading the current source rows."""
         with self._session() as session:
             plan = session.plan("nothing was synced")
-            with session.recorder.run(RunCommand.sync) as run:
+            with session.recorder.run(RunCommand.sync, on_event) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
-                return Syncer(session.compiled, self.spec, run.id).run(
+                return Syncer(session.compiled, session.spec, run.id).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
 
@@ -246,29 +328,43 @@ class Migration:
         schema.set_generators(tables)
 
     @staticmethod
-    def _known_tables(plan: Plan, tables: tuple[str, ...]) -> None:
-        missing = [t for t in tables if t not in plan.tables]
-        if missing:
-            raise UsageError(
-                f"table(s) not in the spec: {', '.join(missing)}",
-                hint=f"tables are: {', '.join(plan.order)}",
-            )
+    def _scope(plan: Plan, tables: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[str, ...]:
+        """The spec's tables that ``--tables``/``--exclude`` choose (``()``: all of them)."""
+        if not tables and not exclude:
+            return ()
+        return tuple(select_tables(list(plan.tables), tables, exclude))
+
+    def _declared_tables(self) -> list[str]:
+        """The spec's tables, ``include:`` patterns worked out when the source answers
+        (``status`` reads the target; a source that is down leaves the declared entries)."""
+        if not self.spec.include:
+            return list(self.spec.tables)
+        source = Dialect.for_url(self.spec.source, role="source")
+        try:
+            return list(scoped(self.spec, source).tables)
+        except ConnectionFailed:
+            return list(self.spec.tables)
+        finally:
+            source.dispose()
 
     def status(
         self, *, rejects: bool = False, table: str | None = None, limit: int = 100
     ) -> Status:
-        """Per table chunks done/total, rows, rejects, throughput; optionally the rejects;
-        with a sync mode, capture state, pending changes, lag and the applied checkpoint."""
+        """Per table in the spec (``not started`` until a run plans its chunks): chunks
+        done/total, rows, rejects, throughput; optionally the rejects; with a sync mode,
+        capture state, pending changes, lag and the applied checkpoint."""
+        declared = self._declared_tables()
         target = Dialect.for_url(self.spec.target, role="target", read_only=True)
         try:
             state = StateStore(target, self.spec.name)
             with target.connect() as conn:
                 if not state.readable(conn):
-                    return Status(self.spec.name, target.safe_url, [], 0, None, [])
+                    tables = in_scope([], declared)
+                    return Status(self.spec.name, target.safe_url, tables, 0, None, [])
                 result = Status(
                     name=self.spec.name,
                     target=target.safe_url,
-                    tables=state.table_summaries(conn),
+                    tables=in_scope(state.table_summaries(conn), declared),
                     rejects_total=state.reject_count(conn),
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
@@ -282,3 +378,55 @@ class Migration:
             return result
         finally:
             target.dispose()
+
+    def fence_on(
+        self,
+        side: Side = Side.source,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
+    ) -> FenceStatus:
+        """Put the write fence on ``side``: every table in scope refuses INSERT, UPDATE and
+        DELETE with a clear error until ``fence_off`` (recorded; idempotent; resumable)."""
+        with self._session() as session:
+            fence, names = self._fence(session, side, tables, exclude, on_event)
+            with session.recorder.run(RunCommand.fence, on_event) as run:
+                return fence.install(names, run.id)
+
+    def fence_off(
+        self,
+        side: Side = Side.source,
+        tables: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        on_event: EventHandler = ignore,
+    ) -> FenceStatus:
+        """Lift the write fence on ``side``: from the tables chosen, or (none chosen) from
+        every fenced table of that database (recorded; idempotent)."""
+        with self._session() as session:
+            fence, names = self._fence(session, side, tables, exclude, on_event)
+            with session.recorder.run(RunCommand.fence, on_event) as run:
+                return fence.remove(names, run.id, everywhere=not (tables or exclude))
+
+    def fence_status(
+        self, side: Side = Side.source, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> FenceStatus:
+        """Per table in scope: fence triggers present and the recorded step; and the other
+        fenced tables of that database."""
+        with self._session(read_only=True) as session:
+            fence, names = self._fence(session, side, tables, exclude, ignore)
+            return fence.status(names)
+
+    def _fence(
+        self,
+        session: Session,
+        side: Side,
+        tables: tuple[str, ...],
+        exclude: tuple[str, ...],
+        on_event: EventHandler,
+    ) -> tuple[WriteFence, tuple[str, ...]]:
+        """The fence of ``side`` and the spec tables in scope (a plan with error findings
+        does not stop a fence: lifting one must always be possible)."""
+        plan = session.plan(data_lints=False)
+        names = self._scope(plan, tables, exclude) or tuple(plan.order)
+        dialect = session.source if side is Side.source else session.target
+        return WriteFence(plan, dialect, side, session.state, on_event), names

@@ -14,10 +14,13 @@ from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors
 from datamove.plan import Plan, resolve_plan
 from datamove.plan.compiled import CompiledPlan
+from datamove.plan.findings import acknowledge
+from datamove.plan.scope import scoped
 from datamove.spec import MigrationSpec
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
 from datamove.state.recorder import Recorder
+from datamove.verify.foreign import foreign_row_findings
 
 
 class Session:
@@ -38,6 +41,7 @@ class Session:
         self.recorder = Recorder(self.state)
         self._plan: Plan | None = None
         self._compiled: CompiledPlan | None = None
+        self._guarded: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     @property
     def online(self) -> bool:
@@ -49,13 +53,22 @@ class Session:
         consequence: str | None = None,
         data_lints: bool = True,
         recreate: frozenset[str] = frozenset(),
+        guard: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
     ) -> Plan:
         """The spec resolved against the live schemas, once per session (``recreate``: the
-        tables a restart drops, planned anew as absent). With ``consequence`` (what did not
-        happen), a plan with error findings raises ``PlanHasErrors`` listing them."""
+        tables a restart drops, planned anew as absent). ``guard`` (a run's tables and
+        restarts; ``((), ())`` for all): also count the target rows ``replace_range`` chunks
+        would delete though the source lacks them, as error findings (``verify.foreign``).
+        With ``consequence`` (what did not happen), a plan with error findings raises
+        ``PlanHasErrors`` listing them."""
         if self._plan is None or recreate:
+            self.spec = scoped(self.spec, self.source)  # include: patterns → tables:
             self._plan = resolve_plan(self.spec, self.source, self.target, data_lints, recreate)
-            self._compiled = None
+            self._compiled = self._guarded = None
+        if guard is not None and guard != self._guarded and not self._plan.errors:
+            found = foreign_row_findings(self.compiled, self.spec, self.state, *guard)
+            self._plan.findings += acknowledge(found, self.spec.acknowledge, report_unused=False)
+            self._guarded = guard
         if consequence is not None and self._plan.errors:
             lines = "\n".join(f"  {f.spec_path}: {f.message}" for f in self._plan.errors)
             raise PlanHasErrors(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -146,3 +147,38 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "decimal places" in proc.stdout
     assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout
     assert "0 pending" in proc.stdout
+
+
+def test_the_closing_commands_run_as_printed(tmp_path: Path) -> None:
+    """After ``make demo`` datamove is in ``.venv/bin``, not on ``PATH``: each "next" command
+    must run as printed, pasted into a shell at the repository root."""
+    root = Path(__file__).resolve().parents[2]
+    script = Path(sys.executable).parent / "datamove"
+    bin_dir = str(script.parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != bin_dir)
+    env = os.environ | {"PATH": path}
+    demo = subprocess.run(
+        [str(script), "demo", "--dir", str(tmp_path)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stderr
+    closing_lines = demo.stdout.split("\nnext\n", 1)[1].splitlines()
+    commands = [line.strip() for line in closing_lines if not line.strip().startswith("(")]
+    assert len(commands) == 4 and all(" datamove " not in f" {c} " for c in commands), commands
+    for command in commands:
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=False,
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"

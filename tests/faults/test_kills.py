@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,10 @@ if FULL:
 def oracle(url: str, mapped: bool = False) -> list[str]:
     """Each row of ``items`` as a hash of its normalised values, in key order; ``mapped``:
     through the spec's mapping, written out here (``name`` is trimmed)."""
-    rows = table_rows(url, "items")
-    if mapped:
-        rows = [(i, name.strip(), amount) for i, name, amount in rows]
+    rows = [
+        (int(i), name.strip() if mapped else name, Decimal(str(amount)).normalize())
+        for i, name, amount in table_rows(url, "items")
+    ]  # SQLite hands back a whole DECIMAL(12, 2) as an int, the servers as a Decimal
     return [hashlib.sha256(repr(row).encode()).hexdigest() for row in rows]
 
 

@@ -29,7 +29,8 @@ def test_demo_mapping_document_matches_the_golden_file(tmp_path) -> None:
     assert "Reads local Europe/Berlin time and converts it to UTC" in text
     assert "Rounded to 2 decimal place(s), half to even" in text
     assert "Mapped 0 → new, 1 → paid" in text
-    assert "Load order:** customers → orders → order_items → payments" in text
+    assert "| **Load order** | customers → orders → order_items → payments |" in text
+    assert "`payments`: `cc_last4` — card digits are not kept in the new platform" in text
 
 
 def test_html_document_escapes_and_lists_every_table(tmp_path) -> None:

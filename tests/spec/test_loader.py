@@ -69,7 +69,8 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
 
 def test_json_schema_describes_the_spec() -> None:
     schema = MigrationSpec.model_json_schema(by_alias=True)
-    assert {"name", "source", "target", "tables"} <= set(schema["required"])
+    assert {"name", "source", "target"} <= set(schema["required"])
+    assert {"tables", "include", "exclude"} <= set(schema["properties"])  # tables or include
     assert "from" in json.dumps(schema["$defs"]["ColumnSpec"])
 
 

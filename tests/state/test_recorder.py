@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from datamove.core.evidence import RejectRecord, RunCommand, RunStatus
 from datamove.dialects.base import Dialect
 from datamove.errors import RuntimeFailure, UsageError
+from datamove.events import RunFinished, RunStarted
 from datamove.state.recorder import Recorder
 from datamove.state.store import StateStore
 from tests.conftest import ENGINES
@@ -135,3 +136,18 @@ def test_the_error_propagates_when_the_target_is_gone(url: str, state: StateStor
                 conn.exec_driver_sql(f"DROP DATABASE {database} WITH (FORCE)")
             raise KeyError("the block's own error")
     admin.dispose()
+
+
+def test_the_handler_hears_the_run_start_and_its_recorded_finish(make_db: Any) -> None:
+    """``--log-file``'s first and last lines: the finish says what was recorded (redacted)."""
+    dialect = Dialect.for_url(make_db("sqlite", "tgt"), role="target")
+    state, events = StateStore(dialect, "m"), []
+    with pytest.raises(RuntimeFailure):
+        with Recorder(state).run(RunCommand.run, events.append) as run:
+            run.rows = 7
+            raise RuntimeFailure("lost postgresql://app:pw-r3c0rd3r@db/x")
+    dialect.dispose()
+    assert events == [
+        RunStarted(run.id, "run"),
+        RunFinished(run.id, "run", "failed", 7, "lost postgresql://app:***@db/x"),
+    ]

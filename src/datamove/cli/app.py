@@ -16,7 +16,11 @@ from typing import Annotated, Any
 import typer
 
 from datamove.cli import render
+from datamove.cli.eventlog import JsonLinesLog
+from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
+from datamove.cutover.fence import Side
 from datamove.errors import DatamoveError
+from datamove.events import tee
 from datamove.migration import Migration
 from datamove.redact import RedactingStream, redact_text
 
@@ -34,17 +38,56 @@ _state: dict[str, bool] = {"debug": False, "quiet": False}
 
 SpecArg = Annotated[Path, typer.Argument(help="The migration spec (YAML).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+TablesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tables", help="Only these tables: names or globs like 'payment*' (repeat)."),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave out these tables: names or globs (repeat)."),
+]
+LogFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        help="Append every event of the command to this file as JSON lines (secrets redacted).",
+    ),
+]
+_display: dict[str, Any] = {"mode": ProgressMode.auto, "interval": DEFAULT_INTERVAL}
 
 
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option(
+            envvar="DATAMOVE_PROGRESS",
+            help="Progress on stderr: a live bar, plain lines for logs, or none; auto picks "
+            "the bar on a terminal and lines elsewhere.",
+        ),
+    ] = ProgressMode.auto,
+    progress_interval: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar="DATAMOVE_PROGRESS_INTERVAL",
+            help="Seconds between plain progress lines (0: one per chunk).",
+        ),
+    ] = DEFAULT_INTERVAL,
 ) -> None:
     _state["debug"], _state["quiet"] = debug, quiet
+    _display["mode"], _display["interval"] = progress, progress_interval
     if not debug:  # a pool returning a dropped connection logs a traceback: the error says it
         logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
         logging.getLogger("sqlalchemy").propagate = False
+
+
+def _run_display(quiet: bool) -> ProgressDisplay:
+    """The copy's progress display that ``--progress`` and the stream ask for."""
+    mode, interval = _display["mode"], _display["interval"]
+    return run_progress(render.err, mode, _state["quiet"] or quiet, interval)
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -75,9 +118,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
 def init(
     source: Annotated[str, typer.Option(help="Source database URL.")],
     target: Annotated[str, typer.Option(help="Target database URL.")],
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Tables in scope (repeat); default all.")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the spec here instead of stdout.")
     ] = None,
@@ -88,7 +130,7 @@ def init(
     """Scaffold a complete, commented spec from the live schemas."""
     from datamove.spec.scaffold import scaffold
 
-    text, notes = _guard(lambda: scaffold(source, target, tables or (), name))
+    text, notes = _guard(lambda: scaffold(source, target, tables or (), name, exclude or ()))
     if output:
         output.write_text(redact_text(text), encoding="utf-8")
         render.err.print(f"wrote {output}")
@@ -105,10 +147,18 @@ def plan(
     doc: Annotated[
         Path | None, typer.Option("--doc", help="Also write the mapping document (.md or .html).")
     ] = None,
+    only: Annotated[
+        render.Only | None,
+        typer.Option("--only", help="List only the findings of this severity (text output)."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the errors and the summary line.")
+    ] = False,
 ) -> None:
     """Resolve the spec against the live schemas; list columns, order, estimates and findings.
 
-    Exits 2 when any finding is an error.
+    Repeated findings are grouped; those the spec acknowledges are counted, not listed (--json
+    lists every finding, with acknowledged and reason). Exits 2 when an error is left.
     """
     migration = _guard(lambda: Migration.from_file(spec))
     result = _guard(migration.plan)
@@ -118,7 +168,7 @@ def plan(
     if as_json:
         render.emit_json(result.to_dict())
     else:
-        render.plan_text(result)
+        render.plan_text(result, only.severity if only else None, quiet)
     if result.errors:
         raise typer.Exit(2)
 
@@ -126,9 +176,8 @@ def plan(
 @app.command()
 def run(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel chunk workers.")] = 1,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Rows per chunk for newly planned tables.")
@@ -141,18 +190,21 @@ def run(
     ] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or quiet) as progress:
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, _run_display(quiet) as progress:
         result = _guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
+                exclude=tuple(exclude or ()),
                 workers=workers,
                 batch_size=batch_size,
                 max_rows_per_second=max_rows_per_second,
                 restart=tuple(restart or ()),
-                on_event=progress,
+                on_event=tee(progress, log),
             )
         )
     if as_json:
@@ -183,14 +235,14 @@ DiffOutOpt = Annotated[
 @app.command()
 def verify(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     checks: ChecksOpt = None,
     max_diff_rows: MaxDiffOpt = 1000,
     show_values: ShowValuesOpt = False,
     diff_out: DiffOutOpt = None,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Prove that the target equals the mapping of the source; exit 1 if any check fails.
 
@@ -200,8 +252,9 @@ def verify(
 
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
-        result = _guard(lambda: migration.verify(options, spinner))
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, render.Spinner("verifying", _state["quiet"] or as_json) as spinner:
+        result = _guard(lambda: migration.verify(options, tee(spinner, log), tuple(exclude or ())))
     _verify_output(result, diff_out, as_json)
 
 
@@ -252,18 +305,25 @@ def diff(
 @app.command()
 def repair(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Re-copy exactly the chunks holding rows that verify finds different, then verify again.
 
     Exits 1 if differences remain.
     """
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or as_json) as progress:
-        result = _guard(lambda: migration.repair(tables=tuple(tables or ()), on_event=progress))
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with log, _run_display(as_json) as progress:
+        result = _guard(
+            lambda: migration.repair(
+                tables=tuple(tables or ()),
+                exclude=tuple(exclude or ()),
+                on_event=tee(progress, log),
+            )
+        )
     if as_json:
         render.emit_json(result.to_dict())
     else:
@@ -295,7 +355,8 @@ def status(
     limit: Annotated[int, typer.Option(help="At most this many rejects.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per table: chunks done/total, rows, rejects, throughput and the last error."""
+    """Per table of the spec (not started ones too): chunks done/total, rows, rejects,
+    throughput and the last error."""
     result = _guard(
         lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
     )
@@ -315,13 +376,12 @@ app.add_typer(capture_app, name="capture")
 @capture_app.command("install")
 def capture_install(
     spec: SpecArg,
-    tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Only these tables (repeat).")
-    ] = None,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
 ) -> None:
     """Create the changelog table and the triggers on the source (idempotent)."""
     migration = _guard(lambda: Migration.from_file(spec))
-    done = _guard(lambda: migration.capture_install(tuple(tables or ())))
+    done = _guard(lambda: migration.capture_install(tuple(tables or ()), tuple(exclude or ())))
     render.out.print(f"capture installed on {len(done)} table(s): {', '.join(done)}")
 
 
@@ -343,6 +403,47 @@ def capture_uninstall(spec: SpecArg) -> None:
 
 
 @app.command()
+def uninstall(
+    spec: SpecArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    keep_evidence: Annotated[
+        Path | None,
+        typer.Option(help="First write the evidence (runs, chunks, checks, ...) here as JSON."),
+    ] = None,
+) -> None:
+    """Remove what datamove added to the source and the target, after showing the list.
+
+    Capture triggers and functions, the changelog, the state store (only this migration's
+    rows while another migration uses it). The migrated tables are kept. Without --yes it
+    asks; without a terminal to ask on it refuses (exit 2).
+    """
+    from datamove.errors import UsageError
+
+    def confirm(items: list[Any], others: list[str]) -> bool:
+        render.uninstall_list(items, others)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "uninstall removes the objects above and asks first, but there is no "
+                "terminal to ask on",
+                hint="run `datamove uninstall SPEC --yes` to remove them without asking",
+            )
+        return typer.confirm("remove them?", default=False)
+
+    migration = _guard(lambda: Migration.from_file(spec))
+    result = _guard(lambda: migration.uninstall(keep_evidence=keep_evidence, confirm=confirm))
+    if result.evidence:
+        render.err.print(f"wrote the evidence to {result.evidence}")
+    if not result.found:
+        render.out.print("nothing of datamove is left in the source or the target")
+    elif result.removed:
+        render.out.print(f"removed {len(result.removed)} object(s); the migrated tables are kept")
+    else:
+        render.out.print("nothing was removed")
+
+
+@app.command()
 def sync(
     spec: SpecArg,
     follow: Annotated[
@@ -358,6 +459,7 @@ def sync(
     ] = None,
     max_batch: Annotated[int, typer.Option(min=1, help="Changes per target transaction.")] = 5000,
     as_json: JsonOpt = False,
+    log_file: LogFileOpt = None,
 ) -> None:
     """Apply captured changes: re-read each changed row and upsert or delete it in the target.
 
@@ -367,8 +469,15 @@ def sync(
 
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.SyncDisplay(_state["quiet"] or as_json) as display:
-        result = _guard(lambda: migration.sync(options, on_event=display))
+    log = _guard(lambda: JsonLinesLog.open(log_file))
+    with (
+        log,
+        render.SyncDisplay(
+            _state["quiet"] or as_json or _display["mode"] is ProgressMode.none,
+            _display["interval"],
+        ) as display,
+    ):
+        result = _guard(lambda: migration.sync(options, on_event=tee(display, log)))
     if as_json:
         render.emit_json(result.to_dict())
     else:
@@ -397,6 +506,65 @@ def demo(
     from datamove.demo.shop import run_demo
 
     _guard(lambda: run_demo(directory, quiet=_state["quiet"]))
+
+
+fence_app = typer.Typer(
+    help="The cutover's write fence: triggers that refuse writes to the tables in scope.",
+    no_args_is_help=True,
+)
+app.add_typer(fence_app, name="fence")
+SideOpt = Annotated[
+    Side, typer.Option("--side", help="The database whose writes are refused (or let through).")
+]
+
+
+@fence_app.command("on")
+def fence_on(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refuse INSERT, UPDATE and DELETE on every table in scope, with a clear error.
+
+    One transaction on PostgreSQL and SQLite; table by table on MySQL/MariaDB. Idempotent;
+    a stopped run is finished by running it again.
+    """
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_on(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
+
+
+@fence_app.command("off")
+def fence_off(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lift the fence: writes go through again.
+
+    From the tables chosen, or (none chosen) from every fenced table of that database.
+    """
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_off(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
+
+
+@fence_app.command("status")
+def fence_status(
+    spec: SpecArg,
+    side: SideOpt = Side.source,
+    tables: TablesOpt = None,
+    exclude: ExcludeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per table in scope: whether the fence is on, and its recorded step."""
+    scope = tuple(tables or ()), tuple(exclude or ())
+    result = _guard(lambda: Migration.from_file(spec).fence_status(side, *scope))
+    render.emit_json(result.to_dict()) if as_json else render.fence_text(result)
 
 
 def main() -> None:

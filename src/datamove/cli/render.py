@@ -3,106 +3,52 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-import threading
 import time
+from enum import StrEnum
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from datamove.copy import RunResult
 from datamove.core.evidence import RunStatus
-from datamove.events import (
-    ChunkCommitted,
-    ChunkRetried,
-    Event,
-    Message,
-    SyncProgress,
-    TableFinished,
-    TableStarted,
-)
+from datamove.events import Event, Message, SyncProgress
 from datamove.migration import Status
 from datamove.plan import Plan, Severity
+from datamove.plan.findings import group
 from datamove.state.records import StepRecord
 from datamove.verify.result import value_text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+PIPE_WIDTH = 1000
+"""Columns a table may take when the output is not a terminal: wide enough that no cell is
+cut (``last_upda…``); a table is only as wide as its cells, so short ones stay short."""
+
+
+class WideWhenPiped(Console):
+    """A console as wide as the terminal, or ``PIPE_WIDTH`` in a pipe or a file (Rich would
+    fall back to 80 columns and cut cells); ``COLUMNS`` still wins when set."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
+            return ConsoleDimensions(PIPE_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = WideWhenPiped(highlight=False, soft_wrap=True)
+err = WideWhenPiped(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-class RunProgress:
-    """One bar per table (chunks, rows/s, ETA) on stderr; thread-safe event sink."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TextColumn("{task.fields[rows]:>10,} rows"),
-            TextColumn("{task.fields[rate]:>9,.0f} rows/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=quiet or not err.is_terminal,
-        )
-        self.tasks: dict[str, TaskID] = {}
-        self.lock = threading.Lock()
-        self.started: dict[str, float] = {}
-        self.rows: dict[str, int] = {}
-
-    def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            self._handle(event)
-
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, TableStarted):
-            self.rows[event.table] = 0
-            self.started[event.table] = time.monotonic()
-            self.tasks[event.table] = self.progress.add_task(
-                event.table, total=event.chunks_total, completed=event.chunks_done, rows=0, rate=0.0
-            )
-        elif isinstance(event, ChunkCommitted):
-            self.rows[event.table] += event.rows
-            elapsed = time.monotonic() - self.started[event.table]  # wall time: all workers
-            rate = self.rows[event.table] / elapsed if elapsed > 0 else 0.0
-            self.progress.update(
-                self.tasks[event.table], advance=1, rows=self.rows[event.table], rate=rate
-            )
-        elif isinstance(event, ChunkRetried):
-            if self.enabled:
-                self.progress.console.print(
-                    f"[yellow]retry {event.attempt}[/] {event.error} "
-                    f"(waiting {event.wait_seconds:.1f}s)"
-                )
-        elif isinstance(event, TableFinished):
-            pass
-        elif isinstance(event, Message) and self.enabled:
-            style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
-            self.progress.console.print(f"[{style}]{event.text}[/]")
 
 
 def run_summary(result: RunResult) -> None:
@@ -150,6 +96,18 @@ def run_json(result: RunResult) -> dict[str, Any]:
 _COLORS = {Severity.error: "red", Severity.warning: "yellow", Severity.note: "cyan"}
 
 
+class Only(StrEnum):
+    """``plan --only``: the findings of one severity."""
+
+    errors = "errors"
+    warnings = "warnings"
+    notes = "notes"
+
+    @property
+    def severity(self) -> Severity:
+        return Severity(self.value[:-1])
+
+
 def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     """A table's schema steps in words, grouped by when they run (``plan``)."""
     validated = "validated by `datamove sync` once caught up" if online else "then validated"
@@ -165,7 +123,40 @@ def schema_objects(t: Any, online: bool) -> list[tuple[str, list[str]]]:
     return [(when, objects) for when, objects in groups if objects]
 
 
-def plan_text(plan: Plan) -> None:
+def plan_text(plan: Plan, only: Severity | None = None, quiet: bool = False) -> None:
+    """The plan for a reader; ``only``: just the findings of that severity; ``quiet``: the
+    errors and the summary line, nothing else."""
+    if not quiet:
+        _plan_tables(plan)
+    shown = [f for f in plan.findings if not f.acknowledged]
+    if quiet or only is not None:
+        shown = [f for f in shown if f.severity is (Severity.error if quiet else only)]
+    if shown:
+        out.print("\n[bold]findings[/]")
+    for g in group(shown):
+        color = _COLORS[g.severity]
+        if len(g.findings) == 1:
+            f = g.findings[0]
+            where = f"{escape(f.spec_path)}: "
+        else:
+            where = f"{len(g.findings)}× "
+        out.print(
+            f"  [{color}]{g.severity.value:7}[/] {where}{escape(g.message)} {escape(f'[{g.code}]')}"
+        )
+        if len(g.findings) > 1:
+            out.print(f"           at {escape(', '.join(g.places))}")
+    counts = {
+        s: sum(1 for f in plan.findings if f.severity is s and not f.acknowledged) for s in Severity
+    }
+    acknowledged = sum(1 for f in plan.findings if f.acknowledged)
+    out.print(
+        f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
+        f"{counts[Severity.note]} note(s)"
+        + (f"; {acknowledged} acknowledged" if acknowledged else "")
+    )
+
+
+def _plan_tables(plan: Plan) -> None:
     out.print(f"[bold]{plan.name}[/]: {plan.source_url} → {plan.target_url}")
     out.print(f"order: {' → '.join(plan.order) or '(nothing)'}")
     for name in plan.order:
@@ -195,18 +186,6 @@ def plan_text(plan: Plan) -> None:
         out.print(grid)
         for when, objects in schema_objects(t, plan.online):
             out.print(f"  {when}: {escape('; '.join(objects))}")
-    if plan.findings:
-        out.print("\n[bold]findings[/]")
-        for f in plan.findings:
-            out.print(
-                f"  [{_COLORS[f.severity]}]{f.severity.value:7}[/] "
-                f"{escape(f.spec_path)}: {escape(f.message)}"
-            )
-    counts = {s: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
-    out.print(
-        f"\n{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
-        f"{counts[Severity.note]} note(s)"
-    )
 
 
 def steps_text(steps: list[StepRecord]) -> None:
@@ -223,9 +202,8 @@ def steps_text(steps: list[StepRecord]) -> None:
 
 def status_text(status: Status) -> None:
     out.print(f"[bold]{status.name}[/] on {status.target}")
-    if not status.tables:
+    if status.last_run is None:
         out.print("nothing has run yet")
-        return
     table = Table()
     for name in ("table", "chunks", "rows", "rejects", "rows/s", "schema steps", "second pass"):
         table.add_column(name, justify="left" if name == "table" else "right")
@@ -233,7 +211,7 @@ def status_text(status: Status) -> None:
         rate = f"{t.rows_per_second:,.0f}" if t.rows_per_second else "-"
         table.add_row(
             t.table,
-            f"{t.chunks_done}/{t.chunks_total}",
+            f"{t.chunks_done}/{t.chunks_total}" if t.chunks_total else t.state,
             f"{t.rows:,}",
             str(t.rejects),
             rate,
@@ -329,39 +307,70 @@ def verify_text(result: Any, command: str = "verify") -> None:
     out.print(f"{len(result.checks)} checks in {result.seconds:.1f}s; {verdict}")
 
 
+_SHOWN_REASONS = 5
+
+
 def repair_text(result: Any) -> None:
-    """What was found, which chunks were copied again, and the verification afterwards."""
+    """What was found, which chunks were copied again (key range and why), and the
+    verification afterwards."""
     found = [d for d in result.before.diffs if d.differences]
     if not found:
         out.print("nothing to repair: every table matches")
     for diff in found:
-        chunks = result.reopened.get(diff.table, [])
+        chunks = [c for c in result.chunks if c.table == diff.table]
         out.print(
-            f"{diff.table}: {diff.differences} difference(s) → re-copied {len(chunks)} "
-            f"chunk(s) ({', '.join(map(str, chunks))})"
+            f"{escape(diff.table)}: {diff.differences} difference(s) found by the checksum → "
+            f"re-copied {len(chunks)} chunk(s)"
         )
+        for c in chunks:
+            shown = "; ".join(c.reasons[:_SHOWN_REASONS])
+            more = len(c.reasons) - _SHOWN_REASONS
+            out.print(
+                f"  chunk {c.chunk_no}, keys {escape(c.range_text)}: {escape(shown)}"
+                + (f"; and {more} more" if more > 0 else "")
+            )
     verify_text(result.after)
 
 
 class SyncDisplay(Spinner):
-    """A live line on stderr: pending changes, lag and apply rate; warnings as they come."""
+    """A live line on stderr: pending changes, lag and apply rate; warnings as they come.
+    Not on a terminal, the same line is printed every ``interval`` seconds (for CI logs)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, interval: float) -> None:
         super().__init__("sync: starting", quiet)
         self.quiet = quiet
+        self.interval = interval
+        self.last_line: float | None = None
 
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if isinstance(event, SyncProgress) and self.status is not None:
-            self.status.update(
+        if isinstance(event, SyncProgress):
+            line = (
                 f"sync: {event.pending:,} pending, lag {event.lag_seconds:.1f}s, "
                 f"{event.applied_total:,} applied ({event.rate:,.0f}/s), "
                 f"checkpoint {event.applied_seq}"
             )
+            if self.status is not None:
+                self.status.update(line)
+            elif self.last_line is None or time.monotonic() - self.last_line >= self.interval:
+                self.last_line = time.monotonic()
+                err.print(line)
         elif isinstance(event, Message):
             style = "yellow" if event.level == "warning" else "dim"
             err.print(f"[{style}]{event.text}[/]")
+
+
+def uninstall_list(items: list[Any], others: list[str]) -> None:
+    """What ``uninstall`` would remove (``sync.uninstall.Installed``), one per line."""
+    out.print(f"datamove added {len(items)} object(s):")
+    for item in items:
+        out.print(f"  {item.describe()}")
+    if others:
+        out.print(
+            f"the state store also holds migration(s) {', '.join(others)}: their rows and the "
+            "state tables stay"
+        )
 
 
 def capture_text(status: Any) -> None:
@@ -379,3 +388,18 @@ def capture_text(status: Any) -> None:
         f"{status.pending:,} change(s) pending, oldest {status.lag_seconds:.1f}s; "
         f"last applied sequence {status.applied_seq}"
     )
+
+
+def fence_text(status: Any) -> None:
+    """A side's write fence per table, and fenced tables besides those asked about."""
+    table = Table(title=f"write fence on the {status.side.value}", title_justify="left")
+    for name in ("table", "fenced", "triggers", "step"):
+        table.add_column(name)
+    for t in status.tables:
+        fenced = "yes" if t.on else ("[yellow]partly[/]" if t.present else "no")
+        table.add_row(escape(t.table), fenced, f"{t.present}/{t.total}", t.step or "-")
+    out.print(table)
+    word = "on" if status.on else ("off" if status.off else "[yellow]partly on[/]")
+    out.print(f"the fence is {word} for the {len(status.tables)} table(s) in scope")
+    if status.others:
+        out.print(f"also fenced in that database: {', '.join(status.others)}")

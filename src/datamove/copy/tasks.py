@@ -25,6 +25,7 @@ from datamove.errors import MappingChanged, TransientError
 from datamove.events import ChunkRetried, EventHandler, ignore
 from datamove.plan.compiled import CompiledPlan
 from datamove.plan.resolve import resolve_plan
+from datamove.plan.scope import scoped
 from datamove.spec.models import MigrationSpec
 from datamove.state.store import ChunkState, StateStore
 
@@ -75,7 +76,7 @@ class WorkerContext:
         under)."""
         source = Dialect.for_url(spec.source, role="source")
         target = Dialect.for_url(spec.target, role="target")
-        plan = resolve_plan(spec, source, target, data_lints=False)
+        plan = resolve_plan(scoped(spec, source), source, target, data_lints=False)
         state = StateStore(target, spec.name)
         return cls(CompiledPlan(plan, source, target), state, run_id, Throttle(None))
 

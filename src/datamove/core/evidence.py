@@ -72,6 +72,10 @@ class StepKind(StrEnum):
     """Check a foreign key against every row (after ``sync`` catches up, when capture is on)."""
     sequence = "sequence"
     """Set a column's generator (identity, sequence, auto-increment) past the copied values."""
+    fence = "fence"
+    """The cutover's write fence on the table, on the side the step names (``source`` or
+    ``target``): ``done`` while it is on, ``lifted`` once removed, ``pending`` while ``fence
+    on``/``off`` is under way or was stopped (its ``when`` says which). Not a schema step."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class RunCommand(StrEnum):
     """Re-copy the chunks verification found different."""
     capture = "capture"
     """Install or remove change capture on the source."""
+    fence = "fence"
+    """Put on or lift the write fence of one side (``cutover.fence``)."""
 
 
 class RunStatus(StrEnum):

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from datamove.demo.commands import command
 from datamove.migration import Migration
 from datamove.verify.result import value_text
 from datamove.verify.runner import VerifyOptions, VerifyResult
@@ -79,8 +80,8 @@ def findings(result: VerifyResult) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def prove(migration: Migration, target: Path, out: Console, spec: str) -> Proof:
-    """Steps 6–8 of the demo (``spec`` is the spec path as the user would type it)."""
+def prove(migration: Migration, target: Path, out: Console, spec: Path) -> Proof:
+    """Steps 6–8 of the demo (``spec``: the spec, named in the commands it prints)."""
     proof = Proof()
     result = migration.verify()
     proof.verified_before = result.ok
@@ -115,5 +116,6 @@ def prove(migration: Migration, target: Path, out: Console, spec: str) -> Proof:
         f"\n[bold]9. repair[/]  re-copied exactly the damaged chunks ({chunks}); "
         f"verify again: {state}"
     )
-    out.print(f"   [dim]the same by hand: datamove verify {spec}; datamove repair {spec}[/]")
+    by_hand = f"{command('verify', spec)}; {command('repair', spec)}"
+    out.print(f"   [dim]the same by hand: {escape(by_hand)}[/]")
     return proof

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import shlex
 import sqlite3
 import unicodedata
 from contextlib import closing
@@ -23,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from datamove.demo.commands import command
 from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
 from datamove.events import Event, Message, TableFinished
@@ -157,7 +157,7 @@ tables:
         from: created
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
       is_vip: {{from: vip_flag, default: 0}}            # NULL meant 'never set'
-    drop: [fax]
+    drop: {{fax: nobody has sent a fax since 2015}}
 
   orders:
     columns:
@@ -171,7 +171,7 @@ tables:
         transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
       total: {{transform: [{{round: {{places: 2, mode: half_even}}}}]}}   # float money to cents
       note: {{}}
-    drop: [printed]
+    drop: {{printed: a flag of the retired print queue}}
 
   order_items:
     columns:
@@ -189,7 +189,7 @@ tables:
       amount: {{cast: "decimal(12,2)"}}   # strict: a float that is not a whole cent is rejected
       method: {{default: unknown}}
       paid_at: {{cast: timestamp}}
-    drop: [cc_last4]
+    drop: {{cc_last4: card digits are not kept in the new platform}}
 """
 
 
@@ -204,6 +204,8 @@ class DemoResult:
     proof: Proof | None = None
     live_writes: int = 0
     synced: SyncResult | None = None
+    next_commands: list[str] = field(default_factory=list)
+    """The commands printed under "next", as printed (they run from the working directory)."""
 
     @property
     def source_path(self) -> Path:
@@ -402,9 +404,8 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
             f"{escape(r.reason)}  [dim](value {escape(r.value or 'NULL')})[/]"
         )
 
-    spec_arg = shlex.quote(str(spec_path))
     synced = catch_up(migration, writer, out)
-    proof = prove(migration, platform, out, spec_arg)
+    proof = prove(migration, platform, out, spec_path)
 
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
@@ -412,13 +413,14 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         f"\n   mapping {escape(str(base / 'mapping.md'))}"
     )
     out.print("\n[bold]next[/]")
-    for command in (
-        f"datamove plan {spec_arg}",
-        f"datamove status {spec_arg} --rejects",
-        f"datamove verify {spec_arg}",
-        f"datamove run {spec_arg}",
-    ):
-        out.print(f"   {escape(command)}")
+    next_commands = [
+        command("plan", spec_path),
+        command("status", spec_path, "--rejects"),
+        command("verify", spec_path),
+        command("run", spec_path),
+    ]
+    for line in next_commands:
+        out.print(f"   {escape(line)}")
     out.print("   [dim](a second run skips every committed chunk)[/]")
 
     return DemoResult(
@@ -429,4 +431,5 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         proof=proof,
         live_writes=writer.writes,
         synced=synced,
+        next_commands=next_commands,
     )

@@ -5,10 +5,11 @@ A dialect is the bound database: its SQLAlchemy engine, sessions, streaming read
 bulk writes, driver-error translation, and the type mapping. SQL that needs no connection is
 in stateless helpers it owns, one per concern: ``schema`` (``SchemaSQL``: indexes, defaults,
 identities, foreign keys), ``canonical`` (``CanonicalSQL``: verification's canonical form and
-digests), ``capture`` (``CaptureSQL``: change-capture triggers), ``pushdown`` (``PushdownSQL``:
-transforms computed in SQL). Subclasses register by SQLAlchemy dialect name; nothing outside
-``datamove.dialects`` branches on an engine's name (``same_engine`` answers whether two
-databases are of one engine). Capability flags are UPPER_SNAKE class attributes.
+digests), ``capture`` (``CaptureSQL``: change-capture triggers), ``fence`` (``FenceSQL``: the
+cutover's write fence), ``pushdown`` (``PushdownSQL``: transforms computed in SQL).
+Subclasses register by SQLAlchemy dialect name; nothing outside ``datamove.dialects``
+branches on an engine's name (``same_engine`` answers whether two databases are of one
+engine). Capability flags are UPPER_SNAKE class attributes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from datamove.dialects.batchwriter import BatchWriter
 from datamove.dialects.canonsql import CanonicalSQL
 from datamove.dialects.capturesql import CaptureSQL
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.fencesql import FenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import quoted_name
 from datamove.dialects.schemasql import SchemaSQL
@@ -92,6 +94,8 @@ class Dialect:
     """Verification's canonical form, row digests and sums on this engine."""
     CAPTURE: ClassVar[type[CaptureSQL]] = CaptureSQL
     """Change-capture triggers and the changelog's types on this engine."""
+    FENCE: ClassVar[type[FenceSQL]] = FenceSQL
+    """The cutover's write fence (triggers refusing writes) on this engine."""
     PUSHDOWN: ClassVar[type[PushdownSQL]] = PushdownSQL
     """Transforms computed in this engine's SQL."""
     INSTALL_HINT: ClassVar[str] = ""
@@ -111,6 +115,7 @@ class Dialect:
         self.schema = self.SCHEMA(self)
         self.canonical = self.CANONICAL(self)
         self.capture = self.CAPTURE(self)
+        self.fence = self.FENCE(self)
         self.pushdown = self.PUSHDOWN(self)
         try:
             self.engine: Engine = sa.create_engine(

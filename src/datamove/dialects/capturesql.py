@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 CAPTURE_PREFIX = "dm_capture_"
 """Every capture trigger's (and trigger function's) name starts with it."""
+FENCE_PREFIX = "dm_fence_"
+"""Every write-fence trigger's (and trigger function's) name starts with it (``fencesql``)."""
+OWNED_PREFIXES = (CAPTURE_PREFIX, FENCE_PREFIX)
+"""The name prefixes of every trigger and trigger function datamove creates, on either side:
+``uninstall`` finds them in the catalog by these. A new kind (a write fence, reverse capture)
+adds its prefix here, so an uninstall by an older plan still removes it."""
 
 
 class CaptureSQL:
@@ -37,9 +43,27 @@ class CaptureSQL:
         """Statements removing ``create_ddl``'s triggers (and functions), if present."""
         raise NotImplementedError(f"change capture is not implemented for {self.dialect.NAME}")
 
+    def triggers(self, conn: Connection) -> dict[str, str]:
+        """datamove's triggers in this database, name → table: those whose name starts with
+        one of ``OWNED_PREFIXES``."""
+        return {}
+
+    def functions(self, conn: Connection) -> list[str]:
+        """datamove's trigger functions in this database (by ``OWNED_PREFIXES``); engines
+        whose triggers have no functions: none."""
+        return []
+
+    def drop_trigger_ddl(self, name: str, table: str) -> str:
+        """The statement dropping trigger ``name`` of ``table``, if present."""
+        return f"DROP TRIGGER IF EXISTS {self.dialect.quote(name)}"
+
+    def drop_function_ddl(self, name: str) -> str:
+        """The statement dropping trigger function ``name`` (engines listing ``functions``)."""
+        raise NotImplementedError(f"{self.dialect.NAME} has no trigger functions")
+
     def trigger_names(self, conn: Connection) -> set[str]:
         """Names of the datamove capture triggers present in this database."""
-        return set()
+        return {n for n in self.triggers(conn) if n.startswith(CAPTURE_PREFIX)}
 
     def captured(self, conn: Connection, tables: Sequence[str]) -> set[str]:
         """Those of ``tables`` whose capture triggers are present in this database."""

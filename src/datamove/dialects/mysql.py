@@ -23,8 +23,9 @@ from datamove.dialects import (
 )
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row
-from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
+from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.fencesql import MySQLFenceSQL
 from datamove.dialects.mysqlcanonical import MySQLCanonicalSQL
 from datamove.dialects.mysqlschema import MySQLSchemaSQL
 from datamove.dialects.mysqltext import ConvertUsing, first_unconvertible
@@ -130,14 +131,14 @@ class MySQLCaptureSQL(TriggerPerOperation):
             f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D')",
         ]
 
-    def trigger_names(self, conn: Connection) -> set[str]:
+    def triggers(self, conn: Connection) -> dict[str, str]:
         rows = conn.execute(
             sa.text(
-                "SELECT trigger_name FROM information_schema.triggers "
+                "SELECT trigger_name, event_object_table FROM information_schema.triggers "
                 "WHERE trigger_schema = DATABASE()"
             )
         )
-        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+        return {r[0]: r[1] for r in rows if r[0].startswith(OWNED_PREFIXES)}
 
     def change_time_type(self) -> sa.types.TypeEngine[Any]:
         return mysql.TIMESTAMP()  # stored in UTC (DATETIME would keep the writer's wall clock)
@@ -151,6 +152,7 @@ class MySQL(Dialect):
     SCHEMA = MySQLSchemaSQL
     CANONICAL = MySQLCanonicalSQL
     CAPTURE = MySQLCaptureSQL
+    FENCE = MySQLFenceSQL
     PUSHDOWN = MySQLPushdownSQL
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 

@@ -21,8 +21,9 @@ from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import Adapter, returns_unchanged
 from datamove.dialects.base import Dialect, Row
 from datamove.dialects.batchwriter import BatchWriter
-from datamove.dialects.capturesql import CAPTURE_PREFIX, CaptureSQL, capture_name
+from datamove.dialects.capturesql import OWNED_PREFIXES, CaptureSQL, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
+from datamove.dialects.fencesql import PgFenceSQL
 from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.pushdownsql import PushdownSQL
@@ -134,9 +135,26 @@ class PgCaptureSQL(CaptureSQL):
             f"DROP FUNCTION IF EXISTS {q(name)}()",
         ]
 
-    def trigger_names(self, conn: Connection) -> set[str]:
-        rows = conn.execute(sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
-        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+    def triggers(self, conn: Connection) -> dict[str, str]:
+        rows = conn.execute(
+            sa.text(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND pg_table_is_visible(c.oid)"
+            )
+        )
+        return {r[0]: r[1] for r in rows if r[0].startswith(OWNED_PREFIXES)}
+
+    def functions(self, conn: Connection) -> list[str]:
+        rows = conn.execute(
+            sa.text("SELECT proname FROM pg_proc p WHERE pg_function_is_visible(p.oid)")
+        )
+        return sorted(r[0] for r in rows if r[0].startswith(OWNED_PREFIXES))
+
+    def drop_trigger_ddl(self, name: str, table: str) -> str:
+        return f"DROP TRIGGER IF EXISTS {self.dialect.quote(name)} ON {self.dialect.quote(table)}"
+
+    def drop_function_ddl(self, name: str) -> str:
+        return f"DROP FUNCTION IF EXISTS {self.dialect.quote(name)}()"
 
 
 class PostgreSQL(Dialect):
@@ -148,6 +166,7 @@ class PostgreSQL(Dialect):
     SCHEMA = PgSchemaSQL
     CANONICAL = PgCanonicalSQL
     CAPTURE = PgCaptureSQL
+    FENCE = PgFenceSQL
     PUSHDOWN = PgPushdownSQL
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 

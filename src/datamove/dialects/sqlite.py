@@ -21,7 +21,8 @@ from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter, text_value
 from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import CanonicalSQL
-from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
+from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
+from datamove.dialects.fencesql import SQLiteFenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
 from datamove.dialects.schemasql import SchemaSQL
@@ -105,9 +106,11 @@ class SQLiteCaptureSQL(TriggerPerOperation):
             f"{log} VALUES ({literal}, {old}, 'D'); END",
         ]
 
-    def trigger_names(self, conn: Connection) -> set[str]:
-        rows = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-        return {r[0] for r in rows if r[0].startswith(CAPTURE_PREFIX)}
+    def triggers(self, conn: Connection) -> dict[str, str]:
+        rows = conn.execute(
+            sa.text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+        )
+        return {r[0]: r[1] for r in rows if r[0].startswith(OWNED_PREFIXES)}
 
     def changelog_sequence(self) -> tuple[sa.types.TypeEngine[Any], dict[str, Any]]:
         # Only INTEGER PRIMARY KEY is generated (the rowid); AUTOINCREMENT keeps a purge from
@@ -122,6 +125,7 @@ class SQLite(Dialect):
     SCHEMA = SQLiteSchemaSQL
     CANONICAL = SQLiteCanonicalSQL
     CAPTURE = SQLiteCaptureSQL
+    FENCE = SQLiteFenceSQL
     PUSHDOWN = SQLitePushdownSQL
     WRITE_BATCH_ROWS = 10_000
 

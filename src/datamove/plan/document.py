@@ -1,8 +1,10 @@
 """The mapping document: the plan written for a reviewer who has never seen the YAML.
 
-``datamove plan SPEC --doc mapping.md`` (or ``.html``) renders, per table, every target column
-with its source, types and transforms in plain words, the key, the filter, the load order and
-every finding. It is the stage-2 deliverable a reviewer reads and signs.
+``datamove plan SPEC --doc mapping.md`` (or ``.html``) renders a summary table and contents at
+the top, then per table every target column with its source, types and transforms in plain
+words, the key, the filter and every dropped column with its reason; then the invariants with
+their tolerances and the findings, grouped (folded in HTML) with the acknowledged ones and
+their reasons. It is the stage-2 deliverable a reviewer reads and signs.
 """
 
 from __future__ import annotations
@@ -13,17 +15,29 @@ from typing import Any
 import jinja2
 
 from datamove.errors import UsageError
+from datamove.plan.findings import group
 from datamove.plan.keys import second_pass_words
-from datamove.plan.model import ColumnPlan, Finding, Plan, Severity
+from datamove.plan.model import ColumnPlan, Plan, Severity
 from datamove.redact import redact_text
-from datamove.spec.models import Invariant
+from datamove.spec.models import Invariant, Tolerance
 
 FORMATS = {".md": "mapping.md.j2", ".markdown": "mapping.md.j2", ".html": "mapping.html.j2"}
 
 
-def describe_column(column: ColumnPlan) -> str:
-    """What happens to a column's value, in plain words."""
+ZONES = {
+    "naive-to-zoned": "read as UTC: a time without a zone becomes that instant in UTC (no zone "
+    "is declared; declare one if the source holds local time)",
+    "zoned-to-naive": "converted to UTC and stored without a time zone",
+}
+"""How a column copied without a transform changes a time's zone, by its finding's code."""
+
+
+def describe_column(column: ColumnPlan, codes: frozenset[str] = frozenset()) -> str:
+    """What happens to a column's value, in plain words (``codes``: those of its findings,
+    which say when an untransformed value is converted, e.g. its time zone)."""
     steps = [t.describe() for t in column.transforms]
+    if not column.transforms:
+        steps += [ZONES[code] for code in sorted(codes & ZONES.keys())]
     if column.lookup is not None:
         orphan = {"reject": "rejected", "null": "set to NULL", "keep": "kept as they are"}
         if column.second_pass:  # the row is already written: a rejected value leaves NULL
@@ -65,26 +79,40 @@ def render(plan: Plan, fmt: str, invariants: list[Invariant], max_rejects: int) 
         keep_trailing_newline=True,
     )
     env.filters["code"] = lambda value: f"`{value}`"
-    by_table: dict[str, list[Finding]] = {}
-    general: list[Finding] = []
+    open_findings = [f for f in plan.findings if not f.acknowledged]
+    codes: dict[tuple[str | None, str | None], set[str]] = {}
     for finding in plan.findings:
-        if finding.table in plan.tables:
-            by_table.setdefault(finding.table, []).append(finding)
-        else:
-            general.append(finding)
-    counts = {s.value: sum(1 for f in plan.findings if f.severity is s) for s in Severity}
+        codes.setdefault((finding.table, finding.column), set()).add(finding.code)
+    tables = [plan.tables[name] for name in plan.order]
     context: dict[str, Any] = {
         "plan": plan,
-        "tables": [plan.tables[name] for name in plan.order],
-        "findings_by_table": by_table,
-        "general": general,
-        "counts": counts,
+        "tables": tables,
+        "groups": group(open_findings),
+        "acknowledged": [f for f in plan.findings if f.acknowledged],
+        "per_table": {t.name: [f for f in open_findings if f.table == t.name] for t in tables},
+        "counts": {s.value: sum(1 for f in open_findings if f.severity is s) for s in Severity},
+        "dropped": [(t.name, c, why) for t in tables for c, why in t.dropped.items()],
+        "columns": sum(len(t.columns) for t in tables),
+        "rows": sum(t.rows_estimate or 0 for t in tables),
         "invariants": invariants,
         "max_rejects": max_rejects,
-        "how": describe_column,
+        "how": lambda c, t: describe_column(c, frozenset(codes.get((t, c.target), ()))),
+        "tolerance": tolerance_words,
         "second_pass": second_pass_words,
     }
     return env.get_template(template_name).render(**context)
+
+
+def tolerance_words(tolerance: Tolerance) -> str:
+    """How far an invariant's numbers may differ, in plain words."""
+    bounds = []
+    if tolerance.abs is not None:
+        bounds.append(f"by at most {tolerance.abs}")
+    if tolerance.pct is not None:
+        bounds.append(f"by at most {tolerance.pct} %")
+    if not bounds:
+        return "exactly"
+    return "numbers may differ " + " or ".join(bounds)
 
 
 def write(plan: Plan, path: Path, invariants: list[Invariant], max_rejects: int) -> None:

@@ -41,6 +41,11 @@ class Finding:
     spec_path: str
     table: str | None = None
     column: str | None = None
+    acknowledged: bool = False
+    """The spec's ``acknowledge:`` covers it: counted, not repeated; an acknowledged error
+    no longer stops ``run`` (only the codes in ``spec.codes.ACKNOWLEDGEABLE_ERRORS`` can be)."""
+    reason: str | None = None
+    """The acknowledgement's reason."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +55,8 @@ class Finding:
             "spec_path": self.spec_path,
             "table": self.table,
             "column": self.column,
+            "acknowledged": self.acknowledged,
+            "reason": self.reason,
         }
 
 
@@ -230,6 +237,8 @@ class TablePlan:
     """The source's partitioning, which the created target table gets (None: a plain table,
     whether or not the source is partitioned)."""
     nullable_key: list[str] = field(default_factory=list)
+    dropped: dict[str, str | None] = field(default_factory=dict)
+    """Source columns the spec drops (``drop:``), each with its reason (None: none given)."""
     """Source key columns that can hold NULL (declared ``not_null``): rows with NULL in one
     are in no key range; the first chunk rejects them and verification leaves them out."""
 
@@ -295,6 +304,7 @@ class TablePlan:
             "checks": [c.name for c in self.checks],
             "sequences_after_load": self.sequences,
             "second_pass": [c.target for c in self.second_pass],
+            "dropped": self.dropped,
             "partitioned_by": self.partitioning.key if self.partitioning else None,
             "partitions": [p.name for p in self.partitioning.partitions]
             if self.partitioning
@@ -318,7 +328,8 @@ class Plan:
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity is Severity.error]
+        """The errors that stop ``run`` (not those the spec acknowledges)."""
+        return [f for f in self.findings if f.severity is Severity.error and not f.acknowledged]
 
     def dependents(self, names: Iterable[str]) -> list[str]:
         """``names`` and every table that references them, transitively, in plan order."""

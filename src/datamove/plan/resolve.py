@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import warnings
 from typing import Any
 
@@ -17,6 +16,7 @@ from datamove.dialects.types import describe
 from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
+from datamove.plan.findings import acknowledge
 from datamove.plan.keys import KeyRules, describe_deletes
 from datamove.plan.lint import (
     lossy_findings,
@@ -30,6 +30,7 @@ from datamove.plan.model import (
 )
 from datamove.plan.order import table_order
 from datamove.plan.partitions import PartitionRules
+from datamove.plan.pii import looks_personal
 from datamove.plan.sqlcheck import SqlChecks
 from datamove.plan.target import TargetSchema
 from datamove.plan.values import mapped
@@ -44,12 +45,6 @@ from datamove.state.store import StateStore
 from datamove.transforms import Transform, build
 from datamove.transforms.builtin import Cast
 from datamove.transforms.values import Map, text_form
-
-_PERSONAL = re.compile(r"e_?mail|phone|mobile|ssn|social_sec|iban|card|birth|address|name", re.I)
-
-
-def _looks_personal(*names: str | None) -> bool:
-    return any(n is not None and _PERSONAL.search(n) for n in names)
 
 
 def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
@@ -118,7 +113,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
             target_url=self.target.safe_url,
             tables=tables,
             order=order,
-            findings=self.findings,
+            findings=acknowledge(self.findings, self.spec.acknowledge, report_unused=data_lints),
             online=self.spec.sync.mode is not SyncMode.none,
         )
 
@@ -240,6 +235,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
             rows_estimate=rows,
             bytes_estimate=size,
             nullable_key=nullable_key,
+            dropped={c: why for c, why in tspec.drop.items() if c in src_cols},
         )
 
     def _key(self, name: str, tspec: TableSpec, table: sa.Table, path: str) -> list[str] | None:
@@ -428,7 +424,10 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
             on_orphan=cspec.on_orphan.value,
         )
         self._lint_column(table, column, cpath)
-        if cspec.pii is None and _looks_personal(target, source):
+        reference = source in key or bool(src_col is not None and src_col.foreign_keys)
+        kind = info.kind if info is not None else None
+        names = (table, src_table.name)
+        if cspec.pii is None and looks_personal(names, (target, source), kind, reference):
             self.add(
                 W,
                 "pii-undeclared",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from datamove.errors import SpecError
 from datamove.redact import remember_secrets_in, remember_url
 from datamove.spec.models import MigrationSpec
+from datamove.spec.selection import matches
 
 _VAR = re.compile(
     r"(?P<escaped>\$\$\{)|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"
@@ -131,7 +132,27 @@ def parse_spec(
             first.message += f"\n  and {len(errors) - 1} more:\n{more}"
         raise first from None
     _check_transforms(spec)
+    _check_scope(spec)
     return spec
+
+
+def _check_scope(spec: MigrationSpec) -> None:
+    """Something is in scope, and no ``exclude`` pattern takes out a table ``tables:`` maps."""
+    if not spec.tables and not spec.include:
+        raise SpecError(
+            "no table is in scope",
+            spec_path="tables",
+            hint="map tables under tables:, or list source table patterns under include: "
+            "(e.g. include: ['*'])",
+        )
+    for name, tspec in spec.tables.items():
+        for i, pattern in enumerate(spec.exclude):
+            if matches(pattern, tspec.source or name):
+                raise SpecError(
+                    f"'{pattern}' excludes table '{name}', which tables: maps",
+                    spec_path=f"exclude[{i}]",
+                    hint=f"remove the pattern, or tables.{name}",
+                )
 
 
 def _check_transforms(spec: MigrationSpec) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datamove.dialects.base import url_problem
+from datamove.spec.codes import ACKNOWLEDGEABLE_ERRORS, ERROR_CODES, FINDING_CODES
 
 
 class CutoverMode(StrEnum):
@@ -144,7 +145,11 @@ class ColumnSpec(_Model):
 class KeySpec(_Model):
     """The key that chunks a table: its primary key or a declared unique key."""
 
-    columns: list[str] = Field(min_length=1)
+    columns: list[str] = Field(
+        min_length=1,
+        description="The key's SOURCE column names (as the source table spells them, not the "
+        "target's names under columns:).",
+    )
     strategy: KeyStrategy = KeyStrategy.preserve
     legacy_column: str | None = Field(
         default=None, description="Target column keeping the source key (remap, uuid5)."
@@ -247,7 +252,11 @@ class TableSpec(_Model):
     columns: dict[str, ColumnSpec] | None = Field(
         default=None, description="Target columns; omitted means every source column as is."
     )
-    drop: list[str] = Field(default_factory=list, description="Source columns not moved.")
+    drop: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Source columns not moved: a list of names, or names with the reason "
+        "the mapping document gives the reviewer ({legacy_flag: unused since 2019}).",
+    )
     deletes: DeleteSpec = Field(default_factory=DeleteSpec, description="Delete semantics.")
     batch_size: int | None = Field(default=None, gt=0, description="Rows per chunk.")
     write_mode: WriteMode | None = Field(
@@ -257,6 +266,12 @@ class TableSpec(_Model):
         default_factory=list,
         description="Source indexes (or unique constraints) not to create on the target.",
     )
+
+    @field_validator("drop", mode="before")
+    @classmethod
+    def _drop_list(cls, value: Any) -> Any:
+        # `drop: [a, b]` names columns without a reason.
+        return dict.fromkeys(value) if isinstance(value, list) else value
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -393,6 +408,33 @@ class SyncSpec(_Model):
         return self
 
 
+class Acknowledgement(_Model):
+    """A finding the reviewer has judged: ``plan`` counts it instead of repeating it (and an
+    acknowledgeable error no longer stops ``run``)."""
+
+    code: str = Field(description="The finding's code (plan --json shows it).")
+    table: str = Field(default="*", description="Target tables it covers (a glob).")
+    column: str | None = Field(
+        default=None, description="Target columns it covers (a glob; default: any)."
+    )
+    reason: str | None = Field(default=None, description="Why it is acceptable, for the record.")
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in FINDING_CODES:
+            raise ValueError(
+                f"unknown finding code {value!r}; known codes: {', '.join(sorted(FINDING_CODES))}"
+            )
+        if value in ERROR_CODES - ACKNOWLEDGEABLE_ERRORS:
+            allowed = ", ".join(sorted(ACKNOWLEDGEABLE_ERRORS))
+            raise ValueError(
+                f"{value!r} is an error that makes the mapping unworkable: fix it rather than "
+                f"acknowledge it (errors that can be acknowledged: {allowed})"
+            )
+        return value
+
+
 class CutoverSpec(_Model):
     mode: CutoverMode = CutoverMode.read_only_window
 
@@ -415,7 +457,22 @@ class MigrationSpec(_Model):
     )
     invariants: list[Invariant] = Field(default_factory=list)
     checks: Checks = Field(default_factory=Checks)
-    tables: dict[str, TableSpec] = Field(min_length=1)
+    include: list[str] = Field(
+        default_factory=list,
+        description="Source tables in scope besides those under tables: names or shell globs, "
+        "case-insensitive (e.g. 'payment*'); a match without a tables: entry is moved as is.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Source tables that include: patterns leave out: names or shell globs.",
+    )
+    acknowledge: list[Acknowledgement] = Field(
+        default_factory=list, description="Findings judged acceptable: counted, not repeated."
+    )
+    tables: dict[str, TableSpec] = Field(
+        default_factory=dict,
+        description="Target tables and their mapping (the key is the target table's name).",
+    )
 
     @field_validator("source", "target")
     @classmethod

@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
-from datamove.dialects.types import describe
-from datamove.errors import UsageError
 from datamove.redact import is_secret_param, redact_url
+from datamove.spec.drafts import ColumnDraft, Drafter, TableDraft
+
+__all__ = ["ColumnDraft", "TableDraft", "render_spec", "scaffold"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER = (
@@ -36,24 +34,6 @@ _HEADER = (
     "Edit the mapping, then `datamove plan` to check it and `datamove run` to copy.\n"
     "Reference: README.md, section 'Spec reference'; JSON Schema: `datamove spec-schema`."
 )
-
-
-@dataclass(frozen=True)
-class ColumnDraft:
-    name: str
-    label: str
-    """The source type in words, for the column's comment."""
-
-
-@dataclass(frozen=True)
-class TableDraft:
-    """One source table as ``init`` writes it."""
-
-    name: str
-    columns: list[ColumnDraft]
-    key: list[str]
-    exists_in_target: bool
-    note: str | None = None
 
 
 def _url_entry(url: str, var: str) -> tuple[str, str | None]:
@@ -105,7 +85,7 @@ def _flow_seq(items: Sequence[str]) -> CommentedSeq:
 
 def _table_node(table: TableDraft) -> CommentedMap:
     node = CommentedMap()
-    node["source"] = _name(_literal(table.name))
+    node["source"] = _name(_literal(table.source_name))
     if table.key:
         node["key"] = _flow_map(columns=_flow_seq([_name(_literal(c)) for c in table.key]))
     columns = CommentedMap()
@@ -113,7 +93,7 @@ def _table_node(table: TableDraft) -> CommentedMap:
     column = min(6 + max((2 * len(c.name) + 10 for c in table.columns), default=0) + 3, 60)
     for col in table.columns:
         key = _name(col.name)
-        columns[key] = _flow_map(**{"from": _name(_literal(col.name))})
+        columns[key] = _flow_map(**{"from": _name(_literal(col.source_name))})
         columns.yaml_add_eol_comment(_comment(col.label), key, column=column)
     node["columns"] = columns
     if not table.key:
@@ -122,7 +102,10 @@ def _table_node(table: TableDraft) -> CommentedMap:
             before="key: {columns: [...]}   # REQUIRED: no primary key; name a unique column set",
             indent=4,
         )
-    node["drop"] = _flow_seq([])
+    node["drop"] = _flow_seq([_name(_literal(c.name)) for c in table.drop])
+    if table.drop:
+        todos = "\n".join(_comment(c.label) for c in table.drop)
+        node.yaml_set_comment_before_after_key("drop", before=todos, indent=4)
     node.yaml_add_eol_comment("source columns deliberately not moved", "drop", column=28)
     return node
 
@@ -147,6 +130,8 @@ def render_spec(name: str, source: str, target: str, tables: Sequence[TableDraft
         key = _name(table.name)
         tables_node[key] = _table_node(table)
         state = "exists in the target" if table.exists_in_target else "will be created"
+        if table.source_name != table.name:
+            state += f" (matched to source {_comment(table.source_name)}: case, separators ignored)"
         tables_node.yaml_add_eol_comment(f"target table {state}", key, column=28)
         if table.note:
             tables_node.yaml_set_comment_before_after_key(
@@ -161,66 +146,23 @@ def render_spec(name: str, source: str, target: str, tables: Sequence[TableDraft
     return out.getvalue()
 
 
-def _partition_comment(
-    source: Dialect, src: Connection, table: str, partitions: dict[str, str]
-) -> str | None:
-    """The ``init`` comment of a partitioned table, or of a partition asked for by name."""
-    if table in partitions:
-        root = partitions[table]
-        return f"a partition of {root}: only its own rows ({root} copies every partition's)"
-    scheme = source.schema.partitioning(src, table)
-    if scheme is None:
-        return None
-    return f"partitioned ({scheme.summary()}): its partitions are copied through this table"
-
-
-def _drafts(source: Dialect, target: Dialect, tables: Sequence[str]) -> list[TableDraft]:
-    """Reflect the tables in scope (all but datamove's own and partitions by default)."""
-    with source.connect() as src, target.connect() as tgt:
-        available = sa.inspect(src).get_table_names()
-        existing = set(sa.inspect(tgt).get_table_names())
-        missing = [t for t in tables if t not in available]
-        if missing:
-            raise UsageError(
-                f"source has no table(s): {', '.join(missing)}",
-                hint=f"source tables: {', '.join(available)}",
-            )
-        # A partition's rows are read through its root table: listed once, as the root.
-        partitions = source.schema.partitions(src)
-        chosen = list(tables) or [
-            t for t in available if not t.startswith("datamove_") and t not in partitions
-        ]
-        md = sa.MetaData()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sa.exc.SAWarning)
-            reflected = [sa.Table(t, md, autoload_with=src) for t in chosen]
-        return [
-            TableDraft(
-                name=table.name,
-                columns=[
-                    ColumnDraft(
-                        col.name,
-                        describe(col.type, source.engine.dialect)
-                        + ("" if col.nullable else " NOT NULL"),
-                    )
-                    for col in table.columns
-                ],
-                key=[c.name for c in table.primary_key.columns],
-                exists_in_target=table.name in existing,
-                note=_partition_comment(source, src, table.name, partitions),
-            )
-            for table in reflected
-        ]
-
-
 def scaffold(
-    source_url: str, target_url: str, tables: Sequence[str] = (), name: str | None = None
+    source_url: str,
+    target_url: str,
+    tables: Sequence[str] = (),
+    name: str | None = None,
+    exclude: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
-    """The spec text for ``source_url`` → ``target_url``, and notes for the user."""
+    """The spec text for ``source_url`` → ``target_url``, and notes for the user.
+
+    ``tables``/``exclude``: table-name patterns (``spec.selection``); default every table.
+    """
     source = Dialect.for_url(source_url, role="source")
     target = Dialect.for_url(target_url, role="target")
+    drafter = Drafter(source, target)
     try:
-        drafts = _drafts(source, target, tables)
+        with source.connect() as src, target.connect() as tgt:
+            drafts = drafter.drafts(src, tgt, tables, exclude)
     finally:
         source.dispose()
         target.dispose()
@@ -231,4 +173,4 @@ def scaffold(
         name or re.sub(r"[^A-Za-z0-9_.-]+", "-", db.rsplit("/", 1)[-1]).strip("-") or "migration"
     )
     text = render_spec(spec_name, src_value, tgt_value, drafts)
-    return text, [n for n in (src_note, tgt_note) if n]
+    return text, [n for n in (src_note, tgt_note) if n] + drafter.notes

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from datamove.core.evidence import Check, RunCommand, RunStatus
 from datamove.errors import DatamoveError, UsageError
+from datamove.events import EventHandler, RunFinished, RunStarted, ignore
 from datamove.redact import redact_text
 from datamove.state.store import StateStore
 
@@ -79,9 +80,14 @@ class Recorder:
         self.state = state
 
     @contextmanager
-    def run(self, command: RunCommand | str) -> Iterator[RunHandle]:
+    def run(
+        self, command: RunCommand | str, on_event: EventHandler = ignore
+    ) -> Iterator[RunHandle]:
         """Record a run around the block (see the module docstring); the block's error is
-        re-raised, even when the target is gone and the finish cannot be recorded."""
+        re-raised, even when the target is gone and the finish cannot be recorded.
+
+        ``on_event`` hears ``RunStarted`` once the run is recorded and ``RunFinished`` with
+        what its finish recorded (an event log's first and last lines)."""
         handle = RunHandle(str(uuid.uuid4()), run_command(command))
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.ensure(conn)
@@ -95,20 +101,26 @@ class Recorder:
                     datamove_version=DATAMOVE_VERSION,
                 )
             )
+        on_event(RunStarted(handle.id, handle.command.value))
         try:
             yield handle
         except BaseException as exc:
-            self._finish(handle, RunStatus.failed, failure_message(exc))
+            self._finish(handle, RunStatus.failed, failure_message(exc), on_event)
             raise
         failed = handle.failure is not None
-        self._finish(handle, RunStatus.failed if failed else RunStatus.ok, handle.failure)
+        status = RunStatus.failed if failed else RunStatus.ok
+        self._finish(handle, status, handle.failure, on_event)
 
     def record_checks(self, run: RunHandle, checks: Sequence[Check]) -> None:
         """Record ``checks`` as evidence of ``run`` (before any decision is taken on them)."""
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.checks.record(conn, run.id, checks)
 
-    def _finish(self, run: RunHandle, status: RunStatus, error: str | None) -> None:
+    def _finish(
+        self, run: RunHandle, status: RunStatus, error: str | None, on_event: EventHandler
+    ) -> None:
+        error = None if error is None else redact_text(error)
+        on_event(RunFinished(run.id, run.command.value, status.value, run.rows, error))
         r = self.state.runs
         try:
             with self.state.dialect.connect() as conn, conn.begin():
@@ -123,7 +135,7 @@ class Recorder:
                         finished_at=_now(),
                         rows=run.rows,
                         rejects=rejects,
-                        error=None if error is None else redact_text(error),
+                        error=error,
                     )
                 )
         except (DatamoveError, sa.exc.DBAPIError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,13 +76,27 @@ class TableSummary:
     second_pass: SecondPassProgress | None
     """Its second pass, when it has one."""
 
+    @classmethod
+    def not_started(cls, table: str) -> TableSummary:
+        """A table in the spec's scope that no run has planned chunks for yet."""
+        return cls(table, 0, 0, 0, 0, 0.0, None, None)
+
     @property
     def rows_per_second(self) -> float | None:
         return self.rows / self.seconds if self.seconds else None
 
+    @property
+    def state(self) -> str:
+        """``not started`` (no chunk planned), ``in progress`` or ``done`` (every chunk
+        committed; its schema steps and second pass are counted apart)."""
+        if not self.chunks_total:
+            return "not started"
+        return "done" if self.chunks_done == self.chunks_total else "in progress"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "table": self.table,
+            "state": self.state,
             "chunks_done": self.chunks_done,
             "chunks_total": self.chunks_total,
             "rows": self.rows,
@@ -91,6 +106,14 @@ class TableSummary:
             "steps": self.steps.to_dict() if self.steps else None,
             "second_pass": self.second_pass.to_dict() if self.second_pass else None,
         }
+
+
+def in_scope(summaries: list[TableSummary], tables: Iterable[str]) -> list[TableSummary]:
+    """The summaries of ``tables`` in their order, ``not started`` for those with none; then
+    any other table the store holds (one the spec no longer names)."""
+    by_name = {s.table: s for s in summaries}
+    named = [by_name.pop(t) if t in by_name else TableSummary.not_started(t) for t in tables]
+    return named + list(by_name.values())
 
 
 @dataclass(frozen=True)

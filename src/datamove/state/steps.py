@@ -128,14 +128,14 @@ class StepLog:
         ]
 
     def summaries(self, conn: Connection) -> dict[str, Progress]:
-        """Per table: steps done and in all."""
+        """Per table: schema steps done and in all (a fence is not one)."""
         rows = conn.execute(
             sa.select(
                 self.t.c.table_name,
                 sa.func.count().label("total"),
                 sa.func.sum(sa.case((self.t.c.status == "done", 1), else_=0)).label("done"),
             )
-            .where(self._where())
+            .where(self._where(), self.t.c.kind != StepKind.fence.value)
             .group_by(self.t.c.table_name)
         )
         return {r.table_name: Progress(int(r.done or 0), int(r.total)) for r in rows}
