@@ -270,6 +270,7 @@ class Migration:
         self, tables: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
     ) -> list[str]:
         """Install change capture (changelog and triggers) on the source; before the backfill."""
+        capture.require_triggers(self.spec.sync)
         with self._session() as session:
             plan = session.plan("no capture was installed")
             tables = self._scope(plan, tables, exclude)

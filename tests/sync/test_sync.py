@@ -217,7 +217,9 @@ def test_backfill_without_capture_is_reported(make_db: Any, tmp_path: Path) -> N
     migration.run()  # backfilled first: changes during it were not captured
     migration.capture_install()
     result = migration.sync()
-    assert result.warnings and "--restart items" in result.warnings[0]
+    assert [w.table for w in result.warnings] == ["items"]
+    assert "--restart items" in result.warnings[0].message
+    assert migration.sync().warnings == [], "given once"
     migration.run(restart=("items",))
     assert migration.sync().warnings == []
 

@@ -262,7 +262,7 @@ def diff(
                 show_values=show_values,
             )
         )
-    _verify_output(result, diff_out, as_json)
+    _verify_output(result, diff_out, as_json, "diff")
 
 
 @app.command()
@@ -295,7 +295,9 @@ def repair(
         raise typer.Exit(1)
 
 
-def _verify_output(result: Any, diff_out: Path | None, as_json: bool) -> None:
+def _verify_output(
+    result: Any, diff_out: Path | None, as_json: bool, command: str = "verify"
+) -> None:
     if diff_out is not None:
         diffs = json.dumps([d.to_dict() for d in result.diffs], indent=2, default=str)
         diff_out.write_text(redact_text(diffs) + "\n", encoding="utf-8")
@@ -303,7 +305,7 @@ def _verify_output(result: Any, diff_out: Path | None, as_json: bool) -> None:
     if as_json:
         render.emit_json(result.to_dict())
     else:
-        render.verify_text(result)
+        render.verify_text(result, command)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -440,7 +442,7 @@ def sync(
     ):
         result = guard(lambda: migration.sync(options, on_event=tee(display, log)))
     if as_json:
-        render.emit_json(result.__dict__)
+        render.emit_json(result.to_dict())
     else:
         render.out.print(
             f"applied {result.changes:,} change(s) in {result.batches} batch(es): "

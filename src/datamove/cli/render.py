@@ -21,6 +21,7 @@ from datamove.migration import Status
 from datamove.plan import Plan, Severity
 from datamove.plan.findings import group
 from datamove.state.records import StepRecord
+from datamove.verify.result import value_text
 
 PIPE_WIDTH = 1000
 """Columns a table may take when the output is not a terminal: wide enough that no cell is
@@ -270,9 +271,10 @@ _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta"}
 _SHOWN_KEYS = 10
 
 
-def verify_text(result: Any) -> None:
-    """The checks as a table, then every difference the row-level diffs found."""
-    table = Table(title=f"verify {result.run_id or ''}".strip(), title_justify="left")
+def verify_text(result: Any, command: str = "verify") -> None:
+    """The checks as a table, then every difference the row-level diffs found; titled with
+    the ``command`` that compared (``verify``, ``diff``)."""
+    table = Table(title=f"{command} {result.run_id or ''}".strip(), title_justify="left")
     for name in ("check", "status", "expected", "actual", "seconds"):
         table.add_column(name, justify="right" if name == "seconds" else "left")
     for c in result.checks:
@@ -290,7 +292,10 @@ def verify_text(result: Any) -> None:
                 more = f" … and {len(keys) - _SHOWN_KEYS} more" if len(keys) > _SHOWN_KEYS else ""
                 out.print(f"  {label} ({len(keys)}): key {shown}{more}")
         for row in diff.changed[:_SHOWN_KEYS]:
-            cols = "; ".join(f"{c}: {s} → {t}" for c, (s, t) in row.columns.items())
+            cols = "; ".join(
+                f"{escape(c)}: {escape(value_text(s))} → {escape(value_text(t))}"
+                for c, (s, t) in row.columns.items()
+            )
             out.print(f"  changed key {'/'.join(str(v) for v in row.key)}: {cols}")
         if len(diff.changed) > _SHOWN_KEYS:
             out.print(f"  … and {len(diff.changed) - _SHOWN_KEYS} more changed rows")

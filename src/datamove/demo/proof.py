@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from datamove.demo.commands import command
 from datamove.migration import Migration
+from datamove.verify.result import value_text
 from datamove.verify.runner import VerifyOptions, VerifyResult
 
 # (table, target column, what a real bug would have done, SQL doing it to one row)
@@ -104,7 +105,7 @@ def prove(migration: Migration, target: Path, out: Console, spec: Path) -> Proof
             for column, (was, now) in row.columns.items():
                 out.print(
                     f"   {diff.table} key {'/'.join(map(str, row.key))} {column}: "
-                    f"{escape(was)} → {escape(now)}"
+                    f"{escape(value_text(was))} → {escape(value_text(now))}"
                 )
 
     repaired = migration.repair()

@@ -17,6 +17,11 @@ _BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 
 
 class MySQLSchemaSQL(SchemaSQL):
+    def url_in(self, namespace: str) -> str:
+        # A MySQL schema is a database: the connection's default database resolves names.
+        url = sa.engine.make_url(self.dialect.url).set(database=namespace)
+        return url.render_as_string(hide_password=False)
+
     def indexes(self, conn: Connection, table: sa.Table) -> list[IndexShape]:
         # The catalog, not SQLAlchemy's reflection: it knows descending columns and keeps
         # prefixes, FULLTEXT and SPATIAL together.

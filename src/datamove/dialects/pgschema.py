@@ -18,6 +18,15 @@ _FK_VIOLATION = "23503"
 
 
 class PgSchemaSQL(SchemaSQL):
+    def url_in(self, namespace: str) -> str:
+        # search_path set at connect (libpq ``options``, kept by the dialect's engine
+        # options): SQLAlchemy reads current_schema() once, before any "connect" event.
+        url = sa.engine.make_url(self.dialect.url)
+        path = '"' + namespace.replace('"', '""') + '"'
+        escaped = path.replace("\\", "\\\\").replace(" ", "\\ ")
+        options = f"{url.query.get('options', '')} -c search_path={escaped}".strip()
+        return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
     def index_shape(self, reflected: dict[str, Any]) -> IndexShape:
         shape = super().index_shape(reflected)
         options = reflected.get("dialect_options") or {}

@@ -179,7 +179,8 @@ class PostgreSQL(Dialect):
 
     def engine_options(self) -> dict[str, Any]:
         options = "-c TimeZone=UTC -c client_encoding=UTF8 -c DateStyle=ISO"
-        return {"connect_args": {"options": options}}
+        given = sa.engine.make_url(self.url).query.get("options")  # the URL's own, kept
+        return {"connect_args": {"options": f"{options} {given}" if given else options}}
 
     # -- errors ----------------------------------------------------------------------------
 

@@ -97,6 +97,12 @@ class SchemaSQL:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
+    def url_in(self, namespace: str) -> str | None:
+        """The dialect's URL with unqualified table names resolved in ``namespace`` (a
+        PostgreSQL schema, a MySQL database), for a caller given ``namespace.table``; None
+        where the engine has no such namespace (SQLite)."""
+        return None
+
     # -- the source side -------------------------------------------------------------------
 
     def indexes(self, conn: Connection, table: sa.Table) -> list[IndexShape]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -145,6 +145,7 @@ class StateSchema:
             sa.Column("table_name", sa.String(255), primary_key=True),
             sa.Column("active_at_backfill", sa.Boolean, nullable=False),
             sa.Column("checked_at", sa.DateTime, nullable=False),
+            sa.Column("warned_at", sa.DateTime),  # version 4
         )
         self.watermarks = table(
             "watermarks",

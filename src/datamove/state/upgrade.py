@@ -55,6 +55,10 @@ def _flags_and_their_history(conn: Connection, schema: StateSchema) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _captures_remember_the_warning(conn: Connection, schema: StateSchema) -> None:
+    _add_column(conn, schema.captures.c.warned_at)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
@@ -65,6 +69,12 @@ UPGRADES: tuple[Upgrade, ...] = (
         3,
         "flags and flag_history: the read-path flags and who set each, when (datamove.flags)",
         _flags_and_their_history,
+    ),
+    Upgrade(
+        4,
+        "captures.warned_at: when sync warned that the table was backfilled before capture "
+        "(NULL: not yet; a store upgraded from an older version warns once more)",
+        _captures_remember_the_warning,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""

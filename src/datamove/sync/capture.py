@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
+from datamove.errors import UsageError
 from datamove.plan.model import Plan, TablePlan
+from datamove.spec.models import SyncMode, SyncSpec
 from datamove.state.store import StateStore
 from datamove.sync.changelog import Changelog
 from datamove.sync.state import SyncState
@@ -34,6 +36,26 @@ class CaptureStatus:
             "lag_seconds": round(self.lag_seconds, 3),
             "tables": self.tables,
         }
+
+
+def require_triggers(sync: SyncSpec) -> None:
+    """Refuses, before anything is created on the source, a spec whose catch-up does not
+    read capture triggers: it would never apply what they record."""
+    if sync.mode is SyncMode.watermark:
+        raise UsageError(
+            f"capture install: sync mode watermark catches up by the {sync.column!r} column "
+            "and reads no changelog; nothing was installed",
+            spec_path="sync.mode",
+            hint="for trigger capture set `mode: triggers` (and drop `column:`)",
+        )
+    if sync.mode is not SyncMode.triggers:
+        raise UsageError(
+            "capture install: the spec has no `sync:` (no catch-up), so nothing would apply "
+            "what capture records; nothing was installed",
+            spec_path="sync",
+            hint="add to the spec, then run `datamove capture install SPEC` before `datamove "
+            "run SPEC`:\n\n    sync:\n      mode: triggers\n",
+        )
 
 
 def install(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from datamove.core.retry import retrying
 from datamove.dialects.base import error_translator
@@ -47,17 +47,34 @@ class SyncResult:
     pending: int = 0
     lag_seconds: float = 0.0
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SyncWarning] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape: every field, each warning a ``{table, code, message}``."""
+        return asdict(self)
 
 
-def backfill_warnings(captures: dict[str, bool], tables: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class SyncWarning:
+    """Something ``sync`` says once, about one table; ``code`` names the kind for tools."""
+
+    table: str
+    code: str
+    message: str
+
+
+def backfill_warnings(unwarned: set[str], tables: list[str]) -> list[SyncWarning]:
     """Tables whose backfill started while capture was off: changes then may be missing."""
     return [
-        f"'{t}' was backfilled before change capture was installed: changes made during its "
-        f"backfill may be missing; run `datamove run SPEC --restart {t}` (capture is on now), "
-        "or verify it"
+        SyncWarning(
+            t,
+            "backfilled-before-capture",
+            f"'{t}' was backfilled before change capture was installed: changes made during "
+            f"its backfill may be missing; run `datamove run SPEC --restart {t}` (capture is "
+            "on now), or verify it",
+        )
         for t in tables
-        if not captures.get(t, True)
+        if t in unwarned
     ]
 
 
@@ -77,7 +94,9 @@ class Syncer:
         self.changelog = Changelog(self.source)
         self.state = SyncState(self.target, spec.name)
 
-    def _check_capture(self) -> list[str]:
+    def _check_capture(self) -> list[SyncWarning]:
+        """Refuses a sync without capture; the backfill warnings not given before (each
+        table's once: ``capture status`` keeps showing it)."""
         with self.source.connect() as src:
             if not self.changelog.exists(src):
                 raise UsageError(
@@ -92,8 +111,8 @@ class Syncer:
             )
         with self.target.connect() as tgt, tgt.begin():
             self.state.ensure(tgt)
-            captures = self.state.captures_at_backfill(tgt)
-        return backfill_warnings(captures, self.plan.order)
+            unwarned = self.state.take_unwarned(tgt)
+        return backfill_warnings(unwarned, self.plan.order)
 
     def _pending(self, seq: int) -> Pending:
         with self.source.connect() as src:
@@ -145,7 +164,7 @@ class Syncer:
         started = time.monotonic()
         result = SyncResult(warnings=self._check_capture())
         for warning in result.warnings:
-            on_event(Message(warning, "warning"))
+            on_event(Message(warning.message, "warning"))
         with self.target.connect() as tgt:
             position = self.state.position(tgt)
         seq, total = position.applied_seq, position.applied_total

@@ -138,6 +138,21 @@ class SyncState:
         else:
             conn.execute(w.insert().values(migration=self.migration, table_name=table, **values))
 
+    def take_unwarned(self, conn: Connection) -> set[str]:
+        """The tables backfilled while capture was off whose warning ``sync`` has not given
+        yet, marked given now (in the caller's transaction): once per recorded backfill,
+        since a restarted table's record is made anew."""
+        c = self.captures
+        unwarned = (
+            c.c.migration == self.migration,
+            sa.not_(c.c.active_at_backfill),
+            c.c.warned_at.is_(None),
+        )
+        tables = set(conn.execute(sa.select(c.c.table_name).where(*unwarned)).scalars())
+        if tables:
+            conn.execute(c.update().where(*unwarned).values(warned_at=_now()))
+        return tables
+
     def captures_at_backfill(self, conn: Connection) -> dict[str, bool]:
         c = self.captures.c
         rows = conn.execute(

@@ -385,8 +385,8 @@ def _compare_sets(
                     "row": n,
                     "group": _show(a[:key_width]) if key_width else None,
                     "column": label,
-                    "source": str(a[i]),
-                    "target": str(b[i]),
+                    "source": _text(a[i]),
+                    "target": _text(b[i]),
                 }
             )
     status = "failed" if differences else "passed"
@@ -406,4 +406,9 @@ def _sortable(row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _show(row: Sequence[Any] | None) -> Any:
-    return None if row is None else [str(v) for v in row]
+    return None if row is None else [_text(v) for v in row]
+
+
+def _text(value: Any) -> str | None:
+    """A query's value in a check's details: its text (a decimal exact), NULL as None."""
+    return None if value is None else str(value)

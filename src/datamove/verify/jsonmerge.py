@@ -116,7 +116,7 @@ def json_diff(
     )
     first = len(mapped.keys) + (0 if _one_integer(mapped) else 1)  # the first document
     for a_rows, b_rows in _paired(s_rows, t_rows):
-        differing: dict[int, dict[str, tuple[str, str]]] = {}
+        differing: dict[int, dict[str, tuple[str | None, str | None]]] = {}
         for i, col in enumerate(columns, first):
             a_docs, b_docs = [r[i] for r in a_rows], [r[i] for r in b_rows]
             if same_documents(a_docs, b_docs):

@@ -15,7 +15,7 @@ class ChangedRow:
     """A row on both sides whose mapped values differ: per column (source, target) shown."""
 
     key: CanonKey
-    columns: dict[str, tuple[str, str]]
+    columns: dict[str, tuple[str | None, str | None]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,12 +86,28 @@ def key_order(key: CanonKey) -> tuple[tuple[int, Any], ...]:
     return tuple(out)
 
 
-def shown(value: str | None, pii: bool, show_values: bool) -> str:
-    """A canonical value as outputs show it; a PII column's value masked unless
-    ``show_values``; long values shortened."""
+class Masked(str):
+    """A PII value masked for output (``str(us****, len=9)``): text shows it as is, not
+    quoted like a value; JSON holds it as a string."""
+
+    __slots__ = ()
+
+
+def shown(value: str | None, pii: bool, show_values: bool) -> str | None:
+    """A canonical value as outputs hold it: NULL is ``None``, a PII column's value
+    ``Masked`` unless ``show_values``, any other value its canonical text, whole (the text
+    rendering shortens; JSON keeps every value exact, a decimal as ``"9.99"``)."""
+    if value is None:
+        return None
+    if pii and not show_values:
+        return Masked(mask_value(value))
+    return value
+
+
+def value_text(value: str | None) -> str:
+    """A compared value in text: NULL bare, a masked value as is, any other value quoted
+    (so '' and 'NULL' are told from NULL) and shortened past 80 characters."""
     if value is None:
         return "NULL"
-    if pii and not show_values:
-        return mask_value(value)
-    text = repr(value)
-    return text if show_values or len(text) <= 80 else text[:77] + "..."
+    text = value if isinstance(value, Masked) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
