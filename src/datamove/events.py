@@ -54,6 +54,14 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Stopping:
+    """A stop was requested (the first Ctrl-C): nothing new starts, and the ``running``
+    chunks are being cancelled on the servers and rolled back."""
+
+    running: int
+
+
+@dataclass(frozen=True)
 class SyncProgress:
     """Catch-up state after a batch (or an idle poll): what is left and how fast it goes."""
 
@@ -66,7 +74,9 @@ class SyncProgress:
     applied_seq: int
 
 
-Event = TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message | SyncProgress
+Event = (
+    TableStarted | ChunkCommitted | ChunkRetried | TableFinished | Message | Stopping | SyncProgress
+)
 EventHandler = Callable[[Event], None]
 
 

@@ -1,12 +1,14 @@
 """The ``datamove`` command: parse, call the library, render. No logic lives here.
 
-Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure.
+Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure, 130 stopped by
+Ctrl-C (``cli.stopping``; ``sync --follow`` stopped so ends 0).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -15,12 +17,16 @@ from typing import Annotated, Any
 
 import typer
 
+from datamove import __version__
 from datamove.cli import render
-from datamove.errors import DatamoveError
+from datamove.cli.flags import Group
+from datamove.cli.stopping import ctrl_c
+from datamove.errors import DatamoveError, Interrupted
 from datamove.migration import Migration
 from datamove.redact import RedactingStream, redact_text
 
 app = typer.Typer(
+    cls=Group,
     name="datamove",
     help="Move data between relational databases with an explicit mapping, restartable "
     "batches and proof.",
@@ -36,10 +42,22 @@ SpecArg = Annotated[Path, typer.Argument(help="The migration spec (YAML).", show
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        render.out.print(f"datamove {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"], _state["quiet"] = debug, quiet
     if not debug:  # a pool returning a dropped connection logs a traceback: the error says it
@@ -47,18 +65,23 @@ def _main(
         logging.getLogger("sqlalchemy").propagate = False
 
 
-def _guard(fn: Callable[[], Any]) -> Any:
-    """The one catch site: a datamove error prints its message and exits with its code."""
+def _guard(fn: Callable[[], Any], resume: str | None = None) -> Any:
+    """The one catch site: a datamove error prints its message and exits with its code
+    (``resume``: the command that resumes a stopped one)."""
     try:
         return fn()
+    except Interrupted as exc:
+        again = f"; run `{resume}` to resume" if resume else ""
+        render.err.print(f"stopped: {exc.message}{again}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
     except DatamoveError as exc:
         if _state["debug"]:
             traceback.print_exc()
         render.err.print(f"[red]error:[/] {redact_text(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        render.err.print("interrupted; committed chunks are kept, run again to resume")
-        raise typer.Exit(3) from None
+        render.err.print("interrupted")
+        raise typer.Exit(Interrupted.exit_code) from None
     except typer.Exit:
         raise
     except Exception as exc:
@@ -142,9 +165,12 @@ def run(
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
+    """Copy the data chunk by chunk; safe to kill and run again (it resumes).
+
+    Ctrl-C stops it: no new chunk starts, the running ones roll back (exit 130).
+    """
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or quiet) as progress:
+    with ctrl_c() as stop, render.RunProgress(_state["quiet"] or quiet) as progress:
         result = _guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
@@ -153,7 +179,9 @@ def run(
                 max_rows_per_second=max_rows_per_second,
                 restart=tuple(restart or ()),
                 on_event=progress,
-            )
+                stop=stop,
+            ),
+            resume=f"datamove run {shlex.quote(str(spec))}",
         )
     if as_json:
         render.emit_json(render.run_json(result))
@@ -262,8 +290,11 @@ def repair(
     Exits 1 if differences remain.
     """
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.RunProgress(_state["quiet"] or as_json) as progress:
-        result = _guard(lambda: migration.repair(tables=tuple(tables or ()), on_event=progress))
+    with ctrl_c() as stop, render.RunProgress(_state["quiet"] or as_json) as progress:
+        result = _guard(
+            lambda: migration.repair(tables=tuple(tables or ()), on_event=progress, stop=stop),
+            resume=f"datamove repair {shlex.quote(str(spec))}",
+        )
     if as_json:
         render.emit_json(result.to_dict())
     else:
@@ -304,6 +335,7 @@ def status(
 
 
 capture_app = typer.Typer(
+    cls=Group,
     help="Change capture on the source: a changelog and key-only triggers (before the backfill).",
     no_args_is_help=True,
 )
@@ -344,7 +376,7 @@ def capture_uninstall(spec: SpecArg) -> None:
 def sync(
     spec: SpecArg,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Keep applying until interrupted.")
+        bool, typer.Option("--follow", help="Keep applying until Ctrl-C (then exit 0).")
     ] = False,
     until_lag: Annotated[
         float | None,
@@ -365,16 +397,15 @@ def sync(
 
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
     migration = _guard(lambda: Migration.from_file(spec))
-    with render.SyncDisplay(_state["quiet"] or as_json) as display:
-        result = _guard(lambda: migration.sync(options, on_event=display))
+    with ctrl_c() as stop, render.SyncDisplay(_state["quiet"] or as_json) as display:
+        result = _guard(
+            lambda: migration.sync(options, on_event=display, stop=stop),
+            resume=f"datamove sync {shlex.quote(str(spec))}",
+        )
     if as_json:
         render.emit_json(result.__dict__)
     else:
-        render.out.print(
-            f"applied {result.changes:,} change(s) in {result.batches} batch(es): "
-            f"{result.upserted:,} upserted, {result.deleted:,} deleted, {result.rejects} "
-            f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s"
-        )
+        render.sync_text(result)
 
 
 @app.command("spec-schema")

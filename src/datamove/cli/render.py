@@ -28,6 +28,7 @@ from datamove.events import (
     ChunkRetried,
     Event,
     Message,
+    Stopping,
     SyncProgress,
     TableFinished,
     TableStarted,
@@ -99,9 +100,18 @@ class RunProgress:
                 )
         elif isinstance(event, TableFinished):
             pass
+        elif isinstance(event, Stopping) and self.enabled:
+            self.progress.console.print(stopping_text(event))
         elif isinstance(event, Message) and self.enabled:
             style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
             self.progress.console.print(f"[{style}]{event.text}[/]")
+
+
+def stopping_text(event: Stopping) -> str:
+    return (
+        f"stopping: no new chunk starts; {event.running} running chunk(s) cancelled and rolled "
+        "back (Ctrl-C again to quit at once)"
+    )
 
 
 def run_summary(result: RunResult) -> None:
@@ -357,6 +367,17 @@ class SyncDisplay(Spinner):
         elif isinstance(event, Message):
             style = "yellow" if event.level == "warning" else "dim"
             err.print(f"[{style}]{event.text}[/]")
+
+
+def sync_text(result: Any) -> None:
+    """What ``sync`` applied, and where it stands: the checkpoint it would resume from."""
+    stopped = "stopped by Ctrl-C; " if result.stopped else ""
+    out.print(
+        f"{stopped}applied {result.changes:,} change(s) in {result.batches} batch(es): "
+        f"{result.upserted:,} upserted, {result.deleted:,} deleted, {result.rejects} "
+        f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s; "
+        f"checkpoint {result.applied_seq}"
+    )
 
 
 def capture_text(status: Any) -> None:

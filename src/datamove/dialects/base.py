@@ -37,6 +37,7 @@ from datamove.dialects.capturesql import CaptureSQL
 from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import quoted_name
+from datamove.dialects.running import RunningStatements
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic, render_generic
 from datamove.errors import (
@@ -94,6 +95,8 @@ class Dialect:
     """Change-capture triggers and the changelog's types on this engine."""
     PUSHDOWN: ClassVar[type[PushdownSQL]] = PushdownSQL
     """Transforms computed in this engine's SQL."""
+    RUNNING: ClassVar[type[RunningStatements]] = RunningStatements
+    """The connections handed out, and how to cancel their statements (a stop)."""
     INSTALL_HINT: ClassVar[str] = ""
     SQLGLOT: ClassVar[str] = ""
     """sqlglot's name for this engine's SQL (``sql`` transforms are transpiled to it)."""
@@ -128,6 +131,7 @@ class Dialect:
                 hint=self.INSTALL_HINT or None,
             ) from None
         event.listen(self.engine, "connect", self._on_connect)
+        self.running = self.RUNNING(self.engine)
 
     # -- construction ---------------------------------------------------------------------
 

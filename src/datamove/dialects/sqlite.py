@@ -24,6 +24,7 @@ from datamove.dialects.canonsql import CanonicalSQL
 from datamove.dialects.capturesql import CAPTURE_PREFIX, TriggerPerOperation, capture_name
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
+from datamove.dialects.running import SQLiteRunningStatements
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic
 
@@ -123,6 +124,7 @@ class SQLite(Dialect):
     CANONICAL = SQLiteCanonicalSQL
     CAPTURE = SQLiteCaptureSQL
     PUSHDOWN = SQLitePushdownSQL
+    RUNNING = SQLiteRunningStatements
     WRITE_BATCH_ROWS = 10_000
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:
