@@ -206,3 +206,56 @@ def test_ctrl_c_with_nothing_to_stop_in_a_library_run_is_interrupted(
         Migration.from_file(spec).run(stop=stop)
     assert caught.value.exit_code == 130
     assert fetch(target, "SELECT count(*) FROM orders") == [(0,)]
+
+
+STATE = {"postgresql": "datamove.checkpoints", "mysql": "datamove_checkpoints"}
+LOCK_WAITS = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+    "AND starts_with(query, 'UPDATE datamove.checkpoints')",
+    # (not innodb_trx: MariaDB refreshes it only when unread for 0.1 s)
+    "mysql": "SELECT count(*) FROM information_schema.processlist "
+    "WHERE left(info, 27) = 'UPDATE datamove_checkpoints'",
+}
+
+
+@pytest.mark.parametrize("target_engine", ["postgresql", "mysql"])
+def test_ctrl_c_cancels_a_statement_on_the_server_and_its_chunk_rolls_back(
+    make_db: Any, tmp_path: Path, target_engine: str
+) -> None:
+    """A chunk has written its rows and waits at its checkpoint (the test holds that row's
+    lock): SIGINT must cancel the waiting statement on the server — the process ends while
+    the lock is still held — and the chunk's rows must roll back with it."""
+    source, target = make_db("postgresql", "src"), make_db(target_engine, "tgt")
+    create_orders(source, "postgresql", ROWS)
+    spec = write_spec(tmp_path / "m.yaml", source, target, "  orders:", batch_size=BATCH)
+    state = STATE[target_engine]
+    done_sql = f"SELECT count(*) FROM {state} WHERE status = 'done'"
+
+    def done() -> int:
+        try:
+            return int(fetch(target, done_sql)[0][0])  # type: ignore[call-overload]
+        except sa.exc.ProgrammingError:
+            return 0
+
+    proc = _start_run(spec, 1)
+    locker = sa.create_engine(target, poolclass=sa.pool.NullPool)
+    try:
+        _await(lambda: done() >= 1, proc, "a committed chunk")
+        with locker.connect() as conn, conn.begin():
+            conn.exec_driver_sql(f"SELECT * FROM {state} WHERE status <> 'done' FOR UPDATE").all()
+            waiting = LOCK_WAITS[target_engine]
+            _await(lambda: fetch(target, waiting)[0][0] == 1, proc, "the chunk's commit to wait")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)  # while the lock is still held
+            assert proc.returncode == 130, err
+        rows = "`rows`" if target_engine == "mysql" else "rows"
+        committed = fetch(
+            target, f"SELECT sum({rows}), count(*) FROM {state} WHERE status = 'done'"
+        )
+        in_target = fetch(target, "SELECT count(*) FROM orders")[0][0]
+        assert in_target == committed[0][0], "the cancelled chunk's rows were rolled back"
+        assert committed[0][1] < ROWS // BATCH
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        locker.dispose()
