@@ -55,10 +55,8 @@ class Message:
 
 @dataclass(frozen=True)
 class Stopping:
-    """A stop was requested (the first Ctrl-C): nothing new starts, and the ``running``
-    chunks are being cancelled on the servers and rolled back."""
-
-    running: int
+    """A stop was requested (the first Ctrl-C): nothing new starts, and the chunks that
+    were running are cancelled on the servers and roll back."""
 
 
 @dataclass(frozen=True)

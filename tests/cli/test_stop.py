@@ -89,6 +89,7 @@ def test_ctrl_c_stops_the_run_and_a_resume_completes_exactly(
     assert "stopping: no new chunk starts" in err
     assert f"run `datamove run {spec}` to resume" in err
     done = _checkpoints(target)
+    assert f"stopped: {len(done)} chunk(s) committed by this run" in err
     assert 2 <= len(done) < ROWS // BATCH, "the signal must land mid-run"
     # No chunk committed after the signal: the running ones were cancelled, not finished.
     late = [(no, at) for no, _, at, _ in done if at > signalled]

@@ -109,8 +109,8 @@ class RunProgress:
 
 def stopping_text(event: Stopping) -> str:
     return (
-        f"stopping: no new chunk starts; {event.running} running chunk(s) cancelled and rolled "
-        "back (Ctrl-C again to quit at once)"
+        "stopping: no new chunk starts; the running chunks are cancelled and roll back "
+        "(Ctrl-C again to quit at once)"
     )
 
 

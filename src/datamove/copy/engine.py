@@ -334,7 +334,7 @@ class _Run:
                 if future is not stopped:
                     self._collect(future, self.running.pop(future))
         if stop.requested:
-            self.engine.emit(Stopping(sum(not f.done() for f in self.running)))
+            self.engine.emit(Stopping())
 
     def interrupted(self) -> Interrupted:
         """After a stop, once no task runs: the chunks that committed before it (and any whose
