@@ -260,3 +260,36 @@ def test_ctrl_c_cancels_a_statement_on_the_server_and_its_chunk_rolls_back(
         if proc.poll() is None:
             proc.kill()
         locker.dispose()
+
+
+def test_keyboard_interrupt_in_a_library_run_stops_it_as_the_cli_does(
+    sqlite_db: Any, tmp_path: Path
+) -> None:
+    """Python's own Ctrl-C (KeyboardInterrupt in the main thread, here raised by the event
+    handler after the first chunk) stops the run: no chunk starts after it, and the run
+    says so with ``Interrupted`` instead of copying on through every queued chunk."""
+    from datamove import Migration
+    from datamove.errors import Interrupted
+    from datamove.events import ChunkCommitted
+
+    source, target = sqlite_db("src"), sqlite_db("tgt")
+    create_orders(source, "sqlite", 3000)
+    spec = write_spec(tmp_path / "m.yaml", source, target, "  orders:", batch_size=BATCH)
+
+    pressed: list[object] = []
+
+    def ctrl_c_after_first_chunk(event: object) -> None:
+        if isinstance(event, ChunkCommitted) and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as stopped:
+        Migration.from_file(spec).run(on_event=ctrl_c_after_first_chunk)
+    done = fetch(target, "SELECT count(*) FROM datamove_checkpoints WHERE status = 'done'")[0][0]
+    # The chunk committed, and at most the one already running when the signal came.
+    assert done in (1, 2), done
+    assert f"{done} chunk(s) committed by this run" in str(stopped.value)
+    assert fetch(target, "SELECT count(*) FROM orders") == [(done * BATCH,)]
+    result = Migration.from_file(spec).run()
+    assert result.tables[0].chunks_skipped == done
+    assert table_rows(target, "orders") == table_rows(source, "orders")
