@@ -1,7 +1,8 @@
 """The one exception family datamove raises.
 
 Every error says what happened, where (table, column, key, spec path) and what to do.
-The CLI prints ``str(exc)`` without a traceback and exits with ``exc.exit_code``::
+The CLI prints ``str(exc)`` without a traceback and exits with ``exc.exit_code`` (0 when
+nothing is raised)::
 
     DatamoveError
     ├── SpecError            exit 2  the spec is invalid (names the spec path)
@@ -9,13 +10,15 @@ The CLI prints ``str(exc)`` without a traceback and exits with ``exc.exit_code``
     ├── UsageError           exit 2  bad command-line usage or a plan with error findings
     │   └── PlanHasErrors    exit 2
     ├── ChecksFailed         exit 1  validation ran and found differences
-    └── RuntimeFailure       exit 3  the run stopped; committed work is kept
-        ├── RejectLimitExceeded
-        ├── TransientError           retried (``core.retry``): a deadlock, a serialization
-        │   │                        failure, a lock timeout, a dropped connection
-        │   └── ConnectionFailed     a server cannot be reached
-        └── TerminalError            not retryable: anything else a database raised (a
-                                     refused login too)
+    ├── RuntimeFailure       exit 3  the run stopped; committed work is kept
+    │   ├── RejectLimitExceeded
+    │   ├── TransientError           retried (``core.retry``): a deadlock, a serialization
+    │   │   │                        failure, a lock timeout, a dropped connection
+    │   │   └── ConnectionFailed     a server cannot be reached
+    │   └── TerminalError            not retryable: anything else a database raised (a
+    │                                refused login too)
+    └── Interrupted          exit 130  stopped by request (Ctrl-C): nothing new started,
+                                       what was running rolled back, committed work kept
 """
 
 from __future__ import annotations
@@ -103,6 +106,15 @@ class ConnectionFailed(TransientError):
 
 class TerminalError(RuntimeFailure):
     """A database error that retrying will not fix."""
+
+
+class Interrupted(DatamoveError):
+    """Stopped by request (the first Ctrl-C, ``core.stop``): no new work started, the
+    statements running were cancelled and their transactions rolled back; every chunk or
+    batch committed before stays, and running the command again resumes. 130 is the shell's
+    code for a process ended by SIGINT."""
+
+    exit_code = 130
 
 
 class RowError(Exception):

@@ -73,6 +73,12 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Stopping:
+    """A stop was requested (the first Ctrl-C): nothing new starts, and the chunks that
+    were running are cancelled on the servers and roll back."""
+
+
+@dataclass(frozen=True)
 class SyncProgress:
     """Catch-up state after a batch (or an idle poll): what is left and how fast it goes."""
 
@@ -93,6 +99,7 @@ Event = (
     | ChunkRetried
     | TableFinished
     | Message
+    | Stopping
     | SyncProgress
 )
 EventHandler = Callable[[Event], None]

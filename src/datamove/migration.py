@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from datamove.copy import CopyEngine, RunOptions, RunResult
 from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
+from datamove.core.stop import Stop
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
@@ -108,9 +109,12 @@ class Migration:
     def from_file(cls, path: str | Path) -> Migration:
         return cls(load_spec(path))
 
-    def _session(self, workers: int = 1, read_only: bool = False) -> Session:
-        """One command's context (``read_only``: the target is only read)."""
-        return Session(self.spec, workers=workers, read_only=read_only)
+    def _session(
+        self, workers: int = 1, read_only: bool = False, stop: Stop | None = None
+    ) -> Session:
+        """One command's context (``read_only``: the target is only read; ``stop``: what
+        ends it early, see ``core.stop``)."""
+        return Session(self.spec, workers=workers, read_only=read_only, stop=stop)
 
     def plan(self) -> Plan:
         """Resolve the spec against the live schemas: columns, types, order, findings."""
@@ -135,13 +139,16 @@ class Migration:
         max_rows_per_second: float | None = None,
         restart: tuple[str, ...] = (),
         on_event: EventHandler = ignore,
+        stop: Stop | None = None,
     ) -> RunResult:
         """Copy every table in scope, chunk by chunk; resumes where the last run stopped.
 
         ``tables``/``exclude``: names or patterns of the spec's tables (``spec.selection``).
+        ``stop.request()`` (or Ctrl-C) ends it early with ``Interrupted``: committed chunks
+        stay, the running ones roll back.
         """
         opts = RunOptions(tables, workers, batch_size, max_rows_per_second, restart)
-        with self._session(workers) as session:
+        with self._session(workers, stop=stop) as session:
             return self._run(session, opts, on_event, exclude, guard=True)
 
     def _run(
@@ -171,7 +178,12 @@ class Migration:
                 mark,
             )
             engine = CopyEngine(
-                session.compiled, session.state, on_event, self.spec.max_rejects, session.online
+                session.compiled,
+                session.state,
+                on_event,
+                self.spec.max_rejects,
+                session.online,
+                session.stop,
             )
             result = engine.run(run.id, opts)
             run.rows, run.rejects = result.rows, result.rejects_total
@@ -212,13 +224,14 @@ class Migration:
         tables: tuple[str, ...] = (),
         exclude: tuple[str, ...] = (),
         on_event: EventHandler = ignore,
+        stop: Stop | None = None,
     ) -> RepairResult:
         """Re-copy exactly the chunks holding rows that verify finds different, then verify.
 
         A remapped table is refused: its re-copied rows would get new keys under their
         children (``run --restart TABLE`` re-copies the children too).
         """
-        with self._session() as session:
+        with self._session(stop=stop) as session:
             checksum = VerifyOptions(tables, ("checksum",), REPAIR_DIFF_ROWS)
             before = self._verify(session, checksum, on_event, exclude)
             differing = [d for d in before.diffs if d.differences]
@@ -307,14 +320,20 @@ class Migration:
             return capture.status(plan, session.source, session.target, self.spec.name)
 
     def sync(
-        self, options: SyncOptions | None = None, on_event: EventHandler = ignore
+        self,
+        options: SyncOptions | None = None,
+        on_event: EventHandler = ignore,
+        stop: Stop | None = None,
     ) -> SyncResult:
-        """Apply captured changes to the target by re-reading the current source rows."""
-        with self._session() as session:
+        """Apply captured changes to the target by re-reading the current source rows.
+
+        A stop ends ``follow`` normally (``result.stopped``), any other sync with
+        ``Interrupted``; a batch that was running rolls back."""
+        with self._session(stop=stop) as session:
             plan = session.plan("nothing was synced")
             with session.recorder.run(RunCommand.sync, on_event) as run:
                 schema = SchemaSteps(plan, session.target, session.state, run.id, on_event, True)
-                return Syncer(session.compiled, session.spec, run.id).run(
+                return Syncer(session.compiled, session.spec, run.id, session.stop).run(
                     options or SyncOptions(), on_event, partial(self._caught_up, plan, schema)
                 )
 

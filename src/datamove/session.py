@@ -3,13 +3,15 @@ evidence store and its recorder.
 
 Every ``Migration`` method opens one ``Session`` and hands its parts down, so no command
 resolves the plan more than once (``repair`` verifies, copies and verifies again on one plan)
-and every stage consumes the same compiled mapping.
+and every stage consumes the same compiled mapping. The command's ``Stop`` is here too: a
+stop request cancels the statements running on both databases.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
 
+from datamove.core.stop import Stop
 from datamove.dialects.base import Dialect
 from datamove.errors import PlanHasErrors
 from datamove.plan import Plan, resolve_plan
@@ -27,8 +29,16 @@ class Session:
     """Both dialects (``workers`` sizes their pools), the plan, the compiled plan, the state
     store and its recorder; a context manager that disposes the connections."""
 
-    def __init__(self, spec: MigrationSpec, *, workers: int = 1, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        spec: MigrationSpec,
+        *,
+        workers: int = 1,
+        read_only: bool = False,
+        stop: Stop | None = None,
+    ) -> None:
         self.spec = spec
+        self.stop = stop or Stop()
         self.source = Dialect.for_url(spec.source, role="source", pool_size=workers + 1)
         try:
             self.target = Dialect.for_url(
@@ -39,6 +49,7 @@ class Session:
             raise
         self.state = StateStore(self.target, spec.name)
         self.recorder = Recorder(self.state)
+        self._unhook = self.stop.on_request(self._cancel_running)
         self._plan: Plan | None = None
         self._compiled: CompiledPlan | None = None
         self._guarded: tuple[tuple[str, ...], tuple[str, ...]] | None = None
@@ -84,7 +95,12 @@ class Session:
             self._compiled = CompiledPlan(self.plan(), self.source, self.target)
         return self._compiled
 
+    def _cancel_running(self) -> None:
+        self.source.running.cancel()
+        self.target.running.cancel()
+
     def close(self) -> None:
+        self._unhook()
         self.source.dispose()
         self.target.dispose()
 

@@ -1,18 +1,21 @@
 """The ``datamove`` command: parse, call the library, render. No logic lives here.
 
-Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure.
+Exit codes: 0 ok, 1 checks failed, 2 bad spec or usage, 3 runtime failure, 130 stopped by
+Ctrl-C (``cli.stopping``; ``sync --follow`` stopped so ends 0).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from datamove import __version__
 from datamove.cli import render
 from datamove.cli.common import (
     ExcludeOpt,
@@ -25,12 +28,15 @@ from datamove.cli.common import (
 )
 from datamove.cli.cutover import fence_app, flag_app
 from datamove.cli.eventlog import JsonLinesLog
+from datamove.cli.flags import Group
 from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
+from datamove.cli.stopping import ctrl_c
 from datamove.events import tee
 from datamove.migration import Migration
 from datamove.redact import RedactingStream, redact_text
 
 app = typer.Typer(
+    cls=Group,
     name="datamove",
     help="Move data between relational databases with an explicit mapping, restartable "
     "batches and proof.",
@@ -41,6 +47,12 @@ app = typer.Typer(
 )
 
 _display: dict[str, Any] = {"mode": ProgressMode.auto, "interval": DEFAULT_INTERVAL}
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        render.out.print(f"datamove {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -63,6 +75,12 @@ def _main(
             help="Seconds between plain progress lines (0: one per chunk).",
         ),
     ] = DEFAULT_INTERVAL,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     settings["debug"], settings["quiet"] = debug, quiet
     _display["mode"], _display["interval"] = progress, progress_interval
@@ -155,10 +173,13 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     log_file: LogFileOpt = None,
 ) -> None:
-    """Copy the data chunk by chunk; safe to kill and run again (it resumes)."""
+    """Copy the data chunk by chunk; safe to kill and run again (it resumes).
+
+    Ctrl-C stops it: no new chunk starts, the running ones roll back (exit 130).
+    """
     migration = guard(lambda: Migration.from_file(spec))
     log = guard(lambda: JsonLinesLog.open(log_file))
-    with log, _run_display(quiet) as progress:
+    with ctrl_c() as stop, log, _run_display(quiet) as progress:
         result = guard(
             lambda: migration.run(
                 tables=tuple(tables or ()),
@@ -168,7 +189,9 @@ def run(
                 max_rows_per_second=max_rows_per_second,
                 restart=tuple(restart or ()),
                 on_event=tee(progress, log),
-            )
+                stop=stop,
+            ),
+            resume=f"datamove run {shlex.quote(str(spec))}",
         )
     if as_json:
         render.emit_json(render.run_json(result))
@@ -279,13 +302,15 @@ def repair(
     """
     migration = guard(lambda: Migration.from_file(spec))
     log = guard(lambda: JsonLinesLog.open(log_file))
-    with log, _run_display(as_json) as progress:
+    with ctrl_c() as stop, log, _run_display(as_json) as progress:
         result = guard(
             lambda: migration.repair(
                 tables=tuple(tables or ()),
                 exclude=tuple(exclude or ()),
                 on_event=tee(progress, log),
-            )
+                stop=stop,
+            ),
+            resume=f"datamove repair {shlex.quote(str(spec))}",
         )
     if as_json:
         render.emit_json(result.to_dict())
@@ -330,6 +355,7 @@ def status(
 
 
 capture_app = typer.Typer(
+    cls=Group,
     help="Change capture on the source: a changelog and key-only triggers (before the backfill).",
     no_args_is_help=True,
 )
@@ -410,7 +436,7 @@ def uninstall(
 def sync(
     spec: SpecArg,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Keep applying until interrupted.")
+        bool, typer.Option("--follow", help="Keep applying until Ctrl-C (then exit 0).")
     ] = False,
     until_lag: Annotated[
         float | None,
@@ -434,21 +460,21 @@ def sync(
     migration = guard(lambda: Migration.from_file(spec))
     log = guard(lambda: JsonLinesLog.open(log_file))
     with (
+        ctrl_c() as stop,
         log,
         render.SyncDisplay(
             settings["quiet"] or as_json or _display["mode"] is ProgressMode.none,
             _display["interval"],
         ) as display,
     ):
-        result = guard(lambda: migration.sync(options, on_event=tee(display, log)))
+        result = guard(
+            lambda: migration.sync(options, on_event=tee(display, log), stop=stop),
+            resume=f"datamove sync {shlex.quote(str(spec))}",
+        )
     if as_json:
         render.emit_json(result.to_dict())
     else:
-        render.out.print(
-            f"applied {result.changes:,} change(s) in {result.batches} batch(es): "
-            f"{result.upserted:,} upserted, {result.deleted:,} deleted, {result.rejects} "
-            f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s"
-        )
+        render.sync_text(result)
 
 
 @app.command("spec-schema")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from datamove.cli import render
-from datamove.errors import DatamoveError
+from datamove.errors import DatamoveError, Interrupted
 from datamove.redact import redact_text
 
 settings: dict[str, bool] = {"debug": False, "quiet": False}
@@ -36,18 +36,23 @@ LogFileOpt = Annotated[
 ]
 
 
-def guard(fn: Callable[[], Any]) -> Any:
-    """The one catch site: a datamove error prints its message and exits with its code."""
+def guard(fn: Callable[[], Any], resume: str | None = None) -> Any:
+    """The one catch site: a datamove error prints its message and exits with its code
+    (``resume``: the command that resumes a stopped one)."""
     try:
         return fn()
+    except Interrupted as exc:
+        again = f"; run `{resume}` to resume" if resume else ""
+        render.err.print(f"stopped: {exc.message}{again}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
     except DatamoveError as exc:
         if settings["debug"]:
             traceback.print_exc()
         render.err.print(f"[red]error:[/] {redact_text(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        render.err.print("interrupted; committed chunks are kept, run again to resume")
-        raise typer.Exit(3) from None
+        render.err.print("interrupted")
+        raise typer.Exit(Interrupted.exit_code) from None
     except typer.Exit:
         raise
     except Exception as exc:

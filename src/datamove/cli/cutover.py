@@ -8,10 +8,12 @@ import typer
 
 from datamove.cli import render
 from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard
+from datamove.cli.flags import Group
 from datamove.cutover.fence import Side
 from datamove.migration import Migration
 
 fence_app = typer.Typer(
+    cls=Group,
     help="The cutover's write fence: triggers that refuse writes to the tables in scope.",
     no_args_is_help=True,
 )
@@ -70,6 +72,7 @@ def fence_status(
 
 
 flag_app = typer.Typer(
+    cls=Group,
     help="The read-path flag that applications read per tenant (datamove.flags): get, set, "
     "list with who and when.",
     no_args_is_help=True,

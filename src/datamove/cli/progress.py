@@ -32,6 +32,7 @@ from datamove.events import (
     ChunkRetried,
     Event,
     Message,
+    Stopping,
     TableFinished,
     TableStarted,
 )
@@ -58,6 +59,14 @@ _STYLES = {"warning": "yellow", "error": "red"}
 
 def _message(console: Console, event: Message) -> None:
     console.print(f"[{_STYLES.get(event.level, 'dim')}]{escape(event.text)}[/]")
+
+
+def _stopping(console: Console) -> None:
+    console.print(
+        "stopping: no new chunk starts; the running chunks are cancelled and roll back "
+        "(Ctrl-C again to quit at once)",
+        markup=False,
+    )
 
 
 def _retry(console: Console, event: ChunkRetried) -> None:
@@ -117,6 +126,8 @@ class RunProgress:
             )
         elif isinstance(event, ChunkRetried) and self.enabled:
             _retry(self.progress.console, event)
+        elif isinstance(event, Stopping) and self.enabled:
+            _stopping(self.progress.console)
         elif isinstance(event, Message) and self.enabled:
             _message(self.progress.console, event)
 
@@ -205,6 +216,8 @@ class PlainProgress:
             )
         elif isinstance(event, ChunkRetried):
             _retry(self.console, event)
+        elif isinstance(event, Stopping):
+            _stopping(self.console)
         elif isinstance(event, Message):
             _message(self.console, event)
 

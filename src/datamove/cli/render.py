@@ -374,6 +374,17 @@ def uninstall_list(items: list[Any], others: list[str]) -> None:
         )
 
 
+def sync_text(result: Any) -> None:
+    """What ``sync`` applied, and where it stands: the checkpoint it would resume from."""
+    stopped = "stopped by Ctrl-C; " if result.stopped else ""
+    out.print(
+        f"{stopped}applied {result.changes:,} change(s) in {result.batches} batch(es): "
+        f"{result.upserted:,} upserted, {result.deleted:,} deleted, {result.rejects} "
+        f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s; "
+        f"checkpoint {result.applied_seq}"
+    )
+
+
 def capture_text(status: Any) -> None:
     if not status.installed:
         out.print("capture is not installed (datamove capture install SPEC)")

@@ -26,7 +26,7 @@ from datamove.copy.throttle import Throttle
 from datamove.core.evidence import RejectRecord
 from datamove.core.keys import KeyRange, KeyValue, key_null
 from datamove.dialects.base import Dialect, Row
-from datamove.errors import RowError
+from datamove.errors import Interrupted, RowError
 from datamove.plan.compiled import CompiledTable
 from datamove.redact import mask_value
 from datamove.state.store import ChunkState, StateStore
@@ -124,6 +124,7 @@ class ChunkCopier:
 
     def _attempt(self, chunk: ChunkState, careful: bool) -> tuple[int, list[RejectRecord], str]:
         started = time.monotonic()
+        self.throttle.stop.check()  # started after a stop: nothing of it is done
         with self.source.connect() as src, self.target.connect() as tgt:
             try:
                 with tgt.begin():
@@ -153,6 +154,9 @@ class ChunkCopier:
                         run_id=self.run_id,
                     )
             except Exception as exc:
+                if self.throttle.stop.requested and not isinstance(exc, Interrupted):
+                    # A cancelled statement, not bad data: the chunk rolled back, and stays so.
+                    raise Interrupted("stopped by request; the chunk was rolled back") from exc
                 if not careful and (
                     self.target.is_data_error(exc)
                     or self.source.is_data_error(exc)

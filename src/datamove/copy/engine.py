@@ -5,6 +5,10 @@ of one large table, run in parallel on ``workers`` threads. Each chunk commits w
 checkpoint, so a new run simply skips what is already done. A table with deferred lookups
 (to itself, or across a broken cycle) gets a second pass once it and those parents are
 complete (``second_pass``); foreign keys are created after everything else.
+
+A stop (``core.stop``, the first Ctrl-C) ends the run early: no chunk starts after it, the
+chunks running are cancelled on the servers and roll back, and the run raises ``Interrupted``
+saying what is committed; a new run resumes from there.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -25,8 +29,10 @@ from datamove.copy.schema import SchemaSteps
 from datamove.copy.tasks import ChunkTask, Executor, ThreadExecutor, WorkerContext
 from datamove.copy.throttle import Throttle
 from datamove.core.retry import retrying
+from datamove.core.stop import Stop
 from datamove.dialects.base import error_translator
 from datamove.errors import (
+    Interrupted,
     MappingChanged,
     RejectLimitExceeded,
     TransientError,
@@ -36,6 +42,7 @@ from datamove.events import (
     ChunkCommitted,
     EventHandler,
     Message,
+    Stopping,
     TableFinished,
     TableStarted,
 )
@@ -97,6 +104,7 @@ class CopyEngine:
         on_event: EventHandler,
         max_rejects: int,
         online: bool = False,
+        stop: Stop | None = None,
     ) -> None:
         self.compiled = compiled
         self.plan = compiled.plan
@@ -107,6 +115,7 @@ class CopyEngine:
         self.max_rejects = max_rejects
         self.online = online
         """Change capture is on: rows may still arrive, so foreign keys wait for ``sync``."""
+        self.stop = stop or Stop()
 
     # -- selection and preparation ---------------------------------------------------------
 
@@ -194,15 +203,21 @@ class CopyEngine:
                 plan.batch_size = opts.batch_size
         schema = SchemaSteps(self.plan, self.target, self.state, run_id, self.emit, self.online)
         self._retried("preparing the tables", partial(self._prepare, tables, opts, schema))
-        context = WorkerContext(
-            self.compiled, self.state, run_id, Throttle(opts.max_rows_per_second), self.emit
-        )
+        throttle = Throttle(opts.max_rows_per_second, self.stop)
+        context = WorkerContext(self.compiled, self.state, run_id, throttle, self.emit)
         run = _Run(self, schema, context, tables)
         executor = ThreadExecutor(context, opts.workers)
         try:
             run.drive(executor)
+        except KeyboardInterrupt:  # a library caller's Ctrl-C stops as the CLI's first one
+            self.stop.request()
+        except Exception:
+            if not self.stop.requested:
+                raise  # else a statement the stop cancelled: the stop is the outcome
         finally:
-            executor.close(cancel=run.failure is not None)
+            executor.close(cancel=run.failure is not None or self.stop.requested)
+        if self.stop.requested:
+            raise run.interrupted()
         if run.failure is not None:
             raise run.failure
         if run.rejects_total > self.max_rejects:
@@ -251,7 +266,8 @@ class CopyEngine:
         def retried(attempt: int, err: TransientError, delay: float) -> None:
             self.emit(Message(f"{what}: {err.message}; retrying in {delay:.1f}s", "warning"))
 
-        return retrying(step, error_translator(self.source, self.target), retried)
+        translate = error_translator(self.source, self.target)
+        return retrying(step, translate, retried, stop=self.stop)
 
     def _loaded(self, name: str) -> bool:
         """Whether a table outside this run's selection has every chunk (and second pass)."""
@@ -291,8 +307,17 @@ class _Run:
             return self.engine.state.reject_count(tgt)
 
     def drive(self, executor: Executor) -> None:
-        """Until every table is loaded, filled and finalized, or a task failed."""
-        while self.scheduler.active and self.failure is None:
+        """Until every table is loaded, filled and finalized, a task failed, or a stop."""
+        stopped: Future[None] = Future()  # wakes the wait below when a stop is requested
+        unhook = self.engine.stop.on_request(lambda: stopped.set_result(None))
+        try:
+            self._drive(executor, stopped)
+        finally:
+            unhook()
+
+    def _drive(self, executor: Executor, stopped: Future[None]) -> None:
+        stop = self.engine.stop
+        while self.scheduler.active and self.failure is None and not stop.requested:
             for plan in self.scheduler.loadable():
                 self._load(plan, executor)
             for plan in self.scheduler.fillable():
@@ -303,9 +328,28 @@ class _Run:
                 self._submit(plan, todo, executor, second_pass=True)
             if not self.running:
                 continue
-            done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+            watched: list[Future[Any]] = [*self.running, stopped]
+            done, _ = wait(watched, return_when=FIRST_COMPLETED)
             for future in done:
-                self._collect(future, self.running.pop(future))
+                if future is not stopped:
+                    self._collect(future, self.running.pop(future))
+        if stop.requested:
+            self.engine.emit(Stopping())
+
+    def interrupted(self) -> Interrupted:
+        """After a stop, once no task runs: the chunks that committed before it (and any whose
+        commit was already under way), counted from the finished tasks."""
+        for future, task in self.running.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._collect(future, task)
+        self.running.clear()
+        done = sum(o.chunks_skipped + o.chunks_done for o in self.outcomes.values())
+        total = sum(o.chunks_total for o in self.outcomes.values())
+        copied = sum(o.chunks_done for o in self.outcomes.values())
+        return Interrupted(
+            f"{copied} chunk(s) committed by this run, {done} of the {total} planned so far in "
+            "all; the chunks that were running rolled back"
+        )
 
     def _load(self, plan: TablePlan, executor: Executor) -> None:
         copier = self.context.copier(plan.name)
@@ -361,7 +405,7 @@ class _Run:
             )
         if self.rejects_total > self.engine.max_rejects:
             self.failure = self.failure or self.engine._too_many_rejects(self.rejects_total)
-        if not self.scheduler.finished(task.table, task.second_pass):
+        if not self.scheduler.finished(task.table, task.second_pass) or self.engine.stop.requested:
             return
         if task.second_pass:
             self.engine.emit(Message(f"{task.table}: second pass done: {out.filled:,} row(s)"))

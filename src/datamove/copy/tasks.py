@@ -106,7 +106,8 @@ class WorkerContext:
             where = f"{task.table} chunk {task.chunk_no}: {err.message}"
             self.emit(ChunkRetried(task.table, task.chunk_no, attempt, where, delay))
 
-        return retrying(partial(work.run, task.chunk), error_translator(source, target), retried)
+        translate = error_translator(source, target)
+        return retrying(partial(work.run, task.chunk), translate, retried, stop=self.throttle.stop)
 
 
 class Executor(Protocol):

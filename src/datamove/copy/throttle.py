@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
+from datamove.core.stop import Stop
+
 
 class Throttle:
-    """A token bucket shared by all workers: at most ``rate`` rows per second on average."""
+    """A token bucket shared by all workers: at most ``rate`` rows per second on average.
+    A stop ends the wait at once (``Interrupted``): a throttled chunk is mostly waiting."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, stop: Stop | None = None) -> None:
         self.rate = rate
+        self.stop = stop or Stop()
         self.lock = threading.Lock()
         self.next_free = time.monotonic()
 
@@ -22,5 +26,5 @@ class Throttle:
             start = max(now, self.next_free)
             self.next_free = start + rows / self.rate
             wait_for = start - now
-        if wait_for > 0:
-            time.sleep(wait_for)
+        if wait_for > 0 and self.stop.wait(wait_for):
+            self.stop.check()

@@ -9,11 +9,11 @@ again (each is one target transaction, or looks in the catalog first).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from datamove.errors import DatamoveError, TransientError
+from datamove.core.stop import Stop
+from datamove.errors import DatamoveError, Interrupted, TransientError
 
 T = TypeVar("T")
 
@@ -30,14 +30,20 @@ def retrying(
     translate: Translate,
     on_retry: OnRetry,
     delays: tuple[float, ...] = RETRY_DELAYS,
+    stop: Stop | None = None,
 ) -> T:
     """``step()``; after a failure translated to ``TransientError``, ``on_retry`` and a wait,
     then again, ``len(delays)`` times at most. Any other failure is raised at once, as a
-    datamove error (the driver's error chained); the last transient one says it gave up."""
+    datamove error (the driver's error chained); the last transient one says it gave up.
+    Once ``stop`` is requested, any failure (a cancelled statement) is ``Interrupted``, and
+    so is a wait it cuts short."""
+    stop = stop or Stop()
     for attempt, delay in enumerate((*delays, None), start=1):
         try:
             return step()
         except Exception as exc:  # noqa: BLE001 - classified by ``translate``, raised below
+            if stop.requested and not isinstance(exc, Interrupted):
+                raise Interrupted("stopped by request; the running step was rolled back") from exc
             err = exc if isinstance(exc, DatamoveError) else translate(exc)
             if not isinstance(err, TransientError):
                 if err is exc:
@@ -49,5 +55,6 @@ def retrying(
                     raise
                 raise err from exc
             on_retry(attempt, err, delay)
-            time.sleep(delay)
+            if stop.wait(delay):
+                stop.check()
     raise AssertionError("unreachable")

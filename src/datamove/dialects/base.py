@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import NoSuchModuleError
 
 from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import (
@@ -39,8 +39,10 @@ from datamove.dialects.copytext import Kind as CopyKind
 from datamove.dialects.fencesql import FenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import quoted_name
+from datamove.dialects.running import RunningStatements
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic, render_generic
+from datamove.dialects.urls import url_problem
 from datamove.errors import (
     ConnectionFailed,
     DatamoveError,
@@ -53,23 +55,6 @@ from datamove.redact import redact_text, redact_url, remember_url
 Row = Sequence[Any]
 
 _REGISTRY: dict[str, type[Dialect]] = {}
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a database URL, or None; the reason never repeats the URL (it
-    may hold a password)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return "not a database URL; write one such as postgresql+psycopg://user@host:5432/db"
-    except ValueError:
-        return (
-            "the URL's host or port cannot be read: a port is a number, an IPv6 host is "
-            "written in brackets (postgresql://user@[::1]:5432/db)"
-        )
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return f"port {parsed.port} is out of range (1-65535)"
-    return None
 
 
 class Dialect:
@@ -98,6 +83,8 @@ class Dialect:
     """The cutover's write fence (triggers refusing writes) on this engine."""
     PUSHDOWN: ClassVar[type[PushdownSQL]] = PushdownSQL
     """Transforms computed in this engine's SQL."""
+    RUNNING: ClassVar[type[RunningStatements]] = RunningStatements
+    """The connections handed out, and how to cancel their statements (a stop)."""
     INSTALL_HINT: ClassVar[str] = ""
     SQLGLOT: ClassVar[str] = ""
     """sqlglot's name for this engine's SQL (``sql`` transforms are transpiled to it)."""
@@ -133,6 +120,7 @@ class Dialect:
                 hint=self.INSTALL_HINT or None,
             ) from None
         event.listen(self.engine, "connect", self._on_connect)
+        self.running = self.RUNNING(self.engine)
 
     # -- construction ---------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from datamove.dialects.mysqlvalues import (
 )
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
+from datamove.dialects.running import MySQLRunningStatements
 from datamove.dialects.types import classify_generic, describe
 from datamove.errors import TransientError
 
@@ -154,6 +155,7 @@ class MySQL(Dialect):
     CAPTURE = MySQLCaptureSQL
     FENCE = MySQLFenceSQL
     PUSHDOWN = MySQLPushdownSQL
+    RUNNING = MySQLRunningStatements
     INSTALL_HINT = "pip install 'datamove[mysql]'  (mysql-connector-python)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

@@ -28,6 +28,7 @@ from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
+from datamove.dialects.running import PgRunningStatements
 from datamove.dialects.types import classify_generic, render_generic
 
 _TRANSIENT_SQLSTATES = {
@@ -168,6 +169,7 @@ class PostgreSQL(Dialect):
     CAPTURE = PgCaptureSQL
     FENCE = PgFenceSQL
     PUSHDOWN = PgPushdownSQL
+    RUNNING = PgRunningStatements
     INSTALL_HINT = "pip install 'datamove[postgresql]'  (psycopg 3)"
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

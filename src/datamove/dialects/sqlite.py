@@ -25,6 +25,7 @@ from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, ca
 from datamove.dialects.fencesql import SQLiteFenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
+from datamove.dialects.running import SQLiteRunningStatements
 from datamove.dialects.schemasql import SchemaSQL
 from datamove.dialects.types import classify_generic
 
@@ -127,6 +128,7 @@ class SQLite(Dialect):
     CAPTURE = SQLiteCaptureSQL
     FENCE = SQLiteFenceSQL
     PUSHDOWN = SQLitePushdownSQL
+    RUNNING = SQLiteRunningStatements
     WRITE_BATCH_ROWS = 10_000
 
     def __init__(self, url: str, *, role: str, pool_size: int = 4, read_only: bool = False) -> None:

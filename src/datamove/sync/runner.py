@@ -2,7 +2,9 @@
 
 Without ``follow`` or ``until_lag`` it applies what is pending and stops; ``until_lag`` keeps
 going until the oldest unapplied change is at most that many seconds old (``0``: nothing
-pending) — the cutover uses it; ``follow`` keeps going until interrupted.
+pending) — the cutover uses it; ``follow`` keeps going until a stop (Ctrl-C), which for it
+is the normal end: the batch running rolls back and the result shows the last checkpoint. A
+stop ends any other sync with ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from datamove.core.retry import retrying
+from datamove.core.stop import Stop
 from datamove.dialects.base import error_translator
-from datamove.errors import TransientError, UsageError
+from datamove.errors import Interrupted, TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
@@ -48,6 +51,8 @@ class SyncResult:
     lag_seconds: float = 0.0
     seconds: float = 0.0
     warnings: list[SyncWarning] = field(default_factory=list)
+    stopped: bool = False
+    """``follow`` ended by a stop (Ctrl-C): its normal end."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape: every field, each warning a ``{table, code, message}``."""
@@ -79,7 +84,9 @@ def backfill_warnings(unwarned: set[str], tables: list[str]) -> list[SyncWarning
 
 
 class Syncer:
-    def __init__(self, compiled: CompiledPlan, spec: MigrationSpec, run_id: str) -> None:
+    def __init__(
+        self, compiled: CompiledPlan, spec: MigrationSpec, run_id: str, stop: Stop | None = None
+    ) -> None:
         if spec.sync.mode is SyncMode.none:
             raise UsageError(
                 "the spec has no catch-up: set sync: {mode: triggers} (and run `datamove "
@@ -93,6 +100,7 @@ class Syncer:
         self.applier = Applier(compiled, spec, run_id)
         self.changelog = Changelog(self.source)
         self.state = SyncState(self.target, spec.name)
+        self.stop = stop or Stop()
 
     def _check_capture(self) -> list[SyncWarning]:
         """Refuses a sync without capture; the backfill warnings not given before (each
@@ -125,16 +133,19 @@ class Syncer:
         def retried(attempt: int, err: TransientError, wait: float) -> None:
             on_event(Message(f"retrying in {wait:.1f}s: {err.message[:200]}"))
 
-        return retrying(step, error_translator(self.source, self.target), retried)
+        translate = error_translator(self.source, self.target)
+        return retrying(step, translate, retried, stop=self.stop)
 
     def _run_watermark(
-        self, options: SyncOptions, on_event: EventHandler, caught_up: Callable[[], None]
-    ) -> SyncResult:
-        """Watermark passes: one, or (``follow``) one every poll until interrupted. There is
-        no changelog to measure a lag by: ``until_lag`` runs a single pass."""
-        started = time.monotonic()
+        self,
+        options: SyncOptions,
+        on_event: EventHandler,
+        caught_up: Callable[[], None],
+        result: SyncResult,
+    ) -> None:
+        """Watermark passes: one, or (``follow``) one every poll until a stop. There is no
+        changelog to measure a lag by: ``until_lag`` runs a single pass."""
         passes = WatermarkPass(self.applier)
-        result = SyncResult()
         while True:
             batch = self._retrying(partial(passes.run, options.max_batch), on_event)
             result.batches += 1
@@ -145,11 +156,8 @@ class Syncer:
             on_event(SyncProgress(0, 0.0, result.upserted + result.deleted, 0.0, 0))
             if result.batches == 1:
                 caught_up()
-            if not options.follow:
+            if not options.follow or self.stop.wait(options.poll_seconds):
                 break
-            time.sleep(options.poll_seconds)
-        result.seconds = time.monotonic() - started
-        return result
 
     def run(
         self,
@@ -159,15 +167,39 @@ class Syncer:
     ) -> SyncResult:
         """Apply changes as ``options`` say; ``caught_up`` runs once, the first time nothing
         is pending (a watermark pass: once it is done), for work that waits for that."""
-        if self.spec.sync.mode is SyncMode.watermark:
-            return self._run_watermark(options, on_event, caught_up)
         started = time.monotonic()
-        result = SyncResult(warnings=self._check_capture())
+        run = self._run_watermark if self.spec.sync.mode is SyncMode.watermark else self._run_log
+        result = SyncResult()
+        try:
+            run(options, on_event, caught_up, result)
+        except Interrupted:
+            if not options.follow:
+                raise
+        result.seconds = time.monotonic() - started
+        result.stopped = self.stop.requested
+        if result.stopped and not options.follow:
+            raise Interrupted(
+                f"{result.batches} batch(es) applied, up to change {result.applied_seq}; the "
+                "batch that was running rolled back"
+            )
+        return result
+
+    def _run_log(
+        self,
+        options: SyncOptions,
+        on_event: EventHandler,
+        caught_up: Callable[[], None],
+        result: SyncResult,
+    ) -> None:
+        """Changelog batches (``triggers`` mode) as ``options`` say, counted in ``result``
+        as each commits."""
+        result.warnings = self._check_capture()
         for warning in result.warnings:
             on_event(Message(warning.message, "warning"))
         with self.target.connect() as tgt:
             position = self.state.position(tgt)
         seq, total = position.applied_seq, position.applied_total
+        result.applied_seq = seq
         recent: deque[tuple[float, int]] = deque(maxlen=20)
         reached = False
         while True:
@@ -175,7 +207,7 @@ class Syncer:
                 partial(self.applier.apply_batch, seq, options.max_batch), on_event
             )
             if batch is not None:
-                seq = batch.applied_seq
+                seq = result.applied_seq = batch.applied_seq
                 self._retrying(partial(self.applier.purge, seq), on_event)
                 result.batches += 1
                 result.changes += batch.changes
@@ -202,7 +234,5 @@ class Syncer:
                 break
             if batch is None and not options.follow and options.until_lag is None:
                 break
-            if batch is None:
-                time.sleep(options.poll_seconds)
-        result.seconds = time.monotonic() - started
-        return result
+            if self.stop.requested or (batch is None and self.stop.wait(options.poll_seconds)):
+                break
