@@ -27,6 +27,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from datamove.core.stop import signals_to_main_thread
 from datamove.events import (
     ChunkCommitted,
     ChunkRetried,
@@ -187,6 +188,7 @@ class PlainProgress:
             self._handle(event)
 
     def _tick(self) -> None:
+        signals_to_main_thread()
         while not self.stopped.wait(max(0.0, self.interval - (self.clock() - self.last_line))):
             with self.lock:
                 self._lines_if_due()

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from datamove.core.stop import signals_to_main_thread
+
 T = TypeVar("T")
 _DONE = object()
 _YOUNG_THRESHOLD = 100_000
@@ -32,6 +34,7 @@ def prefetch(source: Iterable[T], depth: int = 4) -> Iterator[T]:
     failure: list[BaseException] = []
 
     def produce() -> None:
+        signals_to_main_thread()
         try:
             for item in source:
                 while not stop.is_set():

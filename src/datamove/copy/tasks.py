@@ -20,6 +20,7 @@ from datamove.copy.second_pass import SecondPass
 from datamove.copy.throttle import Throttle
 from datamove.core.keys import KeyValue
 from datamove.core.retry import retrying
+from datamove.core.stop import signals_to_main_thread
 from datamove.dialects.base import Dialect, error_translator
 from datamove.errors import MappingChanged, TransientError
 from datamove.events import ChunkRetried, EventHandler, ignore
@@ -125,7 +126,9 @@ class ThreadExecutor:
 
     def __init__(self, context: WorkerContext, workers: int) -> None:
         self.context = context
-        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="datamove")
+        self.pool = ThreadPoolExecutor(
+            max(1, workers), thread_name_prefix="datamove", initializer=signals_to_main_thread
+        )
 
     def submit(self, task: ChunkTask) -> Future[ChunkResult]:
         return self.pool.submit(self.context.run, task)

@@ -12,6 +12,7 @@ would never be released).
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 
@@ -65,3 +66,13 @@ class Stop:
         """Raise ``Interrupted`` once a stop is requested: for code about to start work."""
         if self._requested:
             raise Interrupted("stopped by request before this step started")
+
+
+def signals_to_main_thread() -> None:
+    """Block SIGINT in the calling thread (one datamove starts), so that the kernel hands
+    Ctrl-C to the main thread. A process-wide signal may be given to any thread that does not
+    block it, and Python runs its handler only in the main thread, when that thread next runs
+    bytecode: a Ctrl-C taken by a worker waited until the main thread's wait on that worker
+    ended (a throttled chunk then committed two seconds after the signal)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from datamove.core.stop import signals_to_main_thread
 from datamove.dialects.base import Dialect
 from datamove.errors import DatamoveError, UsageError
 from datamove.flags.store import FlagChange, FlagStore, Matched, Snapshot, lookup
@@ -177,6 +178,7 @@ class FlagClient:
         return Poll(False, frozenset(), reason)
 
     def _poll(self) -> None:
+        signals_to_main_thread()  # an application's Ctrl-C is its main thread's
         while not self._stop.wait(self.poll_interval):
             self.refresh()
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from datamove.core.canonical import framed
 from datamove.core.keys import CanonKey, KeyRange, KeyValue
+from datamove.core.stop import signals_to_main_thread
 from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import NativeHash
 from datamove.verify.mapped import Compared, MappedTable
@@ -125,7 +126,9 @@ class ChecksumDiff:
         self.target = target
         self.max_diff_rows = max_diff_rows
         self.show_values = show_values
-        self.pool = ThreadPoolExecutor(2, thread_name_prefix="dm-verify")
+        self.pool = ThreadPoolExecutor(
+            2, thread_name_prefix="dm-verify", initializer=signals_to_main_thread
+        )
         self.raw: dict[CanonKey, tuple[KeyValue, KeyValue]] = {}
 
     def _both(self, call: Callable[[Side], T]) -> tuple[T, T]:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.core.keys import CanonKey, KeyRange, KeyValue, any_key
+from datamove.core.stop import signals_to_main_thread
 from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import NativeHash
 
@@ -170,7 +171,10 @@ class Side:
         if not self.dialect.canonical.ONE_CORE_PER_QUERY or count < HALVED_FROM:
             return self.bucket_sums(bucketing)
         middle = bucketing.bounds(count // 2).lo
-        with self.dialect.connect() as conn, ThreadPoolExecutor(1) as pool:
+        with (
+            self.dialect.connect() as conn,
+            ThreadPoolExecutor(1, initializer=signals_to_main_thread) as pool,
+        ):
             other = copy.copy(self)
             other.conn, other.queries = conn, 0
             high = pool.submit(other.bucket_sums, bucketing, middle, None)

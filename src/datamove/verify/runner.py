@@ -21,6 +21,7 @@ from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import CanonKey
 from datamove.core.retry import retrying
+from datamove.core.stop import signals_to_main_thread
 from datamove.dialects.base import error_translator
 from datamove.errors import TransientError, UsageError
 from datamove.events import EventHandler, Message, ignore
@@ -237,7 +238,9 @@ class Verifier:
             # JSON across engines is compared in Python while the databases checksum the rest.
             beside = mapped.json_beside
             part = TableDiff(mapped.name, mapped.method)
-            with ThreadPoolExecutor(1, thread_name_prefix="dm-json") as pool:
+            with ThreadPoolExecutor(
+                1, thread_name_prefix="dm-json", initializer=signals_to_main_thread
+            ) as pool:
                 json_done = pool.submit(self._json_diff, mapped, part) if beside else None
                 if mapped.summed:
                     s_side, t_side = sides(mapped, (self.source, src), (self.target, tgt))
