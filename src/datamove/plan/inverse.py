@@ -222,9 +222,9 @@ def _chain(table: TablePlan, col: ColumnPlan) -> _Made:
     inverse = [s.inverse for s in reversed(steps)] + ([fits[0]] if fits else [])
     undos = [s.undo for s in reversed(steps) if s.undo is not None]
     if not col.transforms:
-        reason = (f"renamed from {col.source}" if col.source != col.target else "copied as is") + (
-            f"; back into {fits[0]['type']} with a range check" if fits else ""
-        )
+        reason = (
+            f"renamed from {col.source}" if col.source != col.target else "the same value"
+        ) + (f"; back into {fits[0]['type']} with a range check" if fits else "")
         inverse.insert(0, {"op": "rename", "to": col.source})
     else:
         reason = "; ".join(
