@@ -187,6 +187,8 @@ def _plan_tables(plan: Plan) -> None:
         out.print(grid)
         for when, objects in schema_objects(t, plan.online):
             out.print(f"  {when}: {escape('; '.join(objects))}")
+        if t.rollback is not None:
+            out.print(f"  rollback: {escape(t.rollback.summary())}")
 
 
 def steps_text(steps: list[StepRecord]) -> None:

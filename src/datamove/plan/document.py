@@ -2,7 +2,8 @@
 
 ``datamove plan SPEC --doc mapping.md`` (or ``.html``) renders a summary table and contents at
 the top, then per table every target column with its source, types and transforms in plain
-words, the key, the filter and every dropped column with its reason; then the invariants with
+words and its rollback class, the key, the filter and every dropped column with its reason; then
+the invariants with
 their tolerances and the findings, grouped (folded in HTML) with the acknowledged ones and
 their reasons. It is the stage-2 deliverable a reviewer reads and signs.
 """
@@ -16,6 +17,7 @@ import jinja2
 
 from datamove.errors import UsageError
 from datamove.plan.findings import group
+from datamove.plan.inverse import ColumnRollback
 from datamove.plan.keys import second_pass_words
 from datamove.plan.model import ColumnPlan, Plan, Severity
 from datamove.redact import redact_text
@@ -64,6 +66,14 @@ def describe_column(column: ColumnPlan, codes: frozenset[str] = frozenset()) -> 
     return text[0].upper() + text[1:]
 
 
+def rollback_words(rollback: ColumnRollback | None) -> str:
+    """A column's rollback class and why, in plain words (frozen ones say so)."""
+    if rollback is None:
+        return "—"
+    words = f"{rollback.kind.value.replace('_', ' ')}: {rollback.reason}"
+    return words + ("; frozen (not written back)" if rollback.frozen else "")
+
+
 def render(plan: Plan, fmt: str, invariants: list[Invariant], max_rejects: int) -> str:
     """The document text in ``fmt`` ('.md' or '.html')."""
     template_name = FORMATS.get(fmt.lower())
@@ -98,6 +108,7 @@ def render(plan: Plan, fmt: str, invariants: list[Invariant], max_rejects: int) 
         "max_rejects": max_rejects,
         "how": lambda c, t: describe_column(c, frozenset(codes.get((t, c.target), ()))),
         "tolerance": tolerance_words,
+        "rollback": rollback_words,
         "second_pass": second_pass_words,
     }
     return env.get_template(template_name).render(**context)

@@ -23,6 +23,7 @@ from datamove.transforms import Transform
 
 if TYPE_CHECKING:
     from datamove.dialects.base import Dialect
+    from datamove.plan.inverse import ColumnRollback, TableRollback
 
 
 class Severity(StrEnum):
@@ -137,6 +138,8 @@ class ColumnPlan:
     auto-increment column, as the source's): its generator is set past the copied values."""
     default_sql: str | None = None
     """The target column's default, in the target's SQL (None: no default)."""
+    rollback: ColumnRollback | None = None
+    """How its value goes back on a rollback (``plan.inverse``)."""
 
     def sql(self, expr: sa.ColumnElement[Any], dialect: Dialect) -> sa.ColumnElement[Any]:
         """The transform chain as the source's SQL over ``expr`` (only for ``pushdown``
@@ -191,6 +194,7 @@ class ColumnPlan:
             "second_pass": self.second_pass,
             "identity": self.identity,
             "default": self.default_sql,
+            "rollback": self.rollback.to_dict() if self.rollback else None,
         }
 
 
@@ -241,6 +245,8 @@ class TablePlan:
     """Source columns the spec drops (``drop:``), each with its reason (None: none given)."""
     """Source key columns that can hold NULL (declared ``not_null``): rows with NULL in one
     are in no key range; the first chunk rejects them and verification leaves them out."""
+    rollback: TableRollback | None = None
+    """Its columns by rollback class (``plan.inverse``)."""
 
     @property
     def lookup_parents(self) -> set[str]:
@@ -310,6 +316,7 @@ class TablePlan:
             if self.partitioning
             else [],
             "mapping_hash": self.mapping_hash,
+            "rollback": self.rollback.to_dict() if self.rollback else None,
             "columns": [c.to_dict() for c in self.columns],
         }
 

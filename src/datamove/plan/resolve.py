@@ -17,6 +17,7 @@ from datamove.errors import SpecError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
 from datamove.plan.findings import acknowledge
+from datamove.plan.inverse import classify
 from datamove.plan.keys import KeyRules, describe_deletes
 from datamove.plan.lint import (
     lossy_findings,
@@ -107,6 +108,8 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
         order, cycle_findings = table_order(tables)
         self.findings.extend(cycle_findings)
         self._second_pass(tables)
+        for plan in tables.values():
+            self.findings.extend(classify(plan, self.spec.tables.get(plan.name)))
         return Plan(
             name=self.spec.name,
             source_url=self.source.safe_url,

@@ -62,6 +62,7 @@ ADVISORY_CODES = frozenset(
         "index-not-carried",
         "integer-range-shrink",
         "naive-to-zoned",
+        "one-way-column",
         "numeric-shrink",
         "parsed-from-text",
         "partition-alone",

@@ -81,6 +81,40 @@ class TransformCall(_Model):
         return data
 
 
+class RollbackSpec(_Model):
+    """How a column goes back to the old side on a rollback, where the plan cannot tell
+    (``plan`` classifies every column; see the README's "Rollback classes of a mapping")."""
+
+    freeze: bool = Field(
+        default=False,
+        description="Not written back on a rollback: the old side keeps its old value "
+        "(`rollback: freeze`).",
+    )
+    inverse: list[TransformCall] = Field(
+        default_factory=list,
+        description="Transforms that turn the target value back into the source value "
+        "(e.g. [{python: shop.codes:decode}]), for steps the plan cannot invert.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return {"freeze": True} if data == "freeze" else data
+
+    @field_validator("inverse", mode="before")
+    @classmethod
+    def _single_step(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | dict) else value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RollbackSpec:
+        if self.freeze and self.inverse:
+            raise ValueError("a frozen column is not written back: drop freeze or inverse")
+        if not self.freeze and not self.inverse:
+            raise ValueError("rollback takes freeze, or inverse: [TRANSFORM, ...]")
+        return self
+
+
 class ColumnSpec(_Model):
     """How one target column is filled."""
 
@@ -112,6 +146,10 @@ class ColumnSpec(_Model):
         default=None,
         description="The created column's default, in the target's SQL (null: no default); "
         "replaces the default carried from the source.",
+    )
+    rollback: RollbackSpec | None = Field(
+        default=None,
+        description="How the column goes back on a rollback: freeze, or {inverse: [...]}.",
     )
 
     @property

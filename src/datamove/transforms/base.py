@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 
 from datamove.errors import SpecError
+from datamove.transforms.inversion import Given, Inversion
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -75,6 +76,11 @@ class Transform(ABC):
         """The type of the values this transform produces, when it decides the target column's
         type (None: the column keeps its source type)."""
         return None
+
+    @abstractmethod
+    def inversion(self, given: Given) -> Inversion:
+        """How a value this step made goes back to the one it was handed, for a rollback
+        (``given``: what is known of the values handed to it); see ``transforms.inversion``."""
 
     @abstractmethod
     def describe(self) -> str:

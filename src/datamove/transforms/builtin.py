@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, invertible, kept_original
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -39,6 +42,11 @@ class Default(Transform):
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         return sa.func.coalesce(expr, sa.literal(self.args))
+
+    def inversion(self, given: Given) -> Inversion:
+        if not given.nullable:
+            return invertible("no NULL to replace: the value passes unchanged", "same")
+        return kept_original(f"NULL and {self.args!r} both become {self.args!r}")
 
     def describe(self) -> str:
         return f"NULL becomes {self.args!r}"
@@ -125,6 +133,18 @@ class Cast(Transform):
         if self.base == "varchar":
             return sa.String(self.p) if self.p else sa.Text()
         return types[self.base]
+
+    def inversion(self, given: Given) -> Inversion:
+        back = BACK.get(given.kind or "")
+        if back is None or self.base not in EXACT_CASTS.get(given.kind or "", ()):
+            what = f"{given.kind} values" if given.kind else "values of an unknown type"
+            return kept_original(f"{what} cast to {self.args} do not all come back exactly")
+        return invertible(
+            f"{given.kind} converted exactly; back to {given.kind} with a range check",
+            "cast",
+            back,
+            to=given.kind,
+        )
 
     def describe(self) -> str:
         return f"converted to {self.args} (rows that do not convert exactly are rejected)"
@@ -241,3 +261,92 @@ class Cast(Transform):
         if isinstance(value, dict | list | int | float | bool):
             return value
         raise self._reject(value, f"{type(value).__name__} is not JSON")
+
+
+_INTS = ("smallint", "integer", "bigint")
+_TEXTS = ("text", "varchar")
+EXACT_CASTS: dict[str, tuple[str, ...]] = {
+    "integer": (*_INTS, "decimal", "boolean", *_TEXTS),
+    "decimal": (*_INTS, "decimal", *_TEXTS),
+    "float": (*_INTS, "float", "decimal", *_TEXTS),
+    "string": (*_TEXTS, "binary"),
+    "text": (*_TEXTS, "binary"),
+    "enum": _TEXTS,
+    "boolean": ("boolean", *_INTS, *_TEXTS),
+    "date": ("date", "timestamp", *_TEXTS),
+    "timestamp": ("timestamp", "date", *_TEXTS),
+    "binary": ("binary", *_TEXTS),
+    "json": ("json", *_TEXTS),
+    "uuid": _TEXTS,
+}
+"""Per kind of value handed to ``cast``, the cast types it goes to and comes back from exactly
+(a strict cast rejects what would not convert exactly, and no two values of the kind give
+one result): e.g. text to integer is not here ('07' and '7' both become 7)."""
+
+
+def _back_int(value: Any) -> int:
+    number = Decimal(int(value)) if isinstance(value, bool) else Decimal(str(value).strip())
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(number)
+
+
+def _back_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8")
+    if not isinstance(value, str):
+        raise ValueError(f"{type(value).__name__} is not text")
+    return value
+
+
+def _back_bool(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _back_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time(0):
+            raise ValueError(f"{value} has a time of day")
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _back_timestamp(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return dt.datetime.fromisoformat(str(value))
+
+
+def _back_binary(value: Any) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _back_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _back_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+BACK: dict[str, Callable[[Any], Any]] = {
+    "integer": _back_int,
+    "decimal": lambda v: Decimal(str(int(v) if isinstance(v, bool) else v)),
+    "float": float,
+    "string": _back_text,
+    "text": _back_text,
+    "enum": _back_text,
+    "boolean": _back_bool,
+    "date": _back_date,
+    "timestamp": _back_timestamp,
+    "binary": _back_binary,
+    "json": _back_json,
+    "uuid": _back_uuid,
+}
+"""A value of a cast's result back to the kind it was cast from (``ValueError`` when it
+cannot be one); the plan checks the result by casting it forward again."""

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, kept_original
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -101,6 +102,12 @@ class Concat(Transform):
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Text()
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original(
+            f"the parts of {', '.join(self.columns)} cannot be told apart once joined (a part "
+            "may hold the separator, a NULL part may be left out)"
+        )
 
     def describe(self) -> str:
         names = ", ".join(self.columns[:-1]) + f" and {self.columns[-1]}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, kept_original, one_way
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -54,6 +55,14 @@ class When(Transform):
 
     def may_return_null(self) -> bool:
         return True
+
+    def inversion(self, given: Given) -> Inversion:
+        if self.constant is not None:
+            return one_way(
+                f"a marker computed by SQL from the source row ({self.sql}): nothing to write "
+                "back; freeze it when the columns it reads are mapped"
+            )
+        return kept_original(f"the value is NULL where not {self.sql}: the original is lost")
 
     def describe(self) -> str:
         what = "the value" if self.constant is None else repr(self.constant)

@@ -8,6 +8,7 @@ from typing import Any
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, one_way
 
 
 class Python(Transform):
@@ -65,6 +66,9 @@ class Python(Transform):
                 None, f"python {self.args}: returned {len(out)} values for {len(values)}"
             )
         return out
+
+    def inversion(self, given: Given) -> Inversion:
+        return one_way(f"the Python function {self.args} has no known inverse")
 
     def describe(self) -> str:
         return f"computed by the Python function {self.args}"

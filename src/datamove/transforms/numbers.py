@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, kept_original
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -82,6 +83,9 @@ class Round(Transform):
         if isinstance(expr.type, sa.Float) or not isinstance(expr.type, sa.Numeric | sa.Integer):
             return None  # floats round on binary values in SQL; Python rounds their text
         return dialect.pushdown.round(expr, self.places, self.mode)
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original(f"digits past {self.places} decimal place(s) are lost")
 
     def describe(self) -> str:
         how = {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, invertible, one_way
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -50,6 +51,15 @@ class Sql(Transform):
 
     def may_return_null(self) -> bool:
         return True
+
+    def inversion(self, given: Given) -> Inversion:
+        from sqlglot import exp
+
+        if isinstance(self.tree, exp.Column) and not self.tree.table:
+            return invertible(
+                f"the source column {self.tree.name}, as it is", "same", column=self.tree.name
+            )
+        return one_way(f"the SQL expression {self.tree.sql(dialect=self.read)} has no inverse")
 
     def describe(self) -> str:
         return f"computed by the SQL expression {self.tree.sql(dialect=self.read)}"

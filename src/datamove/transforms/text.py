@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, invertible, kept_original
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -52,6 +53,9 @@ class Trim(Transform):
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         return sa.func.trim(expr)
 
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original("leading and trailing spaces are lost")
+
     def describe(self) -> str:
         return "leading and trailing spaces removed"
 
@@ -67,6 +71,9 @@ class Lower(Transform):
     def apply_batch(self, values: list[Any]) -> list[Any]:
         return _on_text(self, values, str.lower)
 
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original("the original case is lost")
+
     def describe(self) -> str:
         return "converted to lower case"
 
@@ -81,6 +88,9 @@ class Upper(Transform):
 
     def apply_batch(self, values: list[Any]) -> list[Any]:
         return _on_text(self, values, str.upper)
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original("the original case is lost")
 
     def describe(self) -> str:
         return "converted to upper case"
@@ -103,6 +113,11 @@ class Normalize(Transform):
 
     def to_sql(self, expr: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any] | None:
         return dialect.pushdown.normalize(expr, self.args)
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original(
+            f"texts differing only in their Unicode form become one {self.args} text"
+        )
 
     def describe(self) -> str:
         return f"Unicode-normalized to {self.args}"
@@ -147,6 +162,9 @@ class RegexReplace(Transform):
             return [sub(replacement, v) if type(v) is str else slow(v) for v in values]
         except Exception:  # noqa: BLE001 - apply on each value raises exactly what it raises
             return super().apply_batch(values)
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original("the replaced matches are lost")
 
     def describe(self) -> str:
         return f"matches of /{self.pattern.pattern}/ replaced by {self.replacement!r}"
@@ -198,8 +216,23 @@ class Encoding(Transform):
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Text()
 
+    def inversion(self, given: Given) -> Inversion:
+        if self.codec != "utf-8" and not self.codec.startswith(EXACT_CODECS):
+            return kept_original(f"{self.codec} can decode different bytes to the same text")
+        return invertible(
+            f"encoded back as {self.codec}",
+            "encode",
+            lambda text: text.encode(self.codec) if isinstance(text, str) else text,
+            codec=self.codec,
+        )
+
     def describe(self) -> str:
         return f"bytes decoded as {self.codec}; invalid bytes reject the row"
+
+
+EXACT_CODECS = ("ascii", "iso8859-", "cp125", "cp437", "cp850", "mac-")
+"""Single-byte codecs (``codecs.lookup`` names) whose strict decoding is one-to-one, as is
+utf-8's: the text encodes back to the very bytes (utf-8-sig or stateful ones may not)."""
 
 
 class FixMojibake(Transform):
@@ -230,6 +263,9 @@ class FixMojibake(Transform):
                 return text
             return fixed
         return text
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original("text that was mojibake and text that was not can give the same text")
 
     def describe(self) -> str:
         return "UTF-8 text that was read as Latin-1/cp1252 repaired"
@@ -271,6 +307,9 @@ class Split(Transform):
 
     def may_return_null(self) -> bool:
         return not self.reject_missing
+
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original(f"only part {self.index} of the text is kept")
 
     def describe(self) -> str:
         return f"part {self.index} of the text split on {self.sep!r}"

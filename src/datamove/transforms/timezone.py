@@ -10,8 +10,11 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import Given, Inversion, invertible, kept_original
 
 POLICIES = ("reject", "earlier", "later")
+FIXED_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu", "Universal"})
+"""Zones without daylight saving time: a naive wall time there names one instant."""
 _NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 _UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -145,6 +148,33 @@ class Timezone(Transform):
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.DateTime(timezone=not self.naive_result)
+
+    def inversion(self, given: Given) -> Inversion:
+        if self.nonexistent != "reject":
+            return kept_original(
+                f"a wall time that does not exist in {self.assume.key} (DST) becomes an instant "
+                "another wall time also gives"
+            )
+        if self.naive_result and self.to.key not in FIXED_ZONES:
+            return kept_original(
+                f"wall times in {self.to.key} that repeat when clocks go back cannot be told "
+                "apart without their zone"
+            )
+        return invertible(
+            f"converted back from {self.to.key} to local {self.assume.key} time",
+            "timezone",
+            self.undo,
+            assume=self.to.key,
+            to=self.assume.key,
+        )
+
+    def undo(self, value: Any) -> dt.datetime:
+        """A converted value back to the naive wall time in ``assume`` it came from (a naive
+        value is read in ``to``)."""
+        if not isinstance(value, dt.datetime):
+            raise ValueError(f"{type(value).__name__} is not a timestamp")
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=self.to)
+        return aware.astimezone(self.assume).replace(tzinfo=None)
 
     def describe(self) -> str:
         rules = {

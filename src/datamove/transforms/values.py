@@ -12,6 +12,13 @@ import sqlalchemy as sa
 
 from datamove.errors import RowError
 from datamove.transforms.base import Transform
+from datamove.transforms.inversion import (
+    Given,
+    Inversion,
+    invertible,
+    kept_original,
+    one_way,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -115,6 +122,32 @@ class Map(Transform):
         other = None if self.other == "null" else sa.literal(self.other)
         return sa.case((expr.is_(None), sa.null()), *whens, else_=other)  # NULL stays NULL
 
+    def inversion(self, given: Given) -> Inversion:
+        if self.other != "reject":
+            return kept_original(
+                {
+                    "keep": "values not in the table pass unchanged and may equal a mapped one",
+                    "null": "values not in the table become NULL",
+                }.get(str(self.other), f"values not in the table become {self.other!r} too")
+            )
+        results = [None if v is None else text_form(v) for v in self.table.values()]
+        if given.nullable and None in results:
+            return kept_original("NULL and a value mapped to NULL both become NULL")
+        twice = sorted({str(r) for r in results if results.count(r) > 1})
+        if twice:
+            return kept_original(f"not one-to-one: {', '.join(twice)} come(s) from several values")
+        back = {result: key for result, key in zip(results, self.table, strict=True)}
+
+        def undo(value: Any) -> Any:
+            found = back.get(None if value is None else text_form(value), _MISSING)
+            if found is _MISSING:
+                if value is None:
+                    return None
+                raise ValueError(f"{value!r} is not a value of the map")
+            return _typed(str(found), given.kind)
+
+        return invertible("one-to-one: each value maps back", "map", undo, values=back)
+
     def describe(self) -> str:
         pairs = ", ".join(f"{k} → {v}" for k, v in self.table.items())
         rest = {
@@ -126,6 +159,17 @@ class Map(Transform):
 
 
 _MISSING = object()
+
+
+def _typed(text: str, kind: str | None) -> Any:
+    """A map key (its text form) as a value of the source column's ``kind``."""
+    if kind == "integer":
+        return int(text)
+    if kind in ("decimal", "float"):
+        return Decimal(text) if kind == "decimal" else float(text)
+    if kind == "boolean":
+        return text == "true"
+    return text
 
 
 def _int_of(text: str) -> int | None:
@@ -157,6 +201,16 @@ class NullIf(Transform):
         if isinstance(self.args, str):
             return sa.case((dialect.pushdown.same_text(expr, self.args), sa.null()), else_=expr)
         return None  # typed comparisons (1 vs '1.0') differ between engines
+
+    def inversion(self, given: Given) -> Inversion:
+        if given.nullable:
+            return kept_original(f"NULL and {self.args!r} both become NULL")
+        return invertible(
+            f"NULL goes back to {self.args!r} (the source has no NULL)",
+            "default",
+            lambda v: self.args if v is None else v,
+            value=self.args,
+        )
 
     def describe(self) -> str:
         return f"{self.args!r} becomes NULL"
@@ -212,6 +266,9 @@ class JsonPath(Transform):
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Text()
 
+    def inversion(self, given: Given) -> Inversion:
+        return kept_original(f"only the value at {self.args} is kept")
+
     def describe(self) -> str:
         return f"the value at {self.args} of the JSON"
 
@@ -237,6 +294,9 @@ class Uuid5(Transform):
 
     def output_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Uuid()
+
+    def inversion(self, given: Given) -> Inversion:
+        return one_way("a UUID derived from the value (a hash) cannot be turned back into it")
 
     def describe(self) -> str:
         return f"replaced by a UUID derived from {self.prefix!r} and the value (uuid5)"
