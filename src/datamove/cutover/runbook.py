@@ -204,9 +204,9 @@ class Runbook:
             record = records.get(step.name)
             if record is not None and record.status == "done":
                 continue
-            self.emit(Message(f"cutover: {step.name}"))
             with self.state.dialect.connect() as conn, conn.begin():
                 self.state.steps.start(conn, step.step, run_id)
+            self.emit(Message(f"cutover: {step.name} (started)"))
             try:
                 if step.name == "flip":
                     self._flip(step, run_id, by)
