@@ -71,9 +71,10 @@ def _report_text(report: CutoverReport) -> None:
     for name in ("step", "kind", "status", "output"):
         steps.add_column(name)
     for s in report.steps:
-        said = (s.record.error or s.record.output or "") if s.record else ""
-        last = said.strip().splitlines()[-1:] or [""]  # the line that says how it ended
-        steps.add_row(escape(s.name), s.kind, s.status, escape(last[0]))
+        error, output = (s.record.error, s.record.output) if s.record else (None, None)
+        lines = (error or output or "").strip().splitlines() or [""]
+        said = lines[0] if error else lines[-1]  # what went wrong, or how it ended
+        steps.add_row(escape(s.name), s.kind, s.status, escape(said))
     render.out.print(steps)
     render.out.print(f"flag {escape(report.flag)}: {escape(json.dumps(report.flag_value))}")
     for fence in (report.source_fence, report.target_fence):
