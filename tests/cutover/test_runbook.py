@@ -347,3 +347,21 @@ def test_a_full_cutover_section_is_accepted() -> None:
         "flip", "unfence-target",
     ]  # fmt: skip
     assert spec.cutover.gates.verified_within == 86400 and spec.cutover.watch.for_ == 1800
+
+
+def test_verified_within_counts_only_a_verify_of_the_current_mapping(
+    make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db("sqlite", "src"), make_db("sqlite", "tgt")
+    source_items(source)
+    gates = "\n  gates: {verified_within: 1h}"
+    migration = Migration.from_file(cutover_spec(tmp_path, source, target, gates))
+    migration.run()
+    assert migration.verify().ok
+    [passed] = migration.cutover(dry_run=True).gates
+    assert passed.ok and passed.actual.endswith("UTC)"), passed
+    changed = cutover_spec(tmp_path, source, target, gates).read_text()
+    changed = changed.replace("name: {transform: [trim]}", "name: {transform: [trim, upper]}")
+    (tmp_path / "m.yaml").write_text(changed)
+    [stale] = Migration.from_file(tmp_path / "m.yaml").cutover(dry_run=True).gates
+    assert not stale.ok and "current mapping" in stale.details["reason"]

@@ -121,9 +121,7 @@ class StepLog:
         conn.execute(
             self.t.update()
             .where(self._key(step))
-            .values(
-                status="running", started_at=now, updated_at=now, run_id=run_id, error=None
-            )
+            .values(status="running", started_at=now, updated_at=now, run_id=run_id, error=None)
         )
 
     def finish(
