@@ -21,6 +21,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.core.stop import Stop
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
+from datamove.cutover.runbook import CutoverReport, Runbook
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
@@ -210,7 +211,9 @@ class Migration:
         plan = session.plan("nothing was verified", data_lints=False)
         options = replace(options, tables=self._scope(plan, options.tables, exclude))
         result = Verifier(session.compiled, session.spec, options, on_event).run()
-        with session.recorder.run(RunCommand.verify, on_event) as run:
+        whole = not options.tables and not options.checks  # the cutover's verified_within
+        digest = plan.mapping_hash if whole else None
+        with session.recorder.run(RunCommand.verify, on_event, digest) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
             failed = sum(not c.ok for c in result.checks)
@@ -450,6 +453,32 @@ class Migration:
         names = self._scope(plan, tables, exclude) or tuple(plan.order)
         dialect = session.source if side is Side.source else session.target
         return WriteFence(plan, dialect, side, session.state, on_event), names
+
+    def cutover(
+        self, *, dry_run: bool = False, by: str | None = None, on_event: EventHandler = ignore
+    ) -> CutoverReport:
+        """Run the runbook (``cutover.runbook``): gates, fence, drain, verify, sequences,
+        validate, flip, with the user's steps; resumes at the first step not done.
+        ``dry_run``: measure the gates and show the steps, changing nothing. ``by``: who
+        flips (default: the OS user)."""
+        with self._session(read_only=dry_run) as session:
+            book = self._runbook(session, on_event)
+            if dry_run:
+                return replace(book.report(book.gates()), dry_run=True)
+            with session.recorder.run(RunCommand.cutover, on_event) as run:
+                return book.run(run.id, by)
+
+    def cutover_status(self) -> CutoverReport:
+        """Where the cutover stands: each step's record, the flag's value, both fences."""
+        with self._session(read_only=True) as session:
+            return self._runbook(session, ignore, None).report()
+
+    def _runbook(
+        self, session: Session, on_event: EventHandler, consequence: str | None = "nothing changed"
+    ) -> Runbook:
+        session.plan(consequence, data_lints=False)
+        verify = partial(self._verify, session, VerifyOptions(), on_event)
+        return Runbook(session.compiled, session.spec, session.state, on_event, verify)
 
     # -- the read-path flag (``datamove.flags``): the state store only, never the source ----
 

@@ -1,16 +1,89 @@
-"""Stage 6 commands for operators: the write fence and the read-path flag."""
+"""Stage 6 commands for operators: the cutover's runbook, the write fence, the read-path flag."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from datamove.cli import render
-from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard
+from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard, settings
 from datamove.cli.flags import Group
 from datamove.cutover.fence import Side
+from datamove.cutover.runbook import CutoverReport
+from datamove.events import Event, Message
 from datamove.migration import Migration
+
+
+def cutover(
+    spec: SpecArg,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the steps and each gate's value; change nothing."),
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Where it stands: steps, the flag, the fences.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who flips, as recorded (default: the OS user).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Switch to the target: gates, fence the source, drain, verify, flip the read-path flag.
+
+    Every step is recorded; run it again after a failure or a kill to resume at the first
+    step not done. A failed gate or check exits 1, a failed step 3. To abandon a stopped
+    cutover: `datamove fence off SPEC`.
+    """
+    migration = guard(lambda: Migration.from_file(spec))
+    quiet = settings["quiet"] or as_json
+
+    def show(event: Event) -> None:
+        if isinstance(event, Message) and not quiet:
+            render.err.print(escape(event.text), markup=True)
+
+    if status:
+        report = guard(migration.cutover_status)
+    else:
+        report = guard(
+            lambda: migration.cutover(dry_run=dry_run, by=by, on_event=show),
+            resume=f"datamove cutover {shlex.quote(str(spec))}",
+        )
+    render.emit_json(report.to_dict()) if as_json else _report_text(report)
+
+
+def _report_text(report: CutoverReport) -> None:
+    """The runbook's steps with their status, the gates measured, the flag and the fences."""
+    if report.gates:
+        gates = Table(title="gates", title_justify="left")
+        for name in ("gate", "status", "measured", "needs", "why"):
+            gates.add_column(name)
+        for g in report.gates:
+            mark = "[green]passed[/]" if g.ok else "[red]failed[/]"
+            why = escape(str(g.details.get("reason", "")))
+            gates.add_row(escape(g.name), mark, escape(g.actual), escape(g.expected), why)
+        render.out.print(gates)
+    steps = Table(title="runbook" + (" (dry run: nothing changed)" if report.dry_run else ""))
+    for name in ("step", "kind", "status", "output"):
+        steps.add_column(name)
+    for s in report.steps:
+        error, output = (s.record.error, s.record.output) if s.record else (None, None)
+        lines = (error or output or "").strip().splitlines() or [""]
+        said = lines[0] if error else lines[-1]  # what went wrong, or how it ended
+        steps.add_row(escape(s.name), s.kind, s.status, escape(said))
+    render.out.print(steps)
+    render.out.print(f"flag {escape(report.flag)}: {escape(json.dumps(report.flag_value))}")
+    for fence in (report.source_fence, report.target_fence):
+        if fence is not None:
+            word = "on" if fence.on else ("off" if fence.off else "partly on")
+            render.out.print(f"write fence on the {fence.side.value}: {word}")
+    if report.complete:
+        render.out.print("the cutover is complete")
+
 
 fence_app = typer.Typer(
     cls=Group,

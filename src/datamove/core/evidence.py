@@ -76,6 +76,10 @@ class StepKind(StrEnum):
     """The cutover's write fence on the table, on the side the step names (``source`` or
     ``target``): ``done`` while it is on, ``lifted`` once removed, ``pending`` while ``fence
     on``/``off`` is under way or was stopped (its ``when`` says which). Not a schema step."""
+    cutover = "cutover"
+    """A step of the cutover's runbook (``cutover.runbook``; table ``RUNBOOK``): ``pending``,
+    ``running`` (started, no finish recorded: under way or killed), ``done`` or ``failed``.
+    Not a schema step."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class RunCommand(StrEnum):
     """Install or remove change capture on the source."""
     fence = "fence"
     """Put on or lift the write fence of one side (``cutover.fence``)."""
+    cutover = "cutover"
+    """The cutover's runbook (``cutover.runbook``): gates, fence, drain, verify, flip."""
 
 
 class RunStatus(StrEnum):

@@ -338,6 +338,14 @@ class Plan:
         """The errors that stop ``run`` (not those the spec acknowledges)."""
         return [f for f in self.findings if f.severity is Severity.error and not f.acknowledged]
 
+    @property
+    def mapping_hash(self) -> str:
+        """One digest of every table's ``mapping_hash`` (and the tables in scope): a verify
+        records it, so the cutover's ``verified_within`` gate counts only a verify of this
+        very mapping."""
+        doc = {name: self.tables[name].mapping_hash for name in sorted(self.tables)}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
     def dependents(self, names: Iterable[str]) -> list[str]:
         """``names`` and every table that references them, transitively, in plan order."""
         out = set(names)

@@ -6,7 +6,6 @@ setting silently ignored.
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 from enum import StrEnum
@@ -16,15 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from datamove.dialects.urls import url_problem
 from datamove.spec.codes import ACKNOWLEDGEABLE_ERRORS, ERROR_CODES, FINDING_CODES
-
-
-class CutoverMode(StrEnum):
-    """How reads and writes move from the old database to the new one."""
-
-    read_only_window = "read_only_window"
-    """The source is frozen (read-only) for the final catch-up and the flip."""
-    dual_write = "dual_write"
-    """The application writes to both databases while the backfill runs."""
+from datamove.spec.cutover import CutoverMode as CutoverMode  # re-exported (plan.keys)
+from datamove.spec.cutover import CutoverSpec
+from datamove.spec.durations import parse_duration
 
 
 class KeyStrategy(StrEnum):
@@ -399,20 +392,6 @@ class SyncMode(StrEnum):
     """Rows are re-read by an ``updated_at``-like column; deletes found by a key diff."""
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``90s``, ``5m``, ``2h`` or ``250ms``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h)")
-    number, unit = float(match.group(1)), match.group(2) or "s"
-    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-
-
 class SyncSpec(_Model):
     """Change capture and catch-up after the backfill (``datamove capture``, ``sync``)."""
 
@@ -471,10 +450,6 @@ class Acknowledgement(_Model):
                 f"acknowledge it (errors that can be acknowledged: {allowed})"
             )
         return value
-
-
-class CutoverSpec(_Model):
-    mode: CutoverMode = CutoverMode.read_only_window
 
 
 class MigrationSpec(_Model):

@@ -81,13 +81,17 @@ class Recorder:
 
     @contextmanager
     def run(
-        self, command: RunCommand | str, on_event: EventHandler = ignore
+        self,
+        command: RunCommand | str,
+        on_event: EventHandler = ignore,
+        mapping_hash: str | None = None,
     ) -> Iterator[RunHandle]:
         """Record a run around the block (see the module docstring); the block's error is
         re-raised, even when the target is gone and the finish cannot be recorded.
 
         ``on_event`` hears ``RunStarted`` once the run is recorded and ``RunFinished`` with
-        what its finish recorded (an event log's first and last lines)."""
+        what its finish recorded (an event log's first and last lines). ``mapping_hash``:
+        the plan's (``Plan.mapping_hash``) when the run covers the whole mapping."""
         handle = RunHandle(str(uuid.uuid4()), run_command(command))
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.ensure(conn)
@@ -99,6 +103,7 @@ class Recorder:
                     status=RunStatus.running.value,
                     started_at=_now(),
                     datamove_version=DATAMOVE_VERSION,
+                    mapping_hash=mapping_hash,
                 )
             )
         on_event(RunStarted(handle.id, handle.command.value))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -52,6 +52,7 @@ class StateSchema:
             sa.Column("rejects", sa.Integer),
             sa.Column("error", LONG_TEXT),
             sa.Column("datamove_version", sa.String(40)),  # version 2
+            sa.Column("mapping_hash", sa.String(64)),  # version 5: a full verify's mapping
         )
         self.tables = table(
             "tables",
@@ -114,6 +115,8 @@ class StateSchema:
             sa.Column("error", LONG_TEXT),
             sa.Column("run_id", sa.String(36)),
             sa.Column("updated_at", sa.DateTime, nullable=False),
+            sa.Column("started_at", sa.DateTime),  # version 5: a cutover step's start
+            sa.Column("output", LONG_TEXT),  # version 5: a cutover step's output (redacted)
         )
         self.checks = table(
             "checks",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,9 +21,36 @@ from sqlalchemy.engine import Connection
 from datamove.core.evidence import Step, StepKind
 from datamove.state.records import Progress, StepRecord
 
+NOT_SCHEMA = (StepKind.fence.value, StepKind.cutover.value)
+"""Step kinds that are not a table's schema (left out of its schema progress)."""
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class RunbookStepRecord:
+    """A cutover step as recorded: status, when it started and ended, its output or error."""
+
+    name: str
+    status: str
+    started_at: dt.datetime | None
+    updated_at: dt.datetime
+    output: str | None
+    error: str | None
+    run_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "updated_at": self.updated_at.isoformat(),
+            "output": self.output,
+            "error": self.error,
+            "run_id": self.run_id,
+        }
 
 
 class StepLog:
@@ -86,6 +115,50 @@ class StepLog:
             )
         )
 
+    def start(self, conn: Connection, step: Step, run_id: str) -> None:
+        """Record ``step`` ``running`` from now (a kill leaves it so: it runs again)."""
+        now = _now()
+        conn.execute(
+            self.t.update()
+            .where(self._key(step))
+            .values(status="running", started_at=now, updated_at=now, run_id=run_id, error=None)
+        )
+
+    def finish(
+        self,
+        conn: Connection,
+        step: Step,
+        status: str,
+        run_id: str,
+        output: str | None,
+        error: str | None = None,
+    ) -> None:
+        """Record how ``step`` ended (``done`` or ``failed``) with its output (redacted by the
+        caller), in the caller's transaction."""
+        conn.execute(
+            self.t.update()
+            .where(self._key(step))
+            .values(status=status, output=output, error=error, run_id=run_id, updated_at=_now())
+        )
+
+    def runbook(self, conn: Connection, table: str) -> dict[str, RunbookStepRecord]:
+        """The cutover steps recorded under ``table`` (``cutover.runbook.RUNBOOK``), by name."""
+        t = self.t
+        rows = conn.execute(
+            sa.select(t).where(self._where(table), t.c.kind == StepKind.cutover.value)
+        )
+        return {
+            r.name: RunbookStepRecord(
+                r.name, r.status, r.started_at, r.updated_at, r.output, r.error, r.run_id
+            )
+            for r in rows
+        }
+
+    def _key(self, step: Step) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            self._where(step.table), self.t.c.kind == step.kind.value, self.t.c.name == step.name
+        )
+
     def statuses(
         self, conn: Connection, table: str | None = None
     ) -> dict[tuple[str, str, str], str]:
@@ -135,7 +208,7 @@ class StepLog:
                 sa.func.count().label("total"),
                 sa.func.sum(sa.case((self.t.c.status == "done", 1), else_=0)).label("done"),
             )
-            .where(self._where(), self.t.c.kind != StepKind.fence.value)
+            .where(self._where(), self.t.c.kind.notin_(NOT_SCHEMA))
             .group_by(self.t.c.table_name)
         )
         return {r.table_name: Progress(int(r.done or 0), int(r.total)) for r in rows}

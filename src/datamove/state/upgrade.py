@@ -59,6 +59,12 @@ def _captures_remember_the_warning(conn: Connection, schema: StateSchema) -> Non
     _add_column(conn, schema.captures.c.warned_at)
 
 
+def _cutover_evidence(conn: Connection, schema: StateSchema) -> None:
+    _add_column(conn, schema.runs.c.mapping_hash)
+    _add_column(conn, schema.steps.c.started_at)
+    _add_column(conn, schema.steps.c.output)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
@@ -75,6 +81,12 @@ UPGRADES: tuple[Upgrade, ...] = (
         "captures.warned_at: when sync warned that the table was backfilled before capture "
         "(NULL: not yet; a store upgraded from an older version warns once more)",
         _captures_remember_the_warning,
+    ),
+    Upgrade(
+        5,
+        "runs.mapping_hash (a full verify's mapping, for the cutover's verified_within gate), "
+        "steps.started_at and steps.output (the cutover's recorded steps)",
+        _cutover_evidence,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""

@@ -1,0 +1,374 @@
+"""The cutover's runbook: built-in steps and the user's, each a recorded step.
+
+Built-in steps, in order: ``gates`` (every gate measured and recorded as a check; any that
+fails stops here, nothing changed), ``fence`` (the source's write fence, ``cutover.fence``),
+``drain`` (sync until nothing is pending, under the fence), ``verify`` (a final verify of the
+tables in scope: must be green), ``sequences`` (target generators past the largest keys),
+``validate`` (foreign keys validated), ``flip`` (the read-path flag set to its new value, in
+the transaction that records the step done), ``unfence-target`` (only where a target fence
+exists). The user's ``shell:``/``sql:`` steps go before or after the step they name (default:
+before ``flip``).
+
+Every step is a row of the step log (``StepKind.cutover``, table ``RUNBOOK``): recorded
+``pending`` before the first runs, ``running`` when it starts, ``done`` (with its output,
+redacted) or ``failed`` (with its error) when it ends. ``datamove cutover SPEC`` again resumes
+at the first step not done — a step killed while ``running`` runs again, a done one never —
+and the source is fenced before the flip, so both sides never accept writes after it. A
+cutover abandoned with ``datamove fence off SPEC`` before its flip (the fence step done, the
+source no longer fenced) starts over from the gates.
+
+Not run yet (validated by the spec, documented as later): rehearsal, reverse capture,
+rollback, the watch and its triggers, ``undo:``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datamove.copy.schema import SchemaSteps
+from datamove.core.evidence import Check, Step, StepKind
+from datamove.cutover.fence import FenceStatus, Side, WriteFence
+from datamove.cutover.gates import Gates
+from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, SpecError
+from datamove.events import EventHandler, Message
+from datamove.flags import FlagStore
+from datamove.plan.compiled import CompiledPlan
+from datamove.redact import redact_text
+from datamove.spec.cutover import BUILTIN_STEPS, CutoverMode, UserStep
+from datamove.spec.models import MigrationSpec, SyncMode
+from datamove.state.steps import RunbookStepRecord
+from datamove.state.store import StateStore
+from datamove.sync.runner import Syncer, SyncOptions
+from datamove.verify.runner import VerifyResult
+
+RUNBOOK = "(runbook)"
+"""The step log's table name for the cutover's steps (no spec table has parentheses)."""
+WHEN = "`datamove cutover SPEC`"
+OUTPUT_LIMIT = 20_000
+"""Characters of a step's output kept (the end of it: where a failure says why)."""
+
+
+@dataclass(frozen=True)
+class RunbookStep:
+    """One step of the runbook: a built-in one, or the user's (``user``)."""
+
+    name: str
+    kind: str
+    """``builtin``, ``shell`` or ``sql``."""
+    user: UserStep | None = None
+
+    @property
+    def step(self) -> Step:
+        return Step(RUNBOOK, StepKind.cutover, self.name, WHEN)
+
+
+def runbook_steps(spec: MigrationSpec) -> list[RunbookStep]:
+    """The built-in steps in order, the user's next to the step each names (in spec order)."""
+    users = spec.cutover.steps
+    out: list[RunbookStep] = []
+    for builtin in BUILTIN_STEPS:
+        default = builtin == "flip"
+        out += [
+            RunbookStep(u.name, u.kind, u)
+            for u in users
+            if u.before == builtin or (default and u.before is None and u.after is None)
+        ]
+        out.append(RunbookStep(builtin, "builtin"))
+        out += [RunbookStep(u.name, u.kind, u) for u in users if u.after == builtin]
+    return out
+
+
+@dataclass
+class StepView:
+    """A runbook step and what the step log says of it (None: not recorded yet)."""
+
+    name: str
+    kind: str
+    record: RunbookStepRecord | None
+
+    @property
+    def status(self) -> str:
+        return self.record.status if self.record else "pending"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "kind": self.kind, "status": self.status}
+        return out | (self.record.to_dict() if self.record else {})
+
+
+@dataclass
+class CutoverReport:
+    """Where the cutover stands: its steps, the gates measured (``--dry-run``, or this run),
+    the flag's value and both fences."""
+
+    steps: list[StepView]
+    flag: str
+    flag_value: Any
+    source_fence: FenceStatus | None
+    target_fence: FenceStatus | None
+    gates: list[Check] = field(default_factory=list)
+    dry_run: bool = False
+    run_id: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(s.status == "done" for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "complete": self.complete,
+            "steps": [s.to_dict() for s in self.steps],
+            "gates": [g.to_dict() for g in self.gates],
+            "flag": {"name": self.flag, "value": self.flag_value},
+            "source_fence": self.source_fence.to_dict() if self.source_fence else None,
+            "target_fence": self.target_fence.to_dict() if self.target_fence else None,
+        }
+
+
+class StepFailed(RuntimeFailure):
+    """A user step that failed; ``output`` is recorded with it."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class Runbook:
+    """Runs, resumes and reports the cutover of one migration (``Migration.cutover``)."""
+
+    def __init__(
+        self,
+        compiled: CompiledPlan,
+        spec: MigrationSpec,
+        state: StateStore,
+        emit: EventHandler,
+        verify: Callable[[], VerifyResult],
+    ) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.spec = spec
+        self.state = state
+        self.emit = emit
+        self.verify = verify
+        self.steps = runbook_steps(spec)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def report(self, gates: list[Check] | None = None, run_id: str | None = None) -> CutoverReport:
+        """The steps as recorded, the flag and both fences, read now (changes nothing)."""
+        records: dict[str, RunbookStepRecord] = {}
+        flag = self.spec.cutover.flag
+        store = FlagStore(self.state.dialect, self.spec.name)
+        with self.state.dialect.connect() as conn:
+            if self.state.readable(conn):
+                records = self.state.steps.runbook(conn, RUNBOOK)
+            setting = store.read(conn, flag.name).setting
+        views = [StepView(s.name, s.kind, records.get(s.name)) for s in self.steps]
+        value = setting.value if setting else None
+        target = self._fence(Side.target)
+        target_status = target.status(self._target_tables()) if self._target_tables() else None
+        source_status = self._fence(Side.source).status(self.plan.order)
+        out = CutoverReport(views, flag.name, value, source_status, target_status, gates or [])
+        out.run_id = run_id
+        return out
+
+    def gates(self) -> list[Check]:
+        """Every gate the spec names, measured now (reads only)."""
+        return Gates(self.compiled, self.spec, self.state).evaluate()
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, run_id: str, by: str | None) -> CutoverReport:
+        """Every step not done yet, in order; a failing one is recorded and raised with how to
+        go on."""
+        if self.spec.cutover.mode is not CutoverMode.read_only_window:
+            raise SpecError(
+                "mode dual_write is not run by `datamove cutover` yet: only read_only_window",
+                spec_path="cutover.mode",
+                hint="use `mode: read_only_window` (the source is fenced for the switch)",
+            )
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.record(conn, [s.step for s in self.steps])
+            records = self.state.steps.runbook(conn, RUNBOOK)
+        if self._abandoned(records):
+            lifted = "the source fence was lifted before the flip: the cutover starts over"
+            self.emit(Message(lifted, "warning"))
+            self._reset(run_id)
+            records = {}
+        gates: list[Check] = []
+        for step in self.steps:
+            record = records.get(step.name)
+            if record is not None and record.status == "done":
+                continue
+            with self.state.dialect.connect() as conn, conn.begin():
+                self.state.steps.start(conn, step.step, run_id)
+            self.emit(Message(f"cutover: {step.name} (started)"))
+            try:
+                if step.name == "flip":
+                    self._flip(step, run_id, by)
+                    continue
+                output = self._do(step, run_id, gates)
+            except DatamoveError as exc:
+                self._failed(step, run_id, exc)
+                raise
+            except Exception as exc:
+                self._failed(step, run_id, RuntimeFailure(type(exc).__name__))
+                raise
+            with self.state.dialect.connect() as conn, conn.begin():
+                self.state.steps.finish(conn, step.step, "done", run_id, output)
+        self.emit(Message("cutover complete: the read path is flipped"))
+        return self.report(gates, run_id)
+
+    def _do(self, step: RunbookStep, run_id: str, gates: list[Check]) -> str:
+        if step.user is not None:
+            return self._shell(step.user) if step.kind == "shell" else self._sql(step.user)
+        actions: dict[str, Callable[[], str]] = {
+            "gates": lambda: self._gates(run_id, gates),
+            "fence": lambda: self._fence_source(run_id),
+            "drain": lambda: self._drain(run_id),
+            "verify": self._final_verify,
+            "sequences": lambda: self._sequences(run_id),
+            "validate": lambda: self._validate(run_id),
+            "unfence-target": lambda: self._unfence_target(run_id),
+        }
+        return actions[step.name]()
+
+    def _gates(self, run_id: str, out: list[Check]) -> str:
+        checks = self.gates()
+        out[:] = checks
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.checks.record(conn, run_id, checks)
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            lines = "\n".join(
+                f"  {c.name}: {c.actual or '-'} (needs {c.expected or '-'})"
+                + (f": {c.details['reason']}" if c.details.get("reason") else "")
+                for c in failed
+            )
+            names = ", ".join(c.name.removeprefix("gate ") for c in failed)
+            raise ChecksFailed(
+                f"{len(failed)} gate(s) do not hold: {names}; nothing was changed\n{lines}",
+                hint="fix what each gate says, then run `datamove cutover SPEC` again",
+            )
+        return f"{len(checks)} gate(s) passed" if checks else "no gates in the spec"
+
+    def _fence(self, side: Side) -> WriteFence:
+        dialect = self.compiled.source if side is Side.source else self.compiled.target
+        return WriteFence(self.plan, dialect, side, self.state, self.emit)
+
+    def _fence_source(self, run_id: str) -> str:
+        status = self._fence(Side.source).install(self.plan.order, run_id)
+        return f"source fenced: {len(status.tables)} table(s) refuse writes"
+
+    def _drain(self, run_id: str) -> str:
+        if self.spec.sync.mode is SyncMode.none:
+            return "no catch-up configured (sync mode none): nothing to drain"
+        syncer = Syncer(self.compiled, self.spec, run_id)
+        result = syncer.run(SyncOptions(until_lag=0), self.emit)
+        return f"{result.changes} change(s) applied; {result.pending} pending"
+
+    def _final_verify(self) -> str:
+        result = self.verify()
+        failed = [c.name for c in result.checks if not c.ok]
+        if failed:
+            raise ChecksFailed(
+                f"the final verify found {len(failed)} failed check(s): {', '.join(failed)}",
+                hint="see `datamove verify SPEC`; fix the target (`datamove repair SPEC`), then "
+                "run `datamove cutover SPEC` again, or lift the fence with `datamove fence off "
+                "SPEC` to abandon the cutover",
+            )
+        return f"{len(result.checks)} check(s) passed (run {result.run_id})"
+
+    def _schema(self, run_id: str) -> SchemaSteps:
+        online = self.spec.sync.mode is not SyncMode.none
+        return SchemaSteps(self.plan, self.compiled.target, self.state, run_id, self.emit, online)
+
+    def _sequences(self, run_id: str) -> str:
+        tables = [self.plan.tables[t] for t in self.plan.order]
+        self._schema(run_id).set_generators(tables)
+        count = sum(len(t.sequences) for t in tables)
+        return f"{count} generator(s) set past the largest keys"
+
+    def _validate(self, run_id: str) -> str:
+        tables = [self.plan.tables[t] for t in self.plan.order]
+        count = self._schema(run_id).validate(tables)
+        return f"{count} foreign key(s) validated"
+
+    def _flip(self, step: RunbookStep, run_id: str, by: str | None) -> None:
+        """The flag and the step's record commit together: a kill leaves both or neither."""
+        flag = self.spec.cutover.flag
+        store = FlagStore(self.state.dialect, self.spec.name)
+        with self.state.dialect.connect() as conn, conn.begin():
+            change = store.record(conn, flag.name, flag.value_new, by=by, note="datamove cutover")
+            output = f"{flag.name}: {change.previous!r} -> {change.value!r} by {change.changed_by}"
+            self.state.steps.finish(conn, step.step, "done", run_id, output)
+
+    def _target_tables(self) -> list[str]:
+        return [t for t in self.plan.order if self.plan.tables[t].exists]
+
+    def _unfence_target(self, run_id: str) -> str:
+        fence = self._fence(Side.target)
+        names = self._target_tables()
+        if not names or fence.status(names).off:
+            return "no target fence"
+        fence.remove(names, run_id)
+        return f"target fence lifted: {len(names)} table(s)"
+
+    def _shell(self, user: UserStep) -> str:
+        done = subprocess.run(
+            user.shell or "", shell=True, capture_output=True, text=True, check=False
+        )
+        output = _kept(redact_text(done.stdout + done.stderr))
+        if done.returncode != 0:
+            raise StepFailed(f"step {user.name!r}: the command exited {done.returncode}", output)
+        return output
+
+    def _sql(self, user: UserStep) -> str:
+        dialect = self.compiled.source if user.on == "source" else self.compiled.target
+        with dialect.connect() as conn, conn.begin():
+            try:
+                result = conn.exec_driver_sql(user.sql or "")
+                rows = result.fetchmany(20) if result.returns_rows else None
+            except Exception as exc:
+                err = dialect.translate(exc)
+                err.message = f"step {user.name!r} on the {user.on}: {err.message}"
+                raise err from exc
+        if rows is None:
+            return f"{result.rowcount} row(s) affected"
+        return _kept(redact_text("\n".join(str(tuple(r)) for r in rows)))
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _abandoned(self, records: dict[str, RunbookStepRecord]) -> bool:
+        """Fenced by this runbook, the flip not done, and the source fence lifted since."""
+        fenced = records.get("fence")
+        flipped = records.get("flip")
+        if fenced is None or fenced.status != "done" or (flipped and flipped.status == "done"):
+            return False
+        return not self._fence(Side.source).status(self.plan.order).on
+
+    def _reset(self, run_id: str) -> None:
+        with self.state.dialect.connect() as conn, conn.begin():
+            for step in self.steps:
+                self.state.steps.finish(conn, step.step, "pending", run_id, None)
+
+    def _failed(self, step: RunbookStep, run_id: str, exc: DatamoveError) -> None:
+        output = exc.output if isinstance(exc, StepFailed) else None
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.finish(
+                conn, step.step, "failed", run_id, output, redact_text(exc.message)
+            )
+        if step.name != "gates":
+            exc.hint = ((exc.hint + "\n  ") if exc.hint else "") + (
+                f"the cutover stopped at step '{step.name}' (recorded); fix the cause and run "
+                "`datamove cutover SPEC` again to resume there, or run `datamove fence off SPEC` "
+                "to abandon it (automatic rollback comes later)"
+            )
+
+
+def _kept(text: str) -> str:
+    return text if len(text) <= OUTPUT_LIMIT else "…" + text[-OUTPUT_LIMIT:]
