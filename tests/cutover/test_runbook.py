@@ -284,6 +284,39 @@ def test_dual_write_is_not_run_yet(make_db: Any, tmp_path: Path) -> None:
     assert err.value.spec_path == "cutover.mode"
 
 
+ONE_WAY = """  items:
+    columns:
+      id: {}
+      name: {transform: [trim]}
+      amount: {}
+      tag: {transform: [{sql: "amount + 1"}], type: "decimal(13,2)"%s}
+"""
+
+
+def test_reverse_refuses_one_way_columns_until_the_spec_freezes_them(
+    make_db: Any, tmp_path: Path
+) -> None:
+    """Issue 16 item 4: a rollback would lose a column the mapping cannot invert; the cutover
+    names it and does not start (nothing fenced), and starts once the column is frozen."""
+    source, target = make_db("sqlite", "src"), make_db("sqlite", "tgt")
+    source_items(source)
+    cutover = "{rollback: {reverse: true}}"
+    spec = write_spec(tmp_path / "m.yaml", source, target, ONE_WAY % "", cutover=cutover)
+    migration = Migration.from_file(spec)
+    migration.run()
+    with pytest.raises(SpecError, match=r"one-way: items\.tag") as err:
+        migration.cutover()
+    assert err.value.spec_path == "cutover.rollback.reverse"
+    assert not fence_on(migration) and runbook_rows(target) == {}
+
+    frozen = ONE_WAY % ", rollback: freeze"
+    spec = write_spec(tmp_path / "m.yaml", source, target, frozen, cutover=cutover)
+    frozen_migration = Migration.from_file(spec)
+    frozen_migration.cutover()  # frozen: the runbook runs, through the flip
+    assert fence_on(frozen_migration)
+    assert runbook_rows(target)["flip"][0] == "done"
+
+
 BASE = {"name": "x", "source": "sqlite:///a.db", "target": "sqlite:///b.db", "tables": {"t": {}}}
 
 

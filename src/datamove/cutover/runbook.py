@@ -36,6 +36,7 @@ from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, SpecErr
 from datamove.events import EventHandler, Message
 from datamove.flags import FlagStore
 from datamove.plan.compiled import CompiledPlan
+from datamove.plan.inverse import one_way_columns
 from datamove.redact import redact_text
 from datamove.spec.cutover import BUILTIN_STEPS, CutoverMode, UserStep
 from datamove.spec.models import MigrationSpec, SyncMode
@@ -191,6 +192,7 @@ class Runbook:
                 spec_path="cutover.mode",
                 hint="use `mode: read_only_window` (the source is fenced for the switch)",
             )
+        self._refuse_lossy_reverse()
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.steps.record(conn, [s.step for s in self.steps])
             records = self.state.steps.runbook(conn, RUNBOOK)
@@ -222,6 +224,20 @@ class Runbook:
                 self.state.steps.finish(conn, step.step, "done", run_id, output)
         self.emit(Message("cutover complete: the read path is flipped"))
         return self.report(gates, run_id)
+
+    def _refuse_lossy_reverse(self) -> None:
+        """``rollback.reverse`` promises the old side gets back what the new one accepts: a
+        one-way column (a hash, a mask, SQL it cannot invert) would be lost, so the cutover
+        does not start until the spec freezes each (``plan.inverse``)."""
+        lost = one_way_columns(self.plan) if self.spec.cutover.rollback.reverse else []
+        if lost:
+            names = ", ".join(f"{c.table}.{c.column}" for c in lost)
+            raise SpecError(
+                f"rollback.reverse needs every mapped column invertible; one-way: {names}",
+                spec_path="cutover.rollback.reverse",
+                hint="give each `rollback: freeze` (the old side keeps its value) or "
+                "`rollback: {inverse: [...]}` under its column, or set reverse: false",
+            )
 
     def _do(self, step: RunbookStep, run_id: str, gates: list[Check]) -> str:
         if step.user is not None:
