@@ -21,7 +21,8 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.core.stop import Stop
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
-from datamove.cutover.runbook import CutoverReport, Runbook
+from datamove.cutover.rollback import Rollback
+from datamove.cutover.runbook import CutoverReport, Runbook, StepView
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
@@ -472,6 +473,17 @@ class Migration:
         """Where the cutover stands: each step's record, the flag's value, both fences."""
         with self._session(read_only=True) as session:
             return self._runbook(session, ignore, None).report()
+
+    def rollback(self, *, by: str | None = None, on_event: EventHandler = ignore) -> list[StepView]:
+        """Undo a flipped cutover (``cutover.rollback``): fence the target, replay its captured
+        changes into the source through the inverse mapping, verify, flip the flag back, lift
+        the source fence; resumes at the first step not done."""
+        with self._session() as session:
+            session.plan("nothing changed", data_lints=False)
+            verify = partial(self._verify, session, VerifyOptions(), on_event)
+            back = Rollback(session.compiled, session.spec, session.state, on_event, verify)
+            with session.recorder.run(RunCommand.rollback, on_event) as run:
+                return back.run(run.id, by)
 
     def _runbook(
         self, session: Session, on_event: EventHandler, consequence: str | None = "nothing changed"

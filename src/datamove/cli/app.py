@@ -26,7 +26,7 @@ from datamove.cli.common import (
     guard,
     settings,
 )
-from datamove.cli.cutover import cutover, fence_app, flag_app
+from datamove.cli.cutover import cutover, fence_app, flag_app, rollback
 from datamove.cli.eventlog import JsonLinesLog
 from datamove.cli.flags import Group
 from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
@@ -498,6 +498,7 @@ def demo(
 
 
 app.command()(cutover)
+app.command()(rollback)
 app.add_typer(fence_app, name="fence")
 app.add_typer(flag_app, name="flag")
 

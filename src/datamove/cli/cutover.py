@@ -14,7 +14,7 @@ from datamove.cli import render
 from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard, settings
 from datamove.cli.flags import Group
 from datamove.cutover.fence import Side
-from datamove.cutover.runbook import CutoverReport
+from datamove.cutover.runbook import CutoverReport, StepView
 from datamove.events import Event, Message
 from datamove.migration import Migration
 
@@ -67,15 +67,7 @@ def _report_text(report: CutoverReport) -> None:
             why = escape(str(g.details.get("reason", "")))
             gates.add_row(escape(g.name), mark, escape(g.actual), escape(g.expected), why)
         render.out.print(gates)
-    steps = Table(title="runbook" + (" (dry run: nothing changed)" if report.dry_run else ""))
-    for name in ("step", "kind", "status", "output"):
-        steps.add_column(name)
-    for s in report.steps:
-        error, output = (s.record.error, s.record.output) if s.record else (None, None)
-        lines = (error or output or "").strip().splitlines() or [""]
-        said = lines[0] if error else lines[-1]  # what went wrong, or how it ended
-        steps.add_row(escape(s.name), s.kind, s.status, escape(said))
-    render.out.print(steps)
+    _steps_text("runbook" + (" (dry run: nothing changed)" if report.dry_run else ""), report.steps)
     render.out.print(f"flag {escape(report.flag)}: {escape(json.dumps(report.flag_value))}")
     for fence in (report.source_fence, report.target_fence):
         if fence is not None:
@@ -83,6 +75,49 @@ def _report_text(report: CutoverReport) -> None:
             render.out.print(f"write fence on the {fence.side.value}: {word}")
     if report.complete:
         render.out.print("the cutover is complete")
+
+
+def _steps_text(title: str, views: list[StepView]) -> None:
+    steps = Table(title=title)
+    for name in ("step", "kind", "status", "output"):
+        steps.add_column(name)
+    for s in views:
+        error, output = (s.record.error, s.record.output) if s.record else (None, None)
+        lines = (error or output or "").strip().splitlines() or [""]
+        said = lines[0] if error else lines[-1]  # what went wrong, or how it ended
+        steps.add_row(escape(s.name), s.kind, s.status, escape(said))
+    render.out.print(steps)
+
+
+def rollback(
+    spec: SpecArg,
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who flips back, as recorded (default: the OS user).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Go back to the source after a cutover, losing nothing the target accepted since.
+
+    Needs `cutover.rollback.reverse: true`. Fences the target, replays its captured changes
+    into the source through the inverse mapping, verifies, flips the flag back to its old
+    value and lifts the source fence. Every step is recorded; run it again after a failure or
+    a kill to resume. A failed check exits 1, a failed step 3.
+    """
+    migration = guard(lambda: Migration.from_file(spec))
+    quiet = settings["quiet"] or as_json
+
+    def show(event: Event) -> None:
+        if isinstance(event, Message) and not quiet:
+            render.err.print(escape(event.text), markup=True)
+
+    views = guard(
+        lambda: migration.rollback(by=by, on_event=show),
+        resume=f"datamove rollback {shlex.quote(str(spec))}",
+    )
+    if as_json:
+        render.emit_json({"steps": [v.to_dict() for v in views]})
+    else:
+        _steps_text("rollback", views)
 
 
 fence_app = typer.Typer(

@@ -113,6 +113,8 @@ class RunCommand(StrEnum):
     """Put on or lift the write fence of one side (``cutover.fence``)."""
     cutover = "cutover"
     """The cutover's runbook (``cutover.runbook``): gates, fence, drain, verify, flip."""
+    rollback = "rollback"
+    """The way back after a cutover (``cutover.rollback``): fence the target, replay, flip."""
 
 
 class RunStatus(StrEnum):

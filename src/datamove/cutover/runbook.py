@@ -4,10 +4,11 @@ Built-in steps, in order: ``gates`` (every gate measured and recorded as a check
 fails stops here, nothing changed), ``fence`` (the source's write fence, ``cutover.fence``),
 ``drain`` (sync until nothing is pending, under the fence), ``verify`` (a final verify of the
 tables in scope: must be green), ``sequences`` (target generators past the largest keys),
-``validate`` (foreign keys validated), ``flip`` (the read-path flag set to its new value, in
-the transaction that records the step done), ``unfence-target`` (only where a target fence
-exists). The user's ``shell:``/``sql:`` steps go before or after the step they name (default:
-before ``flip``).
+``validate`` (foreign keys validated), ``reverse-capture`` (with ``rollback.reverse``: capture
+triggers on the target, started afresh before target writes open: ``cutover.reverse``),
+``flip`` (the read-path flag set to its new value, in the transaction that records the step
+done), ``unfence-target`` (only where a target fence exists). The user's ``shell:``/``sql:``
+steps go before or after the step they name (default: before ``flip``).
 
 Every step is a row of the step log (``StepKind.cutover``, table ``RUNBOOK``): recorded
 ``pending`` before the first runs, ``running`` when it starts, ``done`` (with its output,
@@ -17,8 +18,8 @@ and the source is fenced before the flip, so both sides never accept writes afte
 cutover abandoned with ``datamove fence off SPEC`` before its flip (the fence step done, the
 source no longer fenced) starts over from the gates.
 
-Not run yet (validated by the spec, documented as later): rehearsal, reverse capture,
-rollback, the watch and its triggers, ``undo:``.
+Not run yet (validated by the spec, documented as later): rehearsal, the watch and its
+triggers, ``undo:``. The rollback is ``datamove rollback`` (``cutover.rollback``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import Check, Step, StepKind
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.gates import Gates
+from datamove.cutover.reverse import install_reverse_capture
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, SpecError
 from datamove.events import EventHandler, Message
 from datamove.flags import FlagStore
@@ -249,6 +251,7 @@ class Runbook:
             "verify": self._final_verify,
             "sequences": lambda: self._sequences(run_id),
             "validate": lambda: self._validate(run_id),
+            "reverse-capture": self._reverse_capture,
             "unfence-target": lambda: self._unfence_target(run_id),
         }
         return actions[step.name]()
@@ -313,6 +316,12 @@ class Runbook:
         tables = [self.plan.tables[t] for t in self.plan.order]
         count = self._schema(run_id).validate(tables)
         return f"{count} foreign key(s) validated"
+
+    def _reverse_capture(self) -> str:
+        if not self.spec.cutover.rollback.reverse:
+            return "not asked for (rollback.reverse is false)"
+        count = install_reverse_capture(self.plan, self.compiled.target)
+        return f"target changes captured from now on: {count} table(s)"
 
     def _flip(self, step: RunbookStep, run_id: str, by: str | None) -> None:
         """The flag and the step's record commit together: a kill leaves both or neither."""

@@ -21,7 +21,9 @@ CAPTURE_PREFIX = "dm_capture_"
 """Every capture trigger's (and trigger function's) name starts with it."""
 FENCE_PREFIX = "dm_fence_"
 """Every write-fence trigger's (and trigger function's) name starts with it (``fencesql``)."""
-OWNED_PREFIXES = (CAPTURE_PREFIX, FENCE_PREFIX)
+REVERSE_PREFIX = "dm_rcapture_"
+"""Reverse capture's triggers (on the target, from the switch on: ``cutover.reverse``)."""
+OWNED_PREFIXES = (CAPTURE_PREFIX, FENCE_PREFIX, REVERSE_PREFIX)
 """The name prefixes of every trigger and trigger function datamove creates, on either side:
 ``uninstall`` finds them in the catalog by these. A new kind (a write fence, reverse capture)
 adds its prefix here, so an uninstall by an older plan still removes it."""
@@ -33,13 +35,18 @@ class CaptureSQL:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        """Statements creating AFTER INSERT/UPDATE/DELETE row triggers on ``table`` that append
-        (table, key as a JSON array, operation) to ``changelog``: the key only, never a row
-        copy. An update that changes the key records the old and the new key."""
+    def create_ddl(
+        self, table: str, key: Sequence[str], changelog: str, prefix: str = CAPTURE_PREFIX
+    ) -> list[str]:
+        """Statements creating AFTER INSERT/UPDATE/DELETE row triggers on ``table`` (named by
+        ``prefix``) that append (table, key as a JSON array, operation) to ``changelog``: the
+        key only, never a row copy. An update that changes the key records the old and the new
+        key. A write by a session carrying datamove's fence bypass marker (``fencesql``: a
+        rollback replaying into the source) is not recorded: what datamove applies is never
+        captured back."""
         raise NotImplementedError(f"change capture is not implemented for {self.dialect.NAME}")
 
-    def drop_ddl(self, table: str) -> list[str]:
+    def drop_ddl(self, table: str, prefix: str = CAPTURE_PREFIX) -> list[str]:
         """Statements removing ``create_ddl``'s triggers (and functions), if present."""
         raise NotImplementedError(f"change capture is not implemented for {self.dialect.NAME}")
 
@@ -80,9 +87,9 @@ class CaptureSQL:
         return sa.DateTime(timezone=True)
 
 
-def capture_name(table: str, suffix: str = "") -> str:
+def capture_name(table: str, suffix: str = "", prefix: str = CAPTURE_PREFIX) -> str:
     """The name of a capture trigger (or function) of ``table``, within every engine's limit."""
-    return f"{CAPTURE_PREFIX}{table}"[:56] + suffix
+    return f"{prefix}{table}"[:56] + suffix
 
 
 class TriggerPerOperation(CaptureSQL):
@@ -91,6 +98,6 @@ class TriggerPerOperation(CaptureSQL):
 
     SUFFIXES = ("_i", "_u", "_d")
 
-    def drop_ddl(self, table: str) -> list[str]:
-        name, q = capture_name(table), self.dialect.quote
+    def drop_ddl(self, table: str, prefix: str = CAPTURE_PREFIX) -> list[str]:
+        name, q = capture_name(table, prefix=prefix), self.dialect.quote
         return [f"DROP TRIGGER IF EXISTS {q(name + s)}" for s in self.SUFFIXES]

@@ -23,9 +23,14 @@ from datamove.dialects import (
 )
 from datamove.dialects.adapters import Adapter
 from datamove.dialects.base import Dialect, Row
-from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
+from datamove.dialects.capturesql import (
+    CAPTURE_PREFIX,
+    OWNED_PREFIXES,
+    TriggerPerOperation,
+    capture_name,
+)
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.fencesql import MySQLFenceSQL
+from datamove.dialects.fencesql import BYPASS_VARIABLE, MySQLFenceSQL
 from datamove.dialects.mysqlcanonical import MySQLCanonicalSQL
 from datamove.dialects.mysqlschema import MySQLSchemaSQL
 from datamove.dialects.mysqltext import ConvertUsing, first_unconvertible
@@ -114,8 +119,10 @@ class MySQLPushdownSQL(PushdownSQL):
 class MySQLCaptureSQL(TriggerPerOperation):
     """Three triggers a table; the changelog's time a TIMESTAMP (UTC)."""
 
-    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.dialect.quote, capture_name(table)
+    def create_ddl(
+        self, table: str, key: Sequence[str], changelog: str, prefix: str = CAPTURE_PREFIX
+    ) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table, prefix=prefix)
         old = f"JSON_ARRAY({', '.join('OLD.' + q(k) for k in key)})"
         new = f"JSON_ARRAY({', '.join('NEW.' + q(k) for k in key)})"
         same = " AND ".join(f"OLD.{q(k)} <=> NEW.{q(k)}" for k in key)
@@ -123,13 +130,14 @@ class MySQLCaptureSQL(TriggerPerOperation):
             f"INSERT INTO {q(changelog)} (table_name, row_key, op) "
             f"VALUES ({sql_string(table, backslashes=True)}, "
         )
-        on = f"ON {q(table)} FOR EACH ROW"
+        on = f"ON {q(table)} FOR EACH ROW BEGIN IF COALESCE({BYPASS_VARIABLE}, 0) <> 1 THEN"
+        end = "END IF; END"
         return [
-            *self.drop_ddl(table),
-            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} {log}{new}, 'I')",
-            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} BEGIN {log}{old}, 'U'); "
-            f"IF NOT ({same}) THEN {log}{new}, 'U'); END IF; END",
-            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D')",
+            *self.drop_ddl(table, prefix),
+            f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} {log}{new}, 'I'); {end}",
+            f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} {log}{old}, 'U'); "
+            f"IF NOT ({same}) THEN {log}{new}, 'U'); END IF; {end}",
+            f"CREATE TRIGGER {q(name + '_d')} AFTER DELETE {on} {log}{old}, 'D'); {end}",
         ]
 
     def triggers(self, conn: Connection) -> dict[str, str]:

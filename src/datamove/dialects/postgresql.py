@@ -21,9 +21,9 @@ from datamove.core.types import TypeInfo
 from datamove.dialects.adapters import Adapter, returns_unchanged
 from datamove.dialects.base import Dialect, Row
 from datamove.dialects.batchwriter import BatchWriter
-from datamove.dialects.capturesql import OWNED_PREFIXES, CaptureSQL, capture_name
+from datamove.dialects.capturesql import CAPTURE_PREFIX, OWNED_PREFIXES, CaptureSQL, capture_name
 from datamove.dialects.copytext import Kind as CopyKind
-from datamove.dialects.fencesql import PgFenceSQL
+from datamove.dialects.fencesql import BYPASS_SETTING, PgFenceSQL
 from datamove.dialects.pgcanonical import PgCanonicalSQL
 from datamove.dialects.pgschema import PgSchemaSQL
 from datamove.dialects.pushdownsql import PushdownSQL
@@ -109,8 +109,10 @@ class PgPushdownSQL(PushdownSQL):
 class PgCaptureSQL(CaptureSQL):
     """One trigger function per table, and one trigger calling it for every operation."""
 
-    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.dialect.quote, capture_name(table)
+    def create_ddl(
+        self, table: str, key: Sequence[str], changelog: str, prefix: str = CAPTURE_PREFIX
+    ) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table, prefix=prefix)
         old = f"json_build_array({', '.join('OLD.' + q(k) for k in key)})::text"
         new = f"json_build_array({', '.join('NEW.' + q(k) for k in key)})::text"
         moved = " OR ".join(f"OLD.{q(k)} IS DISTINCT FROM NEW.{q(k)}" for k in key)
@@ -118,6 +120,8 @@ class PgCaptureSQL(CaptureSQL):
         return [
             f"CREATE OR REPLACE FUNCTION {q(name)}() RETURNS trigger LANGUAGE plpgsql AS $dm$\n"
             "BEGIN\n"
+            f"  IF current_setting({sql_string(BYPASS_SETTING)}, true) = 'on' THEN RETURN NULL; "
+            "END IF;\n"
             f"  IF TG_OP <> 'INSERT' THEN {log}{old}, left(TG_OP, 1)); END IF;\n"
             f"  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({moved})) THEN\n"
             f"    {log}{new}, left(TG_OP, 1));\n"
@@ -129,8 +133,8 @@ class PgCaptureSQL(CaptureSQL):
             f"FOR EACH ROW EXECUTE FUNCTION {q(name)}()",
         ]
 
-    def drop_ddl(self, table: str) -> list[str]:
-        q, name = self.dialect.quote, capture_name(table)
+    def drop_ddl(self, table: str, prefix: str = CAPTURE_PREFIX) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table, prefix=prefix)
         return [
             f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
             f"DROP FUNCTION IF EXISTS {q(name)}()",

@@ -21,8 +21,13 @@ from datamove.core.types import TypeInfo, integer
 from datamove.dialects.adapters import Adapter, text_value
 from datamove.dialects.base import Dialect
 from datamove.dialects.canonsql import CanonicalSQL
-from datamove.dialects.capturesql import OWNED_PREFIXES, TriggerPerOperation, capture_name
-from datamove.dialects.fencesql import SQLiteFenceSQL
+from datamove.dialects.capturesql import (
+    CAPTURE_PREFIX,
+    OWNED_PREFIXES,
+    TriggerPerOperation,
+    capture_name,
+)
+from datamove.dialects.fencesql import BYPASS_FUNCTION, SQLiteFenceSQL
 from datamove.dialects.pushdownsql import PushdownSQL
 from datamove.dialects.quoting import sql_string
 from datamove.dialects.running import SQLiteRunningStatements
@@ -88,16 +93,22 @@ class SQLitePushdownSQL(PushdownSQL):
 class SQLiteCaptureSQL(TriggerPerOperation):
     """Three triggers a table; the changelog numbered by an AUTOINCREMENT rowid."""
 
-    def create_ddl(self, table: str, key: Sequence[str], changelog: str) -> list[str]:
-        q, name = self.dialect.quote, capture_name(table)
+    def create_ddl(
+        self, table: str, key: Sequence[str], changelog: str, prefix: str = CAPTURE_PREFIX
+    ) -> list[str]:
+        q, name = self.dialect.quote, capture_name(table, prefix=prefix)
         old = f"json_array({', '.join('OLD.' + q(k) for k in key)})"
         new = f"json_array({', '.join('NEW.' + q(k) for k in key)})"
         moved = " OR ".join(f"OLD.{q(k)} IS NOT NEW.{q(k)}" for k in key)
         log = f"INSERT INTO {q(changelog)} (table_name, row_key, op)"
         literal = sql_string(table)
-        on = f"ON {q(table)} FOR EACH ROW BEGIN"
+        unmarked = (
+            "NOT EXISTS (SELECT 1 FROM pragma_function_list "
+            f"WHERE name = {sql_string(BYPASS_FUNCTION)})"
+        )
+        on = f"ON {q(table)} FOR EACH ROW WHEN {unmarked} BEGIN"
         return [
-            *self.drop_ddl(table),
+            *self.drop_ddl(table, prefix),
             f"CREATE TRIGGER {q(name + '_i')} AFTER INSERT {on} "
             f"{log} VALUES ({literal}, {new}, 'I'); END",
             f"CREATE TRIGGER {q(name + '_u')} AFTER UPDATE {on} "

@@ -31,13 +31,22 @@ BUILTIN_STEPS: tuple[str, ...] = (
     "verify",
     "sequences",
     "validate",
+    "reverse-capture",
     "flip",
     "unfence-target",
 )
 """The runbook's own steps, in the order they run (``cutover.runbook``)."""
 
 BuiltinStep = Literal[
-    "gates", "fence", "drain", "verify", "sequences", "validate", "flip", "unfence-target"
+    "gates",
+    "fence",
+    "drain",
+    "verify",
+    "sequences",
+    "validate",
+    "reverse-capture",
+    "flip",
+    "unfence-target",
 ]
 
 
@@ -174,7 +183,8 @@ class Trigger(_Model):
 
 
 class RollbackSpec(_Model):
-    """How the cutover is undone (validated now; reverse capture and rollback come later)."""
+    """How the cutover is undone: ``reverse`` captures the target's changes from the switch
+    on, for ``datamove rollback`` (``cutover.rollback``); triggers are validated only."""
 
     reverse: bool = False
     triggers: list[Trigger] = Field(default_factory=list)

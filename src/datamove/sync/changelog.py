@@ -25,6 +25,8 @@ from datamove.dialects.base import Dialect
 from datamove.plan.model import Plan
 
 CHANGELOG = "datamove_changelog"
+REVERSE_CHANGELOG = "datamove_reverse_changelog"
+"""Reverse capture's changelog, on the target (``cutover.reverse``)."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,15 @@ class Pending:
 
 
 class Changelog:
-    """The changelog table in one source database."""
+    """The changelog table in one source database (or ``REVERSE_CHANGELOG`` on a target)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, name: str = CHANGELOG) -> None:
         self.dialect = dialect
+        self.name = name
         self.metadata = sa.MetaData()
         seq_type, table_options = dialect.capture.changelog_sequence()
         self.table = sa.Table(
-            CHANGELOG,
+            name,
             self.metadata,
             sa.Column("seq", seq_type, primary_key=True, autoincrement=True),
             sa.Column("table_name", sa.String(255), nullable=False),
@@ -75,7 +78,7 @@ class Changelog:
         )
 
     def exists(self, conn: Connection) -> bool:
-        return bool(sa.inspect(conn).has_table(CHANGELOG))
+        return bool(sa.inspect(conn).has_table(self.name))
 
     def install(self, conn: Connection, plan: Plan, tables: Sequence[str]) -> bool:
         """Create the changelog (if missing) and the triggers of ``tables``. Idempotent:
@@ -84,7 +87,7 @@ class Changelog:
         self.metadata.create_all(conn, checkfirst=True)
         for name in tables:
             table = plan.tables[name]
-            for stmt in self.dialect.capture.create_ddl(table.source_name, table.key, CHANGELOG):
+            for stmt in self.dialect.capture.create_ddl(table.source_name, table.key, self.name):
                 conn.exec_driver_sql(stmt)
         return created
 

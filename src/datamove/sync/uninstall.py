@@ -33,10 +33,14 @@ from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
 from datamove.state.schema import StateSchema
-from datamove.sync.changelog import CHANGELOG
+from datamove.sync.changelog import CHANGELOG, REVERSE_CHANGELOG
 
 Kind = Literal["trigger", "function", "table", "rows", "schema"]
 _ORDER: dict[str, int] = {"trigger": 0, "function": 1, "table": 2, "rows": 2, "schema": 3}
+
+
+_CHANGELOGS = (CHANGELOG, REVERSE_CHANGELOG)
+"""Capture's changelog (source) and reverse capture's (target)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ class Footprint:
         capture = dialect.capture
         out = [Installed(side, "trigger", n, t) for n, t in sorted(capture.triggers(conn).items())]
         out += [Installed(side, "function", n) for n in capture.functions(conn)]
-        if sa.inspect(conn).has_table(CHANGELOG):
-            out.append(Installed(side, "table", CHANGELOG))
+        inspector = sa.inspect(conn)
+        out += [Installed(side, "table", n) for n in _CHANGELOGS if inspector.has_table(n)]
         return out
 
     def _present(self, conn: Connection) -> list[sa.Table]:
@@ -164,8 +168,8 @@ class Footprint:
             conn.exec_driver_sql(capture.drop_function_ddl(item.name))
         elif item.kind == "schema":
             conn.execute(sa.schema.DropSchema(item.name, if_exists=True))
-        elif item.name == CHANGELOG:
-            sa.Table(CHANGELOG, sa.MetaData()).drop(conn, checkfirst=True)
+        elif item.name in _CHANGELOGS:
+            sa.Table(item.name, sa.MetaData()).drop(conn, checkfirst=True)
         else:
             table = next(t for t in self.store.metadata.sorted_tables if t.fullname == item.name)
             if item.kind == "rows":

@@ -1,0 +1,261 @@
+"""Reverse capture and its replay: what the target accepted after the switch goes back to the
+source through the inverse mapping (``rollback.reverse: true``).
+
+Capture: the runbook's ``reverse-capture`` step (before ``flip``, so before target writes
+open) puts capture triggers (``REVERSE_PREFIX``, engine-neutral ``CaptureSQL``) on every
+target table in scope, appending the changed target keys to ``REVERSE_CHANGELOG`` on the
+target. The step starts it afresh: changes of an earlier switch are not replayed again.
+
+Replay (``datamove rollback``, under the target's fence): every key the changelog holds is
+re-read from the target — present, the row is mapped back column by column (each column's
+``ColumnRollback.undo``; a frozen column is not written, the source keeps its value) and
+upserted into the source; gone, the source row is deleted. The latest state wins, so a replay
+stopped at any instant and run again writes the same rows (an increment is never applied
+twice). The source connection carries the fence's bypass marker: the source's fence lets it
+through and its capture triggers do not record it (no loop).
+
+Not built (refused, naming the table and column): a remapped key (``legacy_key``), lookups,
+kept-original columns (and source columns the mapping drops), a column computed from
+several source columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from datamove.core.keys import any_key
+from datamove.dialects.base import Dialect
+from datamove.dialects.capturesql import REVERSE_PREFIX
+from datamove.errors import RowError, SpecError
+from datamove.plan.inverse import ColumnRollback, Undo
+from datamove.plan.model import Plan, TablePlan
+from datamove.sync.changelog import REVERSE_CHANGELOG, Changelog
+from datamove.transforms.inversion import RollbackClass
+
+READ_BATCH = 500
+"""Keys re-read from the target (and written to the source) per statement."""
+
+
+def install_reverse_capture(plan: Plan, target: Dialect) -> int:
+    """Create (afresh) the target's reverse changelog and capture triggers on every target
+    table in scope; returns the number of tables captured."""
+    changelog = Changelog(target, REVERSE_CHANGELOG)
+    tables = [plan.tables[n] for n in plan.order]
+    with target.connect() as conn, conn.begin():
+        for table in tables:
+            for stmt in target.capture.drop_ddl(table.target_table.name, REVERSE_PREFIX):
+                conn.exec_driver_sql(stmt)
+        changelog.table.drop(conn, checkfirst=True)
+        changelog.metadata.create_all(conn)
+        for table in tables:
+            name, key = table.target_table.name, table.target_key
+            for stmt in target.capture.create_ddl(name, key, REVERSE_CHANGELOG, REVERSE_PREFIX):
+                conn.exec_driver_sql(stmt)
+    return len(tables)
+
+
+@dataclass(frozen=True)
+class _Back:
+    """One target column written back: into ``source`` through ``undo``."""
+
+    target: str
+    source: str
+    undo: Undo
+
+
+@dataclass(frozen=True)
+class TableBack:
+    """How one table's target rows go back to source rows."""
+
+    table: TablePlan
+    key: tuple[_Back, ...]
+    """The target key's columns, in the source key's order."""
+    columns: tuple[_Back, ...]
+    """Every column written back (the key's included), in source order."""
+
+    def source_key(self, target_key: Sequence[Any], place: str) -> tuple[Any, ...]:
+        by_target = dict(zip(self.table.target_key, target_key, strict=True))
+        return tuple(_undone(b, by_target[b.target], place) for b in self.key)
+
+    def source_row(self, row: dict[str, Any], place: str) -> tuple[Any, ...]:
+        return tuple(_undone(b, row[b.target], place) for b in self.columns)
+
+
+def _undone(back: _Back, value: Any, place: str) -> Any:
+    try:
+        return back.undo(value)
+    except ValueError as exc:
+        raise RowError(f"{place}: cannot go back into the source: {exc}", back.target) from None
+
+
+def table_back(table: TablePlan) -> TableBack:
+    """The way back of ``table``, or a ``SpecError`` naming what the replay cannot invert."""
+    path = f"tables.{table.name}"
+    if table.strategy != "preserve":
+        raise SpecError(
+            f"rollback: table {table.name} has a remapped key ({table.strategy}); replaying it "
+            "back through its legacy column is not built yet",
+            spec_path=f"{path}.key",
+            hint="roll back by hand, or keep the source key (strategy: preserve)",
+        )
+    assert table.rollback is not None, "the plan classifies every column"
+    backs: list[_Back] = []
+    for col in table.rollback.columns:
+        if col.frozen:
+            continue
+        backs += _column_back(table, col, path)
+    by_source = {b.source: b for b in backs}
+    missing = [k for k in table.key if k not in by_source]
+    if missing:
+        raise SpecError(
+            f"rollback: key column(s) {', '.join(missing)} of {table.name} are not written "
+            "back (frozen, or not mapped one to one)",
+            spec_path=f"{path}.columns",
+            hint="the key must go back: do not freeze it",
+        )
+    order = [c.name for c in table.source_table.columns if c.name in by_source]
+    return TableBack(
+        table, tuple(by_source[k] for k in table.key), tuple(by_source[n] for n in order)
+    )
+
+
+def _column_back(table: TablePlan, col: ColumnRollback, path: str) -> list[_Back]:
+    where = f"{path}.columns.{col.column}"
+    if col.kind is not RollbackClass.invertible:
+        built = (
+            "kept originals are not built yet" if col.kind is RollbackClass.kept_original else ""
+        )
+        raise SpecError(
+            f"rollback: {col.place} cannot go back: {col.reason}"
+            + (f" ({built})" if built else ""),
+            spec_path=where,
+            hint="give it `rollback: freeze` (the source keeps its value) or declare "
+            "`rollback: {inverse: [...]}`",
+        )
+    if not col.sources:
+        return []  # made by the mapping from no source column: nothing to write back
+    if col.undo is None or len(col.sources) != 1:
+        raise SpecError(
+            f"rollback: replaying {col.place} back ({col.reason}) is not built yet",
+            spec_path=where,
+            hint="give it `rollback: freeze`, or roll this table back by hand",
+        )
+    return [_Back(col.column, col.sources[0], col.undo)]
+
+
+@dataclass
+class ReplayResult:
+    changes: int = 0
+    upserted: int = 0
+    deleted: int = 0
+
+    def text(self) -> str:
+        return (
+            f"{self.changes} captured change(s) replayed: {self.upserted} row(s) upserted, "
+            f"{self.deleted} deleted in the source"
+        )
+
+
+class Replay:
+    """Replays the target's captured changes into the source (see the module docstring)."""
+
+    def __init__(self, plan: Plan, source: Dialect, target: Dialect) -> None:
+        self.plan = plan
+        self.source = source
+        self.target = target
+        self.changelog = Changelog(target, REVERSE_CHANGELOG)
+
+    def ways_back(self) -> dict[str, TableBack]:
+        """Each table's way back; refuses, before anything is changed, what is not built."""
+        return {name: table_back(self.plan.tables[name]) for name in self.plan.order}
+
+    def run(self) -> ReplayResult:
+        """Every captured key brought to the target's current state in the source, in one
+        source transaction (deletes children first, then upserts parents first)."""
+        backs = self.ways_back()
+        with self.target.connect() as tgt:
+            if not self.changelog.exists(tgt):
+                raise SpecError(
+                    "rollback: no reverse capture on the target (the cutover's reverse-capture "
+                    "step did not run)",
+                    spec_path="cutover.rollback.reverse",
+                    hint="set `reverse: true` before the cutover; a switch without it is "
+                    "rolled back by hand",
+                )
+            changes = self.changelog.read(tgt, 0, 2**62)
+            keys: dict[str, dict[str, tuple[Any, ...]]] = {}
+            for change in changes:
+                keys.setdefault(change.table, {})[repr(change.key)] = change.key
+            rows = {
+                name: self._current(tgt, backs[name].table, list(keys.get(n, {}).values()))
+                for name in self.plan.order
+                if (n := self.plan.tables[name].target_table.name) in keys
+            }
+        result = ReplayResult(len(changes))
+        with self.source.connect() as conn, self.source.fence.bypass(conn), conn.begin():
+            for name in reversed(list(rows)):
+                back, (_, gone) = backs[name], rows[name]
+                result.deleted += self._delete(conn, back, gone)
+            for name, (present, _) in rows.items():
+                result.upserted += self._upsert(conn, backs[name], present)
+        return result
+
+    def _current(
+        self, tgt: sa.Connection, table: TablePlan, keys: list[tuple[Any, ...]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+        """The target rows of ``keys`` as they are now, and the keys whose row is gone."""
+        t = table.target_table
+        cols = [t.c[k] for k in table.target_key]
+        present: list[dict[str, Any]] = []
+        for start in range(0, len(keys), READ_BATCH):
+            stmt = sa.select(t).where(any_key(cols, keys[start : start + READ_BATCH]))
+            present += [dict(r._mapping) for r in tgt.execute(stmt)]
+        found = {tuple(r[k] for k in table.target_key) for r in present}
+        gone = [k for k in keys if tuple(_typed(t, table.target_key, k)) not in found]
+        return present, gone
+
+    def _delete(self, conn: sa.Connection, back: TableBack, gone: list[tuple[Any, ...]]) -> int:
+        table = back.table
+        place = f"table {table.name}"
+        source_keys = [
+            back.source_key(_typed(table.target_table, table.target_key, k), place) for k in gone
+        ]
+        cols = [table.source_table.c[k] for k in table.key]
+        deleted = 0
+        for start in range(0, len(source_keys), READ_BATCH):
+            part = source_keys[start : start + READ_BATCH]
+            stmt = table.source_table.delete().where(any_key(cols, part))
+            deleted += int(conn.execute(stmt).rowcount or 0)
+        return deleted
+
+    def _upsert(self, conn: sa.Connection, back: TableBack, rows: list[dict[str, Any]]) -> int:
+        table = back.table
+        place = f"table {table.name}"
+        mapped = [back.source_row(r, place) for r in rows]
+        columns = [b.source for b in back.columns]
+        for start in range(0, len(mapped), READ_BATCH):
+            part = mapped[start : start + READ_BATCH]
+            self.source.upsert(conn, table.source_table, columns, table.key, part)
+        return len(mapped)
+
+
+def _typed(table: sa.Table, key: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
+    """A changelog key (JSON values) as the target's driver returns it (its column type's
+    Python value: a JSON number for a DECIMAL key, text for a date)."""
+    out = []
+    for name, value in zip(key, values, strict=True):
+        python = _python_type(table.c[name].type)
+        out.append(python(value) if python is not None and value is not None else value)
+    return tuple(out)
+
+
+def _python_type(type_: sa.types.TypeEngine[Any]) -> Any:
+    try:
+        python = type_.python_type
+    except NotImplementedError:
+        return None
+    return python if python in (int, str) else None

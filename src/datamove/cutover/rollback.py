@@ -1,0 +1,152 @@
+"""``datamove rollback SPEC``: back to the source after a cutover, losing nothing the target
+accepted since the switch (``rollback.reverse: true``).
+
+Recorded steps (``StepKind.cutover``, table ``ROLLBACK``), each ``running`` then ``done`` or
+``failed`` like the runbook's, so a kill at any instant resumes at the step that was running
+and never repeats a done one: ``fence-target`` (the target refuses writes), ``replay`` (the
+target's captured changes into the source through the inverse mapping: ``cutover.reverse``;
+idempotent, so a replay killed half way runs again whole), ``verify`` (the normal verify must
+be green: source and target agree through the mapping), ``flip-back`` (the read-path flag back
+to ``value_old``, in the transaction that records the step), ``unfence-source``. The target
+stays fenced: the source is the live side again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from datamove.core.evidence import Step, StepKind
+from datamove.cutover.fence import Side, WriteFence
+from datamove.cutover.reverse import Replay
+from datamove.cutover.runbook import RUNBOOK, StepView
+from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, UsageError
+from datamove.events import EventHandler, Message
+from datamove.flags import FlagStore
+from datamove.plan.compiled import CompiledPlan
+from datamove.redact import redact_text
+from datamove.spec.models import MigrationSpec
+from datamove.state.store import StateStore
+from datamove.verify.runner import VerifyResult
+
+ROLLBACK = "(rollback)"
+"""The step log's table name for the rollback's steps."""
+STEPS = ("fence-target", "replay", "verify", "flip-back", "unfence-source")
+WHEN = "`datamove rollback SPEC`"
+
+
+def _step(name: str) -> Step:
+    return Step(ROLLBACK, StepKind.cutover, name, WHEN)
+
+
+class Rollback:
+    """Runs, resumes and reports the rollback of one migration (``Migration.rollback``)."""
+
+    def __init__(
+        self,
+        compiled: CompiledPlan,
+        spec: MigrationSpec,
+        state: StateStore,
+        emit: EventHandler,
+        verify: Callable[[], VerifyResult],
+    ) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.spec = spec
+        self.state = state
+        self.emit = emit
+        self.verify = verify
+        self.replay = Replay(self.plan, compiled.source, compiled.target)
+
+    def steps(self) -> list[StepView]:
+        """The rollback's steps as recorded (pending when not recorded yet)."""
+        with self.state.dialect.connect() as conn:
+            found = self.state.steps.runbook(conn, ROLLBACK) if self.state.readable(conn) else {}
+        return [StepView(n, "builtin", found.get(n)) for n in STEPS]
+
+    def run(self, run_id: str, by: str | None) -> list[StepView]:
+        """Every step not done yet, in order; a failing one is recorded and raised."""
+        self._refuse(by)
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.record(conn, [_step(n) for n in STEPS])
+            records = self.state.steps.runbook(conn, ROLLBACK)
+        actions: dict[str, Callable[[], str]] = {
+            "fence-target": lambda: self._fence_target(run_id),
+            "replay": lambda: self.replay.run().text(),
+            "verify": self._verify,
+            "unfence-source": lambda: self._unfence_source(run_id),
+        }
+        for name in STEPS:
+            record = records.get(name)
+            if record is not None and record.status == "done":
+                continue
+            step = _step(name)
+            with self.state.dialect.connect() as conn, conn.begin():
+                self.state.steps.start(conn, step, run_id)
+            self.emit(Message(f"rollback: {name} (started)"))
+            try:
+                if name == "flip-back":
+                    self._flip_back(step, run_id, by)
+                    continue
+                output = actions[name]()
+            except DatamoveError as exc:
+                self._failed(step, run_id, exc)
+                raise
+            except Exception as exc:
+                self._failed(step, run_id, RuntimeFailure(type(exc).__name__))
+                raise
+            with self.state.dialect.connect() as conn, conn.begin():
+                self.state.steps.finish(conn, step, "done", run_id, output)
+        self.emit(Message("rollback complete: the source is the live side again"))
+        return self.steps()
+
+    def _refuse(self, by: str | None) -> None:
+        """Nothing is changed unless there is a switch to undo and every table can go back."""
+        with self.state.dialect.connect() as conn:
+            runbook = self.state.steps.runbook(conn, RUNBOOK) if self.state.readable(conn) else {}
+        flip = runbook.get("flip")
+        if flip is None or flip.status != "done":
+            raise UsageError(
+                "rollback: the cutover has not flipped the read path; there is nothing to roll "
+                "back",
+                hint="to abandon a cutover stopped before its flip: `datamove fence off SPEC`",
+            )
+        self.replay.ways_back()
+
+    def _fence_target(self, run_id: str) -> str:
+        fence = WriteFence(self.plan, self.compiled.target, Side.target, self.state, self.emit)
+        status = fence.install(self.plan.order, run_id)
+        return f"target fenced: {len(status.tables)} table(s) refuse writes"
+
+    def _verify(self) -> str:
+        result = self.verify()
+        failed = [c.name for c in result.checks if not c.ok]
+        if failed:
+            raise ChecksFailed(
+                f"after the replay, verify found {len(failed)} failed check(s): "
+                + ", ".join(failed),
+                hint="see `datamove verify SPEC`; fix the source, then run `datamove rollback "
+                "SPEC` again (both sides stay fenced meanwhile)",
+            )
+        return f"{len(result.checks)} check(s) passed (run {result.run_id})"
+
+    def _flip_back(self, step: Step, run_id: str, by: str | None) -> None:
+        """The flag and the step's record commit together: a kill leaves both or neither."""
+        flag = self.spec.cutover.flag
+        store = FlagStore(self.state.dialect, self.spec.name)
+        with self.state.dialect.connect() as conn, conn.begin():
+            change = store.record(conn, flag.name, flag.value_old, by=by, note="datamove rollback")
+            output = f"{flag.name}: {change.previous!r} -> {change.value!r} by {change.changed_by}"
+            self.state.steps.finish(conn, step, "done", run_id, output)
+
+    def _unfence_source(self, run_id: str) -> str:
+        fence = WriteFence(self.plan, self.compiled.source, Side.source, self.state, self.emit)
+        fence.remove(self.plan.order, run_id)
+        return f"source unfenced: {len(self.plan.order)} table(s) take writes again"
+
+    def _failed(self, step: Step, run_id: str, exc: DatamoveError) -> None:
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.finish(conn, step, "failed", run_id, None, redact_text(exc.message))
+        exc.hint = ((exc.hint + "\n  ") if exc.hint else "") + (
+            f"the rollback stopped at step '{step.name}' (recorded); fix the cause and run "
+            "`datamove rollback SPEC` again to resume there"
+        )
