@@ -480,10 +480,19 @@ class Migration:
         the source fence; resumes at the first step not done."""
         with self._session() as session:
             session.plan("nothing changed", data_lints=False)
-            verify = partial(self._verify, session, VerifyOptions(), on_event)
-            back = Rollback(session.compiled, session.spec, session.state, on_event, verify)
+            back = self._rollback(session, on_event)
             with session.recorder.run(RunCommand.rollback, on_event) as run:
                 return back.run(run.id, by)
+
+    def rollback_status(self) -> list[StepView]:
+        """The rollback's steps as recorded (``datamove rollback``)."""
+        with self._session(read_only=True) as session:
+            session.plan(None, data_lints=False)
+            return self._rollback(session, ignore).steps()
+
+    def _rollback(self, session: Session, on_event: EventHandler) -> Rollback:
+        verify = partial(self._verify, session, VerifyOptions(), on_event)
+        return Rollback(session.compiled, session.spec, session.state, on_event, verify)
 
     def _runbook(
         self, session: Session, on_event: EventHandler, consequence: str | None = "nothing changed"

@@ -138,8 +138,8 @@ def test_cutover_under_a_live_writer(source_engine: str, make_db: Any, tmp_path:
     steps = runbook_rows(target)
     assert [n for n in steps] and all(s[0] == "done" for s in steps.values()), steps
     assert set(steps) == {
-        "gates", "fence", "note it", "drain", "verify", "sequences", "validate", "flip",
-        "unfence-target",
+        "gates", "fence", "note it", "drain", "verify", "sequences", "validate",
+        "reverse-capture", "flip", "unfence-target",
     }  # fmt: skip
     assert "ops-test" in (steps["flip"][1] or "")
     assert [(n, s) for n, s, _, _ in gate_checks(target)] == [
@@ -376,7 +376,8 @@ def test_a_full_cutover_section_is_accepted() -> None:
     from datamove.cutover.runbook import runbook_steps
 
     assert [s.name for s in runbook_steps(spec)] == [
-        "gates", "stop workers", "fence", "drain", "verify", "sequences", "validate", "warm",
+        "gates", "stop workers", "fence", "drain", "verify", "sequences", "validate",
+        "reverse-capture", "warm",
         "flip", "unfence-target",
     ]  # fmt: skip
     assert spec.cutover.gates.verified_within == 86400 and spec.cutover.watch.for_ == 1800
