@@ -19,9 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from datamove import Migration
+from datamove.cli.app import app
+from datamove.dialects.base import Dialect
+from datamove.dialects.capturesql import REVERSE_PREFIX
 from datamove.errors import SpecError
+from datamove.sync.changelog import REVERSE_CHANGELOG, Changelog
 from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
@@ -195,3 +200,44 @@ def test_rollback_refuses_a_kept_original_column_naming_it(make_db: Any, tmp_pat
     assert not migration.fence_status().off  # the source is still fenced: nothing changed
     setting = migration.flag_get("read_path").setting
     assert setting is not None and setting.value == "platform"
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_capture_skips_writes_under_the_fence_bypass(engine: str, make_db: Any) -> None:
+    """Loop prevention on every engine: a write by datamove's marked connection (the replay)
+    is not recorded by capture, forward or reverse; any other write is."""
+    url = make_db(engine, "db")
+    execute(url, "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER)")
+    dialect = Dialect.for_url(url, role="source")
+    try:
+        changelog = Changelog(dialect, REVERSE_CHANGELOG)
+        with dialect.connect() as conn, conn.begin():
+            changelog.metadata.create_all(conn)
+            ddl = dialect.capture.create_ddl("orders", ["id"], REVERSE_CHANGELOG, REVERSE_PREFIX)
+            for stmt in ddl:
+                conn.exec_driver_sql(stmt)
+        with dialect.connect() as conn, dialect.fence.bypass(conn), conn.begin():
+            conn.exec_driver_sql("INSERT INTO orders (id, amount) VALUES (1, 1), (2, 2)")
+            conn.exec_driver_sql("UPDATE orders SET amount = 5 WHERE id = 1")
+            conn.exec_driver_sql("DELETE FROM orders WHERE id = 2")
+        with dialect.connect() as conn, conn.begin():
+            conn.exec_driver_sql("UPDATE orders SET amount = 6 WHERE id = 1")
+        with dialect.connect() as conn:
+            changes = changelog.read(conn, 0, 100)
+            names = set(dialect.capture.triggers(conn))  # datamove's, by OWNED_PREFIXES
+            assert names and all(n.startswith(REVERSE_PREFIX) for n in names)
+    finally:
+        dialect.dispose()
+    assert [(c.table, c.key, c.op) for c in changes] == [("orders", (1,), "U")]
+
+
+def test_uninstall_removes_reverse_capture_from_the_target(make_db: Any, tmp_path: Path) -> None:
+    source, target, spec, _ = _setup("postgresql", make_db, tmp_path)
+    triggers = "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'dm\\_rcapture\\_%%'"
+    assert fetch(target, triggers)  # the reverse-capture step put them there
+    assert fetch(target, "SELECT count(*) FROM datamove_reverse_changelog") == [(0,)]
+    done = CliRunner().invoke(app, ["uninstall", str(spec), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert fetch(target, triggers) == []
+    left = "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'datamove%%'"
+    assert fetch(target, left) == [] and fetch(source, left) == []
