@@ -193,10 +193,13 @@ def test_rollback_refuses_a_kept_original_column_naming_it(make_db: Any, tmp_pat
     tables = TABLES.replace(
         "client: {from: customer}", "client: {from: customer, transform: [trim]}"
     )
-    source, target, _, migration = _setup("postgresql", make_db, tmp_path, tables)
+    source, target, spec, migration = _setup("postgresql", make_db, tmp_path, tables)
     with pytest.raises(SpecError, match=r"orders\.client cannot go back") as err:
         migration.rollback()
     assert err.value.spec_path == "tables.orders.columns.client"
+    result = CliRunner().invoke(app, ["rollback", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "tables.orders.columns.client" in result.output and "freeze" in result.output
     assert not migration.fence_status().off  # the source is still fenced: nothing changed
     setting = migration.flag_get("read_path").setting
     assert setting is not None and setting.value == "platform"
