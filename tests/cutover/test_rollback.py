@@ -244,3 +244,25 @@ def test_uninstall_removes_reverse_capture_from_the_target(make_db: Any, tmp_pat
     assert fetch(target, triggers) == []
     left = "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'datamove%%'"
     assert fetch(target, left) == [] and fetch(source, left) == []
+
+
+def test_rollback_refuses_a_key_it_cannot_compare(make_db: Any, tmp_path: Path) -> None:
+    """A date key comes back from the changelog as JSON text: not replayed (not built), said
+    before anything is fenced."""
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(source, "CREATE TABLE days (day DATE PRIMARY KEY, n INTEGER NOT NULL)")
+    execute(source, "INSERT INTO days VALUES ('2024-01-01', 1), ('2024-01-02', 2)")
+    spec = write_spec(
+        tmp_path / "m.yaml",
+        source,
+        target,
+        "  days:\n    columns: {day: {}, n: {}}",
+        cutover="\n  rollback: {reverse: true}",
+    )
+    migration = Migration.from_file(spec)
+    migration.run()
+    migration.cutover()
+    with pytest.raises(SpecError, match="neither an integer nor text") as err:
+        migration.rollback()
+    assert err.value.spec_path == "tables.days.key"
+    assert {s.name: s.status for s in migration.rollback_status()}["fence-target"] == "pending"

@@ -14,9 +14,9 @@ stopped at any instant and run again writes the same rows (an increment is never
 twice). The source connection carries the fence's bypass marker: the source's fence lets it
 through and its capture triggers do not record it (no loop).
 
-Not built (refused, naming the table and column): a remapped key (``legacy_key``), lookups,
-kept-original columns (and source columns the mapping drops), a column computed from
-several source columns.
+Not built (refused, naming the table and column): a remapped key (``legacy_key``), a key
+column that is neither an integer nor text, lookups, kept-original columns (and source columns
+the mapping drops), a column computed from several source columns.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ def table_back(table: TablePlan) -> TableBack:
             "back through its legacy column is not built yet",
             spec_path=f"{path}.key",
             hint="roll back by hand, or keep the source key (strategy: preserve)",
+        )
+    odd = [k for k in table.target_key if _python_type(table.target_table.c[k].type) is None]
+    if odd:
+        raise SpecError(
+            f"rollback: table {table.name} has a key column that is neither an integer nor "
+            f"text ({', '.join(odd)}); replaying such keys is not built yet",
+            spec_path=f"{path}.key",
+            hint="roll this table back by hand",
         )
     assert table.rollback is not None, "the plan classifies every column"
     backs: list[_Back] = []
@@ -244,8 +252,8 @@ class Replay:
 
 
 def _typed(table: sa.Table, key: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
-    """A changelog key (JSON values) as the target's driver returns it (its column type's
-    Python value: a JSON number for a DECIMAL key, text for a date)."""
+    """A changelog key (JSON values) as the target's driver returns it: an integer or text
+    (``table_back`` refuses other key types: a JSON date or number is not the driver's)."""
     out = []
     for name, value in zip(key, values, strict=True):
         python = _python_type(table.c[name].type)
