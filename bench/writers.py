@@ -1,9 +1,11 @@
-"""The writers of ``sync.py``: processes changing the source's ``orders`` while it is captured.
+"""The writers of ``sync.py`` and ``cutover.py``: processes changing the source's ``orders``.
 
 ``Writers`` starts ``count`` of them together, each running this file as a script
 (``python writers.py ENGINE URL --seconds ... --out FILE``): one autocommitted connection,
 updates, inserts and deletes at a given rate (or as fast as it can), its counts, latencies and
-the server CPU of its backend written to ``--out`` as JSON.
+the server CPU of its backend written to ``--out`` as JSON. A writer stops after ``--seconds``
+or at SIGTERM (``Writers.end``), whichever comes first. With ``--fenced-ok`` a write refused
+by datamove's write fence is counted (with the first one's time) instead of ending the writer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -48,8 +51,15 @@ WRITES = {
     },
 }
 STATUSES = ("new", "paid", "shipped", "delivered", "cancelled", "refunded")
+FENCE_SQLSTATE = "25006"  # PostgreSQL: read_only_sql_transaction, what the fence raises
+FENCE_ERRNO = 1644  # MySQL/MariaDB: SIGNAL SQLSTATE '45000', what the fence raises
 
 
+def fenced(exc: Exception) -> bool:
+    """Whether ``exc`` is a write refused by datamove's write fence (``dialects.fencesql``)."""
+    if isinstance(exc, psycopg.Error):
+        return exc.sqlstate == FENCE_SQLSTATE
+    return getattr(exc, "errno", None) == FENCE_ERRNO and "write fence" in str(exc)
 
 
 def connect(engine: str, url: str) -> Any:
@@ -95,7 +105,11 @@ def writer_main(argv: Sequence[str]) -> int:
     parser.add_argument("--first-insert", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fenced-ok", action="store_true",
+                        help="count writes the write fence refuses instead of failing")
     args = parser.parse_args(argv)
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     sql = WRITES[args.engine]
     rng = random.Random(args.seed)
     conn = connect(args.engine, args.url)
@@ -105,6 +119,9 @@ def writer_main(argv: Sequence[str]) -> int:
     inserted: deque[int] = deque()
     counts = {"update": 0, "insert": 0, "delete": 0}
     latencies: list[int] = []  # microseconds
+    refused = 0
+    first_refused: float | None = None  # epoch seconds
+    last_accepted: float | None = None  # epoch seconds: the last write accepted before it
     time.sleep(max(0.0, args.start_at - time.time()))
     cpu_before = backend_cpu(conn)
     started = time.perf_counter()
@@ -117,7 +134,7 @@ def writer_main(argv: Sequence[str]) -> int:
             if ahead > 0:
                 time.sleep(ahead)
                 now = time.perf_counter()
-        if now >= end:
+        if now >= end or stopping:
             break
         roll = rng.random()
         kind, params = "update", None
@@ -136,9 +153,18 @@ def writer_main(argv: Sequence[str]) -> int:
         if params is None:
             params = (rng.choice(STATUSES), f"updated {done}",
                       rng.randint(*args.update_keys))
-        cur.execute(sql[kind], params)
-        latencies.append(round((time.perf_counter() - now) * 1e6))
-        counts[kind] += 1
+        try:
+            cur.execute(sql[kind], params)
+        except Exception as exc:
+            if not (args.fenced_ok and fenced(exc)):
+                raise
+            refused += 1
+            first_refused = first_refused or time.time()
+        else:
+            latencies.append(round((time.perf_counter() - now) * 1e6))
+            counts[kind] += 1
+            if first_refused is None:
+                last_accepted = time.time()
         done += 1
     seconds = time.perf_counter() - started
     cpu_after = backend_cpu(conn)
@@ -146,8 +172,9 @@ def writer_main(argv: Sequence[str]) -> int:
     conn.close()
     # A file, not stdout: a pipe nobody reads until the end would block a large write.
     args.out.write_text(json.dumps(
-        {"writes": done, "seconds": seconds, "server_cpu": server_cpu, **counts,
-         "latency_us": latencies}))
+        {"writes": done - refused, "seconds": seconds, "server_cpu": server_cpu, **counts,
+         "latency_us": latencies, "refused": refused, "first_refused": first_refused,
+         "last_accepted": last_accepted}))
     return 0
 
 
@@ -158,6 +185,9 @@ class WriterStats:
     counts: dict[str, int] = field(default_factory=dict)
     latency_us: list[int] = field(default_factory=list)
     server_cpu: float | None = 0.0  # CPU seconds of the writers' backends (None: unknown)
+    refused: int = 0  # writes the write fence refused (``--fenced-ok``)
+    first_refused: float | None = None  # epoch seconds of the first, over every writer
+    last_accepted: float | None = None  # epoch seconds of the last accepted before it
 
     @property
     def rate(self) -> float | None:
@@ -182,7 +212,7 @@ class Writers:
     """``count`` writer processes, started together; ``finish()`` waits and sums them up."""
 
     def __init__(self, engine: str, url: str, rows: int, phase: int, phases: int, count: int,
-                 seconds: float, rate: float, tmp: Path) -> None:
+                 seconds: float, rate: float, tmp: Path, fenced_ok: bool = False) -> None:
         half = rows // 2
         slot = max(1, half // (phases * count))  # keys to delete, per writer and phase
         self.seconds = seconds
@@ -201,6 +231,7 @@ class Writers:
                 "--update-keys", str(half + 1), str(rows),
                 "--delete-keys", str(1 + n * slot), str(min(half, (n + 1) * slot)),
                 "--first-insert", str(rows + 1 + n * INSERT_STRIDE), "--out", str(out),
+                *(["--fenced-ok"] if fenced_ok else []),
             ]
             with log.open("wb") as err:
                 self.procs.append(subprocess.Popen(
@@ -218,6 +249,14 @@ class Writers:
                 proc.kill()
                 proc.wait()
 
+    def end(self) -> WriterStats:
+        """Ask every writer to stop now (SIGTERM: it ends its write and reports), then
+        ``finish``."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        return self.finish()
+
     def finish(self) -> WriterStats:
         stats = WriterStats()
         for proc, log, out in zip(self.procs, self.logs, self.outs, strict=True):
@@ -230,6 +269,12 @@ class Writers:
             for kind in ("update", "insert", "delete"):
                 stats.counts[kind] = stats.counts.get(kind, 0) + one[kind]
             stats.latency_us.extend(one["latency_us"])
+            stats.refused += one["refused"]
+            if one["first_refused"] is not None:
+                stats.first_refused = min(stats.first_refused or one["first_refused"],
+                                          one["first_refused"])
+            if one["last_accepted"] is not None:
+                stats.last_accepted = max(stats.last_accepted or 0.0, one["last_accepted"])
             if stats.server_cpu is not None and one["server_cpu"] is not None:
                 stats.server_cpu += one["server_cpu"]
             else:
