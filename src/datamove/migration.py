@@ -21,7 +21,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.core.stop import Stop
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
-from datamove.cutover.rollback import Rollback
+from datamove.cutover.rollback import Rollback, start_over
 from datamove.cutover.runbook import CutoverReport, Runbook, StepView
 from datamove.dialects.base import Dialect
 from datamove.errors import ConnectionFailed, UsageError
@@ -456,18 +456,35 @@ class Migration:
         return WriteFence(plan, dialect, side, session.state, on_event), names
 
     def cutover(
-        self, *, dry_run: bool = False, by: str | None = None, on_event: EventHandler = ignore
+        self,
+        *,
+        dry_run: bool = False,
+        by: str | None = None,
+        on_event: EventHandler = ignore,
+        watch_for: float | None = None,
     ) -> CutoverReport:
         """Run the runbook (``cutover.runbook``): gates, fence, drain, verify, sequences,
-        validate, flip, with the user's steps; resumes at the first step not done.
-        ``dry_run``: measure the gates and show the steps, changing nothing. ``by``: who
-        flips (default: the OS user)."""
+        validate, flip, with the user's steps; resumes at the first step not done, starts
+        over after a completed rollback. Then the watch (``cutover.watch``) for
+        ``watch_for`` seconds (None: the spec's ``watch.for``; 0: none): a trigger that fires
+        starts the rollback. ``dry_run``: measure the gates and show the steps, changing
+        nothing. ``by``: who flips (default: the OS user)."""
         with self._session(read_only=dry_run) as session:
             book = self._runbook(session, on_event)
             if dry_run:
                 return replace(book.report(book.gates()), dry_run=True)
             with session.recorder.run(RunCommand.cutover, on_event) as run:
-                return book.run(run.id, by)
+                start_over(session.compiled, session.state, on_event, run.id)
+                report = book.run(run.id, by)
+                watched = book.watch(run.id, watch_for)
+                if watched is not None and watched.fired is not None:
+                    run.fail(f"rolled back: {watched.why}")
+            if watched is None or watched.fired is None:
+                return replace(report, watch=watched)
+            with session.recorder.run(RunCommand.rollback, on_event) as back:
+                self._rollback(session, on_event).run(back.id, by, watched.why)
+            watched.rolled_back = True
+            return replace(book.report(report.gates, report.run_id), watch=watched)
 
     def cutover_status(self) -> CutoverReport:
         """Where the cutover stands: each step's record, the flag's value, both fences."""

@@ -340,6 +340,11 @@ BASE = {"name": "x", "source": "sqlite:///a.db", "target": "sqlite:///b.db", "ta
             "needs a threshold",
         ),
         ({"rollback": {"triggers": [{}]}}, "cutover.rollback.triggers[0]", "exactly one of"),
+        (
+            {"rollback": {"triggers": [{"failed_check": "any"}]}},
+            "cutover.rollback",
+            "set `reverse: true`",
+        ),
     ],
 )
 def test_bad_cutover_specs_name_the_spec_path(

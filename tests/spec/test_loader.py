@@ -82,6 +82,18 @@ def test_bidirectional_sync_is_refused_with_the_reason() -> None:
     assert spec.sync.direction.value == "one_way"
 
 
+def test_on_as_a_key_is_the_word_not_a_yaml_11_boolean(tmp_path: Path) -> None:
+    spec = tmp_path / "m.yaml"
+    spec.write_text(
+        "name: m\nsource: sqlite:///a.db\ntarget: sqlite:///b.db\ntables:\n  t: {}\n"
+        "cutover:\n  steps: [{name: warm, sql: SELECT 1, on: target}]\n"
+        "  rollback:\n    reverse: true\n"
+        "    triggers: [{query: SELECT 1, on: source, above: 0}]\n"
+    )
+    loaded = load_spec(spec).cutover
+    assert loaded.steps[0].on == "target" and loaded.rollback.triggers[0].on == "source"
+
+
 def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
     spec = tmp_path / "m.yaml"
     spec.write_text(

@@ -15,8 +15,10 @@ from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard, 
 from datamove.cli.flags import Group
 from datamove.cutover.fence import Side
 from datamove.cutover.runbook import CutoverReport, StepView
+from datamove.errors import ChecksFailed
 from datamove.events import Event, Message
 from datamove.migration import Migration
+from datamove.spec.durations import parse_duration
 
 
 def cutover(
@@ -31,13 +33,27 @@ def cutover(
     by: Annotated[
         str | None, typer.Option("--as", help="Who flips, as recorded (default: the OS user).")
     ] = None,
+    no_watch: Annotated[
+        bool, typer.Option("--no-watch", help="End after the runbook: no watch of the triggers.")
+    ] = False,
+    watch_for: Annotated[
+        str | None,
+        typer.Option(
+            "--watch-for",
+            help="Watch the triggers this long (e.g. 30s, 5m) instead of the spec's watch.for.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Switch to the target: gates, fence the source, drain, verify, flip the read-path flag.
+    """Switch to the target: gates, fence the source, drain, verify, flip the read-path flag,
+    then watch the rollback triggers.
 
     Every step is recorded; run it again after a failure or a kill to resume at the first
     step not done. A failed gate or check exits 1, a failed step 3. To abandon a stopped
-    cutover: `datamove fence off SPEC`.
+    cutover: `datamove fence off SPEC`. The watch evaluates cutover.rollback.triggers every
+    watch.every for watch.for (Ctrl-C ends it); a trigger that fires rolls back by itself
+    and exits 1. After a completed rollback, cutover starts over.
     """
     migration = guard(lambda: Migration.from_file(spec))
     quiet = settings["quiet"] or as_json
@@ -49,11 +65,23 @@ def cutover(
     if status:
         report = guard(migration.cutover_status)
     else:
+        seconds = 0.0 if no_watch else _duration("--watch-for", watch_for)
         report = guard(
-            lambda: migration.cutover(dry_run=dry_run, by=by, on_event=show),
+            lambda: migration.cutover(dry_run=dry_run, by=by, on_event=show, watch_for=seconds),
             resume=f"datamove cutover {shlex.quote(str(spec))}",
         )
     render.emit_json(report.to_dict()) if as_json else _report_text(report)
+    if report.watch is not None and report.watch.rolled_back:
+        raise typer.Exit(ChecksFailed.exit_code)
+
+
+def _duration(option: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _report_text(report: CutoverReport) -> None:
@@ -73,8 +101,14 @@ def _report_text(report: CutoverReport) -> None:
         if fence is not None:
             word = "on" if fence.on else ("off" if fence.off else "partly on")
             render.out.print(f"write fence on the {fence.side.value}: {word}")
-    if report.complete:
+    watch = report.watch
+    if report.complete and not (watch and watch.rolled_back):
         render.out.print("the cutover is complete")
+    if watch is not None and watch.fired is not None:
+        back = "rolled back" if watch.rolled_back else "not rolled back"
+        render.out.print(f"[red]{back}[/]: {escape(watch.why)}")
+    elif watch is not None:
+        render.out.print(f"watch: quiet after {watch.rounds} round(s)")
 
 
 def _steps_text(title: str, views: list[StepView]) -> None:

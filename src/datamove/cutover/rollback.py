@@ -9,6 +9,10 @@ idempotent, so a replay killed half way runs again whole), ``verify`` (the norma
 be green: source and target agree through the mapping), ``flip-back`` (the read-path flag back
 to ``value_old``, in the transaction that records the step), ``unfence-source``. The target
 stays fenced: the source is the live side again.
+
+A completed rollback closes the attempt: the next ``datamove cutover`` (``start_over``) keeps
+the runbook's and the rollback's steps as evidence under ``(runbook) attempt N`` and
+``(rollback) attempt N`` and runs every step again.
 """
 
 from __future__ import annotations
@@ -38,6 +42,35 @@ def _step(name: str) -> Step:
     return Step(ROLLBACK, StepKind.cutover, name, WHEN)
 
 
+def close_attempt(state: StateStore, label: str) -> None:
+    """Keep the runbook's and the rollback's steps as evidence of a closed attempt
+    (``label``: ``attempt`` or ``rehearsal``); the next cutover records its steps afresh."""
+    with state.dialect.connect() as conn, conn.begin():
+        for table in (RUNBOOK, ROLLBACK):
+            state.steps.archive(conn, table, label)
+
+
+def start_over(compiled: CompiledPlan, state: StateStore, emit: EventHandler, run_id: str) -> None:
+    """Before a cutover: a completed rollback closes its attempt (the cutover runs again
+    from the gates) and lifts the target's fence, as before the first attempt (sync writes
+    there again; the flag still reads the source); one stopped half way must be finished
+    first."""
+    with state.dialect.connect() as conn:
+        found = state.steps.runbook(conn, ROLLBACK) if state.readable(conn) else {}
+    statuses = {r.status for r in found.values()}
+    if not statuses or statuses == {"pending"}:
+        return
+    if statuses != {"done"}:
+        raise UsageError(
+            "a rollback is under way: the cutover does not start again before it ends",
+            hint="finish it with `datamove rollback SPEC` (it resumes where it stopped)",
+        )
+    target = WriteFence(compiled.plan, compiled.target, Side.target, state, emit)
+    target.remove(compiled.plan.order, run_id)
+    close_attempt(state, "attempt")
+    emit(Message("the last cutover was rolled back: this one starts over from the gates"))
+
+
 class Rollback:
     """Runs, resumes and reports the rollback of one migration (``Migration.rollback``)."""
 
@@ -63,9 +96,12 @@ class Rollback:
             found = self.state.steps.runbook(conn, ROLLBACK) if self.state.readable(conn) else {}
         return [StepView(n, "builtin", found.get(n)) for n in STEPS]
 
-    def run(self, run_id: str, by: str | None) -> list[StepView]:
-        """Every step not done yet, in order; a failing one is recorded and raised."""
+    def run(self, run_id: str, by: str | None, why: str | None = None) -> list[StepView]:
+        """Every step not done yet, in order; a failing one is recorded and raised. ``why``:
+        what started it (a trigger), said first."""
         self._refuse(by)
+        if why:
+            self.emit(Message(f"rollback started by {why}", "warning"))
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.steps.record(conn, [_step(n) for n in STEPS])
             records = self.state.steps.runbook(conn, ROLLBACK)

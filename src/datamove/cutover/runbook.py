@@ -18,8 +18,9 @@ and the source is fenced before the flip, so both sides never accept writes afte
 cutover abandoned with ``datamove fence off SPEC`` before its flip (the fence step done, the
 source no longer fenced) starts over from the gates.
 
-Not run yet (validated by the spec, documented as later): rehearsal, the watch and its
-triggers, ``undo:``. The rollback is ``datamove rollback`` (``cutover.rollback``).
+After the runbook, the watch (``cutover.watch``) evaluates the rollback triggers; one that
+fires starts ``datamove rollback`` (``cutover.rollback``) by itself. ``--rehearse`` runs the
+runbook and the rollback in turn (``cutover.rehearsal``). Not run yet: ``undo:``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from datamove.core.evidence import Check, Step, StepKind
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.gates import Gates
 from datamove.cutover.reverse import install_reverse_capture
+from datamove.cutover.watch import Watch, WatchOutcome
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, SpecError
 from datamove.events import EventHandler, Message
 from datamove.flags import FlagStore
@@ -114,6 +116,10 @@ class CutoverReport:
     gates: list[Check] = field(default_factory=list)
     dry_run: bool = False
     run_id: str | None = None
+    watch: WatchOutcome | None = None
+    """How the watch after the flip ended (None: no watch ran)."""
+    rehearsal: list[Check] = field(default_factory=list)
+    """``--rehearse``: each step's timing and the outcome, as recorded."""
 
     @property
     def complete(self) -> bool:
@@ -129,6 +135,8 @@ class CutoverReport:
             "flag": {"name": self.flag, "value": self.flag_value},
             "source_fence": self.source_fence.to_dict() if self.source_fence else None,
             "target_fence": self.target_fence.to_dict() if self.target_fence else None,
+            "watch": self.watch.to_dict() if self.watch else None,
+            "rehearsal": [c.to_dict() for c in self.rehearsal],
         }
 
 
@@ -226,6 +234,26 @@ class Runbook:
                 self.state.steps.finish(conn, step.step, "done", run_id, output)
         self.emit(Message("cutover complete: the read path is flipped"))
         return self.report(gates, run_id)
+
+    def watch(self, run_id: str, seconds: float | None) -> WatchOutcome | None:
+        """After a complete runbook, the triggers for ``seconds`` (None: ``watch.for``);
+        recorded as the step ``watch``: done when quiet, failed with the trigger that fired
+        (the caller starts the rollback). No triggers, or 0 seconds: no watch."""
+        cut = self.spec.cutover
+        seconds = cut.watch.for_ if seconds is None else seconds
+        if not cut.rollback.triggers or seconds <= 0:
+            return None
+        step = Step(RUNBOOK, StepKind.cutover, "watch", WHEN)
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.record(conn, [step])
+            self.state.steps.start(conn, step, run_id)
+        watch = Watch(self.compiled, self.spec, self.state, self.emit)
+        out = watch.run(run_id, seconds, cut.watch.every)
+        said = f"{out.rounds} round(s)" + (", ended by Ctrl-C" if out.interrupted else "")
+        status, error = ("failed", f"rolled back: {out.why}") if out.fired else ("done", None)
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.steps.finish(conn, step, status, run_id, said, error)
+        return out
 
     def _refuse_lossy_reverse(self) -> None:
         """``rollback.reverse`` promises the old side gets back what the new one accepts: a
@@ -391,7 +419,7 @@ class Runbook:
             exc.hint = ((exc.hint + "\n  ") if exc.hint else "") + (
                 f"the cutover stopped at step '{step.name}' (recorded); fix the cause and run "
                 "`datamove cutover SPEC` again to resume there, or run `datamove fence off SPEC` "
-                "to abandon it (automatic rollback comes later)"
+                "to abandon it"
             )
 
 

@@ -1,8 +1,9 @@
 """The spec's ``cutover:`` section: the runbook as data (``datamove cutover SPEC``).
 
 Gates (measured and recorded before anything changes), the user's own steps between the
-built-in ones, the read-path flag the flip sets, and — accepted and validated now, evaluated by
-a later release — the watch and the rollback triggers. ``cutover.runbook`` runs it.
+built-in ones, the read-path flag the flip sets, and the watch: after the flip, the rollback
+triggers are evaluated every ``watch.every`` for ``watch.for`` (``cutover.watch``); one that
+fires starts the rollback. ``cutover.runbook`` runs the steps.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class FlagSpec(_Model):
 
 
 class WatchSpec(_Model):
-    """After the flip, how long and how often the triggers are evaluated (not yet)."""
+    """After the flip, how long and how often the rollback triggers are evaluated
+    (``cutover.watch``; no triggers: no watch)."""
 
     for_: float = Field(default=1800.0, alias="for")
     every: float = 30.0
@@ -149,15 +151,19 @@ class WatchSpec(_Model):
 
 
 class Trigger(_Model):
-    """A condition that starts the rollback during the watch (validated now, evaluated by a
-    later release): one of ``failed_check``, ``query`` with ``on`` and ``above``, or
-    ``lag_above``."""
+    """A condition that starts the rollback during the watch (``cutover.watch``): one of
+    ``failed_check``, ``query`` with ``on`` and ``above``, or ``lag_above``."""
 
     failed_check: Literal["any"] | None = None
     query: str | None = None
     on: Literal["source", "target"] | None = None
     above: float | None = None
     lag_above: float | None = None
+    on_error: Literal["rollback", "record"] = Field(
+        default="rollback",
+        description="When the trigger cannot be evaluated (its query fails): roll back, or "
+        "only record the failure and go on watching.",
+    )
 
     @field_validator("lag_above", mode="before")
     @classmethod
@@ -184,14 +190,23 @@ class Trigger(_Model):
 
 class RollbackSpec(_Model):
     """How the cutover is undone: ``reverse`` captures the target's changes from the switch
-    on, for ``datamove rollback`` (``cutover.rollback``); triggers are validated only."""
+    on, for ``datamove rollback`` (``cutover.rollback``), which a trigger starts by itself."""
 
     reverse: bool = False
     triggers: list[Trigger] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _way_back(self) -> RollbackSpec:
+        if self.triggers and not self.reverse:
+            raise ValueError(
+                "triggers start the rollback, which replays the target's changes: set "
+                "`reverse: true` (or remove the triggers)"
+            )
+        return self
+
 
 class CutoverSpec(_Model):
-    """The runbook: mode, gates, the user's steps, the flag, and (later) watch and rollback."""
+    """The runbook: mode, gates, the user's steps, the flag, the watch and the rollback."""
 
     mode: CutoverMode = CutoverMode.read_only_window
     gates: Gates = Field(default_factory=Gates)

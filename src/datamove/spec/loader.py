@@ -192,7 +192,8 @@ def load_spec(path: str | Path, env: Mapping[str, str] | None = None) -> Migrati
 
 def read_yaml(text: str, origin: str) -> Any:
     """The YAML document in ``text``; a key given twice in one mapping is an error naming both
-    lines (YAML itself keeps the last one silently).
+    lines (YAML itself keeps the last one silently); a key ``on``/``off``/``yes``/``no`` is
+    that word, as in YAML 1.2 (``on: target``), not a boolean.
 
     Errors give the line, the column and the problem, never a snippet of the file: a snippet
     may hold a password, or the first characters of one where it is cut off."""
@@ -224,6 +225,11 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     return text
 
 
+_BOOL, _STR = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:str"
+_WORDS = frozenset({"on", "off", "yes", "no"})
+"""Booleans in YAML 1.1 only: as a key (``on: target``) each is the word."""
+
+
 def _reject_duplicate_keys(node: yaml.Node, path: tuple[int | str, ...], seen: set[int]) -> None:
     if id(node) in seen:  # an alias: already checked (and maybe recursive)
         return
@@ -236,6 +242,8 @@ def _reject_duplicate_keys(node: yaml.Node, path: tuple[int | str, ...], seen: s
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
                 continue
+            if key.tag == _BOOL and key.value.lower() in _WORDS:
+                key.tag = _STR  # `on:` is a key (YAML 1.2), not True (YAML 1.1)
             same = first.get((key.tag, key.value))  # `1` and `'1'` are different keys
             if same is not None:
                 raise SpecError(

@@ -154,6 +154,20 @@ class StepLog:
             for r in rows
         }
 
+    def archive(self, conn: Connection, table: str, label: str) -> str:
+        """Close the attempt recorded under ``table``: its steps are kept, as evidence, under
+        ``"<table> <label> <n>"`` (n counts the attempts so closed), so the next attempt's
+        steps start unrecorded. Returns the name they are kept under."""
+        prefix = f"{table} {label} "
+        closed = conn.execute(
+            sa.select(sa.func.count(sa.distinct(self.t.c.table_name))).where(
+                self._where(), self.t.c.table_name.startswith(prefix, autoescape=True)
+            )
+        ).scalar_one()
+        name = f"{prefix}{int(closed) + 1}"
+        conn.execute(self.t.update().where(self._where(table)).values(table_name=name))
+        return name
+
     def _key(self, step: Step) -> sa.ColumnElement[bool]:
         return sa.and_(
             self._where(step.table), self.t.c.kind == step.kind.value, self.t.c.name == step.name

@@ -1,0 +1,182 @@
+"""The watch after the flip, on real servers (PostgreSQL → PostgreSQL): a trigger that fires
+on a planted failure rolls back by itself (flag back to old, source writable, what the target
+took after the switch back in the source, why recorded); a trigger whose query fails does too
+and records the error; a quiet watch ends 0; after a completed rollback the next cutover
+runs every step again and keeps the first attempt's steps as evidence.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from datamove import Migration
+from datamove.cutover.rollback import ROLLBACK
+from datamove.cutover.runbook import RUNBOOK
+from datamove.dialects.base import Dialect
+from datamove.events import Event, Message
+from datamove.state import StateStore
+from tests.conftest import execute, fetch
+from tests.helpers import write_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = """  orders:
+    columns:
+      id: {}
+      client: {from: customer}
+      amount: {}
+"""
+FLIPPED = "cutover complete: the read path is flipped"
+
+
+def _setup(make_db: Any, tmp: Path, triggers: str, watch: str = "{for: 10m, every: 1s}") -> Any:
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(
+        source,
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+        "amount INTEGER NOT NULL)",
+        "INSERT INTO orders SELECT i, 'c' || i, i * 10 FROM generate_series(1, 100) i",
+    )
+    execute(target, "CREATE TABLE app_errors (id SERIAL PRIMARY KEY, at TIMESTAMP)")
+    cutover = f"\n  watch: {watch}\n  rollback:\n    reverse: true\n    triggers:\n{triggers}"
+    spec = write_spec(
+        tmp / "m.yaml", source, target, TABLES, sync="{mode: triggers}", cutover=cutover
+    )
+    migration = Migration.from_file(spec)
+    migration.capture_install()
+    migration.run()
+    return source, target, spec, migration
+
+
+def _recorded(target: str) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    """The runbook's recorded steps, and every trigger check recorded (status, actual)."""
+    dialect = Dialect.for_url(target, role="target")
+    try:
+        state = StateStore(dialect, "test")
+        c = state.schema.checks.c
+        with dialect.connect() as conn:
+            steps = state.steps.runbook(conn, RUNBOOK)
+            checks = conn.execute(
+                sa.select(c.name, c.status, c.actual).where(c.kind == "trigger")
+            ).all()
+        return steps, [tuple(r) for r in checks]
+    finally:
+        dialect.dispose()
+
+
+def _flag(migration: Migration) -> Any:
+    setting = migration.flag_get("read_path").setting
+    return setting.value if setting else None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "datamove", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+QUERY = '      - {query: "SELECT count(*) FROM app_errors", on: target, above: 0}\n'
+
+
+def _planted(target: str) -> Any:
+    """After the flip the application writes an order to the target, then fails."""
+
+    def hear(event: Event) -> None:
+        if isinstance(event, Message) and event.text == FLIPPED:
+            execute(
+                target,
+                "INSERT INTO orders (id, client, amount) VALUES (5001, 'after switch', 7)",
+                "INSERT INTO app_errors (at) VALUES (now())",
+            )
+
+    return hear
+
+
+def test_a_trigger_that_fires_rolls_back_by_itself(make_db: Any, tmp_path: Path) -> None:
+    source, target, _, migration = _setup(make_db, tmp_path, QUERY)
+    report = migration.cutover(by="ops-test", on_event=_planted(target), watch_for=600)
+    watch = report.watch
+    assert watch is not None and watch.rolled_back and watch.rounds == 1
+    assert watch.fired is not None and watch.fired.actual == "1", watch.to_dict()
+    assert _flag(migration) == "legacy"
+    assert fetch(source, "SELECT customer, amount FROM orders WHERE id = 5001") == [
+        ("after switch", 7)
+    ]
+    execute(source, "UPDATE orders SET amount = amount WHERE id = 1")  # the source takes writes
+    steps, checks = _recorded(target)
+    assert steps["watch"].status == "failed"
+    assert "rolled back: trigger 0 (query on the target): 1" in (steps["watch"].error or "")
+    assert checks == [("trigger 0 (query on the target)", "failed", "1")]
+    assert {s.status for s in migration.rollback_status()} == {"done"}
+
+
+def test_a_trigger_query_that_fails_rolls_back_and_records_the_error(
+    make_db: Any, tmp_path: Path
+) -> None:
+    broken = '      - {query: "SELECT count(*) FROM no_such_table", on: target, above: 0}\n'
+    _, target, spec, migration = _setup(make_db, tmp_path, broken)
+    done = _cli("cutover", str(spec), "--watch-for", "10m")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rolled back" in done.stdout and "no_such_table" in done.stdout, done.stdout
+    assert _flag(migration) == "legacy"
+    steps, checks = _recorded(target)
+    assert steps["watch"].status == "failed" and "no_such_table" in (steps["watch"].error or "")
+    [(name, status, _)] = checks
+    assert status == "error"
+
+
+def test_a_quiet_watch_ends_0_with_every_trigger_recorded(make_db: Any, tmp_path: Path) -> None:
+    triggers = QUERY + "      - {failed_check: any}\n      - {lag_above: 1h}\n"
+    _, target, spec, migration = _setup(make_db, tmp_path, triggers, "{for: 30m, every: 200ms}")
+    done = _cli("cutover", str(spec), "--watch-for", "1s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "watch: quiet after" in done.stdout
+    assert _flag(migration) == "platform"
+    steps, checks = _recorded(target)
+    assert steps["watch"].status == "done"
+    assert {(n, s) for n, s, _ in checks} == {
+        ("trigger 0 (query on the target)", "passed"),
+        ("trigger 1 (failed_check)", "passed"),
+        ("trigger 2 (lag_above)", "passed"),
+    }
+
+
+def test_no_watch_ends_after_the_runbook(make_db: Any, tmp_path: Path) -> None:
+    _, target, spec, migration = _setup(make_db, tmp_path, QUERY)
+    execute(target, "INSERT INTO app_errors (at) VALUES (now())")  # would fire at once
+    done = _cli("cutover", str(spec), "--no-watch")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _flag(migration) == "platform"
+    steps, checks = _recorded(target)
+    assert "watch" not in steps and checks == []
+
+
+def test_a_second_cutover_after_a_rollback_runs_again(make_db: Any, tmp_path: Path) -> None:
+    source, target, _, migration = _setup(make_db, tmp_path, QUERY)
+    first = migration.cutover(on_event=_planted(target), watch_for=600)
+    assert first.watch is not None and first.watch.rolled_back
+    execute(source, "INSERT INTO orders (id, customer, amount) VALUES (6001, 'between', 1)")
+    second = migration.cutover(watch_for=0)
+    assert second.complete and second.run_id != first.run_id
+    assert {s.record.run_id for s in second.steps if s.record} == {second.run_id}
+    assert _flag(migration) == "platform"
+    assert fetch(target, "SELECT client FROM orders WHERE id = 6001") == [("between",)]
+    dialect = Dialect.for_url(target, role="target")
+    try:
+        state = StateStore(dialect, "test")
+        with dialect.connect() as conn:
+            kept = state.steps.runbook(conn, f"{RUNBOOK} attempt 1")
+            kept_back = state.steps.runbook(conn, f"{ROLLBACK} attempt 1")
+            now_back = state.steps.runbook(conn, ROLLBACK)
+    finally:
+        dialect.dispose()
+    assert kept["flip"].run_id == first.run_id and kept["watch"].status == "failed"
+    assert {r.status for r in kept_back.values()} == {"done"} and now_back == {}
