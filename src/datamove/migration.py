@@ -21,6 +21,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.core.stop import Stop
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
+from datamove.cutover.rehearsal import Rehearsal
 from datamove.cutover.rollback import Rollback, start_over
 from datamove.cutover.runbook import CutoverReport, Runbook, StepView
 from datamove.dialects.base import Dialect
@@ -462,17 +463,21 @@ class Migration:
         by: str | None = None,
         on_event: EventHandler = ignore,
         watch_for: float | None = None,
+        rehearse: bool = False,
     ) -> CutoverReport:
         """Run the runbook (``cutover.runbook``): gates, fence, drain, verify, sequences,
         validate, flip, with the user's steps; resumes at the first step not done, starts
         over after a completed rollback. Then the watch (``cutover.watch``) for
         ``watch_for`` seconds (None: the spec's ``watch.for``; 0: none): a trigger that fires
         starts the rollback. ``dry_run``: measure the gates and show the steps, changing
-        nothing. ``by``: who flips (default: the OS user)."""
+        nothing. ``rehearse``: the runbook then the rollback, recorded as a rehearsal
+        (``cutover.rehearsal``). ``by``: who flips (default: the OS user)."""
         with self._session(read_only=dry_run) as session:
             book = self._runbook(session, on_event)
             if dry_run:
                 return replace(book.report(book.gates()), dry_run=True)
+            if rehearse:
+                return self._rehearse(session, book, by, on_event)
             with session.recorder.run(RunCommand.cutover, on_event) as run:
                 start_over(session.compiled, session.state, on_event, run.id)
                 report = book.run(run.id, by)
@@ -485,6 +490,16 @@ class Migration:
                 self._rollback(session, on_event).run(back.id, by, watched.why)
             watched.rolled_back = True
             return replace(book.report(report.gates, report.run_id), watch=watched)
+
+    def _rehearse(
+        self, session: Session, book: Runbook, by: str | None, on_event: EventHandler
+    ) -> CutoverReport:
+        verify = partial(self._verify, session, VerifyOptions(), on_event)
+        rehearsal = Rehearsal(session.compiled, session.spec, session.state, on_event, verify)
+        digest = session.compiled.plan.mapping_hash
+        with session.recorder.run(RunCommand.rehearsal, on_event, digest) as run:
+            checks = rehearsal.run(run.id, by)
+        return replace(book.report(run_id=run.id), rehearsal=checks)
 
     def cutover_status(self) -> CutoverReport:
         """Where the cutover stands: each step's record, the flag's value, both fences."""

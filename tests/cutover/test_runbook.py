@@ -178,7 +178,7 @@ def test_gates_that_do_not_hold_stop_with_nothing_fenced(make_db: Any, tmp_path:
     assert "4 gate(s) do not hold" in result.output
     assert "10 change(s) pending" in result.output
     assert "no verify with every check passed" in result.output
-    assert "--rehearse` (not available yet)" in result.output
+    assert "no rehearsal of the current mapping" in result.output
     assert "the spec has no invariants" in result.output
     assert not fence_on(migration) and migration.fence_status().off
     assert migration.flag_get("read_path").setting is None

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.cutover.fence import Side
 from datamove.cutover.rollback import ROLLBACK
 from datamove.cutover.runbook import RUNBOOK
 from datamove.dialects.base import Dialect
@@ -180,3 +181,51 @@ def test_a_second_cutover_after_a_rollback_runs_again(make_db: Any, tmp_path: Pa
         dialect.dispose()
     assert kept["flip"].run_id == first.run_id and kept["watch"].status == "failed"
     assert {r.status for r in kept_back.values()} == {"done"} and now_back == {}
+
+
+def test_a_rehearsal_ends_where_it_began_and_passes_the_rehearsed_gate(
+    make_db: Any, tmp_path: Path
+) -> None:
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(
+        source,
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+        "amount INTEGER NOT NULL)",
+        "INSERT INTO orders SELECT i, 'c' || i, i * 10 FROM generate_series(1, 100) i",
+    )
+    spec = write_spec(
+        tmp_path / "m.yaml", source, target, TABLES, sync="{mode: triggers}",
+        cutover="\n  gates: {rehearsed: true}",
+    )  # fmt: skip
+    migration = Migration.from_file(spec)
+    migration.capture_install()
+    migration.run()
+    [unrehearsed] = migration.cutover(dry_run=True).gates
+    assert not unrehearsed.ok and "--rehearse" in unrehearsed.details["reason"]
+    done = _cli("cutover", str(spec), "--rehearse")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rehearsal" in done.stdout
+    assert _flag(migration) == "legacy"
+    execute(source, "INSERT INTO orders VALUES (7001, 'after rehearsal', 1)")  # writable
+    assert migration.fence_status().off and migration.fence_status(Side.target).off
+    dialect = Dialect.for_url(target, role="target")
+    try:
+        state = StateStore(dialect, "test")
+        c = state.schema.checks.c
+        with dialect.connect() as conn:
+            kept = state.steps.runbook(conn, f"{RUNBOOK} rehearsal 1")
+            kept_back = state.steps.runbook(conn, f"{ROLLBACK} rehearsal 1")
+            rehearsed = conn.execute(
+                sa.select(c.name, c.details).where(c.kind == "rehearsal", c.name == "rehearsal")
+            ).all()
+    finally:
+        dialect.dispose()
+    assert kept["flip"].status == "done" and kept["reverse-capture"].status == "done"
+    assert kept_back["flip-back"].status == "done"
+    [(_, details)] = rehearsed
+    assert migration.plan().mapping_hash in details
+    report = migration.cutover(watch_for=0)
+    [gate] = report.gates
+    assert gate.ok and gate.actual.startswith("rehearsed "), gate
+    assert report.complete and _flag(migration) == "platform"
+    assert fetch(target, "SELECT client FROM orders WHERE id = 7001") == [("after rehearsal",)]

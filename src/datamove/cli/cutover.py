@@ -33,6 +33,14 @@ def cutover(
     by: Annotated[
         str | None, typer.Option("--as", help="Who flips, as recorded (default: the OS user).")
     ] = None,
+    rehearse: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse",
+            help="Run the runbook then the rollback on the same databases, recorded as the "
+            "rehearsal the `rehearsed` gate asks for; ends where it started.",
+        ),
+    ] = False,
     no_watch: Annotated[
         bool, typer.Option("--no-watch", help="End after the runbook: no watch of the triggers.")
     ] = False,
@@ -53,7 +61,8 @@ def cutover(
     step not done. A failed gate or check exits 1, a failed step 3. To abandon a stopped
     cutover: `datamove fence off SPEC`. The watch evaluates cutover.rollback.triggers every
     watch.every for watch.for (Ctrl-C ends it); a trigger that fires rolls back by itself
-    and exits 1. After a completed rollback, cutover starts over.
+    and exits 1. After a completed rollback, cutover starts over. --rehearse runs the
+    runbook and the rollback in turn and records the rehearsal.
     """
     migration = guard(lambda: Migration.from_file(spec))
     quiet = settings["quiet"] or as_json
@@ -67,7 +76,9 @@ def cutover(
     else:
         seconds = 0.0 if no_watch else _duration("--watch-for", watch_for)
         report = guard(
-            lambda: migration.cutover(dry_run=dry_run, by=by, on_event=show, watch_for=seconds),
+            lambda: migration.cutover(
+                dry_run=dry_run, by=by, on_event=show, watch_for=seconds, rehearse=rehearse
+            ),
             resume=f"datamove cutover {shlex.quote(str(spec))}",
         )
     render.emit_json(report.to_dict()) if as_json else _report_text(report)
@@ -95,6 +106,15 @@ def _report_text(report: CutoverReport) -> None:
             why = escape(str(g.details.get("reason", "")))
             gates.add_row(escape(g.name), mark, escape(g.actual), escape(g.expected), why)
         render.out.print(gates)
+    if report.rehearsal:
+        timings = Table(title="rehearsal (recorded; the runbook and the rollback both ran)")
+        for name in ("step", "took", "output"):
+            timings.add_column(name)
+        for c in report.rehearsal:
+            said = str(c.details.get("output", "")).strip().splitlines() or [""]
+            timings.add_row(escape(c.name), escape(c.actual), escape(said[-1]))
+        render.out.print(timings)
+        return
     _steps_text("runbook" + (" (dry run: nothing changed)" if report.dry_run else ""), report.steps)
     render.out.print(f"flag {escape(report.flag)}: {escape(json.dumps(report.flag_value))}")
     for fence in (report.source_fence, report.target_fence):

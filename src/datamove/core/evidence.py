@@ -115,6 +115,8 @@ class RunCommand(StrEnum):
     """The cutover's runbook (``cutover.runbook``): gates, fence, drain, verify, flip."""
     rollback = "rollback"
     """The way back after a cutover (``cutover.rollback``): fence the target, replay, flip."""
+    rehearsal = "rehearsal"
+    """The runbook then the rollback, as a rehearsal (``cutover.rehearsal``)."""
 
 
 class RunStatus(StrEnum):

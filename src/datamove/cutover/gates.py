@@ -10,8 +10,8 @@ verify recorded, no capture to read a lag from) is a failure with its reason, ne
 - ``verified_within``: the latest verify run with every check passed, of the whole mapping
   (no ``--tables``/``--checks``), whose ``mapping_hash`` is the current plan's.
 - ``invariants``: the spec's invariants, run now through verify's invariant check.
-- ``rehearsed``: a recorded rehearsal on this mapping; rehearsal is not built yet, so the gate
-  fails with what to do unless it is ``false`` (or absent).
+- ``rehearsed``: a successful rehearsal (``datamove cutover SPEC --rehearse``,
+  ``cutover.rehearsal``) recorded on the current mapping hash.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Gates:
         within = self.spec.cutover.gates.verified_within or 0.0
         expected = f"a green verify of this mapping within {_span(within)}"
         with self.state.dialect.connect() as conn:
-            last = _last_green_verify(conn, self.state, self.compiled.plan.mapping_hash)
+            last = _last_ok(conn, self.state, RunCommand.verify, self.compiled.plan.mapping_hash)
         if last is None:
             why = "no verify with every check passed is recorded for the current mapping"
             hint = "run `datamove verify SPEC` (all tables, all checks)"
@@ -122,8 +122,15 @@ class Gates:
         return _gate("invariants", not failed, "pass", actual, why, failed=failed)
 
     def _rehearsed(self) -> Check:
-        why = "no rehearsal recorded; run `datamove cutover SPEC --rehearse` (not available yet)"
-        return _gate("rehearsed", False, "a recorded rehearsal", "none", why)
+        expected = "a recorded rehearsal of this mapping"
+        mapping = self.compiled.plan.mapping_hash
+        with self.state.dialect.connect() as conn:
+            last = _last_ok(conn, self.state, RunCommand.rehearsal, mapping)
+        if last is None:
+            why = "no rehearsal of the current mapping: run `datamove cutover SPEC --rehearse`"
+            return _gate("rehearsed", False, expected, "none", why)
+        actual = f"rehearsed {last.isoformat(sep=' ', timespec='seconds')} UTC"
+        return _gate("rehearsed", True, expected, actual, "")
 
 
 def _gate(name: str, ok: bool, expected: str, actual: str, why: str, **details: object) -> Check:
@@ -142,17 +149,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _last_green_verify(
-    conn: sa.Connection, state: StateStore, mapping_hash: str
+def _last_ok(
+    conn: sa.Connection, state: StateStore, command: RunCommand, mapping_hash: str
 ) -> dt.datetime | None:
-    """When the latest verify of the whole ``mapping_hash`` with every check passed ended."""
+    """When the latest ``command`` run of the whole ``mapping_hash`` that ended ok (a verify:
+    every check passed) ended."""
     if not state.readable(conn) or (upgrade.stored_version(conn, state.schema) or 0) < 5:
         return None  # no store, or one from before verify runs recorded their mapping
     r = state.runs
     return conn.execute(
         sa.select(sa.func.max(r.c.finished_at)).where(
             r.c.migration == state.migration,
-            r.c.command == RunCommand.verify.value,
+            r.c.command == command.value,
             r.c.status == RunStatus.ok.value,
             r.c.mapping_hash == mapping_hash,
         )

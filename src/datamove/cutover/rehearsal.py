@@ -1,0 +1,110 @@
+"""``datamove cutover SPEC --rehearse``: the whole runbook, then the rollback, on the same
+databases, recorded as evidence bound to the mapping (what the ``rehearsed`` gate asks for).
+
+The runbook runs with reverse capture forced on (the rollback replays it), without the
+``rehearsed`` gate (this is what makes it) and without the watch; then the rollback, fences
+and flag included; then the target's fence is lifted, as it was before: the source takes
+writes, the flag reads ``value_old`` and sync writes to the target again. Each step's time
+and the outcome are recorded as checks (kind ``rehearsal``) of a ``rehearsal`` run that
+carries the mapping hash; the steps themselves are kept as ``(runbook) rehearsal N`` and
+``(rollback) rehearsal N``, so the real cutover starts from its gates.
+
+A rehearsal does not start while a cutover is under way. One that stops half way stops as a
+cutover or a rollback does (recorded, with how to resume or abandon it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from datamove.core.evidence import Check
+from datamove.cutover.fence import Side, WriteFence
+from datamove.cutover.rollback import ROLLBACK, Rollback, close_attempt, start_over
+from datamove.cutover.runbook import RUNBOOK, Runbook
+from datamove.errors import UsageError
+from datamove.events import EventHandler
+from datamove.plan.compiled import CompiledPlan
+from datamove.spec.models import MigrationSpec
+from datamove.state.store import StateStore
+from datamove.verify.runner import VerifyResult
+
+KIND = "rehearsal"
+
+
+def rehearsal_spec(spec: MigrationSpec) -> MigrationSpec:
+    """``spec`` with reverse capture on, no ``rehearsed`` gate and no triggers."""
+    cut = spec.cutover
+    back = cut.rollback.model_copy(update={"reverse": True, "triggers": []})
+    gates = cut.gates.model_copy(update={"rehearsed": False})
+    return spec.model_copy(
+        update={"cutover": cut.model_copy(update={"rollback": back, "gates": gates})}
+    )
+
+
+class Rehearsal:
+    """Runs the runbook and the rollback in turn and records how each step went."""
+
+    def __init__(
+        self,
+        compiled: CompiledPlan,
+        spec: MigrationSpec,
+        state: StateStore,
+        emit: EventHandler,
+        verify: Callable[[], VerifyResult],
+    ) -> None:
+        self.compiled = compiled
+        self.state = state
+        self.emit = emit
+        spec = rehearsal_spec(spec)
+        self.book = Runbook(compiled, spec, state, emit, verify)
+        self.back = Rollback(compiled, spec, state, emit, verify)
+
+    def run(self, run_id: str, by: str | None) -> list[Check]:
+        """Runbook, rollback, the target unfenced; returns the checks recorded."""
+        start_over(self.compiled, self.state, self.emit, run_id)
+        self._refuse()
+        started = time.monotonic()
+        self.book.run(run_id, by)
+        self.back.run(run_id, by, "the rehearsal")
+        plan = self.compiled.plan
+        WriteFence(plan, self.compiled.target, Side.target, self.state, self.emit).remove(
+            plan.order, run_id
+        )
+        checks = self._timings(time.monotonic() - started)
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.checks.record(conn, run_id, checks)
+        close_attempt(self.state, "rehearsal")
+        return checks
+
+    def _refuse(self) -> None:
+        with self.state.dialect.connect() as conn:
+            found = self.state.steps.runbook(conn, RUNBOOK) if self.state.readable(conn) else {}
+        begun = sorted(n for n, r in found.items() if r.status != "pending")
+        if begun:
+            raise UsageError(
+                f"a cutover is under way (recorded steps: {', '.join(begun)}): a rehearsal "
+                "runs before the cutover, or after a completed rollback",
+                hint="see `datamove cutover SPEC --status`",
+            )
+
+    def _timings(self, total: float) -> list[Check]:
+        """A check per step (its time from the step log) and one for the whole rehearsal."""
+        out: list[Check] = []
+        with self.state.dialect.connect() as conn:
+            for table in (RUNBOOK, ROLLBACK):
+                for name, record in self.state.steps.runbook(conn, table).items():
+                    took = (
+                        record.updated_at - (record.started_at or record.updated_at)
+                    ).total_seconds()
+                    check = Check(
+                        f"rehearsal {table} {name}", KIND, None, "passed", "done",
+                        f"{took:.2f}s", {"output": record.output or ""}, took,
+                    )  # fmt: skip
+                    out.append(check)
+        mapping = self.compiled.plan.mapping_hash
+        whole = Check(
+            "rehearsal", KIND, None, "passed", "runbook and rollback complete",
+            f"{total:.2f}s", {"mapping_hash": mapping}, total,
+        )  # fmt: skip
+        return [*out, whole]
