@@ -7,6 +7,7 @@ runs every step again and keeps the first attempt's steps as evidence.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -220,6 +221,8 @@ def test_a_rehearsal_ends_where_it_began_and_passes_the_rehearsed_gate(
             ).all()
     finally:
         dialect.dispose()
+    assert not fetch(target, "SELECT 1 FROM pg_trigger WHERE tgname LIKE 'dm\\_rcapture\\_%%'")
+    assert not fetch(target, "SELECT to_regclass('datamove_reverse_changelog')")[0][0]
     assert kept["flip"].status == "done" and kept["reverse-capture"].status == "done"
     assert kept_back["flip-back"].status == "done"
     [(_, details)] = rehearsed
@@ -229,3 +232,45 @@ def test_a_rehearsal_ends_where_it_began_and_passes_the_rehearsed_gate(
     assert gate.ok and gate.actual.startswith("rehearsed "), gate
     assert report.complete and _flag(migration) == "platform"
     assert fetch(target, "SELECT client FROM orders WHERE id = 7001") == [("after rehearsal",)]
+
+
+def test_a_trigger_with_on_error_record_is_recorded_and_the_watch_goes_on(
+    make_db: Any, tmp_path: Path
+) -> None:
+    broken = (
+        '      - {query: "SELECT count(*) FROM no_such_table", on: target, above: 0, '
+        "on_error: record}\n"
+    )
+    _, target, spec, migration = _setup(make_db, tmp_path, broken, "{for: 1s, every: 200ms}")
+    done = _cli("cutover", str(spec))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _flag(migration) == "platform"
+    steps, checks = _recorded(target)
+    assert steps["watch"].status == "done" and len(checks) >= 2
+    assert {s for _, s, _ in checks} == {"error"}
+
+
+def test_ctrl_c_ends_the_watch_normally(make_db: Any, tmp_path: Path) -> None:
+    _, target, spec, migration = _setup(make_db, tmp_path, QUERY, "{for: 30m, every: 30s}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datamove", "cutover", str(spec)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the first round is over: the watch waits for the next
+            if line.startswith("watch: round 1:"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "ended by Ctrl-C" in out
+    assert _flag(migration) == "platform"
+    steps, _ = _recorded(target)
+    assert steps["watch"].status == "done" and "ended by Ctrl-C" in (steps["watch"].output or "")

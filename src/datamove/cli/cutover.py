@@ -128,7 +128,8 @@ def _report_text(report: CutoverReport) -> None:
         back = "rolled back" if watch.rolled_back else "not rolled back"
         render.out.print(f"[red]{back}[/]: {escape(watch.why)}")
     elif watch is not None:
-        render.out.print(f"watch: quiet after {watch.rounds} round(s)")
+        ended = ", ended by Ctrl-C" if watch.interrupted else ""
+        render.out.print(f"watch: quiet after {watch.rounds} round(s){ended}")
 
 
 def _steps_text(title: str, views: list[StepView]) -> None:

@@ -3,11 +3,11 @@ databases, recorded as evidence bound to the mapping (what the ``rehearsed`` gat
 
 The runbook runs with reverse capture forced on (the rollback replays it), without the
 ``rehearsed`` gate (this is what makes it) and without the watch; then the rollback, fences
-and flag included; then the target's fence is lifted, as it was before: the source takes
-writes, the flag reads ``value_old`` and sync writes to the target again. Each step's time
-and the outcome are recorded as checks (kind ``rehearsal``) of a ``rehearsal`` run that
-carries the mapping hash; the steps themselves are kept as ``(runbook) rehearsal N`` and
-``(rollback) rehearsal N``, so the real cutover starts from its gates.
+and flag included; then the target's fence and reverse capture are removed, as before: the
+source takes writes, the flag reads ``value_old`` and sync writes to the target again. Each
+step's time and the outcome are recorded as checks (kind ``rehearsal``) of a ``rehearsal``
+run that carries the mapping hash; the steps themselves are kept as ``(runbook) rehearsal N``
+and ``(rollback) rehearsal N``, so the real cutover starts from its gates.
 
 A rehearsal does not start while a cutover is under way. One that stops half way stops as a
 cutover or a rollback does (recorded, with how to resume or abandon it).
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from datamove.core.evidence import Check
 from datamove.cutover.fence import Side, WriteFence
+from datamove.cutover.reverse import remove_reverse_capture
 from datamove.cutover.rollback import ROLLBACK, Rollback, close_attempt, start_over
 from datamove.cutover.runbook import RUNBOOK, Runbook
 from datamove.errors import UsageError
@@ -71,6 +72,7 @@ class Rehearsal:
         WriteFence(plan, self.compiled.target, Side.target, self.state, self.emit).remove(
             plan.order, run_id
         )
+        remove_reverse_capture(plan, self.compiled.target)
         checks = self._timings(time.monotonic() - started)
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.checks.record(conn, run_id, checks)

@@ -46,16 +46,27 @@ def install_reverse_capture(plan: Plan, target: Dialect) -> int:
     changelog = Changelog(target, REVERSE_CHANGELOG)
     tables = [plan.tables[n] for n in plan.order]
     with target.connect() as conn, conn.begin():
-        for table in tables:
-            for stmt in target.capture.drop_ddl(table.target_table.name, REVERSE_PREFIX):
-                conn.exec_driver_sql(stmt)
-        changelog.table.drop(conn, checkfirst=True)
+        _drop(conn, plan, target)
         changelog.metadata.create_all(conn)
         for table in tables:
             name, key = table.target_table.name, table.target_key
             for stmt in target.capture.create_ddl(name, key, REVERSE_CHANGELOG, REVERSE_PREFIX):
                 conn.exec_driver_sql(stmt)
     return len(tables)
+
+
+def remove_reverse_capture(plan: Plan, target: Dialect) -> None:
+    """Drop the target's reverse capture triggers and changelog (after a rehearsal: the
+    real cutover's ``reverse-capture`` step makes them afresh)."""
+    with target.connect() as conn, conn.begin():
+        _drop(conn, plan, target)
+
+
+def _drop(conn: sa.Connection, plan: Plan, target: Dialect) -> None:
+    for name in plan.order:
+        for stmt in target.capture.drop_ddl(plan.tables[name].target_table.name, REVERSE_PREFIX):
+            conn.exec_driver_sql(stmt)
+    Changelog(target, REVERSE_CHANGELOG).table.drop(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)

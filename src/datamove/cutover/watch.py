@@ -102,6 +102,9 @@ class Watch:
                 with self.state.dialect.connect() as conn, conn.begin():
                     self.state.checks.record(conn, run_id, out.last)
                 out.fired = next((c for c in out.last if c.details.get("fires")), None)
+                if out.fired is None:
+                    said = ", ".join(f"{c.name} {c.status}" for c in out.last)
+                    self.emit(Message(f"watch: round {out.rounds}: {said}"))
                 left = deadline - time.monotonic()
                 if out.fired is not None or left <= 0:
                     break
