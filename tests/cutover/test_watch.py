@@ -22,6 +22,7 @@ from datamove.cutover.runbook import RUNBOOK
 from datamove.dialects.base import Dialect
 from datamove.events import Event, Message
 from datamove.state import StateStore
+from datamove.verify.runner import VerifyOptions
 from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
@@ -274,3 +275,22 @@ def test_ctrl_c_ends_the_watch_normally(make_db: Any, tmp_path: Path) -> None:
     assert _flag(migration) == "platform"
     steps, _ = _recorded(target)
     assert steps["watch"].status == "done" and "ended by Ctrl-C" in (steps["watch"].output or "")
+
+
+def test_failed_check_fires_on_a_verify_that_fails_after_the_flip(
+    make_db: Any, tmp_path: Path
+) -> None:
+    source, target, spec, migration = _setup(make_db, tmp_path, "      - {failed_check: any}\n")
+    assert migration.verify(VerifyOptions(checks=("count",))).ok  # before: not counted
+
+    def hear(event: Event) -> None:
+        if isinstance(event, Message) and event.text == FLIPPED:
+            execute(target, "DELETE FROM orders WHERE id = 1")  # a bug in the new application
+            assert not Migration.from_file(spec).verify(VerifyOptions(checks=("count",))).ok
+
+    report = migration.cutover(on_event=hear, watch_for=600)
+    watch = report.watch
+    assert watch is not None and watch.rolled_back and watch.fired is not None
+    assert watch.fired.actual.startswith("1 failed verify run(s) since the flip"), watch.why
+    assert _flag(migration) == "legacy"
+    assert fetch(source, "SELECT count(*) FROM orders WHERE id = 1") == [(0,)]  # replayed

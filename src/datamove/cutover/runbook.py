@@ -247,7 +247,8 @@ class Runbook:
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.steps.record(conn, [step])
             self.state.steps.start(conn, step, run_id)
-        watch = Watch(self.compiled, self.spec, self.state, self.emit)
+            flipped = self.state.steps.runbook(conn, RUNBOOK)["flip"].updated_at
+        watch = Watch(self.compiled, self.spec, self.state, self.emit, flipped)
         out = watch.run(run_id, seconds, cut.watch.every)
         said = f"{out.rounds} round(s)" + (", ended by Ctrl-C" if out.interrupted else "")
         status, error = ("failed", f"rolled back: {out.why}") if out.fired else ("done", None)

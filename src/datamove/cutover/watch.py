@@ -8,9 +8,11 @@ runs at once; the watch ends quiet when ``watch.for`` has passed, early on Ctrl-
 end), or at the first trigger that fires — or errs, unless that trigger says
 ``on_error: record`` — and ``Migration.cutover`` then starts the rollback.
 
-- ``failed_check: any``: verify's checks that read the target alone (``foreign_key``: no
-  orphans), since counts and checksums against the fenced source differ as soon as the
-  application writes to the target: that is the switch working, not a failure.
+- ``failed_check: any``: a verify run recorded failed since the flip (``datamove verify``
+  by an operator or a scheduler, any checks), or verify's checks that read the target alone
+  (``foreign_key``: no orphans), run each round. Counts and checksums against the fenced
+  source are not run by the watch: they differ as soon as the application writes to the
+  target, which is the switch working, not a failure.
 - ``query:`` + ``on:`` + ``above:``: the query's single number is above the threshold.
 - ``lag_above:``: the age of the oldest change reverse capture holds on the target (what a
   rollback would bring back; nothing replays it before the rollback).
@@ -18,11 +20,14 @@ end), or at the first trigger that fires — or errs, unless that trigger says
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from datamove.core.evidence import Check
+import sqlalchemy as sa
+
+from datamove.core.evidence import Check, RunCommand, RunStatus
 from datamove.errors import DatamoveError
 from datamove.events import EventHandler, Message
 from datamove.plan.compiled import CompiledPlan
@@ -84,8 +89,11 @@ class Watch:
         spec: MigrationSpec,
         state: StateStore,
         emit: EventHandler,
+        since: dt.datetime,
     ) -> None:
         self.compiled = compiled
+        self.since = since
+        """When the flip was recorded: failed verify runs from then on count."""
         self.spec = spec
         self.state = state
         self.emit = emit
@@ -155,13 +163,30 @@ class Watch:
             bound = float(trigger.lag_above)
             actual = f"{pending.age:.1f}s ({pending.count} change(s))"
             return _reading(name, pending.age > bound, f"<= {bound:g}s", actual)
+        runs = self._failed_verifies()
         options = VerifyOptions(checks=("foreign_key",))
         result = Verifier(self.compiled, self.spec, options).run(record_rejects=False)
         failed = [c.name for c in result.checks if not c.ok]
-        actual = f"{len(failed)}/{len(result.checks)} failed" + (
-            f": {', '.join(failed)}" if failed else ""
+        actual = (
+            f"{len(runs)} failed verify run(s) since the flip; "
+            f"{len(failed)}/{len(result.checks)} target check(s) failed"
+            + (f": {', '.join(failed)}" if failed else "")
         )
-        return _reading(name, bool(failed), "no failed check", actual, failed=failed)
+        fired = bool(runs or failed)
+        return _reading(name, fired, "no failed check", actual, failed=failed, runs=runs)
+
+    def _failed_verifies(self) -> list[str]:
+        r = self.state.runs
+        with self.state.dialect.connect() as conn:
+            found = conn.execute(
+                sa.select(r.c.run_id).where(
+                    r.c.migration == self.state.migration,
+                    r.c.command == RunCommand.verify.value,
+                    r.c.status == RunStatus.failed.value,
+                    r.c.started_at >= self.since,
+                )
+            )
+            return list(found.scalars())
 
     def _query(self, trigger: Trigger) -> float:
         side = self.compiled.source if trigger.on == "source" else self.compiled.target
