@@ -21,14 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from datamove.core.evidence import Check, RunCommand, RunStatus
+from datamove.core.evidence import Check
 from datamove.errors import DatamoveError
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
-from datamove.state import upgrade
 from datamove.state.store import StateStore
+from datamove.state.verified import last_green_verify
 from datamove.sync import capture
 from datamove.verify.runner import Verifier, VerifyOptions
 
@@ -99,11 +97,12 @@ class Gates:
         within = self.spec.cutover.gates.verified_within or 0.0
         expected = f"a green verify of this mapping within {_span(within)}"
         with self.state.dialect.connect() as conn:
-            last = _last_green_verify(conn, self.state, self.compiled.plan.mapping_hash)
-        if last is None:
+            green = last_green_verify(conn, self.state, self.compiled.plan.mapping_hash)
+        if green is None:
             why = "no verify with every check passed is recorded for the current mapping"
             hint = "run `datamove verify SPEC` (all tables, all checks)"
             return _gate("verified_within", False, expected, "none", f"{why}: {hint}")
+        last = green.finished_at
         age = (_now() - last).total_seconds()
         actual = f"{_span(round(age))} ago ({last.isoformat(sep=' ', timespec='seconds')} UTC)"
         ok = age <= within
@@ -140,23 +139,6 @@ def _gate(name: str, ok: bool, expected: str, actual: str, why: str, **details: 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _last_green_verify(
-    conn: sa.Connection, state: StateStore, mapping_hash: str
-) -> dt.datetime | None:
-    """When the latest verify of the whole ``mapping_hash`` with every check passed ended."""
-    if not state.readable(conn) or (upgrade.stored_version(conn, state.schema) or 0) < 5:
-        return None  # no store, or one from before verify runs recorded their mapping
-    r = state.runs
-    return conn.execute(
-        sa.select(sa.func.max(r.c.finished_at)).where(
-            r.c.migration == state.migration,
-            r.c.command == RunCommand.verify.value,
-            r.c.status == RunStatus.ok.value,
-            r.c.mapping_hash == mapping_hash,
-        )
-    ).scalar()
 
 
 def failed_gates(checks: list[Check]) -> list[Check]:
