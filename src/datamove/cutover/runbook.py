@@ -3,9 +3,11 @@
 Built-in steps, in order: ``gates`` (every gate measured and recorded as a check; any that
 fails stops here, nothing changed), ``fence`` (the source's write fence, ``cutover.fence``),
 ``drain`` (sync until nothing is pending, under the fence), ``verify`` (must be green: the
-keys changed since the last green verify, and every table's count, or the full verify when
-that cannot be known: ``cutover.final`` says why a difference elsewhere is not its to find),
-``sequences`` (target generators past the largest keys),
+keys the changelog shows changed since the last green verify of this mapping, and every
+table's count; the full verify when that cannot be known, saying why: ``cutover.final``. A
+difference on a row nobody changed since that verify is not this step's to find: the verify
+proved the row, and capture proves the source did not change it since), ``sequences``
+(target generators past the largest keys),
 ``validate`` (foreign keys validated), ``reverse-capture`` (with ``rollback.reverse``: capture
 triggers on the target, started afresh before target writes open: ``cutover.reverse``),
 ``flip`` (the read-path flag set to its new value, in the transaction that records the step
