@@ -12,7 +12,10 @@ target ``dm_bc_tgt_pg`` / ``dm_bc_tgt_my``):
    UPDATE/INSERT/DELETE, 60/25/15, ``writers.py --fenced-ok``) into the source, and keeps
    writing to the end;
 2. ``datamove run SPEC`` (the backfill), then ``datamove sync SPEC --until-lag 0``: the
-   backlog drained beforehand, under the writer;
+   backlog drained beforehand, under the writer; then the writer is paused (SIGSTOP; on
+   SIGCONT it goes on at its rate, no burst) for ``sync --until-lag 0`` and ``datamove verify
+   SPEC`` (timed on its own): the green verify whose changelog mark lets the cutover's final
+   verify check only the keys changed since (``cutover.final``); the writer resumes;
 3. ``datamove cutover SPEC --json`` as a child process, under the writer: its wall time and
    peak RSS (as ``copy.py`` measures them), and from the steps it recorded in the state store
    (each step's ``started_at`` and ``updated_at``, read from its ``--json`` report) every
@@ -25,9 +28,9 @@ target ``dm_bc_tgt_pg`` / ``dm_bc_tgt_my``):
 
 The attempt with the shortest fenced window is reported. The goal (the issue's): under 5 s
 fenced with the backlog drained beforehand; the anchor: Vitess reports its switches under 1 s,
-inside its own proxy layer. The final verify inside the fence is the runbook's full verify (no
-spec key makes it smaller), so the table also shows its share of the window. Rollback: not
-built yet, its row says so (``Scenario.rollback`` is where it goes).
+inside its own proxy layer. The final verify inside the fence checks the keys changed since
+that green verify (or the full verify when it cannot: the table says which, and its share of
+the window). Rollback: not timed yet, its row says so (``Scenario.rollback`` is where it goes).
 
 A PostgreSQL server (``--pg-url``), a MariaDB server (``--mysql-url``) and datamove with its
 PostgreSQL and MySQL extras in the running Python are needed (the ``datamove`` script next to
@@ -92,6 +95,8 @@ class Attempt:
     backfill_s: float
     predrain_changes: int
     predrain_s: float
+    verify_s: float  # the green verify before the cutover (writer paused), its own timing
+    final_verify: str  # what the runbook's verify step checked: "N changed keys" or "full"
     wall_s: float
     rss_mb: float
     steps: dict[str, float]  # seconds each built-in step took, from its record
@@ -191,8 +196,15 @@ class Scenario:
         say(f"  {backfill_s:.1f} s; drain beforehand (sync --until-lag 0) ...")
         _, _, out = self.must(f"predrain-{n}", "sync", spec, "--until-lag", "0", "--json")
         synced = json.loads(out.read_text(encoding="utf-8"))
-        say(f"  {synced['changes']:,} changes in {synced['seconds']:.1f} s; "
-            "datamove cutover, under the writer ...")
+        say(f"  {synced['changes']:,} changes in {synced['seconds']:.1f} s; writer paused for "
+            "a green verify (sync --until-lag 0, then datamove verify) ...")
+        writers.pause()
+        try:
+            self.must(f"quiet-{n}", "sync", spec, "--until-lag", "0")
+            verify_s, _, _ = self.must(f"verify-{n}", "verify", spec)
+        finally:
+            writers.resume()
+        say(f"  verify {verify_s:.1f} s; datamove cutover, under the writer ...")
         wall_s, rss_mb, out = self.must(f"cutover-{n}", "cutover", spec, "--json")
         stats = writers.end()
         report = json.loads(out.read_text(encoding="utf-8"))
@@ -208,6 +220,8 @@ class Scenario:
             backfill_s=backfill_s,
             predrain_changes=int(synced["changes"]),
             predrain_s=float(synced["seconds"]),
+            verify_s=verify_s,
+            final_verify=_final_verify(records["verify"]["output"] or ""),
             wall_s=wall_s,
             rss_mb=rss_mb,
             steps={s: ended[s] - started[s] for s in STEPS},
@@ -228,6 +242,12 @@ class Scenario:
         under a fresh writer on the target, its steps from the report) and return the figure.
         """
         return "not built yet"
+
+
+def _final_verify(output: str) -> str:
+    """``N changed keys`` (``cutover.final``'s keyed check) or ``full`` (its fallback)."""
+    keyed = re.match(r"checked (\d+) changed key", output)
+    return f"{int(keyed.group(1)):,} changed keys" if keyed else "full"
 
 
 def _epoch(iso: str) -> float:
@@ -258,6 +278,7 @@ def report(figures: list[Figures], args: argparse.Namespace) -> bool:
     row(f"writer: writes/s tried (asked {args.rate:g})", lambda a: fmt(
         (a.writer.writes + a.writer.refused) / a.writer.seconds if a.writer.seconds else None,
         ",.0f"))
+    row("green verify beforehand s (writer paused)", lambda a: fmt(a.verify_s, ".1f"))
     row("cutover wall time s (child process)", lambda a: fmt(a.wall_s, ".2f"))
     row("cutover peak RSS MB", lambda a: fmt(a.rss_mb, ".0f"))
     for step in STEPS:
@@ -267,6 +288,7 @@ def report(figures: list[Figures], args: argparse.Namespace) -> bool:
     row(f"  / goal {GOAL_FENCED:g} s", lambda a: (
         f"{a.fenced_s / GOAL_FENCED:.2f} ({'met' if a.fenced_s < GOAL_FENCED else 'MISSED'})"))
     row(f"  / Vitess anchor {VITESS_SWITCH:g} s", lambda a: f"{a.fenced_s / VITESS_SWITCH:.2f}")
+    row("  final verify checked", lambda a: a.final_verify)
     row("  final verify's share %", lambda a: fmt(100 * (a.verify_share or 0.0), ".0f"))
     row("writes refused (to the writer's stop)", lambda a: f"{a.writer.refused:,}")
     row("first refused write, s after fence start", lambda a: fmt(a.first_refused_s, "+.3f"))

@@ -110,6 +110,8 @@ def writer_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    resumed: list[int] = []  # SIGCONT after ``Writers.pause``: the pace restarts from now
+    signal.signal(signal.SIGCONT, lambda signum, _frame: resumed.append(signum))
     sql = WRITES[args.engine]
     rng = random.Random(args.seed)
     conn = connect(args.engine, args.url)
@@ -129,6 +131,9 @@ def writer_main(argv: Sequence[str]) -> int:
     done = 0
     while True:
         now = time.perf_counter()
+        if resumed and args.rate:  # no burst to catch up on the paused time
+            resumed.clear()
+            started = now - done / args.rate
         if args.rate:
             ahead = started + done / args.rate - now
             if ahead > 0:
@@ -242,6 +247,18 @@ class Writers:
 
     def running(self) -> bool:
         return any(p.poll() is None for p in self.procs)
+
+    def pause(self) -> None:
+        """Stop every writer (SIGSTOP: its last statement, autocommitted, is finished by the
+        server); ``resume`` goes on at the same rate, without a burst for the paused time."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         for proc in self.procs:

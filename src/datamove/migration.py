@@ -37,6 +37,7 @@ from datamove.spec.selection import select_tables
 from datamove.state import StateStore
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary, in_scope
 from datamove.sync import capture
+from datamove.sync.marks import verify_mark
 from datamove.sync.runner import Syncer, SyncOptions, SyncResult
 from datamove.sync.uninstall import Footprint, Installed
 from datamove.verify.repair import (
@@ -212,10 +213,12 @@ class Migration:
     ) -> VerifyResult:
         plan = session.plan("nothing was verified", data_lints=False)
         options = replace(options, tables=self._scope(plan, options.tables, exclude))
-        result = Verifier(session.compiled, session.spec, options, on_event).run()
         whole = not options.tables and not options.checks  # the cutover's verified_within
+        spec = session.spec
+        mark = verify_mark(session.compiled, spec.name, spec.sync.mode) if whole else None
+        result = Verifier(session.compiled, spec, options, on_event).run()
         digest = plan.mapping_hash if whole else None
-        with session.recorder.run(RunCommand.verify, on_event, digest) as run:
+        with session.recorder.run(RunCommand.verify, on_event, digest, mark) as run:
             result.run_id, run.rejects = run.id, 0
             session.recorder.record_checks(run, result.checks)
             failed = sum(not c.ok for c in result.checks)

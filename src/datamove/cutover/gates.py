@@ -29,6 +29,7 @@ from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state import upgrade
 from datamove.state.store import StateStore
+from datamove.state.verified import last_green_verify
 from datamove.sync import capture
 from datamove.verify.runner import Verifier, VerifyOptions
 
@@ -99,11 +100,12 @@ class Gates:
         within = self.spec.cutover.gates.verified_within or 0.0
         expected = f"a green verify of this mapping within {_span(within)}"
         with self.state.dialect.connect() as conn:
-            last = _last_ok(conn, self.state, RunCommand.verify, self.compiled.plan.mapping_hash)
-        if last is None:
+            green = last_green_verify(conn, self.state, self.compiled.plan.mapping_hash)
+        if green is None:
             why = "no verify with every check passed is recorded for the current mapping"
             hint = "run `datamove verify SPEC` (all tables, all checks)"
             return _gate("verified_within", False, expected, "none", f"{why}: {hint}")
+        last = green.finished_at
         age = (_now() - last).total_seconds()
         actual = f"{_span(round(age))} ago ({last.isoformat(sep=' ', timespec='seconds')} UTC)"
         ok = age <= within

@@ -85,13 +85,15 @@ class Recorder:
         command: RunCommand | str,
         on_event: EventHandler = ignore,
         mapping_hash: str | None = None,
+        changelog_seq: int | None = None,
     ) -> Iterator[RunHandle]:
         """Record a run around the block (see the module docstring); the block's error is
         re-raised, even when the target is gone and the finish cannot be recorded.
 
         ``on_event`` hears ``RunStarted`` once the run is recorded and ``RunFinished`` with
         what its finish recorded (an event log's first and last lines). ``mapping_hash``:
-        the plan's (``Plan.mapping_hash``) when the run covers the whole mapping."""
+        the plan's (``Plan.mapping_hash``) when the run covers the whole mapping; ``changelog_seq``:
+        a whole verify's capture position (``state.verified``)."""
         handle = RunHandle(str(uuid.uuid4()), run_command(command))
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.ensure(conn)
@@ -104,6 +106,7 @@ class Recorder:
                     started_at=_now(),
                     datamove_version=DATAMOVE_VERSION,
                     mapping_hash=mapping_hash,
+                    changelog_seq=changelog_seq,
                 )
             )
         on_event(RunStarted(handle.id, handle.command.value))

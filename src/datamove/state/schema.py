@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 5
+CURRENT_VERSION = 6
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -53,6 +53,7 @@ class StateSchema:
             sa.Column("error", LONG_TEXT),
             sa.Column("datamove_version", sa.String(40)),  # version 2
             sa.Column("mapping_hash", sa.String(64)),  # version 5: a full verify's mapping
+            sa.Column("changelog_seq", sa.BigInteger),  # version 6: a full verify's capture mark
         )
         self.tables = table(
             "tables",

@@ -65,6 +65,10 @@ def _cutover_evidence(conn: Connection, schema: StateSchema) -> None:
     _add_column(conn, schema.steps.c.output)
 
 
+def _verify_marks(conn: Connection, schema: StateSchema) -> None:
+    _add_column(conn, schema.runs.c.changelog_seq)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
@@ -87,6 +91,12 @@ UPGRADES: tuple[Upgrade, ...] = (
         "runs.mapping_hash (a full verify's mapping, for the cutover's verified_within gate), "
         "steps.started_at and steps.output (the cutover's recorded steps)",
         _cutover_evidence,
+    ),
+    Upgrade(
+        6,
+        "runs.changelog_seq: the capture changelog position a full verify started at (the "
+        "cutover's final verify checks only the keys changed after it; NULL: no capture)",
+        _verify_marks,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""

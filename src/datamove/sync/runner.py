@@ -23,8 +23,10 @@ from datamove.errors import Interrupted, TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
+from datamove.state.store import StateStore
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
+from datamove.sync.marks import kept_after
 from datamove.sync.state import SyncState
 from datamove.sync.watermark import WatermarkPass
 
@@ -100,6 +102,7 @@ class Syncer:
         self.applier = Applier(compiled, spec, run_id)
         self.changelog = Changelog(self.source)
         self.state = SyncState(self.target, spec.name)
+        self.store = StateStore(self.target, spec.name)
         self.stop = stop or Stop()
 
     def _check_capture(self) -> list[SyncWarning]:
@@ -121,6 +124,13 @@ class Syncer:
             self.state.ensure(tgt)
             unwarned = self.state.take_unwarned(tgt)
         return backfill_warnings(unwarned, self.plan.order)
+
+    def _purge(self, applied: int) -> int:
+        """Purge what is applied, but keep the changes after the last green verify's mark:
+        the cutover's final verify reads their keys (``sync.marks``)."""
+        with self.target.connect() as tgt:
+            kept = kept_after(tgt, self.store, self.plan.mapping_hash)
+        return self.applier.purge(applied if kept is None else min(applied, kept))
 
     def _pending(self, seq: int) -> Pending:
         with self.source.connect() as src:
@@ -208,7 +218,7 @@ class Syncer:
             )
             if batch is not None:
                 seq = result.applied_seq = batch.applied_seq
-                self._retrying(partial(self.applier.purge, seq), on_event)
+                self._retrying(partial(self._purge, seq), on_event)
                 result.batches += 1
                 result.changes += batch.changes
                 result.upserted += batch.upserted

@@ -9,7 +9,7 @@ and shadow queries. A check never stops the others: a failing SQL is a check in 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from datamove.core.canonical import canonical
 from datamove.core.evidence import Check
 from datamove.core.keys import CanonKey
 from datamove.core.retry import retrying
@@ -29,6 +28,7 @@ from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
+from datamove.verify.changed import canonical_keys, changed_keys_check
 from datamove.verify.checksum import ChecksumDiff, sides
 from datamove.verify.jsonmerge import fold, json_diff
 from datamove.verify.mapped import MappedTable, map_table
@@ -143,6 +143,35 @@ class Verifier:
         out.extend(self._retried("the configured checks", partial(self._configured_checks, tables)))
         return VerifyResult(out, diffs, time.monotonic() - started)
 
+    def run_keys(self, keys: Mapping[str, Sequence[tuple[Any, ...]]]) -> VerifyResult:
+        """The count check of every table in scope and its changed ``keys`` (source key
+        values) compared through the mapping: the cutover's final verify after a green one
+        (``verify.changed``)."""
+        started = time.monotonic()
+        self._retried("reading the recorded rejects", self._read_rejects)
+        out: list[Check] = []
+        for name in self.plan.order:
+            body = partial(self._keyed_table, name, keys.get(name, ()))
+            out.extend(self._retried(f"verifying the changed keys of '{name}'", body))
+        return VerifyResult(out, [], time.monotonic() - started)
+
+    def _keyed_table(self, name: str, keys: Sequence[tuple[Any, ...]]) -> list[Check]:
+        with self.source.connect() as src, self.target.connect() as tgt:
+            mapped = self._mapped(name, tgt)
+            rejected = canonical_keys(mapped, self.rejected.get(name, set()))
+            rows = self.rejected_rows.get(name, 0)
+            return [
+                default_checks.count_check(mapped, src, tgt, rows),
+                changed_keys_check(
+                    mapped,
+                    keys,
+                    (self.source, src),
+                    (self.target, tgt),
+                    rejected,
+                    self.options.show_values,
+                ),
+            ]
+
     def _retried(self, what: str, step: Callable[[], T]) -> T:
         def retried(attempt: int, err: TransientError, delay: float) -> None:
             self.on_event(Message(f"{what}: {err.message}; retrying in {delay:.1f}s", "warning"))
@@ -191,10 +220,7 @@ class Verifier:
     ) -> list[Check]:
         plan = mapped.plan
         out: list[Check] = []
-        reject_keys = {
-            tuple(canonical(v, k.canon) for v, k in zip(key, mapped.keys, strict=True))
-            for key in rejected
-        }
+        reject_keys = canonical_keys(mapped, rejected)
         checksum = None
         if self._wanted("checksum"):
             checksum, diff = self._diff(mapped, src, tgt, tgt2, reject_keys)

@@ -33,8 +33,8 @@ def sample_check(
 
     def body() -> Check:
         keys = _draw(mapped, rows, *source)
-        s_rows = _source_values(mapped, keys, source, target[1])
-        t_rows = _target_values(mapped, keys, target)
+        s_rows = source_values(mapped, keys, source, target[1])
+        t_rows = target_values(mapped, keys, target)
         differences: list[dict[str, Any]] = []
         for key, s in s_rows.items():
             t = t_rows.get(key)
@@ -85,7 +85,7 @@ def _draw(
         raise SideFailed("source", exc) from None
 
 
-def _source_values(
+def source_values(
     mapped: MappedTable,
     keys: list[tuple[Any, ...]],
     source: tuple[Dialect, Connection],
@@ -93,7 +93,8 @@ def _source_values(
 ) -> dict[tuple[str | None, ...], list[str | None]]:
     dialect, conn = source
     compiled = mapped.compiled
-    stmt = compiled.select(final=True).where(any_key([k.source for k in mapped.keys], keys))
+    keyed = any_key([k.source for k in mapped.keys], keys)
+    stmt = compiled.select(final=True).where(mapped.source_filter, keyed)
     positions = [compiled.columns.index(c.name) for c in mapped.columns]
     out = {}
     for batch in dialect.stream(conn, stmt, 1000):
@@ -106,7 +107,7 @@ def _source_values(
     return out
 
 
-def _target_values(
+def target_values(
     mapped: MappedTable, keys: list[tuple[Any, ...]], target: tuple[Dialect, Connection]
 ) -> dict[tuple[str | None, ...], list[str | None]]:
     dialect, conn = target
