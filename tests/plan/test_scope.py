@@ -92,3 +92,17 @@ def test_status_lists_the_tables_include_selects_before_and_after_a_run(
         "payment_2022": "not started",
         "payment_archive": "not started",
     }
+
+
+def test_a_table_listed_then_gone_is_a_transient_error_the_plan_retries(sqlite_db) -> None:
+    """DDL between listing the tables and reading one (a killed run's, an operator's) is a
+    race the retry seam absorbs by listing again, not a bare 'items' error (fault suite)."""
+    import sqlalchemy as sa
+
+    from datamove.errors import TransientError
+    from datamove.plan.resolve import _reflect
+
+    engine = sa.create_engine(sqlite_db("src"))
+    with engine.connect() as conn, pytest.raises(TransientError, match="'items' was listed"):
+        _reflect(conn, "items", sa.MetaData(), "source")
+    engine.dispose()

@@ -13,7 +13,7 @@ from datamove.core.retry import retrying
 from datamove.core.types import TypeInfo
 from datamove.dialects.base import Dialect, error_translator
 from datamove.dialects.types import describe
-from datamove.errors import SpecError
+from datamove.errors import SpecError, TransientError
 from datamove.plan.computed import ComputedColumns
 from datamove.plan.context import E, N, W, closest
 from datamove.plan.findings import acknowledge
@@ -48,10 +48,14 @@ from datamove.transforms.builtin import Cast
 from datamove.transforms.values import Map, text_form
 
 
-def _reflect(conn: Connection, name: str, md: sa.MetaData) -> sa.Table:
+def _reflect(conn: Connection, name: str, md: sa.MetaData, role: str) -> sa.Table:
+    """A table just listed; gone when read means DDL ran in between: the retry lists again."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sa.exc.SAWarning)  # unknown types become plan findings
-        return sa.Table(name, md, autoload_with=conn)
+        try:
+            return sa.Table(name, md, autoload_with=conn)
+        except sa.exc.NoSuchTableError:
+            raise TransientError(f"{role} table '{name}' was listed, then not found") from None
 
 
 class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlChecks):
@@ -86,12 +90,12 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
                     name,
                 )
                 continue
-            reflected[name] = _reflect(src, source_name, source_md)
+            reflected[name] = _reflect(src, source_name, source_md, "source")
 
         tables: dict[str, TablePlan] = {}
         for name, table in reflected.items():
             tspec = self.spec.tables[name]
-            existing = _reflect(tgt, name, sa.MetaData()) if name in tgt_names else None
+            existing = _reflect(tgt, name, sa.MetaData(), "target") if name in tgt_names else None
             plan = self._table(name, tspec, table, existing, src)
             if plan is not None:
                 tables[name] = plan
