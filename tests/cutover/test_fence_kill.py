@@ -31,6 +31,10 @@ LOCK = {
     "mysql": "SELECT count(*) FROM {table}",  # holds its metadata lock until the rollback
 }
 END = {"postgresql": "SELECT pg_terminate_backend({id})", "mysql": "KILL {id}"}
+ALIVE = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE pid IN ({ids})",
+    "mysql": "SELECT count(*) FROM information_schema.processlist WHERE id IN ({ids})",
+}
 
 
 def _fence(spec, action: str) -> subprocess.Popen[bytes]:
@@ -73,6 +77,12 @@ def test_kill_9_mid_fence_on_then_again_ends_fully_fenced(make_db, tmp_path, eng
             # once it noticed the client gone), then the test's lock is released.
             for ident in waiting:
                 watch.exec_driver_sql(END[engine].format(id=int(ident)))
+            # Released only once those sessions are gone: a lock granted to a killed session
+            # before it saw the kill would let it finish its CREATE TRIGGER (MariaDB).
+            ids = ", ".join(str(int(i)) for i in waiting)
+            while watch.exec_driver_sql(ALIVE[engine].format(ids=ids)).scalar():
+                assert time.monotonic() < deadline, "the killed session never ended"
+                time.sleep(0.05)
             held.rollback()
 
         killed = migration.fence_status()
