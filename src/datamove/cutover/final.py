@@ -19,18 +19,16 @@ after the mark (renumbered, purged past it, or a rolled-back writer's hole right
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from datamove.core.evidence import Check
+from datamove.cutover.stage import Stage
 from datamove.errors import ChecksFailed
-from datamove.events import EventHandler, Message
-from datamove.plan.compiled import CompiledPlan
-from datamove.spec.models import MigrationSpec, SyncMode
-from datamove.state.store import StateStore
+from datamove.events import Message
+from datamove.spec.models import SyncMode
 from datamove.state.verified import GreenVerify, last_green_verify
 from datamove.sync.marks import ChangedKeys, changed_since
-from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
+from datamove.verify.runner import Verifier, VerifyOptions
 
 HINT = (
     "see `datamove verify SPEC`; fix the target (`datamove repair SPEC`), then run `datamove "
@@ -38,29 +36,15 @@ HINT = (
 )
 
 
-class FinalVerify:
+class FinalVerify(Stage):
     """The final verify of one cutover: the changed keys when it can, else the full one."""
-
-    def __init__(
-        self,
-        compiled: CompiledPlan,
-        spec: MigrationSpec,
-        state: StateStore,
-        emit: EventHandler,
-        full: Callable[[], VerifyResult],
-    ) -> None:
-        self.compiled = compiled
-        self.spec = spec
-        self.state = state
-        self.emit = emit
-        self.full = full
 
     def run(self, run_id: str) -> str:
         """The step's output; a difference raises ``ChecksFailed`` naming each key."""
         found = self._changed()
         if isinstance(found, str):
             self.emit(Message(f"cutover: full verify: {found}"))
-            result = self.full()
+            result = self.verify()
             _raise_failed(result.checks)
             passed = f"{len(result.checks)} check(s) passed (run {result.run_id})"
             return f"full verify ({found}): {passed}"

@@ -23,6 +23,7 @@ from datamove.cutover.fence import Side, WriteFence
 from datamove.cutover.reverse import remove_reverse_capture
 from datamove.cutover.rollback import ROLLBACK, Rollback, close_attempt, start_over
 from datamove.cutover.runbook import RUNBOOK, Runbook
+from datamove.cutover.stage import Stage
 from datamove.errors import UsageError
 from datamove.events import EventHandler
 from datamove.plan.compiled import CompiledPlan
@@ -43,7 +44,7 @@ def rehearsal_spec(spec: MigrationSpec) -> MigrationSpec:
     )
 
 
-class Rehearsal:
+class Rehearsal(Stage):
     """Runs the runbook and the rollback in turn and records how each step went."""
 
     def __init__(
@@ -54,12 +55,9 @@ class Rehearsal:
         emit: EventHandler,
         verify: Callable[[], VerifyResult],
     ) -> None:
-        self.compiled = compiled
-        self.state = state
-        self.emit = emit
-        spec = rehearsal_spec(spec)
-        self.book = Runbook(compiled, spec, state, emit, verify)
-        self.back = Rollback(compiled, spec, state, emit, verify)
+        super().__init__(compiled, rehearsal_spec(spec), state, emit, verify)
+        parts = (self.compiled, self.spec, self.state, self.emit, self.verify)
+        self.book, self.back = Runbook(*parts), Rollback(*parts)
 
     def run(self, run_id: str, by: str | None) -> list[Check]:
         """Runbook, rollback, the target unfenced; returns the checks recorded."""

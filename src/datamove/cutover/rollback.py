@@ -18,19 +18,19 @@ the runbook's and the rollback's steps as evidence under ``(runbook) attempt N``
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 from datamove.core.evidence import Step, StepKind
 from datamove.cutover.fence import Side, WriteFence
 from datamove.cutover.reverse import Replay
 from datamove.cutover.runbook import RUNBOOK, StepView
+from datamove.cutover.stage import Stage
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, UsageError
 from datamove.events import EventHandler, Message
 from datamove.flags import FlagStore
 from datamove.plan.compiled import CompiledPlan
 from datamove.redact import redact_text
-from datamove.spec.models import MigrationSpec
 from datamove.state.store import StateStore
-from datamove.verify.runner import VerifyResult
 
 ROLLBACK = "(rollback)"
 """The step log's table name for the rollback's steps."""
@@ -71,24 +71,13 @@ def start_over(compiled: CompiledPlan, state: StateStore, emit: EventHandler, ru
     emit(Message("the last cutover was rolled back: this one starts over from the gates"))
 
 
-class Rollback:
+class Rollback(Stage):
     """Runs, resumes and reports the rollback of one migration (``Migration.rollback``)."""
 
-    def __init__(
-        self,
-        compiled: CompiledPlan,
-        spec: MigrationSpec,
-        state: StateStore,
-        emit: EventHandler,
-        verify: Callable[[], VerifyResult],
-    ) -> None:
-        self.compiled = compiled
-        self.plan = compiled.plan
-        self.spec = spec
-        self.state = state
-        self.emit = emit
-        self.verify = verify
-        self.replay = Replay(self.plan, compiled.source, compiled.target)
+    @cached_property
+    def replay(self) -> Replay:
+        """The captured target changes, mapped back into the source."""
+        return Replay(self.plan, self.compiled.source, self.compiled.target)
 
     def steps(self) -> list[StepView]:
         """The rollback's steps as recorded (pending when not recorded yet)."""

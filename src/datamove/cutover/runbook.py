@@ -32,6 +32,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from datamove.copy.schema import SchemaSteps
@@ -40,19 +41,17 @@ from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.final import FinalVerify
 from datamove.cutover.gates import Gates
 from datamove.cutover.reverse import install_reverse_capture
+from datamove.cutover.stage import Stage
 from datamove.cutover.watch import Watch, WatchOutcome
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, SpecError
-from datamove.events import EventHandler, Message
+from datamove.events import Message
 from datamove.flags import FlagStore
-from datamove.plan.compiled import CompiledPlan
 from datamove.plan.inverse import one_way_columns
 from datamove.redact import redact_text
 from datamove.spec.cutover import BUILTIN_STEPS, CutoverMode, UserStep
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state.steps import RunbookStepRecord
-from datamove.state.store import StateStore
 from datamove.sync.runner import Syncer, SyncOptions
-from datamove.verify.runner import VerifyResult
 
 RUNBOOK = "(runbook)"
 """The step log's table name for the cutover's steps (no spec table has parentheses)."""
@@ -153,24 +152,13 @@ class StepFailed(RuntimeFailure):
         self.output = output
 
 
-class Runbook:
+class Runbook(Stage):
     """Runs, resumes and reports the cutover of one migration (``Migration.cutover``)."""
 
-    def __init__(
-        self,
-        compiled: CompiledPlan,
-        spec: MigrationSpec,
-        state: StateStore,
-        emit: EventHandler,
-        verify: Callable[[], VerifyResult],
-    ) -> None:
-        self.compiled = compiled
-        self.plan = compiled.plan
-        self.spec = spec
-        self.state = state
-        self.emit = emit
-        self.verify = verify
-        self.steps = runbook_steps(spec)
+    @cached_property
+    def steps(self) -> list[RunbookStep]:
+        """The built-in and user steps in the order they run."""
+        return runbook_steps(self.spec)
 
     # -- reading ---------------------------------------------------------------------------
 
