@@ -9,8 +9,6 @@ them, the flag reads its old value, the target is fenced and the source takes wr
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +26,7 @@ from datamove.dialects.capturesql import REVERSE_PREFIX
 from datamove.errors import SpecError
 from datamove.sync.changelog import REVERSE_CHANGELOG, Changelog
 from tests.conftest import execute, fetch
+from tests.cutover.test_runbook_kill import killed_in
 from tests.helpers import write_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,26 +149,7 @@ def test_kill_inside_the_replay_then_rollback_again(make_db: Any, tmp_path: Path
     holder = engine.connect()
     try:
         holder.exec_driver_sql("SELECT 1 FROM orders WHERE id = 10 FOR UPDATE")  # replay waits
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "datamove", "rollback", str(spec)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        said: list[str] = []
-        try:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                said.append(line)
-                if "rollback: replay (started)" in line:
-                    break
-            else:
-                raise AssertionError(f"the rollback ended before its replay: {''.join(said)}")
-        finally:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
+        killed_in(spec, "replay", "rollback")
     finally:
         holder.rollback()
         holder.close()

@@ -27,10 +27,10 @@ from tests.cutover.test_runbook import cutover_spec, runbook_rows, source_items
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cutover_killed_in(spec: Path, step: str) -> None:
-    """Start ``datamove cutover SPEC``, wait for ``step`` to start, kill -9 its process group."""
+def killed_in(spec: Path, step: str, command: str = "cutover") -> None:
+    """Start ``datamove COMMAND SPEC``, wait for ``step`` to start, kill -9 its process group."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "datamove", "cutover", str(spec)],
+        [sys.executable, "-m", "datamove", command, str(spec)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -42,10 +42,10 @@ def _cutover_killed_in(spec: Path, step: str) -> None:
         assert proc.stderr is not None
         for line in proc.stderr:  # blocks until the process says something, or ends
             said.append(line)
-            if f"cutover: {step} (started)" in line:
+            if f"{command}: {step} (started)" in line:
                 break
         else:
-            raise AssertionError(f"the cutover ended before {step!r}: {''.join(said)}")
+            raise AssertionError(f"the {command} ended before {step!r}: {''.join(said)}")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
@@ -66,7 +66,7 @@ def test_kill_inside_a_user_step_resumes_without_repeating(make_db: Any, tmp_pat
     )
     migration = Migration.from_file(spec)
     migration.run()
-    _cutover_killed_in(spec, "wait")
+    killed_in(spec, "wait")
     steps = runbook_rows(target)
     assert {n: s[0] for n, s in steps.items()} == {
         "gates": "done", "fence": "done", "note it": "done", "drain": "done", "verify": "done",
@@ -110,7 +110,7 @@ def test_kill_during_drain_resumes_there(make_db: Any, tmp_path: Path) -> None:
     try:
         with engine.connect() as holder, holder.begin():
             holder.exec_driver_sql("SELECT * FROM datamove.sync FOR UPDATE")  # drain waits
-            _cutover_killed_in(spec, "drain")
+            killed_in(spec, "drain")
         steps = runbook_rows(target)
         assert steps["drain"][0] == "running" and steps["note it"][0] == "done"
         assert steps["verify"][0] == "pending"
