@@ -20,14 +20,16 @@ HOT = 100
 """The writer touches ids 1..HOT and the rows it inserts (from 100000 up); others are quiet."""
 
 
-def migrated(tmp: Path, source: str, target: str, reconcile: str, **extra: Any) -> Migration:
+def migrated(
+    tmp: Path, source: str, target: str, reconcile: str, tables: str = TABLES, **extra: Any
+) -> Migration:
     """``items`` (2,000 rows) copied with capture on and caught up."""
     source_items(source)
     spec = write_spec(
         tmp / "m.yaml",
         source,
         target,
-        TABLES,
+        tables,
         sync="{mode: triggers}",
         reconcile=reconcile,
         **extra,
