@@ -24,9 +24,7 @@ def deferred_keys(checks: list[Any]) -> list[list[str]]:
 
 def test_after_the_switch_and_after_the_rollback(make_db: Any, tmp_path: Path) -> None:
     source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
-    migration = migrated(
-        tmp_path, source, target, "{persist_for: 1}", INVERTIBLE, cutover=ROLLBACK
-    )
+    migration = migrated(tmp_path, source, target, "{persist_for: 1}", INVERTIBLE, cutover=ROLLBACK)
     assert migration.reconcile(once=True).rounds[0].direction is Direction.forward
     migration.cutover(by="ops", watch_for=0)
     execute(target, "UPDATE items SET amount = 1 WHERE id = 10")  # the application, on the target

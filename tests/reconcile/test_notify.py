@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from datamove.cli.app import app
+from datamove.core.stop import Stop
 from datamove.dialects.base import Dialect
+from datamove.events import Event, RunFinished
 from datamove.state import StateStore
 from datamove.state.checks import CheckLog
 from tests.conftest import execute
@@ -145,3 +147,25 @@ def test_cli_exit_codes_and_history(make_db: Any, tmp_path: Path) -> None:
     assert text.exit_code == 0 and "items: checksum" in text.stdout
     wrong = runner.invoke(app, ["reconcile", spec, "--once", "--every", "soon"])
     assert wrong.exit_code == 2 and "not a duration" in wrong.output
+
+
+def test_rounds_on_a_schedule_until_a_stop(make_db: Any, tmp_path: Path) -> None:
+    """Without ``once`` rounds follow one another every ``every`` until a stop (Ctrl-C), here
+    requested once the third round is recorded; each round is its own recorded run."""
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    migration = migrated(tmp_path, source, target, "{every: 10ms}")
+    stop = Stop()
+    started: list[str] = []
+
+    def hear(event: Event) -> None:
+        if isinstance(event, RunFinished) and event.command == "reconcile":
+            started.append(event.run_id)
+            if len(started) == 3:
+                stop.request()
+
+    result = migration.reconcile(on_event=hear, stop=stop)
+    assert len(result.rounds) == 3 and result.ok and result.stopped
+    assert len({r.run_id for r in result.rounds}) == 3
+    history = migration.reconcile_history()
+    assert [r.run_id for r in history.rounds] == [r.run_id for r in result.rounds]
+    assert all(r.status == "ok" for r in history.rounds)

@@ -54,7 +54,8 @@ def reconcile(
     A difference on a row being written is re-checked after sync applies it and reported only
     if it persists (reconcile.persist_for). Between full passes (reconcile.full_every) a round
     checks only the keys changed since the last green round. A check failing that did not
-    fail in the round before calls the notify webhook. Ctrl-C ends after the running round.
+    fail in the round before calls the notify webhook. Ctrl-C between rounds ends it; during a
+    round it stops that round (recorded failed) and exits 130.
     """
     migration = guard(lambda: Migration.from_file(spec))
     chosen = tuple(tables or ())
