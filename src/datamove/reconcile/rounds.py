@@ -184,13 +184,14 @@ class Round:
         scan = judge.verifier.keyed_check(name, keys, len(keys))
         if scan.status == "error":
             return scan
-        found = [tuple(d["key"]) for d in scan.details.get("differences", [])]
+        found = {tuple(d["key"]): d for d in scan.details.get("differences", [])}
         by_canon = judge.canonical(name, {k: k for k in keys})
         try:
             judged = judge.judge(name, [by_canon[k] for k in found if k in by_canon], since)
         except Unjudged as exc:
             return exc.check
-        reported = list(judged.reported.values())
+        # a difference whose key is not one asked for cannot be re-read: reported as found
+        reported = [*judged.reported.values(), *(d for k, d in found.items() if k not in by_canon)]
         scan.status = "failed" if reported else "passed"
         scan.actual = f"{len(keys) - len(reported)} equal, {len(reported)} differ" + _moved(judged)
         scan.details.update(
