@@ -6,13 +6,13 @@ high-water mark, recorded with the check), and every key the scan finds differen
 **re-checked** through the mapping (``verify.changed``'s keyed reads) once sync has applied
 every change captured before the re-check and its lag is under ``reconcile.max_lag``
 (``live.LiveSide.settle``). A key equal at a re-check is resolved; a key still different
-whose changelog shows a change after the re-check's own point proves nothing and waits for
-the next re-check; a key is **reported** only if it differed, unchanged, at
-``reconcile.persist_for`` re-checks in a row. What cannot be settled stays **deferred**
-(sync not applying within ``settle_timeout``, a key still changing, or a change on the live
-side nothing will apply: ``live``), never reported; each check lists its deferred and
-resolved keys with why, in its details. A row nobody writes (a corruption of the target) is
-different at every re-check, so it is reported, by its key.
+whose changelog shows a change past sync's position when the keys were read (applied or not,
+that change alone can explain it) proves nothing and waits for the next re-check; a key is
+**reported** only if it differed, unchanged, at ``reconcile.persist_for`` re-checks in a row.
+What cannot be settled stays **deferred** (sync not applying within ``settle_timeout``, a key
+still changing, or a change on the live side nothing will apply: ``live``), never reported;
+each check lists its deferred and resolved keys with why, in its details. A row nobody writes
+(a corruption of the target) is different at every re-check, so it is reported, by its key.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ class Judge:
             if why is not None:
                 out.deferred += [{"key": list(k), "why": why} for k in pending]
                 return out
-            point = self.live.high_water()
+            # Sync's position, not the changelog's high-water mark: a change captured but not
+            # yet applied when the keys are read differs for that reason alone.
+            point = self.live.applied()
             check = self.verifier.keyed_check(table, list(pending.values()), len(pending))
             out.rechecks += 1
             if check.status == "error":
