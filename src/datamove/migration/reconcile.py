@@ -109,9 +109,10 @@ class ReconcileCommands(MigrationBase):
         kind = step.kind()
         on_event(Message(f"reconcile: {kind.name} round ({kind.why}); {way.value}"))
         before = last_round_failures(state)
-        whole = not names
-        mark = verify_mark(session.compiled, spec.name, spec.sync.mode) if whole else None
-        digest = session.compiled.plan.mapping_hash if whole else None
+        # Every round records its mark: sync keeps the changes after it while the round runs
+        # (its re-checks read them); only a whole round's mapping makes it a basis.
+        mark = verify_mark(session.compiled, spec.name, spec.sync.mode)
+        digest = None if names else session.compiled.plan.mapping_hash
         with session.recorder.run(RunCommand.reconcile, on_event, digest, mark) as run:
             run.rejects = 0
             checks = step.run(kind)
