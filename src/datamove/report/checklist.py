@@ -51,15 +51,28 @@ def _documented(evidence: Evidence, spec: MigrationSpec) -> Line:
     title = "Invariants and mapping documented"
     docs = [d for d in evidence.documents if evidence.mapping_hash in (None, d.mapping_hash)]
     if not spec.invariants:
-        return Line("documented", title, False, "no invariants declared", "#documents",
-                    "the spec declares no invariants: add them under invariants:",
-                    "edit the spec, then: datamove plan SPEC --doc mapping.html")  # fmt: skip
+        return Line(
+            "documented",
+            title,
+            False,
+            "no invariants declared",
+            "#documents",
+            "the spec declares no invariants: add them under invariants:",
+            "edit the spec, then: datamove plan SPEC --doc mapping.html",
+        )
     if not docs:
-        return Line("documented", title, False, f"{len(spec.invariants)} invariant(s) declared",
-                    "#documents", "no mapping document recorded for the current mapping",
-                    "datamove plan SPEC --doc mapping.html")  # fmt: skip
+        return Line(
+            "documented",
+            title,
+            False,
+            f"{len(spec.invariants)} invariant(s) declared",
+            "#documents",
+            "no mapping document recorded for the current mapping",
+            "datamove plan SPEC --doc mapping.html",
+        )
     last = docs[-1]
-    words = f"{len(spec.invariants)} invariant(s); mapping document {last.path} ({last.written_at:%Y-%m-%d %H:%M} UTC)"
+    when = f"{last.written_at:%Y-%m-%d %H:%M} UTC"
+    words = f"{len(spec.invariants)} invariant(s); mapping document {last.path} ({when})"
     return Line("documented", title, True, words, "#documents")
 
 
@@ -67,22 +80,44 @@ def _checkpointed(evidence: Evidence) -> Line:
     title = "Idempotent batches with checkpoints"
     command = "datamove run SPEC"
     if not evidence.tables:
-        return Line("checkpoints", title, False, "no chunk recorded", "#tables",
-                    "no table has been copied", command)  # fmt: skip
+        return Line(
+            "checkpoints",
+            title,
+            False,
+            "no chunk recorded",
+            "#tables",
+            "no table has been copied",
+            command,
+        )
     open_ = sum(evidence.chunks_without_checkpoint.values())
     chunks = sum(t.chunks_total for t in evidence.tables)
     runs = evidence.runs_of(RunCommand.run)
     resumes = max(0, len(runs) - 1)
     if open_:
-        return Line("checkpoints", title, False, f"{chunks - open_} of {chunks} chunks committed",
-                    "#tables", f"{open_} chunk(s) without a committed checkpoint",
-                    f"{command} (resumes where it stopped)")  # fmt: skip
+        return Line(
+            "checkpoints",
+            title,
+            False,
+            f"{chunks - open_} of {chunks} chunks committed",
+            "#tables",
+            f"{open_} chunk(s) without a committed checkpoint",
+            f"{command} (resumes where it stopped)",
+        )
     if not any(r.status == RunStatus.ok.value for r in runs):
-        return Line("checkpoints", title, False, f"{chunks} chunks committed", "#runs",
-                    "no run finished ok", command)  # fmt: skip
+        return Line(
+            "checkpoints",
+            title,
+            False,
+            f"{chunks} chunks committed",
+            "#runs",
+            "no run finished ok",
+            command,
+        )
     retried = sum(evidence.retried_chunks.values())
-    words = (f"{chunks} chunks, each committed with its checkpoint; {len(runs)} run(s) "
-             f"({resumes} resume(s)); {retried} chunk(s) committed again")  # fmt: skip
+    words = (
+        f"{chunks} chunks, each committed with its checkpoint; {len(runs)} run(s) "
+        f"({resumes} resume(s)); {retried} chunk(s) committed again"
+    )
     return Line("checkpoints", title, True, words, "#tables")
 
 
@@ -97,24 +132,52 @@ def _validated(evidence: Evidence) -> Line:
     command = "datamove verify SPEC"
     last = latest_whole_verify(evidence)
     if last is None:
-        return Line("validated", title, False, "no verify of the whole mapping", "#checks",
-                    "no verify of the whole mapping recorded", command)  # fmt: skip
+        return Line(
+            "validated",
+            title,
+            False,
+            "no verify of the whole mapping",
+            "#checks",
+            "no verify of the whole mapping recorded",
+            command,
+        )
     if last.mapping_hash != evidence.mapping_hash:
-        return Line("validated", title, False, f"latest verify {last.run_id[:8]}", "#checks",
-                    "the latest verify checked another mapping than the one copied", command)  # fmt: skip
+        return Line(
+            "validated",
+            title,
+            False,
+            f"latest verify {last.run_id[:8]}",
+            "#checks",
+            "the latest verify checked another mapping than the one copied",
+            command,
+        )
     checks = evidence.checks_of(last.run_id)
     failed = [c for c in checks if c.status != "passed"]
     if last.status != RunStatus.ok.value or failed:
-        return Line("validated", title, False, f"latest verify {last.run_id[:8]}: {len(failed)} "
-                    f"of {len(checks)} check(s) not passed", "#checks",
-                    "the latest verify is not green", f"datamove repair SPEC, then {command}")  # fmt: skip
+        return Line(
+            "validated",
+            title,
+            False,
+            f"latest verify {last.run_id[:8]}: {len(failed)} of {len(checks)} check(s) not passed",
+            "#checks",
+            "the latest verify is not green",
+            f"datamove repair SPEC, then {command}",
+        )
     shadow = [c for c in checks if c.kind == "shadow"]
     if not shadow:
-        return Line("validated", title, False, f"latest verify {last.run_id[:8]} green "
-                    f"({len(checks)} checks)", "#checks", "no shadow check recorded",
-                    f"declare checks.shadow in the spec, then {command}")  # fmt: skip
-    words = (f"latest verify {last.run_id[:8]} of the current mapping: {len(checks)} checks "
-             f"passed, {len(shadow)} shadow")  # fmt: skip
+        return Line(
+            "validated",
+            title,
+            False,
+            f"latest verify {last.run_id[:8]} green ({len(checks)} checks)",
+            "#checks",
+            "no shadow check recorded",
+            f"declare checks.shadow in the spec, then {command}",
+        )
+    words = (
+        f"latest verify {last.run_id[:8]} of the current mapping: {len(checks)} checks "
+        f"passed, {len(shadow)} shadow"
+    )
     return Line("validated", title, True, words, "#checks")
 
 
@@ -122,11 +185,19 @@ def _rehearsed(evidence: Evidence) -> Line:
     title = "Cutover/rollback runbook tested"
     ok = [r for r in evidence.runs_of(RunCommand.rehearsal) if r.status == RunStatus.ok.value]
     if not ok:
-        return Line("rehearsed", title, False, "no rehearsal recorded", "#rehearsals",
-                    "no rehearsal of the runbook and the rollback finished ok",
-                    "datamove cutover SPEC --rehearse")  # fmt: skip
+        return Line(
+            "rehearsed",
+            title,
+            False,
+            "no rehearsal recorded",
+            "#rehearsals",
+            "no rehearsal of the runbook and the rollback finished ok",
+            "datamove cutover SPEC --rehearse",
+        )
     last = ok[-1]
-    words = f"rehearsal {last.run_id[:8]} ok ({_seconds(last)}, {last.started_at:%Y-%m-%d %H:%M} UTC)"
+    words = (
+        f"rehearsal {last.run_id[:8]} ok ({_seconds(last)}, {last.started_at:%Y-%m-%d %H:%M} UTC)"
+    )
     return Line("rehearsed", title, True, words, "#rehearsals")
 
 
@@ -145,17 +216,40 @@ def _reconciled(evidence: Evidence, window: float) -> Line:
     if live is not None:
         rounds = [r for r in rounds if r.started_at >= live]
     if not rounds:
-        return Line("reconciled", title, False, "no reconcile round recorded", "#reconcile",
-                    f"no reconcile round after go-live (window {hours})", command)  # fmt: skip
-    span = (max(r.finished_at for r in rounds if r.finished_at) - rounds[0].started_at).total_seconds()
+        return Line(
+            "reconciled",
+            title,
+            False,
+            "no reconcile round recorded",
+            "#reconcile",
+            f"no reconcile round after go-live (window {hours})",
+            command,
+        )
+    span = (
+        max(r.finished_at for r in rounds if r.finished_at) - rounds[0].started_at
+    ).total_seconds()
     failed = [r for r in rounds if r.status != RunStatus.ok.value]
     words = f"{len(rounds)} round(s) over {span / 3600:.1f}h, {len(failed)} failed"
     if span < window:
-        return Line("reconciled", title, False, words, "#reconcile",
-                    f"the rounds span {span / 3600:.1f}h of the declared {hours}", command)  # fmt: skip
+        return Line(
+            "reconciled",
+            title,
+            False,
+            words,
+            "#reconcile",
+            f"the rounds span {span / 3600:.1f}h of the declared {hours}",
+            command,
+        )
     if rounds[-1].status != RunStatus.ok.value:
-        return Line("reconciled", title, False, words, "#reconcile",
-                    "the latest reconcile round failed", f"datamove repair SPEC, then {command}")  # fmt: skip
+        return Line(
+            "reconciled",
+            title,
+            False,
+            words,
+            "#reconcile",
+            "the latest reconcile round failed",
+            f"datamove repair SPEC, then {command}",
+        )
     return Line("reconciled", title, True, words, "#reconcile")
 
 
@@ -169,10 +263,17 @@ def stale_reasons(signoff: Signoff, evidence: Evidence) -> list[str]:
     failing = [c for c in evidence.checks if c.id > seen and c.status != "passed"]
     if failing:
         reasons.append(f"{len(failing)} failing check(s) recorded since")
-    failed = [r for r in evidence.runs if r.started_at >= signoff.signed_at
-              and r.status == RunStatus.failed.value and r.command != RunCommand.verify.value]  # fmt: skip
+    failed = [
+        r
+        for r in evidence.runs
+        if r.started_at >= signoff.signed_at
+        and r.status == RunStatus.failed.value
+        and r.command != RunCommand.verify.value
+    ]
     if failed:
-        reasons.append(f"{len(failed)} failed run(s) since ({', '.join(sorted({r.command for r in failed}))})")
+        reasons.append(
+            f"{len(failed)} failed run(s) since ({', '.join(sorted({r.command for r in failed}))})"
+        )
     return reasons
 
 

@@ -169,7 +169,9 @@ def collect(conn: Connection, state: StateStore) -> Evidence:
     m = state.migration
     s = state.schema
     t = s.tables
-    hashes = dict(conn.execute(sa.select(t.c.table_name, t.c.mapping_hash).where(t.c.migration == m)).all())  # type: ignore[arg-type]
+    hashes = dict(
+        conn.execute(sa.select(t.c.table_name, t.c.mapping_hash).where(t.c.migration == m)).all()
+    )
     found.mapping_hash = mapping_digest({str(k): str(v) for k, v in hashes.items()})
     found.tables = state.table_summaries(conn)
     c = s.checkpoints
@@ -186,10 +188,21 @@ def collect(conn: Connection, state: StateStore) -> Evidence:
     commands = {r.run_id: r.command for r in found.runs}
     found.checks = [
         CheckRow(
-            r.id, r.run_id, commands.get(r.run_id, "?"), r.name, r.kind, r.table_name, r.status,
-            r.expected or "", r.actual or "", _drift(r.details), r.created_at,
-        )  # fmt: skip
-        for r in conn.execute(sa.select(s.checks).where(s.checks.c.migration == m).order_by(s.checks.c.id))
+            r.id,
+            r.run_id,
+            commands.get(r.run_id, "?"),
+            r.name,
+            r.kind,
+            r.table_name,
+            r.status,
+            r.expected or "",
+            r.actual or "",
+            _drift(r.details),
+            r.created_at,
+        )
+        for r in conn.execute(
+            sa.select(s.checks).where(s.checks.c.migration == m).order_by(s.checks.c.id)
+        )
     ]
     rj = s.rejects
     found.rejects = [
@@ -205,9 +218,15 @@ def collect(conn: Connection, state: StateStore) -> Evidence:
     if (version or 1) >= 5:
         found.steps = [
             StepRow(
-                r.table_name, r.kind, r.name, r.status, r.started_at, r.updated_at, r.output,
+                r.table_name,
+                r.kind,
+                r.name,
+                r.status,
+                r.started_at,
+                r.updated_at,
+                r.output,
                 r.error,
-            )  # fmt: skip
+            )
             for r in conn.execute(
                 sa.select(st)
                 .where(st.c.migration == m, st.c.kind == StepKind.cutover.value)
@@ -221,9 +240,7 @@ def collect(conn: Connection, state: StateStore) -> Evidence:
             for r in conn.execute(sa.select(d).where(d.c.migration == m).order_by(d.c.id))
         ]
         found.signoffs = [
-            Signoff(
-                r.id, r.name, r.role, r.digest, r.mapping_hash, r.last_check_id, r.signed_at
-            )
+            Signoff(r.id, r.name, r.role, r.digest, r.mapping_hash, r.last_check_id, r.signed_at)
             for r in conn.execute(sa.select(so).where(so.c.migration == m).order_by(so.c.id))
         ]
     return found
@@ -234,9 +251,16 @@ def _runs(conn: Connection, state: StateStore, version: int) -> list[RunFigures]
     mapping = r.c.mapping_hash if version >= 5 else sa.null().label("mapping_hash")
     rows = conn.execute(
         sa.select(
-            r.c.run_id, r.c.command, r.c.status, r.c.started_at, r.c.finished_at, r.c.rows,
-            r.c.rejects, r.c.error, mapping,
-        )  # fmt: skip
+            r.c.run_id,
+            r.c.command,
+            r.c.status,
+            r.c.started_at,
+            r.c.finished_at,
+            r.c.rows,
+            r.c.rejects,
+            r.c.error,
+            mapping,
+        )
         .where(r.c.migration == state.migration)
         .order_by(r.c.started_at, r.c.run_id)
     )

@@ -51,7 +51,12 @@ def bars(values: dict[str, float], unit: str) -> list[Bar]:
     """One bar per label, the largest ``BAR_WIDTH`` wide."""
     top = max(values.values(), default=0) or 1
     return [
-        Bar(label, v, round(v / top * BAR_WIDTH, 1), f"{v:,.0f} {unit}" if unit == "rows" else f"{v:.1f} {unit}")
+        Bar(
+            label,
+            v,
+            round(v / top * BAR_WIDTH, 1),
+            f"{v:,.0f} {unit}" if unit == "rows" else f"{v:.1f} {unit}",
+        )
         for label, v in values.items()
     ]
 
@@ -66,10 +71,14 @@ def rounds(report: Report) -> list[Round]:
     step = width / max(len(found) - 1, 1)
     return [
         Round(
-            r.run_id, r.started_at, r.status, d,
+            r.run_id,
+            r.started_at,
+            r.status,
+            d,
             sum(c.status != "passed" for c in ev.checks_of(r.run_id)),
-            round(i * step, 1), round(height - d / top * (height - 10) - 5, 1),
-        )  # fmt: skip
+            round(i * step, 1),
+            round(height - d / top * (height - 10) - 5, 1),
+        )
         for i, (r, d) in enumerate(zip(found, drifts, strict=True))
     ]
 
