@@ -94,7 +94,7 @@ def trace_text(found: Trace) -> None:
         f", target key {found.target_key}" if found.target_key else ""
     )
     out.print(f"[bold]{escape(found.table)}[/] {escape(found.key)}: found in {found.found}; {keys}")
-    out.print(f"mapping {found.mapping_hash[:12] if found.mapping_hash else '-'}")
+    out.print(f"table mapping {(found.mapping_hash or '-')[:12]}")
     if found.columns:
         grid = Table(title="columns: each step of the mapping", title_justify="left")
         for name in ("column", "steps (value after each)", "target now"):
