@@ -57,8 +57,8 @@ def _documented(evidence: Evidence, spec: MigrationSpec) -> Line:
             False,
             "no invariants declared",
             "#documents",
-            "the spec declares no invariants: add them under invariants:",
-            "edit the spec, then: datamove plan SPEC --doc mapping.html",
+            "the spec declares no invariants",
+            "add invariants: to the spec, then datamove plan SPEC --doc mapping.html",
         )
     if not docs:
         return Line(
@@ -92,7 +92,6 @@ def _checkpointed(evidence: Evidence) -> Line:
     open_ = sum(evidence.chunks_without_checkpoint.values())
     chunks = sum(t.chunks_total for t in evidence.tables)
     runs = evidence.runs_of(RunCommand.run)
-    resumes = max(0, len(runs) - 1)
     if open_:
         return Line(
             "checkpoints",
@@ -115,8 +114,8 @@ def _checkpointed(evidence: Evidence) -> Line:
         )
     retried = sum(evidence.retried_chunks.values())
     words = (
-        f"{chunks} chunks, each committed with its checkpoint; {len(runs)} run(s) "
-        f"({resumes} resume(s)); {retried} chunk(s) committed again"
+        f"{chunks} chunks, each committed with its checkpoint, over {len(runs)} run(s); "
+        f"{retried} chunk(s) committed more than once (repaired or restarted)"
     )
     return Line("checkpoints", title, True, words, "#tables")
 

@@ -21,7 +21,7 @@ from datamove.report.model import Report
 
 Format = Literal["html", "md", "json"]
 FORMATS: tuple[str, ...] = ("html", "md", "json")
-BAR_WIDTH = 360
+BAR_WIDTH = 300
 TREND = (480, 120)
 """The reconcile trend's width and height, in SVG units."""
 
@@ -55,7 +55,7 @@ def bars(values: dict[str, float], unit: str) -> list[Bar]:
             label,
             v,
             round(v / top * BAR_WIDTH, 1),
-            f"{v:,.0f} {unit}" if unit == "rows" else f"{v:.1f} {unit}",
+            f"{v:,.0f} {unit}" if unit == "rows" else f"{v:.2f} {unit}",
         )
         for label, v in values.items()
     ]
@@ -100,6 +100,7 @@ def render(report: Report, fmt: Format) -> str:
         "times": bars({t.table: t.seconds for t in ev.tables}, "s"),
         "rounds": rounds(report),
         "trend": TREND,
+        "bar": BAR_WIDTH,
         "commands": {c.value: ev.runs_of(c) for c in RunCommand},
         "rehearsals": ev.runs_of(RunCommand.rehearsal),
     }
