@@ -30,9 +30,11 @@ TABLE = """  customers:
 """
 
 
-@pytest.fixture
-def traced(make_db: Any, tmp_path: Path) -> tuple[Migration, str, str, Path]:
-    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+@pytest.fixture(params=["postgresql", "mysql"])
+def traced(request: Any, make_db: Any, tmp_path: Path) -> tuple[Migration, str, str, Path]:
+    """Customers from PostgreSQL or MariaDB into PostgreSQL, captured, copied: 4 rejected
+    (its tier has no mapping), 5 filtered out by the spec's where."""
+    source, target = make_db(request.param, "src"), make_db("postgresql", "tgt")
     execute(
         source,
         "CREATE TABLE customers (id int PRIMARY KEY, email varchar(60), name varchar(30), "
