@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from datamove import Migration
-from datamove.core.evidence import Check, RunCommand
+from datamove.core.evidence import Check, RunCommand, Step, StepKind
+from datamove.cutover.runbook import RUNBOOK
 from datamove.dialects.base import Dialect
 from datamove.session import Session
 from datamove.state.recorder import Recorder
@@ -88,6 +89,27 @@ def test_each_line_is_ticked_by_exactly_its_evidence(accounts: Any, tmp_path: An
     _record(migration, RunCommand.reconcile, red)
     line = migration.build_report().lines[-1]
     assert not line.ticked and line.missing == "the latest reconcile round failed"
+
+
+def test_only_rounds_after_go_live_count(accounts: Any) -> None:
+    migration, *_ = accounts
+    green = Check("count accounts", "count", "accounts", "passed", "300", "300", {"drift": 0})
+    _record(migration, RunCommand.reconcile, green, ago_hours=3)
+    _record(migration, RunCommand.reconcile, green)
+    assert migration.build_report().lines[-1].ticked
+    # The runbook's flip recorded done now: the rounds before it reconciled nothing live.
+    flip = Step(RUNBOOK, StepKind.cutover, "flip", "after the final verify")
+    target = Dialect.for_url(migration.spec.target, role="target")
+    try:
+        state = StateStore(target, migration.spec.name)
+        with target.connect() as conn, conn.begin():
+            state.steps.record(conn, [flip])
+            state.steps.start(conn, flip, "r1")
+            state.steps.finish(conn, flip, "done", "r1", "flag set")
+    finally:
+        target.dispose()
+    line = migration.build_report().lines[-1]
+    assert not line.ticked and line.missing == "no reconcile round after go-live (window 2h)"
 
 
 def test_a_signoff_goes_stale_after_a_new_failing_check(accounts: Any, tmp_path: Any) -> None:
