@@ -17,6 +17,7 @@ import typer
 
 from datamove import __version__
 from datamove.cli import render
+from datamove.cli import report as report_commands
 from datamove.cli.common import (
     ExcludeOpt,
     JsonOpt,
@@ -503,6 +504,7 @@ app.command()(rollback)
 app.add_typer(fence_app, name="fence")
 app.add_typer(flag_app, name="flag")
 app.command()(reconcile)
+report_commands.register(app)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from rich.markup import escape
 from datamove.demo.commands import command
 from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
+from datamove.demo.signoff import sign_off
 from datamove.events import Event, Message, TableFinished
 from datamove.migration import Migration
 from datamove.plan import Severity
@@ -406,6 +407,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
 
     synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_path)
+    sign_off(migration, base, out)
 
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"

@@ -19,6 +19,7 @@ from datamove.spec.cutover import CutoverMode as CutoverMode  # re-exported (pla
 from datamove.spec.cutover import CutoverSpec
 from datamove.spec.durations import parse_duration
 from datamove.spec.reconcile import NotifySpec, ReconcileSpec
+from datamove.spec.signoff import SignoffSpec
 
 
 class KeyStrategy(StrEnum):
@@ -463,6 +464,7 @@ class MigrationSpec(_Model):
     sync: SyncSpec = Field(default_factory=SyncSpec)
     reconcile: ReconcileSpec = Field(default_factory=ReconcileSpec)
     notify: NotifySpec | None = Field(default=None, description="Webhook for new failures.")
+    signoff: SignoffSpec = Field(default_factory=SignoffSpec)
     create_tables: bool = Field(default=True, description="Create missing target tables.")
     max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
     batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")
