@@ -14,9 +14,18 @@ stopped at any instant and run again writes the same rows (an increment is never
 twice). The source connection carries the fence's bypass marker: the source's fence lets it
 through and its capture triggers do not record it (no loop).
 
+Kept originals need no side table: under both fences the source holds exactly the values it
+had at the switch. A kept-original column (rounding, trim, ``'' → NULL``) of a row the source
+has keeps the source's value when the target's still equals the mapping of it (the original is
+never written, only compared: no cost on the copy path); a value the application changed, or a
+row it inserted, goes back through the chain's best inverse (``ColumnRollback.undo``). A
+source column the mapping drops is not written: a source row keeps its own, an inserted row
+gets the column's default (the plan makes a NOT NULL one without a default one-way).
+
 Not built (refused, naming the table and column): a remapped key (``legacy_key``), a key
-column that is neither an integer nor text, lookups, kept-original columns (and source columns
-the mapping drops), a column computed from several source columns.
+column that is neither an integer nor text, lookups, a kept-original column without a best
+inverse (a lossy cast, ``concat``, ``json_path``, a ``map`` with ``else``) or computed from
+several source columns.
 """
 
 from __future__ import annotations
@@ -76,6 +85,8 @@ class _Back:
     target: str
     source: str
     undo: Undo
+    forward: Undo | None = None
+    """A kept original: the mapping of the source's value, to tell an untouched one."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +103,26 @@ class TableBack:
         by_target = dict(zip(self.table.target_key, target_key, strict=True))
         return tuple(_undone(b, by_target[b.target], place) for b in self.key)
 
-    def source_row(self, row: dict[str, Any], place: str) -> tuple[Any, ...]:
-        return tuple(_undone(b, row[b.target], place) for b in self.columns)
+    @property
+    def kept(self) -> tuple[_Back, ...]:
+        """The kept-original columns: their source values are read before the upsert."""
+        return tuple(b for b in self.columns if b.forward is not None)
+
+    def source_row(
+        self, row: dict[str, Any], place: str, original: dict[str, Any] | None = None
+    ) -> tuple[Any, ...]:
+        """``row`` mapped back; ``original``: the source row of its key, if there is one."""
+        return tuple(_undone(b, row[b.target], place, original) for b in self.columns)
 
 
-def _undone(back: _Back, value: Any, place: str) -> Any:
+def _undone(back: _Back, value: Any, place: str, original: dict[str, Any] | None = None) -> Any:
+    if back.forward is not None and original is not None:
+        kept = original[back.source]
+        try:
+            if back.forward(kept) == value:
+                return kept  # the target left it alone: the original, byte for byte
+        except (ValueError, TypeError, ArithmeticError, RowError):
+            pass  # an original the mapping rejects now: the target's value decides
     try:
         return back.undo(value)
     except ValueError as exc:
@@ -144,16 +170,23 @@ def table_back(table: TablePlan) -> TableBack:
 
 def _column_back(table: TablePlan, col: ColumnRollback, path: str) -> list[_Back]:
     where = f"{path}.columns.{col.column}"
-    if col.kind is not RollbackClass.invertible:
-        built = (
-            "kept originals are not built yet" if col.kind is RollbackClass.kept_original else ""
-        )
+    kept = col.kind is RollbackClass.kept_original
+    if kept and not col.moved:
+        return []  # dropped: the source row keeps its own, an inserted one gets the default
+    if not kept and col.kind is not RollbackClass.invertible or kept and col.undo is None:
         raise SpecError(
             f"rollback: {col.place} cannot go back: {col.reason}"
-            + (f" ({built})" if built else ""),
+            + (" (and a changed value has no best inverse)" if kept else ""),
             spec_path=where,
             hint="give it `rollback: freeze` (the source keeps its value) or declare "
             "`rollback: {inverse: [...]}`",
+        )
+    if kept and (col.forward is None or len(col.sources) != 1):
+        raise SpecError(
+            f"rollback: {col.place} cannot go back: {col.reason}; it is computed from "
+            f"{', '.join(col.sources) or 'SQL'}, so the source's original cannot be compared",
+            spec_path=where,
+            hint="give it `rollback: freeze`, or roll this table back by hand",
         )
     if not col.sources:
         return []  # made by the mapping from no source column: nothing to write back
@@ -163,7 +196,7 @@ def _column_back(table: TablePlan, col: ColumnRollback, path: str) -> list[_Back
             spec_path=where,
             hint="give it `rollback: freeze`, or roll this table back by hand",
         )
-    return [_Back(col.column, col.sources[0], col.undo)]
+    return [_Back(col.column, col.sources[0], col.undo, col.forward if kept else None)]
 
 
 @dataclass
@@ -254,12 +287,39 @@ class Replay:
     def _upsert(self, conn: sa.Connection, back: TableBack, rows: list[dict[str, Any]]) -> int:
         table = back.table
         place = f"table {table.name}"
-        mapped = [back.source_row(r, place) for r in rows]
         columns = [b.source for b in back.columns]
-        for start in range(0, len(mapped), READ_BATCH):
-            part = mapped[start : start + READ_BATCH]
-            self.source.upsert(conn, table.source_table, columns, table.key, part)
-        return len(mapped)
+        for start in range(0, len(rows), READ_BATCH):
+            part = rows[start : start + READ_BATCH]
+            originals = _originals(conn, back, part, place)
+            mapped = [
+                back.source_row(r, place, originals.get(back.source_key(_key(back, r), place)))
+                for r in part
+            ]
+            self.source.upsert(conn, table.source_table, columns, table.key, mapped)
+        return len(rows)
+
+
+def _key(back: TableBack, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in back.table.target_key)
+
+
+def _originals(
+    conn: sa.Connection, back: TableBack, rows: list[dict[str, Any]], place: str
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The source's kept-original columns of ``rows``' keys, as they were at the switch (the
+    source is fenced): source key → values. Empty when the table has none."""
+    if not back.kept or not rows:
+        return {}
+    table = back.table
+    src = table.source_table
+    keys = [back.source_key(_key(back, r), place) for r in rows]
+    cols = [src.c[k] for k in table.key]
+    stmt = sa.select(*cols, *(src.c[b.source] for b in back.kept)).where(any_key(cols, keys))
+    out = {}
+    for found in conn.execute(stmt):
+        values = dict(found._mapping)
+        out[tuple(values[k] for k in table.key)] = values
+    return out
 
 
 def _typed(table: sa.Table, key: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
