@@ -171,7 +171,8 @@ def test_kill_inside_the_replay_then_rollback_again(make_db: Any, tmp_path: Path
 
 def test_rollback_refuses_a_kept_original_column_naming_it(make_db: Any, tmp_path: Path) -> None:
     tables = TABLES.replace(
-        "client: {from: customer}", "client: {from: customer, transform: [{map: {values: {c1: one}, else: keep}}]}"
+        "client: {from: customer}",
+        "client: {from: customer, transform: [{map: {values: {c1: one}, else: keep}}]}",
     )
     source, target, spec, migration = _setup("postgresql", make_db, tmp_path, tables)
     with pytest.raises(SpecError, match=r"orders\.client cannot go back") as err:
