@@ -95,9 +95,7 @@ def test_untouched_originals_come_back_byte_exact(
     ]
 
 
-def test_a_dropped_not_null_column_without_default_is_refused(
-    make_db: Any, tmp_path: Path
-) -> None:
+def test_a_dropped_not_null_column_without_default_is_refused(make_db: Any, tmp_path: Path) -> None:
     """A row the target inserts would have no value for it: the cutover with ``reverse:
     true`` refuses before anything is fenced, naming the column."""
     source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
