@@ -36,11 +36,20 @@ def legacy_column(table: TablePlan) -> str | None:
     return next((c.target for c in table.columns if c.legacy), None)
 
 
+def row_key(table: TablePlan) -> list[str]:
+    """The target columns that name a row on the target: the key the target makes for a
+    remapped table (its ``target_key`` is the legacy column, NULL in a row the application
+    inserted), else the target key."""
+    if legacy_column(table) is None:
+        return table.target_key
+    return [c.target for c in table.columns if c.source == table.key[0] and not c.legacy]
+
+
 def captured_key(table: TablePlan) -> list[str]:
-    """What reverse capture records of a changed target row: its key, and the legacy column
-    of a remapped table (a deleted row's source key)."""
+    """What reverse capture records of a changed target row: its ``row_key``, and the legacy
+    column of a remapped table (a deleted row's source key)."""
     legacy = legacy_column(table)
-    return table.target_key + ([legacy] if legacy else [])
+    return row_key(table) + ([legacy] if legacy else [])
 
 
 def allocate(source: Dialect, target: Dialect, table: TablePlan, rows: list[dict[str, Any]]) -> int:
@@ -70,7 +79,7 @@ def allocate(source: Dialect, target: Dialect, table: TablePlan, rows: list[dict
         given = tgt.execute(sa.select(sa.func.max(t.c[legacy]))).scalar()
         start = max(int(top or 0) + 1, int(given or 0) + 1, int(generated or 0))
         for i, row in enumerate(new):
-            match = [t.c[k] == row[k] for k in table.target_key]
+            match = [t.c[k] == row[k] for k in row_key(table)]
             stmt = sa.update(t).where(*match, t.c[legacy].is_(None)).values({legacy: start + i})
             tgt.execute(stmt)
             row[legacy] = start + i

@@ -41,7 +41,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from datamove.core.keys import any_key
-from datamove.cutover.remapback import Translations, allocate, captured_key, legacy_column
+from datamove.cutover.remapback import (
+    Translations,
+    allocate,
+    captured_key,
+    legacy_column,
+    row_key,
+)
 from datamove.dialects.base import Dialect
 from datamove.dialects.capturesql import REVERSE_PREFIX
 from datamove.errors import RowError, SpecError
@@ -141,7 +147,7 @@ def _undone(back: _Back, value: Any, place: str, original: dict[str, Any] | None
 def table_back(table: TablePlan) -> TableBack:
     """The way back of ``table``, or a ``SpecError`` naming what the replay cannot invert."""
     path = f"tables.{table.name}"
-    odd = [k for k in table.target_key if _python_type(table.target_table.c[k].type) is None]
+    odd = [k for k in row_key(table) if _python_type(table.target_table.c[k].type) is None]
     if odd:
         raise SpecError(
             f"rollback: table {table.name} has a key column that is neither an integer nor "
@@ -260,7 +266,7 @@ class Replay:
             """A remapped table's legacy value captured with each target key."""
             for change in changes:
                 name = names[change.table]
-                width = len(self.plan.tables[name].target_key)
+                width = len(row_key(self.plan.tables[name]))
                 key = tuple(change.key[:width])
                 keys.setdefault(name, {})[repr(key)] = key
                 if len(change.key) > width and change.key[width] is not None:
@@ -310,14 +316,14 @@ class Replay:
         self, tgt: sa.Connection, table: TablePlan, keys: list[tuple[Any, ...]]
     ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
         """The target rows of ``keys`` as they are now, and the keys whose row is gone."""
-        t = table.target_table
-        cols = [t.c[k] for k in table.target_key]
+        t, names = table.target_table, row_key(table)
+        cols = [t.c[k] for k in names]
         present: list[dict[str, Any]] = []
         for start in range(0, len(keys), READ_BATCH):
             stmt = sa.select(t).where(any_key(cols, keys[start : start + READ_BATCH]))
             present += [dict(r._mapping) for r in tgt.execute(stmt)]
-        found = {tuple(r[k] for k in table.target_key) for r in present}
-        gone = [k for k in keys if tuple(_typed(t, table.target_key, k)) not in found]
+        found = {tuple(r[k] for k in names) for r in present}
+        gone = [k for k in keys if tuple(_typed(t, names, k)) not in found]
         return present, gone
 
     def _delete(
