@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from datamove import Migration
-from datamove.errors import SpecError
+from datamove.errors import RuntimeFailure, SpecError
 from tests.conftest import execute, fetch
+from tests.cutover.test_rollback import _setup as rollback_setup
 from tests.helpers import write_spec
 
 TABLES = """  products:
@@ -131,3 +132,17 @@ def test_a_kept_original_without_best_inverse_is_refused(make_db: Any, tmp_path:
         migration.rollback()
     assert err.value.spec_path == "tables.products.columns.name"
     assert {s.name: s.status for s in migration.rollback_status()}["fence-target"] == "pending"
+
+
+def test_a_value_that_cannot_go_back_stops_the_replay_naming_it(
+    make_db: Any, tmp_path: Path
+) -> None:
+    """A bigint the application wrote past the source's INTEGER: the replay stops (recorded,
+    resumable), names the column, and commits nothing in the source."""
+    source, target, _, migration = rollback_setup("postgresql", make_db, tmp_path)
+    execute(target, "UPDATE orders SET amount = 10000000000 WHERE id = 1")
+    with pytest.raises(RuntimeFailure, match="out of range") as err:
+        migration.rollback()
+    assert err.value.column == "amount"
+    assert {s.name: s.status for s in migration.rollback_status()}["replay"] == "failed"
+    assert fetch(source, "SELECT amount FROM orders WHERE id = 1") == [(10,)]

@@ -50,7 +50,7 @@ from datamove.cutover.remapback import (
 )
 from datamove.dialects.base import Dialect
 from datamove.dialects.capturesql import REVERSE_PREFIX
-from datamove.errors import RowError, SpecError
+from datamove.errors import RowError, RuntimeFailure, SpecError
 from datamove.plan.inverse import ColumnRollback, Undo
 from datamove.plan.model import LookupPlan, Plan, TablePlan
 from datamove.sync.changelog import REVERSE_CHANGELOG, Changelog
@@ -248,7 +248,19 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Every captured key brought to the target's current state in the source, in one
-        source transaction (deletes children first, then upserts parents first)."""
+        source transaction (deletes children first, then upserts parents first). A value
+        that cannot go back stops it, naming the column (nothing of it committed)."""
+        try:
+            return self._run()
+        except RowError as exc:
+            raise RuntimeFailure(
+                f"rollback: {exc.reason}",
+                column=exc.column,
+                hint="give the column `rollback: freeze` or declare `rollback: {inverse: "
+                "[...]}`, then run `datamove rollback SPEC` again",
+            ) from None
+
+    def _run(self) -> ReplayResult:
         backs = self.ways_back()
         with self.target.connect() as tgt:
             if not self.changelog.exists(tgt):
