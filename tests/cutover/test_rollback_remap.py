@@ -22,6 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from datamove import Migration
+from datamove.cutover.remapback import Translations
+from datamove.errors import SpecError
+from datamove.plan.model import LookupPlan
 from tests.conftest import execute, fetch
 from tests.helpers import write_spec
 
@@ -153,3 +156,21 @@ def test_kill_once_the_new_key_is_written_then_rollback_again(make_db: Any, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_back(source, target)  # one 'new one', with the key written before the kill
+
+
+def test_a_lookup_that_is_not_one_to_one_is_refused_naming_the_values(make_db: Any) -> None:
+    """A parent table the user made without a unique legacy column: two rows share a legacy
+    value, so a child's value would go back to one of two source keys."""
+    url = make_db("postgresql", "tgt")
+    execute(url, "CREATE TABLE parents (id INTEGER, legacy_id INTEGER)")
+    execute(url, "INSERT INTO parents VALUES (1, 10), (2, 10), (3, 30)")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            table = sa.Table("parents", sa.MetaData(), autoload_with=conn)
+            lookup = LookupPlan("parents", table, "legacy_id", "id", "reject")
+            Translations().load(conn, lookup, [3])  # one to one where it is read: fine
+            with pytest.raises(SpecError, match=r"parents\.legacy_id is not one to one: 10"):
+                Translations().load(conn, lookup, [1, 2, 3])
+    finally:
+        engine.dispose()
