@@ -26,15 +26,18 @@ A remapped key goes back through its legacy column and a lookup through its pare
 (``cutover.remapback``: rows the application inserted get a source key written into the target
 first, so a replay run again never inserts twice).
 
-Not built (refused, naming the table and column): a key column that is neither an integer nor
-text, a kept-original column without a best inverse (a lossy cast, ``concat``, ``json_path``,
+Not built (refused, naming the table and column): a key column that is not an integer, text, a
+date, a timestamp or a UUID (a decimal, a float: a JSON number does not come back exactly), a
+kept-original column without a best inverse (a lossy cast, ``concat``, ``json_path``,
 a ``map`` with ``else``) or computed from several source columns, a row the application
 inserted into a remapped table whose source key is not an integer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +153,9 @@ def table_back(table: TablePlan) -> TableBack:
     odd = [k for k in row_key(table) if _python_type(table.target_table.c[k].type) is None]
     if odd:
         raise SpecError(
-            f"rollback: table {table.name} has a key column that is neither an integer nor "
-            f"text ({', '.join(odd)}); replaying such keys is not built yet",
+            f"rollback: table {table.name} has a key column that is not an integer, text, a "
+            f"date, a timestamp or a UUID ({', '.join(odd)}); replaying such keys is not built "
+            "yet",
             spec_path=f"{path}.key",
             hint="roll this table back by hand",
         )
@@ -330,12 +334,13 @@ class Replay:
         """The target rows of ``keys`` as they are now, and the keys whose row is gone."""
         t, names = table.target_table, row_key(table)
         cols = [t.c[k] for k in names]
+        typed = [_typed(t, names, k) for k in keys]
         present: list[dict[str, Any]] = []
-        for start in range(0, len(keys), READ_BATCH):
-            stmt = sa.select(t).where(any_key(cols, keys[start : start + READ_BATCH]))
+        for start in range(0, len(typed), READ_BATCH):
+            stmt = sa.select(t).where(any_key(cols, typed[start : start + READ_BATCH]))
             present += [dict(r._mapping) for r in tgt.execute(stmt)]
         found = {tuple(r[k] for k in names) for r in present}
-        gone = [k for k in keys if tuple(_typed(t, names, k)) not in found]
+        gone = [k for k, key in zip(keys, typed, strict=True) if key not in found]
         return present, gone
 
     def _delete(
@@ -410,9 +415,20 @@ def _originals(
     return out
 
 
+_FROM_JSON: dict[type, Callable[[Any], Any]] = {
+    int: int,
+    str: str,
+    dt.date: dt.date.fromisoformat,
+    dt.datetime: dt.datetime.fromisoformat,
+    uuid.UUID: uuid.UUID,
+}
+"""Key types a changelog key (JSON) is turned back into exactly. Not a decimal or float: JSON
+numbers are parsed as binary floats, which would not find the row."""
+
+
 def _typed(table: sa.Table, key: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
-    """A changelog key (JSON values) as the target's driver returns it: an integer or text
-    (``table_back`` refuses other key types: a JSON date or number is not the driver's)."""
+    """A changelog key (JSON values) as the target's driver returns it (``_FROM_JSON``;
+    ``table_back`` refuses other key types)."""
     out = []
     for name, value in zip(key, values, strict=True):
         python = _python_type(table.c[name].type)
@@ -425,4 +441,4 @@ def _python_type(type_: sa.types.TypeEngine[Any]) -> Any:
         python = type_.python_type
     except NotImplementedError:
         return None
-    return python if python in (int, str) else None
+    return _FROM_JSON.get(python)
