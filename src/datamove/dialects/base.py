@@ -238,6 +238,11 @@ class Dialect:
         """Whether ``copy_out`` works here (it may depend on the driver)."""
         return False
 
+    def faster_driver(self) -> str | None:
+        """A faster installed driver than the one the URL names, said for ``plan``: the URL's
+        driver is honoured, the reviewer decides. None when there is none."""
+        return None
+
     def copy_out(
         self,
         conn: Connection,

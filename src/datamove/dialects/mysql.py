@@ -7,6 +7,7 @@ Every session runs in UTC (``time_zone='+00:00'``, so TIMESTAMP reads as UTC), s
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -176,6 +177,17 @@ class MySQL(Dialect):
         super().__init__(url, role=role, pool_size=pool_size, read_only=read_only)
         if self._formats_names:
             mysqlformat.install(self.engine)
+
+    def faster_driver(self) -> str | None:
+        driver = self.engine.dialect.driver
+        if driver == DEFAULT_DRIVER or importlib.util.find_spec("mysql.connector") is None:
+            return None
+        scheme = self.engine.url.get_backend_name()
+        return (
+            f"the URL names the driver {driver}; mysql-connector-python is installed and reads "
+            f"about 3-4x faster (README, 'MySQL driver'): write {scheme}:// (or "
+            f"{scheme}+{DEFAULT_DRIVER}://) to use it"
+        )
 
     @property
     def _formats_names(self) -> bool:

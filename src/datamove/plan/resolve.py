@@ -101,6 +101,9 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
                 tables[name] = plan
 
         self._partitioned_targets(src, tables, tgt_names)
+        for role, dialect in (("source", self.source), ("target", self.target)):
+            if note := dialect.faster_driver():
+                self.add(N, "slower-driver", note, role)
         refused = self.check_sql(src, tgt, tables, queries=data_lints)
         for plan in tables.values() if data_lints else ():
             if plan.name in refused:

@@ -72,6 +72,7 @@ ADVISORY_CODES = frozenset(
         "query-unchecked",
         "second-pass",
         "self-reference",
+        "slower-driver",
         "string-shrink",
         "timestamp-precision-loss",
         "type-mapping",
