@@ -12,12 +12,14 @@ half.
 
 Stateless like ``FenceSQL``: it runs the statements on the connection it is given. What the
 rename leaves pointing at the old table (child foreign keys, triggers, views) is measured in
-tests/swap/test_rename_measure.py; re-pointing it is not done here.
+tests/swap/test_rename_measure.py; ``rename`` re-points the child foreign keys
+(``child_keys``) on the servers; triggers and views are not re-pointed yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import sqlalchemy as sa
@@ -27,6 +29,44 @@ from datamove.errors import TerminalError
 
 Rename = tuple[str, str]
 """One rename of a swap: (current name, new name)."""
+
+
+@dataclass(frozen=True)
+class ChildKey:
+    """A foreign key of another table that refers to a swapped table, read before the swap."""
+
+    child: str
+    name: str
+    columns: tuple[str, ...]
+    referred: str
+    referred_columns: tuple[str, ...]
+    ondelete: str | None
+    onupdate: str | None
+
+
+def child_keys(conn: Connection, table: str) -> list[ChildKey]:
+    """Every foreign key referring to ``table`` (what a swap must re-point: a rename leaves
+    it on the old table, tests/swap/test_rename_measure.py)."""
+    inspector = sa.inspect(conn)
+    found = [
+        ChildKey(
+            child,
+            str(fk["name"]),
+            tuple(fk["constrained_columns"]),
+            table,
+            tuple(fk["referred_columns"]),
+            fk.get("options", {}).get("ondelete"),
+            fk.get("options", {}).get("onupdate"),
+        )
+        for child in inspector.get_table_names()
+        for fk in inspector.get_foreign_keys(child)
+        if fk["referred_table"] == table and fk["name"]
+    ]
+    conn.rollback()
+    return found
+
+
+_ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 
 
 class SwapSQL:
@@ -45,6 +85,26 @@ class SwapSQL:
             for old, new in renames
         ]
 
+    def repoint(self, conn: Connection, key: ChildKey) -> list[str]:
+        """Statements re-pointing ``key`` at the table now named ``key.referred`` (this base:
+        SQLite cannot alter a foreign key; it refuses)."""
+        raise TerminalError(
+            f"swap: foreign key {key.name} of {key.child} refers to {key.referred}; "
+            f"this engine cannot re-point it without rebuilding {key.child}",
+            table=key.child,
+        )
+
+    def key_sql(self, conn: Connection, key: ChildKey) -> str:
+        """``FOREIGN KEY (…) REFERENCES …`` of ``key`` with its ON DELETE/UPDATE actions."""
+        q = self.quote
+        cols = ", ".join(q(conn, c) for c in key.columns)
+        refs = ", ".join(q(conn, c) for c in key.referred_columns)
+        text = f"FOREIGN KEY ({cols}) REFERENCES {q(conn, key.referred)} ({refs})"
+        for action, rule in (("DELETE", key.ondelete), ("UPDATE", key.onupdate)):
+            if rule and rule.upper() in _ACTIONS:
+                text += f" ON {action} {rule.upper()}"
+        return text
+
     def begin(self, conn: Connection, wait: int) -> None:
         """Open the attempt's transaction (SQLite: take the write lock at once)."""
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -53,16 +113,35 @@ class SwapSQL:
         text = f"{getattr(exc.orig, 'sqlstate', '')} {exc.orig}"
         return any(marker in text for marker in self.LOCK_ERRORS)
 
+    def validate(self, conn: Connection, key: ChildKey) -> list[str]:
+        """Statements validating a re-pointed key after the swap committed (none here)."""
+        return []
+
     def rename(
-        self, conn: Connection, renames: Sequence[Rename], *, wait: int = 5, retries: int = 3
+        self,
+        conn: Connection,
+        renames: Sequence[Rename],
+        *,
+        wait: int = 5,
+        retries: int = 3,
+        keys: Sequence[ChildKey] = (),
     ) -> None:
-        """Run ``renames`` atomically, retrying up to ``retries`` times when a lock is not had
-        within ``wait`` seconds; then fail naming the tables, nothing renamed."""
+        """Run ``renames`` atomically, then re-point ``keys`` (read by ``child_keys`` before)
+        at the table that now has their referred name; retry up to ``retries`` times when a
+        lock is not had within ``wait`` seconds; then fail naming the tables, nothing
+        renamed."""
         for _attempt in range(retries):
             try:
                 self.begin(conn, wait)
                 for stmt in self.statements(conn, renames, wait):
                     conn.exec_driver_sql(stmt)
+                for key in keys:
+                    for stmt in self.repoint(conn, key):
+                        conn.exec_driver_sql(stmt)
+                conn.commit()
+                for key in keys:
+                    for stmt in self.validate(conn, key):
+                        conn.exec_driver_sql(stmt)
                 conn.commit()
                 return
             except sa.exc.DBAPIError as exc:
@@ -86,6 +165,19 @@ class PostgresSwapSQL(SwapSQL):
     def begin(self, conn: Connection, wait: int) -> None:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait)}s'")
 
+    def repoint(self, conn: Connection, key: ChildKey) -> list[str]:
+        """Dropped and re-added ``NOT VALID`` in the rename's transaction (no scan under the
+        lock); validated after it commits."""
+        child, name = self.quote(conn, key.child), self.quote(conn, key.name)
+        return [
+            f"ALTER TABLE {child} DROP CONSTRAINT {name}",
+            f"ALTER TABLE {child} ADD CONSTRAINT {name} {self.key_sql(conn, key)} NOT VALID",
+        ]
+
+    def validate(self, conn: Connection, key: ChildKey) -> list[str]:
+        child, name = self.quote(conn, key.child), self.quote(conn, key.name)
+        return [f"ALTER TABLE {child} VALIDATE CONSTRAINT {name}"]
+
 
 class MySQLSwapSQL(SwapSQL):
     """MySQL/MariaDB: one multi-table ``RENAME TABLE a WAIT n TO b, …`` (atomic on its own)."""
@@ -99,6 +191,16 @@ class MySQLSwapSQL(SwapSQL):
         pairs = [f"{self.quote(conn, old)} TO {self.quote(conn, new)}" for old, new in renames]
         pairs[0] = pairs[0].replace(" TO ", f" WAIT {int(wait)} TO ", 1)
         return ["RENAME TABLE " + ", ".join(pairs)]
+
+    def repoint(self, conn: Connection, key: ChildKey) -> list[str]:
+        """Two ALTERs after the RENAME (MariaDB refuses dropping and adding one name in one
+        ALTER; DDL is not transactional here: a kill between them leaves the key dropped or on
+        the old table, which a resumed swap step must re-point; not built yet)."""
+        child, name = self.quote(conn, key.child), self.quote(conn, key.name)
+        return [
+            f"ALTER TABLE {child} DROP FOREIGN KEY {name}",
+            f"ALTER TABLE {child} ADD CONSTRAINT {name} {self.key_sql(conn, key)}",
+        ]
 
 
 def swap_sql(conn: Connection) -> SwapSQL:
