@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from datamove.dialects.swapsql import swap_sql
+from datamove.dialects.swapsql import dependents, swap_sql
 from tests.conftest import execute, fetch
 
 ENGINES = ["sqlite", "postgresql", "mysql"]
@@ -93,3 +93,28 @@ def test_a_rename_leaves_fk_trigger_and_view_on_the_old_table(
         assert "orders__old" in view_text(url, engine)
     else:
         assert "orders__old" not in view_text(url, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_swap_rebinds_the_trigger_and_view_to_the_new_table(
+    engine: str, make_db: Callable[[str, str], str]
+) -> None:
+    url = make_db(engine, "rebind")
+    setup(url, engine)
+    execute(url, "INSERT INTO orders__new VALUES (7, 70)")
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as conn:
+            deps = dependents(conn, "orders")
+            swap_sql(conn).rename(
+                conn, [("orders", "orders__old"), ("orders__new", "orders")], deps=deps
+            )
+    finally:
+        eng.dispose()
+    kinds = {(d.kind, d.name) for d in deps}
+    assert ("TRIGGER", "audit_t") in kinds
+    assert ("VIEW", "big_orders") in kinds or engine == "mysql"
+    assert trigger_table(url, engine) == "orders"
+    execute(url, "INSERT INTO orders VALUES (8, 1)")  # the trigger fires on the new table
+    assert fetch(url, "SELECT id FROM audit") == [(8,)]
+    assert fetch(url, "SELECT id FROM big_orders") == [(7,)]  # the view reads the new table

@@ -13,7 +13,9 @@ half.
 Stateless like ``FenceSQL``: it runs the statements on the connection it is given. What the
 rename leaves pointing at the old table (child foreign keys, triggers, views) is measured in
 tests/swap/test_rename_measure.py; ``rename`` re-points the child foreign keys
-(``child_keys``) on the servers; triggers and views are not re-pointed yet.
+(``child_keys``; SQLite cannot) and re-creates the triggers and views (``dependents``, read
+before the renames, their DDL then binds to the table that has the name). PostgreSQL and
+SQLite do all of it in the rename's transaction; MariaDB after its RENAME (not atomic).
 """
 
 from __future__ import annotations
@@ -44,6 +46,29 @@ class ChildKey:
     onupdate: str | None
 
 
+def dependents(conn: Connection, table: str) -> list[Dependent]:
+    """The triggers (and PostgreSQL/SQLite views) bound to ``table`` (a rename leaves them on
+    the old table, tests/swap/test_rename_measure.py; a MariaDB view resolves by name)."""
+    name = conn.dialect.name
+    if name in ("mysql", "mariadb"):
+        rows = [
+            ("TRIGGER", r[0], table, r[1])
+            for r in conn.execute(
+                sa.text(
+                    "SELECT trigger_name, concat('CREATE TRIGGER `', trigger_name, '` ', "
+                    "action_timing, ' ', event_manipulation, ' ON `', event_object_table, "
+                    "'` FOR EACH ROW ', action_statement) FROM information_schema.triggers "
+                    "WHERE trigger_schema = DATABASE() AND event_object_table = :t"
+                ),
+                {"t": table},
+            )
+        ]
+    else:
+        rows = [tuple(r) for r in conn.execute(sa.text(_DEPENDENTS[name]), {"t": table})]
+    conn.rollback()
+    return [Dependent(str(k), str(n), str(t), str(c)) for k, n, t, c in rows]
+
+
 def child_keys(conn: Connection, table: str) -> list[ChildKey]:
     """Every foreign key referring to ``table`` (what a swap must re-point: a rename leaves
     it on the old table, tests/swap/test_rename_measure.py)."""
@@ -64,6 +89,35 @@ def child_keys(conn: Connection, table: str) -> list[ChildKey]:
     ]
     conn.rollback()
     return found
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """A trigger or view bound to a swapped table, with the DDL that made it, read before the
+    swap: run again after the renames, it binds to the table that now has the name."""
+
+    kind: str  # "TRIGGER" or "VIEW"
+    name: str
+    table: str
+    create: str
+
+
+_DEPENDENTS = {
+    "postgresql": (
+        "SELECT 'TRIGGER', t.tgname, c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+        "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relname = :t "
+        "AND c.relnamespace = current_schema()::regnamespace "
+        "UNION ALL SELECT DISTINCT 'VIEW', v.relname, :t, "
+        "'CREATE OR REPLACE VIEW ' || quote_ident(v.relname) || ' AS ' || pg_get_viewdef(v.oid) "
+        "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_class c ON c.oid = d.refobjid "
+        "WHERE c.relname = :t AND v.oid <> c.oid "
+        "AND c.relnamespace = current_schema()::regnamespace"
+    ),
+    "sqlite": "SELECT upper(type), name, :t, sql FROM sqlite_master "
+    "WHERE type IN ('trigger', 'view') AND (tbl_name = :t OR (type = 'view' AND sql LIKE "
+    "'%' || :t || '%'))",
+}
 
 
 _ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
@@ -113,6 +167,10 @@ class SwapSQL:
         text = f"{getattr(exc.orig, 'sqlstate', '')} {exc.orig}"
         return any(marker in text for marker in self.LOCK_ERRORS)
 
+    def drop(self, conn: Connection, dep: Dependent, table: str) -> str:
+        """Drop ``dep`` (now on ``table``, the old table's new name) before it is re-created."""
+        return f"DROP {dep.kind} {self.quote(conn, dep.name)}"
+
     def validate(self, conn: Connection, key: ChildKey) -> list[str]:
         """Statements validating a re-pointed key after the swap committed (none here)."""
         return []
@@ -125,6 +183,7 @@ class SwapSQL:
         wait: int = 5,
         retries: int = 3,
         keys: Sequence[ChildKey] = (),
+        deps: Sequence[Dependent] = (),
     ) -> None:
         """Run ``renames`` atomically, then re-point ``keys`` (read by ``child_keys`` before)
         at the table that now has their referred name; retry up to ``retries`` times when a
@@ -138,6 +197,10 @@ class SwapSQL:
                 for key in keys:
                     for stmt in self.repoint(conn, key):
                         conn.exec_driver_sql(stmt)
+                moved = dict(renames)
+                for dep in deps:
+                    conn.exec_driver_sql(self.drop(conn, dep, moved.get(dep.table, dep.table)))
+                    conn.exec_driver_sql(dep.create)
                 conn.commit()
                 for key in keys:
                     for stmt in self.validate(conn, key):
@@ -173,6 +236,12 @@ class PostgresSwapSQL(SwapSQL):
             f"ALTER TABLE {child} DROP CONSTRAINT {name}",
             f"ALTER TABLE {child} ADD CONSTRAINT {name} {self.key_sql(conn, key)} NOT VALID",
         ]
+
+    def drop(self, conn: Connection, dep: Dependent, table: str) -> str:
+        """A trigger is dropped from its (renamed) table; a view is replaced in place."""
+        if dep.kind == "VIEW":
+            return "SELECT 1"
+        return f"DROP TRIGGER {self.quote(conn, dep.name)} ON {self.quote(conn, table)}"
 
     def validate(self, conn: Connection, key: ChildKey) -> list[str]:
         child, name = self.quote(conn, key.child), self.quote(conn, key.name)
