@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from datamove.demo.commands import command
+from datamove.demo.cutover import SECTION, CutoverStory, cut_over
 from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
 from datamove.events import Event, Message, TableFinished
@@ -204,6 +205,7 @@ class DemoResult:
     proof: Proof | None = None
     live_writes: int = 0
     synced: SyncResult | None = None
+    cutover: CutoverStory | None = None
     next_commands: list[str] = field(default_factory=list)
     """The commands printed under "next", as printed (they run from the working directory)."""
 
@@ -304,7 +306,8 @@ def write_spec(path: Path, source: Path, target: Path) -> None:
             source=json.dumps(_sqlite_url(source)),
             target=json.dumps(_sqlite_url(target)),
             max_rejects=MAX_REJECTS,
-        ),
+        )
+        + SECTION,
         encoding="utf-8",
     )
 
@@ -406,6 +409,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
 
     synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_path)
+    story = cut_over(migration, base, out, spec_path)
 
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
@@ -431,5 +435,6 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         proof=proof,
         live_writes=writer.writes,
         synced=synced,
+        cutover=story,
         next_commands=next_commands,
     )
