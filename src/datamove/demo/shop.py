@@ -157,6 +157,7 @@ tables:
       created_at:                                        # legacy wrote Berlin wall-clock time
         from: created
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+        rollback: freeze   # a DST-gap wall time has no single way back: not written back
       is_vip: {{from: vip_flag, default: 0}}            # NULL meant 'never set'
     drop: {{fax: nobody has sent a fax since 2015}}
 
@@ -167,6 +168,7 @@ tables:
       ordered_at:
         from: order_date
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+        rollback: freeze   # a DST-gap wall time has no single way back: not written back
       status:                           # codes become words; an unknown code is a reject
         from: status
         transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
