@@ -191,7 +191,7 @@ tables:
       order_id: {{}}
       amount: {{cast: "decimal(12,2)"}}   # strict: a float that is not a whole cent is rejected
       method: {{default: unknown}}
-      paid_at: {{cast: timestamp}}
+      paid_at: {{cast: timestamp, rollback: freeze}}   # text times: no exact way back
     drop: {{cc_last4: card digits are not kept in the new platform}}
 """
 
