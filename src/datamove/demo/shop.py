@@ -166,8 +166,9 @@ tables:
       id: {{from: order_id}}
       customer_id: {{from: cust_id, lookup: customers, on_orphan: reject}}   # old id → new id
       ordered_at:
-        from: order_date   # no order falls in a DST gap: reject one, so the shift goes back
-        transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: reject, ambiguous: earlier}}}}]
+        from: order_date
+        transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+        rollback: freeze   # a DST-gap wall time has no single way back: not written back
       status:                           # codes become words; an unknown code is a reject
         from: status
         transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
