@@ -45,13 +45,14 @@ PLANTED_AFTER = 12
 
 
 class FlagWriter(threading.Thread):
-    """The application: updates order notes on whichever side the flag names, one transaction
-    each, until stopped; a write the fence refuses is retried."""
+    """The application: relabels order items (their SKU) on whichever side the flag names, one
+    transaction each, until stopped; a write the fence refuses is retried. Order items: every
+    column of theirs goes back exactly, so the rollback returns each label as written."""
 
-    def __init__(self, legacy: Path, platform: Path, client: FlagClient, orders: list[int]):
+    def __init__(self, legacy: Path, platform: Path, client: FlagClient, items: list[int]):
         super().__init__(name="demo-flag-writer", daemon=True)
         self.paths = {"legacy": legacy, "platform": platform}
-        self.client, self.orders = client, orders
+        self.client, self.items = client, items
         self.stop = threading.Event()
         self.plant = threading.Event()
         """Set: log an application error on the platform after ``PLANTED_AFTER`` writes."""
@@ -62,17 +63,16 @@ class FlagWriter(threading.Thread):
         n = 0
         while not self.stop.is_set():
             side = str(self.client.get("read_path", default="legacy"))
-            order = self.orders[n % len(self.orders)]
-            note = f"written on the {side} #{n}"
-            key = "order_id" if side == "legacy" else "id"
+            item, sku = self.items[n % len(self.items)], f"SKU-{side[0].upper()}{n}"
+            key = "item_id" if side == "legacy" else "id"
             try:
                 with closing(sqlite3.connect(self.paths[side], timeout=30)) as conn, conn:
-                    conn.execute(f"UPDATE orders SET note = ? WHERE {key} = ?", (note, order))
+                    conn.execute(f"UPDATE order_items SET sku = ? WHERE {key} = ?", (sku, item))
             except sqlite3.Error:  # the write fence: the application sees a clean error
                 self.refused += 1
                 time.sleep(0.05)
                 continue
-            self.written[side].append((order, note))
+            self.written[side].append((item, sku))
             n += 1
             if side == "platform" and self.plant.is_set() and self._planted():
                 self.plant.clear()
@@ -84,7 +84,7 @@ class FlagWriter(threading.Thread):
         with closing(sqlite3.connect(self.paths["platform"], timeout=30)) as conn, conn:
             conn.execute(
                 "INSERT INTO app_errors VALUES (datetime('now'), ?)",
-                ("checkout: price column read as text (a planted bug)",),
+                ("checkout: SKU not found in the catalogue (a planted bug)",),
             )
         return True
 
@@ -98,19 +98,19 @@ class CutoverStory:
     first: CutoverReport | None = None
     second: CutoverReport | None = None
     after_switch: list[tuple[int, str]] = field(default_factory=list)
-    """(order, note) the application wrote on the platform after the first switch."""
+    """(item, sku) the application wrote on the platform after the first switch."""
     back_in_legacy: int = 0
-    """How many of ``after_switch`` (each order's last note) the legacy shop holds after the
-    rollback."""
+    """How many of the items in ``after_switch`` the legacy shop holds at their last label
+    after the rollback."""
     refused: int = 0
-    last_notes: dict[int, str] = field(default_factory=dict)
-    """Each order's last note the application wrote (either side) before the second switch."""
+    last_labels: dict[int, str] = field(default_factory=dict)
+    """Each item's last label the application wrote (either side) before the second switch."""
 
 
-def _notes(db: Path, key: str, orders: set[int]) -> dict[int, str]:
+def _labels(db: Path, key: str, items: set[int]) -> dict[int, str]:
     with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute(f"SELECT {key}, note FROM orders").fetchall()
-    return {k: n for k, n in rows if k in orders}
+        rows = conn.execute(f"SELECT {key}, sku FROM order_items").fetchall()
+    return {k: sku for k, sku in rows if k in items}
 
 
 def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> CutoverStory:
@@ -136,9 +136,9 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     )
 
     with closing(sqlite3.connect(legacy)) as conn:
-        orders = [k for (k,) in conn.execute("SELECT order_id FROM orders ORDER BY order_id")]
+        items = [k for (k,) in conn.execute("SELECT item_id FROM order_items ORDER BY item_id")]
     client = FlagClient(f"sqlite:///{platform.as_posix()}", migration.spec.name, poll_interval=0.2)
-    writer = FlagWriter(legacy, platform, client, orders[:40])
+    writer = FlagWriter(legacy, platform, client, items[:40])
     writer.start()
     try:
         time.sleep(0.5)
@@ -147,20 +147,21 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
         _show_first(story.first, out)
         writer.stop.set()
         writer.join()
-        last = {o: n for o, n in writer.written["legacy"] + writer.written["platform"]}
-        story.last_notes = last
-        story.after_switch = _after_switch(writer)
-        orders_after = {o for o, _ in story.after_switch}
-        held = _notes(legacy, "order_id", orders_after)
-        story.back_in_legacy = sum(held.get(o) == last[o] for o in orders_after)
+        last = dict(writer.written["legacy"] + writer.written["platform"])
+        story.last_labels = last
+        story.after_switch = list(writer.written["platform"])
+        relabelled = {i for i, _ in story.after_switch}
+        held = _labels(legacy, "item_id", relabelled)
+        story.back_in_legacy = sum(held.get(i) == last[i] for i in relabelled)
         story.refused = writer.refused
         out.print(
-            f"   the application wrote {len(story.after_switch)} note(s) on the platform after "
-            f"the switch; after the rollback the legacy shop holds {story.back_in_legacy} of "
-            f"the {len(orders_after)} order(s) at their last value, e.g.:"
+            f"   the application relabelled {len(story.after_switch)} order item(s) on the "
+            f"platform "
+            f"after the switch; after the rollback the legacy shop holds {story.back_in_legacy} "
+            f"of the {len(relabelled)} item(s) with their last label, e.g.:"
         )
-        for order in sorted(orders_after)[:2]:
-            out.print(f"   legacy order {order}: note {escape(repr(held.get(order)))}")
+        for item in sorted(relabelled)[:2]:
+            out.print(f"   legacy order_items {item}: sku {escape(repr(held.get(item)))}")
         out.print(f"   {writer.refused} write(s) refused by a fence and retried by the application")
     finally:
         writer.stop.set()
@@ -178,10 +179,6 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     )
     out.print(f"   [dim]the same by hand: {escape(command('cutover', spec))}[/]")
     return story
-
-
-def _after_switch(writer: FlagWriter) -> list[tuple[int, str]]:
-    return list(writer.written["platform"])
 
 
 def _show_first(report: CutoverReport, out: Console) -> None:
