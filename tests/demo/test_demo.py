@@ -19,6 +19,7 @@ from datamove.demo.shop import (
     DemoResult,
     run_demo,
 )
+from datamove.migration import Migration
 
 TABLES = {  # target table: (source table, source key, target key)
     "customers": ("customers", "cust_id", "id"),
@@ -119,6 +120,32 @@ def _check(result: DemoResult) -> None:
         [(t, str(k), c) for t, k, c in proof.damaged], key=str
     )
     assert proof.repaired
+    _check_cutover(result)
+
+
+def _check_cutover(result: DemoResult) -> None:
+    """The rehearsal, the switch that a planted failure rolled back losslessly, the second
+    switch that held."""
+    story = result.cutover
+    assert story is not None and story.rehearsal_ok
+    first, second = story.first, story.second
+    assert first is not None and second is not None
+    assert first.watch is not None and first.watch.fired is not None and first.watch.rolled_back
+    assert first.watch.fired.actual == "1" and "trigger 0 (query" in first.watch.why
+    assert first.flag_value == "legacy"  # flipped, then flipped back by the rollback
+    back = Migration.from_file(result.spec_path).rollback_status()
+    assert back and all(s.status == "done" for s in back)
+    # Every item the application relabelled on the platform after the switch holds its last
+    # label in the legacy shop.
+    relabelled = {item for item, _ in story.after_switch}
+    assert relabelled and story.back_in_legacy == len(relabelled)
+    legacy = dict(_query(result.source_path, "SELECT item_id, sku FROM order_items"))
+    assert all(legacy[i] == story.last_labels[i] for i in relabelled)
+    assert all(sku.startswith("SKU-P") for _, sku in story.after_switch)
+    assert second.complete and second.flag_value == "platform"
+    flip = next(s for s in second.steps if s.name == "flip")
+    assert flip.record is not None and "-> 'platform'" in (flip.record.output or "")
+    assert second.watch is not None and second.watch.fired is None and second.watch.rounds > 0
 
 
 def test_demo_moves_the_shop_with_one_reject(tmp_path: Path) -> None:
@@ -147,6 +174,8 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "decimal places" in proc.stdout
     assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout
     assert "0 pending" in proc.stdout
+    assert "rolled back by itself: flag read_path = 'legacy'" in proc.stdout
+    assert "flag read_path = 'platform'" in proc.stdout
 
 
 def test_the_closing_commands_run_as_printed(tmp_path: Path) -> None:

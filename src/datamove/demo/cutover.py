@@ -143,6 +143,7 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     try:
         time.sleep(0.5)
         writer.plant.set()
+        out.print("\n[bold]11. cutover[/] under the live application, which follows the flag:")
         story.first = migration.cutover(by="demo", on_event=on_event)
         _show_first(story.first, out)
         writer.stop.set()
@@ -185,8 +186,8 @@ def _show_first(report: CutoverReport, out: Console) -> None:
     flip = next(s for s in report.steps if s.name == "flip")
     output = flip.record.output if flip.record else ""
     out.print(
-        f"\n[bold]11. cutover[/] under the live application: gates, fence, drain, final verify, "
-        f"sequences, reverse capture, flip ({escape(output or '-')})"
+        "   gates, fence, drain, final verify, sequences, reverse capture, flip "
+        f"({escape(output or '-')}), then the watch"
     )
     watch = report.watch
     why = watch.why if watch else None
