@@ -19,7 +19,6 @@ from datamove.demo.shop import (
     DemoResult,
     run_demo,
 )
-from datamove.migration import Migration
 
 TABLES = {  # target table: (source table, source key, target key)
     "customers": ("customers", "cust_id", "id"),
@@ -133,8 +132,18 @@ def _check_cutover(result: DemoResult) -> None:
     assert first.watch is not None and first.watch.fired is not None and first.watch.rolled_back
     assert first.watch.fired.actual == "1" and "trigger 0 (query" in first.watch.why
     assert first.flag_value == "legacy"  # flipped, then flipped back by the rollback
-    back = Migration.from_file(result.spec_path).rollback_status()
-    assert back and all(s.status == "done" for s in back)
+    runs = _query(
+        result.target_path,
+        "SELECT command, status, error FROM datamove_runs "
+        "WHERE command IN ('rehearsal', 'cutover', 'rollback') ORDER BY started_at",
+    )
+    assert [(c, s) for c, s, _ in runs] == [
+        ("rehearsal", "ok"),
+        ("cutover", "failed"),
+        ("rollback", "ok"),
+        ("cutover", "ok"),
+    ]
+    assert runs[1][2].startswith("rolled back: trigger 0 (query on the target): 1")
     # Every item the application relabelled on the platform after the switch holds its last
     # label in the legacy shop.
     relabelled = {item for item, _ in story.after_switch}
