@@ -40,7 +40,7 @@ cutover:                       # `datamove cutover SPEC`: the switch, as data
 """Appended to the demo's spec (``shop.write_spec``)."""
 
 ERRORS_DDL = "CREATE TABLE IF NOT EXISTS app_errors (at TEXT NOT NULL, what TEXT NOT NULL)"
-PLANTED_AFTER = 12
+PLANTED_AFTER = 5
 """Writes on the platform before the application logs the planted error."""
 
 
