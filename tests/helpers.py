@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 ORDERS_DDL = {
@@ -186,3 +188,24 @@ def database_objects(url: str) -> list[str]:
             return sorted(str(r[0]) for q in queries[kind] for r in conn.exec_driver_sql(q))
     finally:
         eng.dispose()
+
+
+def chromium() -> str:
+    """The system chromium, or skip (fail under DATAMOVE_REQUIRE_SERVERS=1) saying what to do."""
+    path = shutil.which("chromium")
+    problem = None
+    if path is None:
+        problem = "chromium is not installed (make browser: apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is not installed (pip install -e '.[dev]')"
+    if problem is not None:
+        from tests.conftest import REQUIRE
+
+        if REQUIRE:
+            pytest.fail(problem + " (DATAMOVE_REQUIRE_SERVERS=1)")
+        pytest.skip(problem)
+    assert path is not None
+    return path

@@ -171,7 +171,8 @@ def test_kill_inside_the_replay_then_rollback_again(make_db: Any, tmp_path: Path
 
 def test_rollback_refuses_a_kept_original_column_naming_it(make_db: Any, tmp_path: Path) -> None:
     tables = TABLES.replace(
-        "client: {from: customer}", "client: {from: customer, transform: [trim]}"
+        "client: {from: customer}",
+        "client: {from: customer, transform: [{map: {values: {c1: one}, else: keep}}]}",
     )
     source, target, spec, migration = _setup("postgresql", make_db, tmp_path, tables)
     with pytest.raises(SpecError, match=r"orders\.client cannot go back") as err:
@@ -226,10 +227,11 @@ def test_uninstall_removes_reverse_capture_from_the_target(make_db: Any, tmp_pat
     assert fetch(target, left) == [] and fetch(source, left) == []
 
 
-def test_rollback_refuses_a_key_it_cannot_compare(make_db: Any, tmp_path: Path) -> None:
-    """A date key comes back from the changelog as JSON text: not replayed (not built), said
-    before anything is fenced."""
-    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+@pytest.mark.parametrize("source_engine", ["postgresql", "mysql"])
+def test_rollback_replays_date_keys(source_engine: str, make_db: Any, tmp_path: Path) -> None:
+    """A date key comes back from the changelog as JSON text: turned back into a date, the
+    row is found, updated, deleted."""
+    source, target = make_db(source_engine, "src"), make_db("postgresql", "tgt")
     execute(source, "CREATE TABLE days (day DATE PRIMARY KEY, n INTEGER NOT NULL)")
     execute(source, "INSERT INTO days VALUES ('2024-01-01', 1), ('2024-01-02', 2)")
     spec = write_spec(
@@ -242,7 +244,36 @@ def test_rollback_refuses_a_key_it_cannot_compare(make_db: Any, tmp_path: Path) 
     migration = Migration.from_file(spec)
     migration.run()
     migration.cutover()
-    with pytest.raises(SpecError, match="neither an integer nor text") as err:
+    execute(
+        target,
+        "UPDATE days SET n = 5 WHERE day = '2024-01-01'",
+        "DELETE FROM days WHERE day = '2024-01-02'",
+        "INSERT INTO days VALUES ('2024-02-29', 9)",
+    )
+    migration.rollback()
+    assert fetch(source, "SELECT day, n FROM days ORDER BY day") == [
+        (dt.date(2024, 1, 1), 5),
+        (dt.date(2024, 2, 29), 9),
+    ]
+
+
+def test_rollback_refuses_a_key_it_cannot_compare(make_db: Any, tmp_path: Path) -> None:
+    """A decimal key comes back from the changelog as a JSON number (a binary float): not
+    replayed (not built), said before anything is fenced."""
+    source, target = make_db("postgresql", "src"), make_db("postgresql", "tgt")
+    execute(source, "CREATE TABLE rates (r NUMERIC(6, 3) PRIMARY KEY, n INTEGER NOT NULL)")
+    execute(source, "INSERT INTO rates VALUES (0.1, 1), (0.2, 2)")
+    spec = write_spec(
+        tmp_path / "m.yaml",
+        source,
+        target,
+        "  rates:\n    columns: {r: {}, n: {}}",
+        cutover="\n  rollback: {reverse: true}",
+    )
+    migration = Migration.from_file(spec)
+    migration.run()
+    migration.cutover()
+    with pytest.raises(SpecError, match="not an integer, text, a date") as err:
         migration.rollback()
-    assert err.value.spec_path == "tables.days.key"
+    assert err.value.spec_path == "tables.rates.key"
     assert {s.name: s.status for s in migration.rollback_status()}["fence-target"] == "pending"

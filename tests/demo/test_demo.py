@@ -183,6 +183,14 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "decimal places" in proc.stdout
     assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout
     assert "0 pending" in proc.stdout
+    # The last stage: a remapped customer traced, the report written, a sign-off recorded.
+    assert "10. trace customer 1 (legacy key) has the new key" in proc.stdout
+    assert "leading and trailing spaces removed" in proc.stdout
+    report = tmp_path.resolve() / "report.html"
+    assert f"11. report {report}" in proc.stdout and report.is_file()
+    assert "☑ Idempotent batches with checkpoints" in proc.stdout
+    assert "signed off by demo lead" in proc.stdout
+    assert 'id="checklist"' in report.read_text(encoding="utf-8")
     assert "rolled back by itself: flag read_path = 'legacy'" in proc.stdout
     assert "flag read_path = 'platform'" in proc.stdout
 

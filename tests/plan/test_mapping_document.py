@@ -4,7 +4,6 @@ grouped; the HTML form checked in a real headless browser (Debian's chromium).""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +16,8 @@ from datamove import Migration
 from datamove.plan.document import describe_column, tolerance_words
 from datamove.plan.model import ColumnPlan
 from datamove.spec.models import Tolerance
-from tests.conftest import REQUIRE, execute
-from tests.helpers import write_spec
+from tests.conftest import execute
+from tests.helpers import chromium, write_spec
 
 TABLES = """\
   orders:
@@ -85,27 +84,8 @@ def test_the_markdown_document_is_what_a_reviewer_signs(document) -> None:
     )
 
 
-def _chromium() -> str:
-    """The system chromium, or skip (fail under DATAMOVE_REQUIRE_SERVERS=1) saying what to do."""
-    path = shutil.which("chromium")
-    problem = None
-    if path is None:
-        problem = "chromium is not installed (make browser: apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "the playwright package is not installed (pip install -e '.[dev]')"
-    if problem is not None:
-        if REQUIRE:
-            pytest.fail(problem + " (DATAMOVE_REQUIRE_SERVERS=1)")
-        pytest.skip(problem)
-    assert path is not None
-    return path
-
-
 def test_the_html_document_in_a_headless_browser(document) -> None:
-    executable = _chromium()
+    executable = chromium()
     from playwright.sync_api import expect, sync_playwright
 
     html = document(".html")

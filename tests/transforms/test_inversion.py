@@ -88,8 +88,38 @@ def test_each_transform_is_classified(name, args, handed, expected) -> None:
     inversion = build(name, args, "t").inversion(handed)
     assert inversion.kind is expected, inversion.reason
     assert inversion.reason
-    assert (inversion.undo is not None) == (expected is INV)
+    if expected is not KEPT:  # a kept-original step may have a best inverse (below)
+        assert (inversion.undo is not None) == (expected is INV)
     assert bool(inversion.inverse) == (expected is INV)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "value"),
+    [
+        ("round", {"places": 2}, Decimal("19.999")),
+        ("trim", None, "  padded "),
+        ("lower", None, "MiXed"),
+        ("upper", None, "MiXed"),
+        ("normalize", "NFC", "e\u0301"),
+        ("default", "none", None),
+        ("nullif", "", ""),
+    ],
+)
+def test_a_kept_original_step_that_keeps_its_results_is_its_own_best_inverse(
+    name: str, args: object, value: object
+) -> None:
+    """A value the application writes is one such a step gives (a rounded number rounds to
+    itself): the rollback writes it back as is; the step maps it to itself."""
+    step = build(name, args, "t")
+    inversion = step.inversion(NULLABLE_TEXT)
+    assert inversion.kind is KEPT and inversion.undo is not None
+    made = step.apply(value)
+    assert step.apply(inversion.undo(made)) == made
+
+
+def test_a_kept_original_step_without_best_inverse_has_no_undo() -> None:
+    for name, args in (("json_path", "$.a"), ("map", {"values": {"a": "b"}, "else": "keep"})):
+        assert build(name, args, "t").inversion(NULLABLE_TEXT).undo is None
 
 
 def test_a_non_bijective_map_names_the_values_that_collide() -> None:

@@ -17,6 +17,7 @@ import typer
 
 from datamove import __version__
 from datamove.cli import render
+from datamove.cli import report as report_commands
 from datamove.cli.common import (
     ExcludeOpt,
     JsonOpt,
@@ -30,6 +31,7 @@ from datamove.cli.cutover import cutover, fence_app, flag_app, rollback
 from datamove.cli.eventlog import JsonLinesLog
 from datamove.cli.flags import Group
 from datamove.cli.progress import DEFAULT_INTERVAL, ProgressDisplay, ProgressMode, run_progress
+from datamove.cli.reconcile import reconcile
 from datamove.cli.stopping import ctrl_c
 from datamove.events import tee
 from datamove.migration import Migration
@@ -501,6 +503,8 @@ app.command()(cutover)
 app.command()(rollback)
 app.add_typer(fence_app, name="fence")
 app.add_typer(flag_app, name="flag")
+app.command()(reconcile)
+report_commands.register(app)
 
 
 def main() -> None:

@@ -237,6 +237,11 @@ def status_text(status: Status) -> None:
         steps_text(status.pending_steps)
     if status.capture is not None:
         capture_text(status.capture)
+    for v in status.signoffs:
+        s = v.signoff
+        who = escape(s.name + (f" ({s.role})" if s.role else ""))
+        stands = f"[red]stale:[/] {escape('; '.join(v.stale))}" if v.stale else "stands"
+        out.print(f"sign-off by {who}, {s.signed_at:%Y-%m-%d %H:%M} UTC: {stands}")
     if status.rejects:
         grid = Table(title="rejects", title_justify="left")
         for name in ("table", "key", "column", "reason", "value"):

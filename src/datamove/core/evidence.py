@@ -117,6 +117,9 @@ class RunCommand(StrEnum):
     """The way back after a cutover (``cutover.rollback``): fence the target, replay, flip."""
     rehearsal = "rehearsal"
     """The runbook then the rollback, as a rehearsal (``cutover.rehearsal``)."""
+    reconcile = "reconcile"
+    """One round of scheduled reconciliation (``reconcile.rounds``): its checks are recorded
+    with the run."""
 
 
 class RunStatus(StrEnum):

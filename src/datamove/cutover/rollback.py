@@ -7,8 +7,10 @@ and never repeats a done one: ``fence-target`` (the target refuses writes), ``re
 target's captured changes into the source through the inverse mapping: ``cutover.reverse``;
 idempotent, so a replay killed half way runs again whole), ``verify`` (the normal verify must
 be green: source and target agree through the mapping), ``flip-back`` (the read-path flag back
-to ``value_old``, in the transaction that records the step), ``unfence-source``. The target
-stays fenced: the source is the live side again.
+to ``value_old``, in the transaction that records the step), ``unfence-source``; then
+``undo: NAME`` for every user step the runbook completed that has an ``undo:``, latest first
+(the same runner as the runbook's: a shell command, or SQL on the step's side; output
+redacted). The target stays fenced: the source is the live side again.
 
 A completed rollback closes the attempt: the next ``datamove cutover`` (``start_over``) keeps
 the runbook's and the rollback's steps as evidence under ``(runbook) attempt N`` and
@@ -18,23 +20,26 @@ the runbook's and the rollback's steps as evidence under ``(runbook) attempt N``
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, partial
 
 from datamove.core.evidence import Step, StepKind
 from datamove.cutover.fence import Side, WriteFence
 from datamove.cutover.reverse import Replay
-from datamove.cutover.runbook import RUNBOOK, StepView
+from datamove.cutover.runbook import RUNBOOK, Runbook, StepFailed, StepView, runbook_steps
 from datamove.cutover.stage import Stage
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, UsageError
 from datamove.events import EventHandler, Message
 from datamove.flags import FlagStore
 from datamove.plan.compiled import CompiledPlan
 from datamove.redact import redact_text
+from datamove.spec.cutover import UserStep
 from datamove.state.store import StateStore
 
 ROLLBACK = "(rollback)"
 """The step log's table name for the rollback's steps."""
 STEPS = ("fence-target", "replay", "verify", "flip-back", "unfence-source")
+UNDO = "undo: "
+"""The rollback's step name of a user step's ``undo:`` is this and the step's name."""
 WHEN = "`datamove rollback SPEC`"
 
 
@@ -79,11 +84,25 @@ class Rollback(Stage):
         """The captured target changes, mapped back into the source."""
         return Replay(self.plan, self.compiled.source, self.compiled.target)
 
+    def undos(self) -> list[UserStep]:
+        """The user steps the runbook completed that have an ``undo:``, latest first, each as
+        the step that runs its undo (named ``undo: NAME``)."""
+        with self.state.dialect.connect() as conn:
+            done = self.state.steps.runbook(conn, RUNBOOK) if self.state.readable(conn) else {}
+        users = [s.user for s in runbook_steps(self.spec) if s.user is not None]
+        return [
+            u.model_copy(update={"name": UNDO + u.name, u.kind: u.undo, "undo": None})
+            for u in reversed(users)
+            if u.undo and (r := done.get(u.name)) is not None and r.status == "done"
+        ]
+
     def steps(self) -> list[StepView]:
         """The rollback's steps as recorded (pending when not recorded yet)."""
         with self.state.dialect.connect() as conn:
             found = self.state.steps.runbook(conn, ROLLBACK) if self.state.readable(conn) else {}
-        return [StepView(n, "builtin", found.get(n)) for n in STEPS]
+        return [StepView(n, "builtin", found.get(n)) for n in STEPS] + [
+            StepView(u.name, u.kind, found.get(u.name)) for u in self.undos()
+        ]
 
     def run(self, run_id: str, by: str | None, why: str | None = None) -> list[StepView]:
         """Every step not done yet, in order; a failing one is recorded and raised. ``why``:
@@ -91,8 +110,10 @@ class Rollback(Stage):
         self._refuse(by)
         if why:
             self.emit(Message(f"rollback started by {why}", "warning"))
+        undos = {u.name: u for u in self.undos()}
+        names = [*STEPS, *undos]
         with self.state.dialect.connect() as conn, conn.begin():
-            self.state.steps.record(conn, [_step(n) for n in STEPS])
+            self.state.steps.record(conn, [_step(n) for n in names])
             records = self.state.steps.runbook(conn, ROLLBACK)
         actions: dict[str, Callable[[], str]] = {
             "fence-target": lambda: self._fence_target(run_id),
@@ -100,7 +121,10 @@ class Rollback(Stage):
             "verify": self._verify,
             "unfence-source": lambda: self._unfence_source(run_id),
         }
-        for name in STEPS:
+        runner = Runbook(self.compiled, self.spec, self.state, self.emit, self.verify)
+        for user in undos.values():
+            actions[user.name] = partial(runner.user_step, user)
+        for name in names:
             record = records.get(name)
             if record is not None and record.status == "done":
                 continue
@@ -170,7 +194,8 @@ class Rollback(Stage):
 
     def _failed(self, step: Step, run_id: str, exc: DatamoveError) -> None:
         with self.state.dialect.connect() as conn, conn.begin():
-            self.state.steps.finish(conn, step, "failed", run_id, None, redact_text(exc.message))
+            output = exc.output if isinstance(exc, StepFailed) else None
+            self.state.steps.finish(conn, step, "failed", run_id, output, redact_text(exc.message))
         exc.hint = ((exc.hint + "\n  ") if exc.hint else "") + (
             f"the rollback stopped at step '{step.name}' (recorded); fix the cause and run "
             "`datamove rollback SPEC` again to resume there"

@@ -27,7 +27,8 @@ source no longer fenced) starts over from the gates.
 
 After the runbook, the watch (``cutover.watch``) evaluates the rollback triggers; one that
 fires starts ``datamove rollback`` (``cutover.rollback``) by itself. ``--rehearse`` runs the
-runbook and the rollback in turn (``cutover.rehearsal``). Not run yet: ``undo:``.
+runbook and the rollback in turn (``cutover.rehearsal``); the rollback runs the ``undo:`` of
+every user step done here (``user_step``).
 """
 
 from __future__ import annotations
@@ -268,7 +269,7 @@ class Runbook(Stage):
 
     def _do(self, step: RunbookStep, run_id: str, gates: list[Check]) -> str:
         if step.user is not None:
-            return self._shell(step.user) if step.kind == "shell" else self._sql(step.user)
+            return self.user_step(step.user)
         actions: dict[str, Callable[[], str]] = {
             "gates": lambda: self._gates(run_id, gates),
             "fence": lambda: self._fence_source(run_id),
@@ -380,6 +381,10 @@ class Runbook(Stage):
             return "no target fence"
         fence.remove(names, run_id)
         return f"target fence lifted: {len(names)} table(s)"
+
+    def user_step(self, user: UserStep) -> str:
+        """Run a user's step (shell or SQL): its output, redacted, or ``StepFailed``."""
+        return self._shell(user) if user.kind == "shell" else self._sql(user)
 
     def _shell(self, user: UserStep) -> str:
         done = subprocess.run(

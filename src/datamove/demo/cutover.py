@@ -114,7 +114,7 @@ def _labels(db: Path, key: str, items: set[int]) -> dict[int, str]:
 
 
 def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> CutoverStory:
-    """Steps 10-13 of the demo: rehearse, switch under the application, roll back on the
+    """Steps 12-15 of the demo: rehearse, switch under the application, roll back on the
     planted failure, switch again."""
     story = CutoverStory()
     legacy, platform = base / "legacy.sqlite", base / "platform.sqlite"
@@ -130,7 +130,7 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     story.rehearsal_seconds = time.monotonic() - started
     story.rehearsal_ok = bool(rehearsed.rehearsal) and all(c.ok for c in rehearsed.rehearsal)
     out.print(
-        f"\n[bold]10. rehearsal[/] the whole runbook, then the rollback, on these databases: "
+        f"\n[bold]12. rehearsal[/] the whole runbook, then the rollback, on these databases: "
         f"{len(rehearsed.rehearsal)} step(s) timed in {story.rehearsal_seconds:.1f}s, recorded "
         "as evidence for the `rehearsed` gate"
     )
@@ -143,7 +143,7 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     try:
         time.sleep(0.5)
         writer.plant.set()
-        out.print("\n[bold]11. cutover[/] under the live application, which follows the flag:")
+        out.print("\n[bold]13. cutover[/] under the live application, which follows the flag:")
         story.first = migration.cutover(by="demo", on_event=on_event)
         _show_first(story.first, out)
         writer.stop.set()
@@ -174,7 +174,7 @@ def cut_over(migration: Migration, base: Path, out: Console, spec: Path) -> Cuto
     story.second = migration.cutover(by="demo", on_event=on_event)
     watch = story.second.watch
     out.print(
-        f"\n[bold]13. cutover again[/] after the fix: flag {story.second.flag} = "
+        f"\n[bold]15. cutover again[/] after the fix: flag {story.second.flag} = "
         f"{story.second.flag_value!r}; watched {watch.rounds if watch else 0} round(s), "
         "no trigger fired"
     )
@@ -192,6 +192,6 @@ def _show_first(report: CutoverReport, out: Console) -> None:
     watch = report.watch
     why = watch.why if watch else None
     out.print(
-        f"\n[bold]12. rollback[/] a trigger fired during the watch ({escape(why or '-')}); "
+        f"\n[bold]14. rollback[/] a trigger fired during the watch ({escape(why or '-')}); "
         f"rolled back by itself: flag {report.flag} = {report.flag_value!r}"
     )

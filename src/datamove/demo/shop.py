@@ -26,6 +26,7 @@ from datamove.demo.commands import command
 from datamove.demo.cutover import SECTION, CutoverStory, cut_over
 from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
+from datamove.demo.signoff import sign_off
 from datamove.events import Event, Message, TableFinished
 from datamove.migration import Migration
 from datamove.plan import Severity
@@ -411,6 +412,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
 
     synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_path)
+    sign_off(migration, base, out)
     story = cut_over(migration, base, out, spec_path)
 
     out.print(

@@ -20,6 +20,8 @@ from datamove.events import EventHandler, Message, ignore
 from datamove.migration.base import MigrationBase
 from datamove.plan import Plan
 from datamove.plan.scope import scoped
+from datamove.report.evidence import collect
+from datamove.report.model import Report, SignoffView
 from datamove.session import Session
 from datamove.spec.models import SyncMode
 from datamove.state import StateStore
@@ -51,6 +53,8 @@ class Status:
     """Change capture and catch-up, when the spec has a sync mode."""
     pending_steps: list[StepRecord] = field(default_factory=list)
     """Schema steps not done yet (pending or failed), with when each runs."""
+    signoffs: list[SignoffView] = field(default_factory=list)
+    """The recorded sign-offs, each with why later evidence outdates it (``report``)."""
 
     @property
     def last_error(self) -> str | None:
@@ -68,6 +72,7 @@ class Status:
             "rejects": [r.to_dict() for r in self.rejects],
             "capture": self.capture.to_dict() if self.capture else None,
             "pending_steps": [s.to_dict() for s in self.pending_steps],
+            "signoffs": [s.to_dict() for s in self.signoffs],
         }
 
 
@@ -97,14 +102,6 @@ class DataCommands(MigrationBase):
         """Resolve the spec against the live schemas: columns, types, order, findings."""
         with self._session() as session:
             return session.plan(guard=((), ()))
-
-    def write_document(self, plan: Plan, path: str | Path) -> Path:
-        """Write the mapping document for ``plan`` (Markdown or HTML, by the file suffix)."""
-        from datamove.plan.document import write
-
-        path = Path(path)
-        write(plan, path, self.spec.invariants, self.spec.max_rejects)
-        return path
 
     def run(
         self,
@@ -341,6 +338,7 @@ class DataCommands(MigrationBase):
                     last_run=state.last_run(conn),
                     rejects=state.list_rejects(conn, table, limit) if rejects else [],
                     pending_steps=state.unfinished_steps(conn),
+                    signoffs=Report.of(self.spec, collect(conn, state)).signoffs,
                 )
             if self.spec.sync.mode is SyncMode.triggers:
                 try:

@@ -4,10 +4,13 @@ A lossless rollback replays what the new side accepted after the switch back int
 side through the inverse mapping. Before the switch, the plan says for each target column (and
 each source column that is not moved) which rollback class it is in (``transforms.inversion``):
 ``invertible`` (with its inverse, as data and as a function of the value), ``kept_original``
-(the rollback needs the original, kept in a side table keyed by the target key) or
-``one_way``. The chain of a column is as bad as its worst step; each step declares its own
-class (``Transform.inversion``), the plan only adds the wiring: renames, type checks, a
-remapped key through its legacy column, a lookup through its parent's legacy column.
+(the rollback needs the original: the fenced source still holds it, see ``cutover.reverse``;
+a changed value goes back through the chain's best inverse, when every step has one) or
+``one_way`` (also a source column the mapping drops that is NOT NULL without a default: a row
+the target inserts has no value for it). The chain of a column is as bad as its worst step;
+each step declares its own class (``Transform.inversion``), the plan only adds the wiring:
+renames, type checks, a remapped key through its legacy column, a lookup through its
+parent's legacy column.
 
 The spec decides where the plan cannot: ``rollback: freeze`` (not written back: the old side
 keeps its old value) or ``rollback: {inverse: [...]}`` (transforms from the target value back
@@ -54,7 +57,11 @@ class ColumnRollback:
     """False for a source column the mapping does not move (dropped or not mapped)."""
     undo: Undo | None = field(default=None, compare=False, repr=False)
     """``invertible`` and computed from the value alone: target value → source value, or
-    ``ValueError`` when the value cannot be one the mapping gave (its range, its image)."""
+    ``ValueError`` when the value cannot be one the mapping gave (its range, its image).
+    ``kept_original``: the best inverse of a changed value (None when there is none)."""
+    forward: Undo | None = field(default=None, compare=False, repr=False)
+    """``kept_original`` with one source column: source value → target value (the mapping in
+    Python), so a rollback tells an original the target left alone from a changed one."""
 
     @property
     def place(self) -> str:
@@ -160,7 +167,8 @@ def _column(table: TablePlan, col: ColumnPlan, cspec: ColumnSpec | None) -> Colu
         tuple(made.steps) if made.kind is RollbackClass.invertible else (),
         frozen,
         bool(declared),
-        undo=made.undo if made.kind is RollbackClass.invertible else None,
+        undo=made.undo if made.kind is not RollbackClass.one_way else None,
+        forward=_forward(col) if made.kind is RollbackClass.kept_original else None,
     )
 
 
@@ -211,14 +219,16 @@ def _chain(table: TablePlan, col: ColumnPlan) -> _Made:
         steps.append(step.inversion(given))
         given = Given(step.nullable_after(given.nullable), _kind_after(step, given.kind))
     worst = max((s.kind for s in steps), key=lambda k: k.rank, default=RollbackClass.invertible)
+    fits = _fits_step(info)
     if worst is not RollbackClass.invertible:
         reasons = [
             f"{t.name}: {s.reason}"
             for t, s in zip(col.transforms, steps, strict=True)
             if s.kind is worst
         ]
-        return _Made(worst, "; ".join(reasons))
-    fits = _fits_step(info)
+        best = [s.undo for s in reversed(steps)]
+        kept = worst is RollbackClass.kept_original and None not in best
+        return _Made(worst, "; ".join(reasons), undo=_best(best, fits) if kept else None)
     inverse = [s.inverse for s in reversed(steps)] + ([fits[0]] if fits else [])
     undos = [s.undo for s in reversed(steps) if s.undo is not None]
     if not col.transforms:
@@ -283,6 +293,39 @@ def _checked(undos: list[Undo], forward: Sequence[Transform], fits: Undo | None)
     return undo
 
 
+def _best(undos: list[Undo | None], fits: tuple[dict[str, Any], Undo] | None) -> Undo:
+    """A kept-original chain's best inverse: each step's, then the source column's range (no
+    check that the mapping gives the value back: the application may have written a value
+    the mapping never makes, as an untrimmed text; verify judges it after the replay)."""
+
+    def undo(value: Any) -> Any:
+        back = value
+        try:
+            for step in undos:
+                assert step is not None
+                back = step(back)
+        except (ValueError, TypeError, ArithmeticError, RowError) as exc:
+            raise ValueError(f"{value!r} cannot go back: {exc}") from None
+        return fits[1](back) if fits is not None else back
+
+    return undo
+
+
+def _forward(col: ColumnPlan) -> Undo | None:
+    """The column's mapping of one source value, in Python (None when SQL computes it or it
+    reads several source columns)."""
+    if not col.source or any(t.SQL_ONLY or len(t.columns) > 1 for t in col.transforms):
+        return None
+    steps = list(col.transforms)
+
+    def forward(value: Any) -> Any:
+        for t in steps:
+            value = t.apply(value)
+        return value
+
+    return forward
+
+
 def _fits_step(info: TypeInfo | None) -> tuple[dict[str, Any], Undo] | None:
     """The range check back into the source type (integers' bounds, strings' length)."""
     if info is None:
@@ -345,14 +388,29 @@ def _not_moved(table: TablePlan) -> list[ColumnRollback]:
             if name in table.dropped
             else "not mapped"
         )
+        column = table.source_table.c[name]
+        bare = not column.nullable and column.server_default is None and not _generated(column)
         out.append(
             ColumnRollback(
                 table.name,
                 name,
-                RollbackClass.kept_original,
-                f"{why}: not in the target, so a row the new side writes has no value for it",
+                RollbackClass.one_way if bare else RollbackClass.kept_original,
+                f"{why}: not in the target; NOT NULL without a default, so a row the new side "
+                "inserts has no value for it (give the source column a default)"
+                if bare
+                else f"{why}: not in the target; the source keeps it, a row the new side "
+                "inserts gets its default",
                 (name,),
                 moved=False,
             )
         )
     return out
+
+
+def _generated(column: sa.Column[Any]) -> bool:
+    """The database fills it on insert (an identity, a computed column, an autoincrement)."""
+    return (
+        column.identity is not None
+        or column.computed is not None
+        or (column.autoincrement is True and column.primary_key)
+    )

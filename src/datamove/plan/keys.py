@@ -185,6 +185,7 @@ class KeyRules(ResolverBase):
             )
             columns.append(legacy)
         legacy.legacy = True
+        legacy.identity = False  # a declared one copies the source key's generator: not it
         owner.identity = False  # the target makes the key (remap) or datamove does (uuid5)
         if spec.strategy is KeyStrategy.uuid5:
             call = TransformCall(

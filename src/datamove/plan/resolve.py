@@ -375,7 +375,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
             nullable = self._reads_nullable(transforms, src_table, nullable)
             for step in transforms:  # e.g. nullif or map(else: null) can make NULLs
                 nullable = step.nullable_after(nullable)
-        if source in key:
+        if source in key and cspec.nullable is None:  # declared: a remapped key's legacy column
             nullable = False
 
         target_type: sa.types.TypeEngine[Any] | None

@@ -94,7 +94,8 @@ class UserStep(_Model):
     sql: str | None = Field(default=None, description="A statement run on the side `on` names.")
     on: Literal["source", "target"] | None = None
     undo: str | None = Field(
-        default=None, description="What reverses it (kept for the rollback, not run yet)."
+        default=None,
+        description="What reverses it (same kind and side): the rollback runs it.",
     )
     before: BuiltinStep | None = None
     after: BuiltinStep | None = None

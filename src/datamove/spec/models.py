@@ -18,6 +18,8 @@ from datamove.spec.codes import ACKNOWLEDGEABLE_ERRORS, ERROR_CODES, FINDING_COD
 from datamove.spec.cutover import CutoverMode as CutoverMode  # re-exported (plan.keys)
 from datamove.spec.cutover import CutoverSpec
 from datamove.spec.durations import parse_duration
+from datamove.spec.reconcile import NotifySpec, ReconcileSpec
+from datamove.spec.signoff import SignoffSpec
 
 
 class KeyStrategy(StrEnum):
@@ -460,6 +462,9 @@ class MigrationSpec(_Model):
     target: str = Field(description="SQLAlchemy URL of the target database.")
     cutover: CutoverSpec = Field(default_factory=CutoverSpec)
     sync: SyncSpec = Field(default_factory=SyncSpec)
+    reconcile: ReconcileSpec = Field(default_factory=ReconcileSpec)
+    notify: NotifySpec | None = Field(default=None, description="Webhook for new failures.")
+    signoff: SignoffSpec = Field(default_factory=SignoffSpec)
     create_tables: bool = Field(default=True, description="Create missing target tables.")
     max_rejects: int = Field(default=0, ge=0, description="Rejected rows tolerated per run.")
     batch_size: int = Field(default=20_000, gt=0, description="Rows per chunk.")

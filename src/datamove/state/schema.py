@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 6
+CURRENT_VERSION = 7
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -179,6 +179,28 @@ class StateSchema:
             sa.Column("changed_by", sa.String(255), nullable=False),
             sa.Column("note", sa.String(255)),
             sa.Index(None, "migration", "name"),
+        )
+        self.documents = table(  # version 7: each mapping document written, for the report
+            "documents",
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("mapping_hash", sa.String(64), nullable=False),
+            sa.Column("path", sa.Text, nullable=False),
+            sa.Column("digest", sa.String(64), nullable=False),  # sha256 of the text written
+            sa.Column("invariants", sa.Integer, nullable=False),
+            sa.Column("written_at", sa.DateTime, nullable=False),
+        )
+        self.signoffs = table(  # version 7: named approvals, each bound to what it saw
+            "signoffs",
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("name", sa.String(255), nullable=False),
+            sa.Column("role", sa.String(255)),
+            sa.Column("digest", sa.String(64), nullable=False),  # of the evidence it saw
+            sa.Column("mapping_hash", sa.String(64)),
+            sa.Column("last_check_id", sa.Integer),  # the newest check it saw
+            sa.Column("evidence", LONG_TEXT, nullable=False),  # JSON: the checklist it saw
+            sa.Column("signed_at", sa.DateTime, nullable=False),
         )
 
     @property

@@ -69,6 +69,11 @@ def _verify_marks(conn: Connection, schema: StateSchema) -> None:
     _add_column(conn, schema.runs.c.changelog_seq)
 
 
+def _signoff_evidence(conn: Connection, schema: StateSchema) -> None:
+    for table in (schema.documents, schema.signoffs):
+        table.create(conn, checkfirst=True)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
@@ -97,6 +102,12 @@ UPGRADES: tuple[Upgrade, ...] = (
         "runs.changelog_seq: the capture changelog position a full verify started at (the "
         "cutover's final verify checks only the keys changed after it; NULL: no capture)",
         _verify_marks,
+    ),
+    Upgrade(
+        7,
+        "documents and signoffs: each mapping document written (its mapping and digest) and "
+        "each named sign-off with the digest of the evidence it saw (``datamove report``)",
+        _signoff_evidence,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""

@@ -8,6 +8,11 @@ state therefore always wins, and replaying a batch after a crash writes the same
 Tables are applied parents first. The rows and the new checkpoint commit in one target
 transaction; the source changelog is purged only up to that checkpoint, afterwards.
 
+After a rollback the target stays fenced while the source is live again: the writes go through
+the fence's bypass then (``writer``), so ``sync`` catches the target up for a second cutover
+while the application's writes there are still refused (and the target's reverse capture does
+not record them).
+
 A row whose looked-up parent is not in the target yet (its change is in a later batch) makes
 the batch wait and retry, a bounded number of times; then it becomes a reject.
 """
@@ -15,8 +20,10 @@ the batch wait and retry, a bounded number of times; then it becomes a reject.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +83,23 @@ class Applier:
         self.gaps: dict[int, float] = {}
         """First sight (monotonic) of each hole in the sequence, by its first number."""
         self.shapes: dict[str, TargetShape] = {}
+
+    @cached_property
+    def target_fenced(self) -> bool:
+        """The target carries a write fence (a rollback left it): read once per ``sync``."""
+        with self.target.connect() as tgt:
+            return bool(self.target.fence.fences(tgt))
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A target connection for the sync's writes, through the fence's bypass when the
+        target is fenced (a bypass connection is closed afterwards, not pooled)."""
+        with self.target.connect() as tgt:
+            if not self.target_fenced:
+                yield tgt
+                return
+            with self.target.fence.bypass(tgt):
+                yield tgt
 
     # -- one batch --------------------------------------------------------------------------
 
@@ -141,7 +165,7 @@ class Applier:
         isolate: bool,
     ) -> BatchResult:
         result = BatchResult(0)
-        with self.source.connect() as src, self.target.connect() as tgt, tgt.begin():
+        with self.source.connect() as src, self.writer() as tgt, tgt.begin():
             self.source.read_snapshot(src)
             self.target.defer_constraints(tgt)
             for name in self.plan.order:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import SyncMode
 from datamove.state.store import StateStore
-from datamove.state.verified import last_green_verify
+from datamove.state.verified import last_green_verify, reconcile_hold
 from datamove.sync.changelog import Changelog
 from datamove.sync.state import SyncState
 
@@ -40,9 +40,13 @@ def verify_mark(compiled: CompiledPlan, migration: str, mode: SyncMode) -> int |
 
 
 def kept_after(tgt: Connection, state: StateStore, mapping_hash: str) -> int | None:
-    """The changelog position sync must not purge past: the last green verify's mark."""
+    """The changelog position sync must not purge past: the last green verify's mark, or
+    reconcile's hold (``state.verified.reconcile_hold``) if that is lower."""
     green = last_green_verify(tgt, state, mapping_hash)
-    return None if green is None else green.changelog_seq
+    marks = [green.changelog_seq] if green is not None else []
+    marks.append(reconcile_hold(tgt, state, mapping_hash))
+    found = [m for m in marks if m is not None]
+    return min(found) if found else None
 
 
 @dataclass(frozen=True)

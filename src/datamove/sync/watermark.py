@@ -103,7 +103,7 @@ class WatermarkPass:
         if unseen:
             _add(total, self.applier.apply_keys({table.source_name: unseen}, _no_checkpoint))
         if gone:
-            with self.target.connect() as tgt, tgt.begin():
+            with self.applier.writer() as tgt, tgt.begin():
                 total.deleted += self.applier.remove(table, gone, tgt)
 
 

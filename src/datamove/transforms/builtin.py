@@ -46,7 +46,7 @@ class Default(Transform):
     def inversion(self, given: Given) -> Inversion:
         if not given.nullable:
             return invertible("no NULL to replace: the value passes unchanged", "same")
-        return kept_original(f"NULL and {self.args!r} both become {self.args!r}")
+        return kept_original(f"NULL and {self.args!r} both become {self.args!r}", fixed=True)
 
     def describe(self) -> str:
         return f"NULL becomes {self.args!r}"

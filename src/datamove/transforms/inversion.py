@@ -7,7 +7,10 @@ classes it is in and why:
 - ``invertible``: the old value follows from the new one exactly (``undo`` computes it, and
   ``inverse`` says how, as data the plan prints and the rollback reads);
 - ``kept_original``: different old values give the same new one (rounding, trim, ``'' → NULL``):
-  going back needs the original, kept in a side table keyed by the target key;
+  going back needs the original. No side table: at a rollback the fenced source still holds
+  it (``cutover.reverse``); a value the application changed goes back through the step's best
+  inverse, when it has one (``fixed``: every value it gives is one it keeps, as a rounded
+  number rounds to itself, so the value itself is a valid old value);
 - ``one_way``: the old value cannot be recovered at all (a hash, user code, a SQL expression).
 
 ``undo`` may be handed values the transform never produces (the application wrote them on the
@@ -28,7 +31,7 @@ class RollbackClass(StrEnum):
     invertible = "invertible"
     """The old value follows from the new one exactly."""
     kept_original = "kept_original"
-    """Several old values give one new value: the rollback needs the original, kept aside."""
+    """Several old values give one new value: the rollback needs the original (the source's)."""
     one_way = "one_way"
     """The old value cannot be recovered (a hash, user code, a SQL expression)."""
 
@@ -59,7 +62,8 @@ class Inversion:
     reason: str
     """Why, in plain words (for the plan, the mapping document and the refusal)."""
     undo: Callable[[Any], Any] | None = None
-    """New value → old value (``invertible`` only); raises ``ValueError`` when it cannot."""
+    """New value → old value; raises ``ValueError`` when it cannot. ``kept_original``: the
+    best inverse (an old value the step takes to the new one), None when it has none."""
     inverse: dict[str, Any] = field(default_factory=dict)
     """The way back as data: ``op`` and its arguments (``invertible`` only)."""
 
@@ -69,9 +73,10 @@ def invertible(reason: str, op: str, undo: Callable[[Any], Any] = _same, **args:
     return Inversion(RollbackClass.invertible, reason, undo, {"op": op, **args})
 
 
-def kept_original(reason: str) -> Inversion:
-    """No exact way back: the rollback needs the original value, kept aside."""
-    return Inversion(RollbackClass.kept_original, reason)
+def kept_original(reason: str, fixed: bool = False) -> Inversion:
+    """No exact way back: the rollback needs the original value. ``fixed``: the step keeps
+    every value it gives (trim of a trimmed text), so a new value is its own best inverse."""
+    return Inversion(RollbackClass.kept_original, reason, _same if fixed else None)
 
 
 def one_way(reason: str) -> Inversion:

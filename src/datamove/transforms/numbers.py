@@ -85,7 +85,7 @@ class Round(Transform):
         return dialect.pushdown.round(expr, self.places, self.mode)
 
     def inversion(self, given: Given) -> Inversion:
-        return kept_original(f"digits past {self.places} decimal place(s) are lost")
+        return kept_original(f"digits past {self.places} decimal place(s) are lost", fixed=True)
 
     def describe(self) -> str:
         how = {

@@ -54,7 +54,7 @@ class Trim(Transform):
         return sa.func.trim(expr)
 
     def inversion(self, given: Given) -> Inversion:
-        return kept_original("leading and trailing spaces are lost")
+        return kept_original("leading and trailing spaces are lost", fixed=True)
 
     def describe(self) -> str:
         return "leading and trailing spaces removed"
@@ -72,7 +72,7 @@ class Lower(Transform):
         return _on_text(self, values, str.lower)
 
     def inversion(self, given: Given) -> Inversion:
-        return kept_original("the original case is lost")
+        return kept_original("the original case is lost", fixed=True)
 
     def describe(self) -> str:
         return "converted to lower case"
@@ -90,7 +90,7 @@ class Upper(Transform):
         return _on_text(self, values, str.upper)
 
     def inversion(self, given: Given) -> Inversion:
-        return kept_original("the original case is lost")
+        return kept_original("the original case is lost", fixed=True)
 
     def describe(self) -> str:
         return "converted to upper case"
@@ -116,7 +116,8 @@ class Normalize(Transform):
 
     def inversion(self, given: Given) -> Inversion:
         return kept_original(
-            f"texts differing only in their Unicode form become one {self.args} text"
+            f"texts differing only in their Unicode form become one {self.args} text",
+            fixed=True,
         )
 
     def describe(self) -> str:

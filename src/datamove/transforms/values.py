@@ -204,7 +204,7 @@ class NullIf(Transform):
 
     def inversion(self, given: Given) -> Inversion:
         if given.nullable:
-            return kept_original(f"NULL and {self.args!r} both become NULL")
+            return kept_original(f"NULL and {self.args!r} both become NULL", fixed=True)
         return invertible(
             f"NULL goes back to {self.args!r} (the source has no NULL)",
             "default",

@@ -32,9 +32,11 @@ def changed_keys_check(
     target: tuple[Dialect, Connection],
     rejected: set[tuple[str | None, ...]],
     show_values: bool,
+    examples: int = EXAMPLES,
 ) -> Check:
     """``keys`` (source key values) equal on both sides, or absent from both; a key the
-    copy or sync recorded as a reject (``rejected``, canonical) may be missing."""
+    copy or sync recorded as a reject (``rejected``, canonical) may be missing. The details
+    keep the first ``examples`` differences."""
     name = f"{mapped.name}: changed keys"
 
     def body() -> Check:
@@ -52,7 +54,7 @@ def changed_keys_check(
             status,
             f"{len(keys)} changed key(s) equal",
             f"{len(keys) - len(differences)} equal, {len(differences)} differ",
-            {"keys": len(keys), "differences": differences[:EXAMPLES]},
+            {"keys": len(keys), "differences": differences[:examples]},
         )
 
     return timed(name, "changed_keys", mapped.name, body)

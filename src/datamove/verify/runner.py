@@ -172,6 +172,26 @@ class Verifier:
                 ),
             ]
 
+    def keyed_check(self, name: str, keys: Sequence[tuple[Any, ...]], examples: int) -> Check:
+        """Table ``name``'s ``keys`` (source key values) compared through the mapping, every
+        difference up to ``examples`` kept: reconcile's re-checks and incremental rounds."""
+
+        def body() -> Check:
+            self._read_rejects()
+            with self.source.connect() as src, self.target.connect() as tgt:
+                mapped = self._mapped(name, tgt)
+                rejected = canonical_keys(mapped, self.rejected.get(name, set()))
+                show = self.options.show_values
+                side = (self.source, src), (self.target, tgt)
+                return changed_keys_check(mapped, keys, *side, rejected, show, examples)
+
+        return self._retried(f"comparing keys of '{name}'", body)
+
+    def mapped_table(self, name: str) -> MappedTable:
+        """Table ``name`` as verify compares it (its key columns' canonical forms)."""
+        with self.target.connect() as tgt:
+            return self._mapped(name, tgt)
+
     def _retried(self, what: str, step: Callable[[], T]) -> T:
         def retried(attempt: int, err: TransientError, delay: float) -> None:
             self.on_event(Message(f"{what}: {err.message}; retrying in {delay:.1f}s", "warning"))
