@@ -30,7 +30,14 @@ The attempt with the shortest fenced window is reported. The goal (the issue's):
 fenced with the backlog drained beforehand; the anchor: Vitess reports its switches under 1 s,
 inside its own proxy layer. The final verify inside the fence checks the keys changed since
 that green verify (or the full verify when it cannot: the table says which, and its share of
-the window). Rollback: not timed yet, its row says so (``Scenario.rollback`` is where it goes).
+the window).
+
+5. After the last attempt, the rollback (the spec has ``rollback: {reverse: true}``, so the
+   cutover captured the target's writes from the switch on): a writer writes to the *target*
+   (``--rate``) for ``--write-target-for`` seconds (default 10), then ``datamove rollback SPEC
+   --json`` runs under it: its wall time, each step's time, the **rollback window** (the
+   ``fence-target`` step's start to the ``unfence-source`` step's end: neither side takes the
+   application's writes), the replay alone and the changes it replayed into the source.
 
 A PostgreSQL server (``--pg-url``), a MariaDB server (``--mysql-url``) and datamove with its
 PostgreSQL and MySQL extras in the running Python are needed (the ``datamove`` script next to
@@ -51,6 +58,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -74,7 +82,9 @@ SPEC_NAME = "bench_cutover"
 SOURCE_DB = "dm_bc_src"
 TARGET_DB = {"pg": "dm_bc_tgt_pg", "mysql": "dm_bc_tgt_my"}
 ENGINE_LABEL = {"pg": "PG -> PG", "mysql": "MariaDB -> PG"}
-STEPS = ("gates", "fence", "drain", "verify", "sequences", "validate", "flip", "unfence-target")
+STEPS = ("gates", "fence", "drain", "verify", "invariants", "sequences", "validate",
+         "reverse-capture", "flip", "unfence-target")
+BACK_STEPS = ("fence-target", "replay", "verify", "flip-back", "unfence-source")
 GOAL_FENCED = 5.0  # seconds: the issue's goal
 VITESS_SWITCH = 1.0  # seconds: Vitess's reported switch, inside its own proxy layer
 OPEN_ENDED = 24 * 3600.0  # the writer's --seconds: it is stopped by a signal long before
@@ -82,6 +92,7 @@ CUTOVER_SPEC = """\
 cutover:
   mode: read_only_window
   gates: {max_lag: 5s}
+  rollback: {reverse: true}
 """
 
 
@@ -113,12 +124,24 @@ class Attempt:
 
 
 @dataclass
+class Back:
+    """The rollback after the last cutover, the application having written to the target."""
+
+    target_writes: int  # accepted by the target after the flip (all before its fence)
+    wall_s: float
+    steps: dict[str, float]
+    window_s: float  # fence-target's start to unfence-source's end: no side takes writes
+    replayed: int | None  # captured changes the replay applied
+    refused: int  # target writes the target's fence refused during the rollback
+
+
+@dataclass
 class Figures:
     """Every attempt for one source engine; the one with the shortest fenced window counts."""
 
     engine: str
     attempts: list[Attempt] = field(default_factory=list)
-    rollback: str = "not built yet"
+    rollback: Back | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -236,12 +259,37 @@ class Scenario:
             f"{wall_s:.1f} s, {stats.refused:,} writes refused")
         return done
 
-    def rollback(self) -> str:
-        """The rollback's time, once ``datamove rollback SPEC`` exists (issue 16, being built):
-        time it here like the cutover (``self.must("rollback", "rollback", spec, "--json")``
-        under a fresh writer on the target, its steps from the report) and return the figure.
-        """
-        return "not built yet"
+    def rollback(self) -> Back:
+        """The application writes to the target for a while after the flip; then ``datamove
+        rollback`` under that writer, timed from the steps it recorded."""
+        args, spec = self.args, str(self.spec)
+        target = f"{self.servers.pg_url}/{self.target_db}"
+        writers = Writers("pg", target, args.rows, args.repeat, args.repeat + 1, 1, OPEN_ENDED,
+                          args.rate, self.tmp, fenced_ok=True)
+        self.writers.append(writers)
+        say(f"{self.label}: the writer writes to the target for {args.write_target_for:g} s, "
+            "then datamove rollback, under it ...")
+        time.sleep(max(0.0, writers.start_at - time.time()) + args.write_target_for)
+        wall_s, _, out = self.must("rollback", "rollback", spec, "--json")
+        stats = writers.end()
+        records = {s["name"]: s for s in json.loads(out.read_text(encoding="utf-8"))["steps"]}
+        missing = [s for s in BACK_STEPS if records.get(s, {}).get("status") != "done"]
+        if missing:
+            raise RuntimeError(f"the rollback left steps not done: {', '.join(missing)}")
+        started = {s: _epoch(records[s]["started_at"]) for s in BACK_STEPS}
+        ended = {s: _epoch(records[s]["updated_at"]) for s in BACK_STEPS}
+        replayed = re.match(r"(\d+) captured change", records["replay"]["output"] or "")
+        back = Back(
+            target_writes=stats.writes,  # every one before the target's fence
+            wall_s=wall_s,
+            steps={s: ended[s] - started[s] for s in BACK_STEPS},
+            window_s=ended["unfence-source"] - started["fence-target"],
+            replayed=int(replayed.group(1)) if replayed else None,
+            refused=stats.refused,
+        )
+        say(f"  rollback {wall_s:.1f} s: window {back.window_s:.2f} s, replay "
+            f"{back.steps['replay']:.2f} s ({back.replayed} changes)")
+        return back
 
 
 def _final_verify(output: str) -> str:
@@ -294,7 +342,16 @@ def report(figures: list[Figures], args: argparse.Namespace) -> bool:
     row("first refused write, s after fence start", lambda a: fmt(a.first_refused_s, "+.3f"))
     row("last accepted write, s after fence start", lambda a: fmt(a.last_accepted_s, "+.3f"))
     row("read-path flag after", lambda a: json.dumps(a.flag))
-    rows.append(("rollback s", [f.rollback for f in figures]))
+    def back(label: str, value: Callable[[Back], str]) -> None:
+        rows.append((label, [value(f.rollback) if f.rollback else "-" for f in figures]))
+
+    back("ROLLBACK: writes the target accepted", lambda b: f"{b.target_writes:,}")
+    back("  rollback wall time s (child process)", lambda b: fmt(b.wall_s, ".2f"))
+    for step in BACK_STEPS:
+        back(f"  step {step} s", lambda b, step=step: fmt(b.steps[step], ".3f"))
+    back("  changes replayed into the source", lambda b: fmt(b.replayed, ","))
+    back("  ROLLBACK WINDOW s (fence-target -> unfence-source)", lambda b: fmt(b.window_s, ".2f"))
+    back("  target writes refused during it", lambda b: f"{b.refused:,}")
 
     width = max(len(r[0]) for r in rows)
     cols = [max(len(ENGINE_LABEL[f.engine]), *(len(r[1][i]) for r in rows))
@@ -340,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mysql-url", default=os.environ.get(
         "DM_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
         help="MariaDB/MySQL server, without a database (env DM_BENCH_MYSQL_URL)")
+    parser.add_argument("--write-target-for", type=float, default=10.0,
+                        help="seconds the writer writes to the target after the last cutover, "
+                        "before the timed rollback (default 10)")
     args = parser.parse_args(argv)
     if args.rows < 1000 or args.rate <= 0 or args.repeat < 1:
         parser.error("--rows must be at least 1000, --rate positive, --repeat at least 1")

@@ -138,7 +138,7 @@ def test_cutover_under_a_live_writer(source_engine: str, make_db: Any, tmp_path:
     steps = runbook_rows(target)
     assert [n for n in steps] and all(s[0] == "done" for s in steps.values()), steps
     assert set(steps) == {
-        "gates", "fence", "note it", "drain", "verify", "sequences", "validate",
+        "gates", "fence", "note it", "drain", "verify", "invariants", "sequences", "validate",
         "reverse-capture", "flip", "unfence-target",
     }  # fmt: skip
     assert "ops-test" in (steps["flip"][1] or "")
@@ -381,8 +381,8 @@ def test_a_full_cutover_section_is_accepted() -> None:
     from datamove.cutover.runbook import runbook_steps
 
     assert [s.name for s in runbook_steps(spec)] == [
-        "gates", "stop workers", "fence", "drain", "verify", "sequences", "validate",
-        "reverse-capture", "warm",
+        "gates", "stop workers", "fence", "drain", "verify", "invariants", "sequences",
+        "validate", "reverse-capture", "warm",
         "flip", "unfence-target",
     ]  # fmt: skip
     assert spec.cutover.gates.verified_within == 86400 and spec.cutover.watch.for_ == 1800

@@ -70,7 +70,8 @@ def test_kill_inside_a_user_step_resumes_without_repeating(make_db: Any, tmp_pat
     steps = runbook_rows(target)
     assert {n: s[0] for n, s in steps.items()} == {
         "gates": "done", "fence": "done", "note it": "done", "drain": "done", "verify": "done",
-        "sequences": "done", "validate": "done", "reverse-capture": "done", "wait": "running",
+        "invariants": "done", "sequences": "done", "validate": "done", "reverse-capture": "done",
+        "wait": "running",
         "flip": "pending",
         "unfence-target": "pending",
     }  # fmt: skip

@@ -119,6 +119,42 @@ def _check(result: DemoResult) -> None:
         [(t, str(k), c) for t, k, c in proof.damaged], key=str
     )
     assert proof.repaired
+    _check_cutover(result)
+
+
+def _check_cutover(result: DemoResult) -> None:
+    """The rehearsal, the switch that a planted failure rolled back losslessly, the second
+    switch that held."""
+    story = result.cutover
+    assert story is not None and story.rehearsal_ok
+    first, second = story.first, story.second
+    assert first is not None and second is not None
+    assert first.watch is not None and first.watch.fired is not None and first.watch.rolled_back
+    assert first.watch.fired.actual == "1" and "trigger 0 (query" in first.watch.why
+    assert first.flag_value == "legacy"  # flipped, then flipped back by the rollback
+    runs = _query(
+        result.target_path,
+        "SELECT command, status, error FROM datamove_runs "
+        "WHERE command IN ('rehearsal', 'cutover', 'rollback') ORDER BY started_at",
+    )
+    assert [(c, s) for c, s, _ in runs] == [
+        ("rehearsal", "ok"),
+        ("cutover", "failed"),
+        ("rollback", "ok"),
+        ("cutover", "ok"),
+    ]
+    assert runs[1][2].startswith("rolled back: trigger 0 (query on the target): 1")
+    # Every item the application relabelled on the platform after the switch holds its last
+    # label in the legacy shop.
+    relabelled = {item for item, _ in story.after_switch}
+    assert relabelled and story.back_in_legacy == len(relabelled)
+    legacy = dict(_query(result.source_path, "SELECT item_id, sku FROM order_items"))
+    assert all(legacy[i] == story.last_labels[i] for i in relabelled)
+    assert all(sku.startswith("SKU-P") for _, sku in story.after_switch)
+    assert second.complete and second.flag_value == "platform"
+    flip = next(s for s in second.steps if s.name == "flip")
+    assert flip.record is not None and "-> 'platform'" in (flip.record.output or "")
+    assert second.watch is not None and second.watch.fired is None and second.watch.rounds > 0
 
 
 def test_demo_moves_the_shop_with_one_reject(tmp_path: Path) -> None:
@@ -155,6 +191,8 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "☑ Idempotent batches with checkpoints" in proc.stdout
     assert "signed off by demo lead" in proc.stdout
     assert 'id="checklist"' in report.read_text(encoding="utf-8")
+    assert "rolled back by itself: flag read_path = 'legacy'" in proc.stdout
+    assert "flag read_path = 'platform'" in proc.stdout
 
 
 def test_the_closing_commands_run_as_printed(tmp_path: Path) -> None:

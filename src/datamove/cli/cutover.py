@@ -41,6 +41,23 @@ def cutover(
             "rehearsal the `rehearsed` gate asks for; ends where it started.",
         ),
     ] = False,
+    staging_source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="With --rehearse: rehearse against this staging source URL instead.",
+            show_default=False,
+        ),
+    ] = None,
+    staging_target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="With --rehearse: rehearse against this staging target URL (its state store "
+            "keeps the staging run); the evidence is recorded in the spec's.",
+            show_default=False,
+        ),
+    ] = None,
     no_watch: Annotated[
         bool, typer.Option("--no-watch", help="End after the runbook: no watch of the triggers.")
     ] = False,
@@ -62,7 +79,8 @@ def cutover(
     cutover: `datamove fence off SPEC`. The watch evaluates cutover.rollback.triggers every
     watch.every for watch.for (Ctrl-C ends it); a trigger that fires rolls back by itself
     and exits 1. After a completed rollback, cutover starts over. --rehearse runs the
-    runbook and the rollback in turn and records the rehearsal.
+    runbook and the rollback in turn and records the rehearsal; with --source/--target, on
+    staging databases, the evidence recorded in the spec's state store.
     """
     migration = guard(lambda: Migration.from_file(spec))
     quiet = settings["quiet"] or as_json
@@ -71,8 +89,15 @@ def cutover(
         if isinstance(event, Message) and not quiet:
             render.err.print(escape(event.text), markup=True)
 
+    staged = staging_source is not None or staging_target is not None
+    if staged and not rehearse:
+        raise typer.BadParameter("--source/--target are for --rehearse", param_hint="--target")
     if status:
         report = guard(migration.cutover_status)
+    elif staged:
+        report = guard(
+            lambda: migration.rehearse_on(staging_source, staging_target, by=by, on_event=show)
+        )
     else:
         seconds = 0.0 if no_watch else _duration("--watch-for", watch_for)
         report = guard(

@@ -9,6 +9,14 @@ step's time and the outcome are recorded as checks (kind ``rehearsal``) of a ``r
 run that carries the mapping hash; the steps themselves are kept as ``(runbook) rehearsal N``
 and ``(rollback) rehearsal N``, so the real cutover starts from its gates.
 
+``--rehearse --source URL --target URL`` runs it against staging databases instead
+(``Migration.rehearse_on``): the staging run is an ordinary rehearsal of the spec with those
+URLs, so its steps, fences, flag and checks live in the *staging* target's state store (the
+real one is not touched while staging is switched back and forth); its checks are then
+recorded again as a ``rehearsal`` run in the *spec's* state store (``record_evidence``),
+carrying the staging plan's mapping hash — the real ``rehearsed`` gate accepts it only when the
+staging databases plan to the same mapping as the real ones.
+
 A rehearsal does not start while a cutover is under way. One that stops half way stops as a
 cutover or a rollback does (recorded, with how to resume or abandon it).
 """
@@ -25,13 +33,32 @@ from datamove.cutover.rollback import ROLLBACK, Rollback, close_attempt, start_o
 from datamove.cutover.runbook import RUNBOOK, Runbook
 from datamove.cutover.stage import Stage
 from datamove.errors import UsageError
-from datamove.events import EventHandler
+from datamove.events import EventHandler, Message
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec
 from datamove.state.store import StateStore
 from datamove.verify.runner import VerifyResult
 
 KIND = "rehearsal"
+
+
+def record_evidence(mapping_hash: str, checks: list[Check], emit: EventHandler) -> str:
+    """The mapping hash a staging rehearsal's evidence is recorded with: the one the staging
+    plan had (its whole-rehearsal check's); a warning when it is not ``mapping_hash``, the
+    spec's own, since the ``rehearsed`` gate will then not count it."""
+    whole = next((c for c in checks if c.name == KIND), None)
+    staged = str(whole.details.get("mapping_hash", "")) if whole else ""
+    if not staged:
+        raise UsageError("the staging rehearsal recorded no outcome: nothing to record here")
+    if staged != mapping_hash:
+        emit(
+            Message(
+                "the staging databases plan to another mapping than the spec's (their schemas "
+                "differ): the rehearsal is recorded, but the `rehearsed` gate will not count it",
+                "warning",
+            )
+        )
+    return staged
 
 
 def rehearsal_spec(spec: MigrationSpec) -> MigrationSpec:

@@ -6,7 +6,10 @@ fails stops here, nothing changed), ``fence`` (the source's write fence, ``cutov
 keys the changelog shows changed since the last green verify of this mapping, and every
 table's count; the full verify when that cannot be known, saying why: ``cutover.final``. A
 difference on a row nobody changed since that verify is not this step's to find: the verify
-proved the row, and capture proves the source did not change it since), ``sequences``
+proved the row, and capture proves the source did not change it since), ``invariants`` (with
+``gates.invariants: pass``: the spec's invariants, at the one consistent point there is —
+nothing writes the source and the drain left nothing pending; a failing one stops here with
+the source still fenced; ``cutover.gates`` defers the gate to this step), ``sequences``
 (target generators past the largest keys),
 ``validate`` (foreign keys validated), ``reverse-capture`` (with ``rollback.reverse``: capture
 triggers on the target, started afresh before target writes open: ``cutover.reverse``),
@@ -40,7 +43,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import Check, Step, StepKind
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.final import FinalVerify
-from datamove.cutover.gates import Gates
+from datamove.cutover.gates import Gates, run_invariants
 from datamove.cutover.reverse import install_reverse_capture
 from datamove.cutover.stage import Stage
 from datamove.cutover.watch import Watch, WatchOutcome
@@ -272,6 +275,7 @@ class Runbook(Stage):
             "fence": lambda: self._fence_source(run_id),
             "drain": lambda: self._drain(run_id),
             "verify": lambda: self._final_verify(run_id),
+            "invariants": lambda: self._invariants(run_id),
             "sequences": lambda: self._sequences(run_id),
             "validate": lambda: self._validate(run_id),
             "reverse-capture": self._reverse_capture,
@@ -316,6 +320,26 @@ class Runbook(Stage):
     def _final_verify(self, run_id: str) -> str:
         final = FinalVerify(self.compiled, self.spec, self.state, self.emit, self.verify)
         return final.run(run_id)
+
+    def _invariants(self, run_id: str) -> str:
+        """The gate's invariants under the fence: what the application sees is settled."""
+        if self.spec.cutover.gates.invariants is None:
+            return "not asked for (gates.invariants is not set)"
+        checks = run_invariants(self.compiled, self.spec)
+        with self.state.dialect.connect() as conn, conn.begin():
+            self.state.checks.record(conn, run_id, checks)
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            lines = "\n".join(
+                f"  {c.name}: {c.actual or '-'} (needs {c.expected or '-'})" for c in failed
+            )
+            raise ChecksFailed(
+                f"{len(failed)} invariant(s) fail under the fence: "
+                f"{', '.join(c.name for c in failed)}; the source is still fenced, nothing "
+                f"flipped\n{lines}",
+                hint="fix the data, then run `datamove cutover SPEC` again: it resumes here",
+            )
+        return f"{len(checks)} invariant(s) passed under the fence"
 
     def _schema(self, run_id: str) -> SchemaSteps:
         online = self.spec.sync.mode is not SyncMode.none

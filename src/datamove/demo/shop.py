@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from datamove.demo.commands import command
+from datamove.demo.cutover import SECTION, CutoverStory, cut_over
 from datamove.demo.live import ShopWriter, catch_up
 from datamove.demo.proof import Proof, prove
 from datamove.demo.signoff import sign_off
@@ -157,6 +158,7 @@ tables:
       created_at:                                        # legacy wrote Berlin wall-clock time
         from: created
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+        rollback: freeze   # a DST-gap wall time has no single way back: not written back
       is_vip: {{from: vip_flag, default: 0}}            # NULL meant 'never set'
     drop: {{fax: nobody has sent a fax since 2015}}
 
@@ -167,6 +169,7 @@ tables:
       ordered_at:
         from: order_date
         transform: [{{timezone: {{assume: Europe/Berlin, nonexistent: later, ambiguous: earlier}}}}]
+        rollback: freeze   # a DST-gap wall time has no single way back: not written back
       status:                           # codes become words; an unknown code is a reject
         from: status
         transform: [{{map: {{0: new, 1: paid, 2: shipped, 3: cancelled, 9: refunded}}}}]
@@ -189,7 +192,7 @@ tables:
       order_id: {{}}
       amount: {{cast: "decimal(12,2)"}}   # strict: a float that is not a whole cent is rejected
       method: {{default: unknown}}
-      paid_at: {{cast: timestamp}}
+      paid_at: {{cast: timestamp, rollback: freeze}}   # text times: no exact way back
     drop: {{cc_last4: card digits are not kept in the new platform}}
 """
 
@@ -205,6 +208,7 @@ class DemoResult:
     proof: Proof | None = None
     live_writes: int = 0
     synced: SyncResult | None = None
+    cutover: CutoverStory | None = None
     next_commands: list[str] = field(default_factory=list)
     """The commands printed under "next", as printed (they run from the working directory)."""
 
@@ -305,7 +309,8 @@ def write_spec(path: Path, source: Path, target: Path) -> None:
             source=json.dumps(_sqlite_url(source)),
             target=json.dumps(_sqlite_url(target)),
             max_rejects=MAX_REJECTS,
-        ),
+        )
+        + SECTION,
         encoding="utf-8",
     )
 
@@ -408,6 +413,7 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
     synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_path)
     sign_off(migration, base, out)
+    story = cut_over(migration, base, out, spec_path)
 
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"
@@ -433,5 +439,6 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
         proof=proof,
         live_writes=writer.writes,
         synced=synced,
+        cutover=story,
         next_commands=next_commands,
     )

@@ -8,7 +8,7 @@ from functools import partial
 
 from datamove.core.evidence import RunCommand
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
-from datamove.cutover.rehearsal import Rehearsal
+from datamove.cutover.rehearsal import Rehearsal, record_evidence
 from datamove.cutover.rollback import Rollback, start_over
 from datamove.cutover.runbook import CutoverReport, Runbook, StepView
 from datamove.events import EventHandler, ignore
@@ -117,6 +117,30 @@ class CutoverCommands(MigrationBase):
         with session.recorder.run(RunCommand.rehearsal, on_event, digest) as run:
             checks = rehearsal.run(run.id, by)
         return replace(book.report(run_id=run.id), rehearsal=checks)
+
+    def rehearse_on(
+        self,
+        source: str | None,
+        target: str | None,
+        *,
+        by: str | None = None,
+        on_event: EventHandler = ignore,
+    ) -> CutoverReport:
+        """``--rehearse`` against staging databases (``source``/``target``; None: the spec's):
+        the rehearsal runs there, its steps in the staging target's state store; its evidence
+        is then recorded in this spec's state store, bound to the staging plan's mapping hash
+        (``cutover.rehearsal.record_evidence``), where the ``rehearsed`` gate reads it."""
+        urls = {"source": source or self.spec.source, "target": target or self.spec.target}
+        report = type(self)(self.spec.model_copy(update=urls)).cutover(
+            rehearse=True, by=by, on_event=on_event
+        )
+        with self._session() as session:
+            plan = session.plan("no rehearsal was recorded here", data_lints=False)
+            digest = record_evidence(plan.mapping_hash, report.rehearsal, on_event)
+            with session.recorder.run(RunCommand.rehearsal, on_event, digest) as run:
+                with session.state.dialect.connect() as conn, conn.begin():
+                    session.state.checks.record(conn, run.id, report.rehearsal)
+        return report
 
     def cutover_status(self) -> CutoverReport:
         """Where the cutover stands: each step's record, the flag's value, both fences."""
