@@ -365,16 +365,24 @@ class Replay:
         table = back.table
         place = f"table {table.name}"
         columns = [b.source for b in back.columns]
+        adapters = [self.source.adapter(table.source_table.c[c].type) for c in columns]
         looked = [b for b in back.columns if b.lookup is not None]
         for start in range(0, len(rows), READ_BATCH):
             part = rows[start : start + READ_BATCH]
             if looked:  # a parent's new key → its source key
                 part = [r | translations.row(looked, r, place) for r in part]
             originals = _originals(conn, back, part, place)
-            mapped = [
-                back.source_row(r, place, originals.get(back.source_key(r, place))) for r in part
-            ]
-            self.source.upsert(conn, table.source_table, columns, table.key, mapped)
+            present: list[tuple[Any, ...]] = []
+            new: list[tuple[Any, ...]] = []
+            for row in part:
+                key = back.source_key(row, place)
+                values = back.source_row(row, place, originals.get(key))
+                bound = tuple(
+                    v if a is None else a(v) for a, v in zip(adapters, values, strict=True)
+                )
+                (present if key in originals else new).append(bound)
+            _update(conn, table.source_table, columns, table.key, present)
+            self.source.upsert(conn, table.source_table, columns, table.key, new)
         return len(rows)
 
 
@@ -400,8 +408,8 @@ def _originals(
     conn: sa.Connection, back: TableBack, rows: list[dict[str, Any]], place: str
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The source's kept-original columns of ``rows``' keys, as they were at the switch (the
-    source is fenced): source key → values. Empty when the table has none."""
-    if not back.kept or not rows:
+    source is fenced): source key → values, one entry for every key the source has."""
+    if not rows:
         return {}
     table = back.table
     src = table.source_table
@@ -413,6 +421,34 @@ def _originals(
         values = dict(found._mapping)
         out[tuple(values[k] for k in table.key)] = values
     return out
+
+
+def _update(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Write ``rows`` over the source rows of their keys: an UPDATE, not an upsert, so the
+    columns the replay does not write (frozen, dropped) are never part of the statement (an
+    ``INSERT … ON CONFLICT`` without a NOT NULL column is refused before the conflict is seen).
+    Values are bound as ``Dialect.upsert`` binds them (adapted, no SQLAlchemy processing)."""
+    others = [c for c in columns if c not in key]
+    if not rows or not others:
+        return
+    t = sa.table(table.name, *[sa.column(c) for c in columns], schema=table.schema)
+    stmt = (
+        sa.update(t)
+        .where(*[t.c[k] == sa.bindparam(f"k{n}") for n, k in enumerate(key)])
+        .values({c: sa.bindparam(f"v{n}") for n, c in enumerate(others)})
+    )
+    params = []
+    for row in rows:
+        values = dict(zip(columns, row, strict=True))
+        bound = {f"k{n}": values[k] for n, k in enumerate(key)}
+        params.append(bound | {f"v{n}": values[c] for n, c in enumerate(others)})
+    conn.execute(stmt, params)
 
 
 _FROM_JSON: dict[type, Callable[[Any], Any]] = {
