@@ -230,6 +230,8 @@ class TablePlan:
     references: list[ForeignKeyPlan] = field(default_factory=list)
     """Every source foreign key in target names, created or not (verify checks orphans)."""
     rows_estimate: int | None = None
+    target_where: str | None = None
+    """The target rows verify compares (None: all of them)."""
     bytes_estimate: int | None = None
     strategy: str = "preserve"
     deletes: str = "hard"

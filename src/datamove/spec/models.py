@@ -281,6 +281,11 @@ class TableSpec(_Model):
     source: str | None = Field(default=None, description="Source table (default: same name).")
     key: KeySpec | None = Field(default=None, description="Chunking key (default: primary key).")
     where: str | None = Field(default=None, description="SQL filter on source rows.")
+    target_where: str | None = Field(
+        default=None,
+        description="SQL filter on the target rows verify compares: what where: selects, as "
+        "the target sees it (a phase sets it).",
+    )
     phase_column: str | None = Field(
         default=None, description="This table's tenant column, where it is not phases.by."
     )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from datamove.errors import SpecError
 
 if TYPE_CHECKING:
-    from datamove.spec.models import MigrationSpec
+    from datamove.spec.models import MigrationSpec, TableSpec
 
 REMAINING = "remaining"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -115,31 +115,49 @@ def phase_sql(phases: PhasesSpec, phase: str, column: str, dialect: sa.Dialect) 
     return " AND ".join(parts) or "TRUE"
 
 
-def tenant_column(phases: PhasesSpec, phase_column: str | None, dialect: sa.Dialect) -> str:
-    """A table's tenant: its ``phase_column`` or ``by`` (a plain name quoted, an expression
-    in parentheses)."""
-    by = phase_column or phases.by
+def tenant_column(by: str, dialect: sa.Dialect) -> str:
+    """A table's tenant (its ``phase_column`` or ``phases.by``): a plain name quoted, an
+    expression in parentheses."""
     if _IDENTIFIER.match(by):
         return str(dialect.identifier_preparer.quote(by))
     return f"({by})"
 
 
-def source_dialect(spec: MigrationSpec) -> sa.Dialect:
-    """The source engine's SQL dialect (for quoting), without connecting."""
-    dialect: Any = sa.engine.make_url(spec.source).get_dialect()
+def _dialect(url: str) -> sa.Dialect:
+    """An engine's SQL dialect (for quoting), without connecting."""
+    dialect: Any = sa.engine.make_url(url).get_dialect()
     return dialect()  # type: ignore[no-any-return]
+
+
+def _target_column(tspec: TableSpec, column: str) -> str:
+    """The target name of source column ``column`` (``columns:`` may rename it)."""
+    for name, col in (tspec.columns or {}).items():
+        if (col.from_ or name) == column:
+            return name
+    return column
 
 
 def phased(spec: MigrationSpec, phase: str) -> MigrationSpec:
     """The spec of one phase: its own migration identity (``<name>:<phase>``, so its state is
-    its own) and every table's source ``where`` narrowed to the phase's rows."""
+    its own), every table's source ``where`` narrowed to the phase's rows, and ``target_where``
+    the same rows as the target holds them (a condition group's SQL is the target's as
+    written: it names columns that move unrenamed)."""
     phase_of(spec, phase)
     phases = spec.phases
     assert phases is not None  # phase_of checked it
-    dialect = source_dialect(spec)
+    src, tgt = _dialect(spec.source), _dialect(spec.target)
     tables = {}
     for name, tspec in spec.tables.items():
-        cond = phase_sql(phases, phase, tenant_column(phases, tspec.phase_column, dialect), dialect)
-        where = f"({tspec.where}) AND ({cond})" if tspec.where else cond
-        tables[name] = tspec.model_copy(update={"where": where})
+        by = tspec.phase_column or phases.by
+        cond = phase_sql(phases, phase, tenant_column(by, src), src)
+        t_by = _target_column(tspec, by) if _IDENTIFIER.match(by) else by
+        t_cond = phase_sql(phases, phase, tenant_column(t_by, tgt), tgt)
+        tables[name] = tspec.model_copy(
+            update={
+                "where": f"({tspec.where}) AND ({cond})" if tspec.where else cond,
+                "target_where": (
+                    f"({tspec.target_where}) AND ({t_cond})" if tspec.target_where else t_cond
+                ),
+            }
+        )
     return spec.model_copy(update={"name": f"{spec.name}:{phase}", "tables": tables})
