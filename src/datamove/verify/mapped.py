@@ -76,12 +76,6 @@ class MappedTable:
     when the key cannot be NULL: rejects by design, counted, never compared."""
 
     @property
-    def target_filter(self) -> sa.ColumnElement[bool]:
-        """The target rows compared (a phase's: ``target_where``; else every one)."""
-        where = self.plan.target_where
-        return sa.text(f"({where})") if where else sa.true()  # type: ignore[return-value]
-
-    @property
     def plan(self) -> TablePlan:
         return self.compiled.plan
 
