@@ -71,6 +71,12 @@ class PhasesSpec(BaseModel):
         return self
 
 
+def split_name(name: str) -> tuple[str, str | None]:
+    """A migration's own name and its phase (None: not a phase's; see ``phased``)."""
+    base, _, phase = name.partition(":")
+    return base, phase or None
+
+
 def phase_of(spec: MigrationSpec, phase: str) -> str:
     """``phase`` checked against the spec's phases (an error naming the known ones)."""
     if spec.phases is None:
