@@ -77,6 +77,15 @@ def split_name(name: str) -> tuple[str, str | None]:
     return base, phase or None
 
 
+def siblings(spec: MigrationSpec) -> list[str]:
+    """The migration identities of a phase's other phases (none for an unphased spec): they
+    read the one changelog on the source, so none purges what another has yet to apply."""
+    base, phase = split_name(spec.name)
+    if phase is None or spec.phases is None:
+        return []
+    return [f"{base}:{p}" for p in spec.phases.order if p != phase]
+
+
 def phase_of(spec: MigrationSpec, phase: str) -> str:
     """``phase`` checked against the spec's phases (an error naming the known ones)."""
     if spec.phases is None:
