@@ -112,7 +112,7 @@ def test_three_phases_move_and_cut_over_one_by_one(
     writer = _Writer(source)
     writer.start()
     try:
-        for phase, migration in phases.items():
+        for migration in phases.values():
             migration.capture_install()
             migration.run()
             writer.wrote.clear()
