@@ -22,6 +22,7 @@ from datamove.cli.common import (
     ExcludeOpt,
     JsonOpt,
     LogFileOpt,
+    PhaseOpt,
     SpecArg,
     TablesOpt,
     guard,
@@ -126,6 +127,7 @@ def init(
 @app.command()
 def plan(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     as_json: JsonOpt = False,
     doc: Annotated[
         Path | None, typer.Option("--doc", help="Also write the mapping document (.md or .html).")
@@ -143,7 +145,7 @@ def plan(
     Repeated findings are grouped; those the spec acknowledges are counted, not listed (--json
     lists every finding, with acknowledged and reason). Exits 2 when an error is left.
     """
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     result = guard(migration.plan)
     if doc is not None:
         guard(lambda: migration.write_document(result, doc))
@@ -159,6 +161,7 @@ def plan(
 @app.command()
 def run(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     tables: TablesOpt = None,
     exclude: ExcludeOpt = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel chunk workers.")] = 1,
@@ -179,7 +182,7 @@ def run(
 
     Ctrl-C stops it: no new chunk starts, the running ones roll back (exit 130).
     """
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     log = guard(lambda: JsonLinesLog.open(log_file))
     with ctrl_c() as stop, log, _run_display(quiet) as progress:
         result = guard(
@@ -223,6 +226,7 @@ DiffOutOpt = Annotated[
 @app.command()
 def verify(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     tables: TablesOpt = None,
     exclude: ExcludeOpt = None,
     checks: ChecksOpt = None,
@@ -239,7 +243,7 @@ def verify(
     from datamove.verify.runner import VerifyOptions
 
     options = VerifyOptions(tuple(tables or ()), tuple(checks or ()), max_diff_rows, show_values)
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     log = guard(lambda: JsonLinesLog.open(log_file))
     with log, render.Spinner("verifying", settings["quiet"] or as_json) as spinner:
         result = guard(lambda: migration.verify(options, tee(spinner, log), tuple(exclude or ())))
@@ -340,6 +344,7 @@ def _verify_output(
 @app.command()
 def status(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     rejects: Annotated[bool, typer.Option("--rejects", help="List rejected rows.")] = False,
     table: Annotated[str | None, typer.Option(help="Only rejects of this table.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rejects.")] = 100,
@@ -348,7 +353,7 @@ def status(
     """Per table of the spec (not started ones too): chunks done/total, rows, rejects,
     throughput and the last error."""
     result = guard(
-        lambda: Migration.from_file(spec).status(rejects=rejects, table=table, limit=limit)
+        lambda: Migration.from_file(spec, phase).status(rejects=rejects, table=table, limit=limit)
     )
     if as_json:
         render.emit_json(result.to_dict())
@@ -437,6 +442,7 @@ def uninstall(
 @app.command()
 def sync(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep applying until Ctrl-C (then exit 0).")
     ] = False,
@@ -459,7 +465,7 @@ def sync(
     from datamove.sync.runner import SyncOptions
 
     options = SyncOptions(follow=follow, until_lag=until_lag, max_batch=max_batch)
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     log = guard(lambda: JsonLinesLog.open(log_file))
     with (
         ctrl_c() as stop,

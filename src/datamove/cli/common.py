@@ -27,6 +27,12 @@ ExcludeOpt = Annotated[
     list[str] | None,
     typer.Option("--exclude", help="Leave out these tables: names or globs (repeat)."),
 ]
+PhaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--phase", help="Only this phase's rows (phases: in the spec), as its own migration."
+    ),
+]
 LogFileOpt = Annotated[
     Path | None,
     typer.Option(

@@ -11,7 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from datamove.cli import render
-from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard, settings
+from datamove.cli.common import (
+    ExcludeOpt,
+    JsonOpt,
+    PhaseOpt,
+    SpecArg,
+    TablesOpt,
+    guard,
+    settings,
+)
 from datamove.cli.flags import Group
 from datamove.cutover.fence import Side
 from datamove.cutover.runbook import CutoverReport, StepView
@@ -23,6 +31,7 @@ from datamove.spec.durations import parse_duration
 
 def cutover(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Show the steps and each gate's value; change nothing."),
@@ -82,7 +91,7 @@ def cutover(
     runbook and the rollback in turn and records the rehearsal; with --source/--target, on
     staging databases, the evidence recorded in the spec's state store.
     """
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     quiet = settings["quiet"] or as_json
 
     def show(event: Event) -> None:
@@ -171,6 +180,7 @@ def _steps_text(title: str, views: list[StepView]) -> None:
 
 def rollback(
     spec: SpecArg,
+    phase: PhaseOpt = None,
     by: Annotated[
         str | None, typer.Option("--as", help="Who flips back, as recorded (default: the OS user).")
     ] = None,
@@ -183,7 +193,7 @@ def rollback(
     value and lifts the source fence. Every step is recorded; run it again after a failure or
     a kill to resume. A failed check exits 1, a failed step 3.
     """
-    migration = guard(lambda: Migration.from_file(spec))
+    migration = guard(lambda: Migration.from_file(spec, phase))
     quiet = settings["quiet"] or as_json
 
     def show(event: Event) -> None:

@@ -132,7 +132,8 @@ class ChunkCopier:
                     if self.replace:
                         tgt.execute(
                             sa.delete(self.plan.target_table).where(
-                                chunk.range.predicate(self.compiled.target_key)
+                                chunk.range.predicate(self.compiled.target_key),
+                                self.plan.target_filter,
                             )
                         )
                     if careful:

@@ -24,12 +24,12 @@ from functools import cached_property, partial
 
 from datamove.core.evidence import Step, StepKind
 from datamove.cutover.fence import Side, WriteFence
+from datamove.cutover.phaseflag import record_flag
 from datamove.cutover.reverse import Replay
 from datamove.cutover.runbook import RUNBOOK, Runbook, StepFailed, StepView, runbook_steps
 from datamove.cutover.stage import Stage
 from datamove.errors import ChecksFailed, DatamoveError, RuntimeFailure, UsageError
 from datamove.events import EventHandler, Message
-from datamove.flags import FlagStore
 from datamove.plan.compiled import CompiledPlan
 from datamove.redact import redact_text
 from datamove.spec.cutover import UserStep
@@ -180,11 +180,10 @@ class Rollback(Stage):
 
     def _flip_back(self, step: Step, run_id: str, by: str | None) -> None:
         """The flag and the step's record commit together: a kill leaves both or neither."""
-        flag = self.spec.cutover.flag
-        store = FlagStore(self.state.dialect, self.spec.name)
+        value = self.spec.cutover.flag.value_old
         with self.state.dialect.connect() as conn, conn.begin():
-            change = store.record(conn, flag.name, flag.value_old, by=by, note="datamove rollback")
-            output = f"{flag.name}: {change.previous!r} -> {change.value!r} by {change.changed_by}"
+            args = (self.compiled, self.spec, self.state.dialect, value, by, "datamove rollback")
+            output = record_flag(conn, *args)
             self.state.steps.finish(conn, step, "done", run_id, output)
 
     def _unfence_source(self, run_id: str) -> str:

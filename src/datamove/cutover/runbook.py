@@ -44,6 +44,7 @@ from datamove.core.evidence import Check, Step, StepKind
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.final import FinalVerify
 from datamove.cutover.gates import Gates, run_invariants
+from datamove.cutover.phaseflag import flag_scope, record_flag
 from datamove.cutover.reverse import install_reverse_capture
 from datamove.cutover.stage import Stage
 from datamove.cutover.watch import Watch, WatchOutcome
@@ -170,11 +171,12 @@ class Runbook(Stage):
         """The steps as recorded, the flag and both fences, read now (changes nothing)."""
         records: dict[str, RunbookStepRecord] = {}
         flag = self.spec.cutover.flag
-        store = FlagStore(self.state.dialect, self.spec.name)
+        base, keys = flag_scope(self.compiled, self.spec)
+        store = FlagStore(self.state.dialect, base)
         with self.state.dialect.connect() as conn:
             if self.state.readable(conn):
                 records = self.state.steps.runbook(conn, RUNBOOK)
-            setting = store.read(conn, flag.name).setting
+            setting = store.read(conn, flag.name, keys[0] if keys else None).setting
         views = [StepView(s.name, s.kind, records.get(s.name)) for s in self.steps]
         value = setting.value if setting else None
         target = self._fence(Side.target)
@@ -364,11 +366,10 @@ class Runbook(Stage):
 
     def _flip(self, step: RunbookStep, run_id: str, by: str | None) -> None:
         """The flag and the step's record commit together: a kill leaves both or neither."""
-        flag = self.spec.cutover.flag
-        store = FlagStore(self.state.dialect, self.spec.name)
+        value = self.spec.cutover.flag.value_new
         with self.state.dialect.connect() as conn, conn.begin():
-            change = store.record(conn, flag.name, flag.value_new, by=by, note="datamove cutover")
-            output = f"{flag.name}: {change.previous!r} -> {change.value!r} by {change.changed_by}"
+            args = (self.compiled, self.spec, self.state.dialect, value, by, "datamove cutover")
+            output = record_flag(conn, *args)
             self.state.steps.finish(conn, step.step, "done", run_id, output)
 
     def _target_tables(self) -> list[str]:

@@ -13,6 +13,7 @@ from datamove.events import EventHandler
 from datamove.plan import Plan
 from datamove.session import Session
 from datamove.spec import MigrationSpec, load_spec
+from datamove.spec.phases import phased
 from datamove.spec.selection import select_tables
 from datamove.sync.marks import verify_mark
 from datamove.verify.runner import Verifier, VerifyOptions, VerifyResult
@@ -25,8 +26,10 @@ class MigrationBase:
         self.spec = spec
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Self:
-        return cls(load_spec(path))
+    def from_file(cls, path: str | Path, phase: str | None = None) -> Self:
+        """The spec at ``path``; with ``phase``, that phase's own migration (``spec.phases``)."""
+        spec = load_spec(path)
+        return cls(phased(spec, phase) if phase else spec)
 
     def _session(
         self, workers: int = 1, read_only: bool = False, stop: Stop | None = None

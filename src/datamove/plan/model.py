@@ -230,6 +230,16 @@ class TablePlan:
     references: list[ForeignKeyPlan] = field(default_factory=list)
     """Every source foreign key in target names, created or not (verify checks orphans)."""
     rows_estimate: int | None = None
+    target_where: str | None = None
+    """The target rows verify compares (None: all of them)."""
+
+    @property
+    def target_filter(self) -> sa.ColumnElement[bool]:
+        """The target rows that are this plan's (a phase's: ``target_where``; else every one):
+        what verify compares and what a ``replace_range`` chunk may delete."""
+        where = self.target_where
+        return sa.text(f"({where})") if where else sa.true()  # type: ignore[return-value]
+
     bytes_estimate: int | None = None
     strategy: str = "preserve"
     deletes: str = "hard"

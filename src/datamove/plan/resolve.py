@@ -226,6 +226,7 @@ class Resolver(KeyRules, TargetSchema, ComputedColumns, PartitionRules, SqlCheck
             key=key,
             target_key=target_key,
             where=where,
+            target_where=tspec.target_where,
             deletes=describe_deletes(tspec),
             write_mode=write_mode.mode.value,
             newer_column=write_mode.column,

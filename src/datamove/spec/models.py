@@ -18,6 +18,7 @@ from datamove.spec.codes import ACKNOWLEDGEABLE_ERRORS, ERROR_CODES, FINDING_COD
 from datamove.spec.cutover import CutoverMode as CutoverMode  # re-exported (plan.keys)
 from datamove.spec.cutover import CutoverSpec
 from datamove.spec.durations import parse_duration
+from datamove.spec.phases import PhasesSpec
 from datamove.spec.reconcile import NotifySpec, ReconcileSpec
 from datamove.spec.signoff import SignoffSpec
 
@@ -282,6 +283,14 @@ class TableSpec(_Model):
     source: str | None = Field(default=None, description="Source table (default: same name).")
     key: KeySpec | None = Field(default=None, description="Chunking key (default: primary key).")
     where: str | None = Field(default=None, description="SQL filter on source rows.")
+    target_where: str | None = Field(
+        default=None,
+        description="SQL filter on the target rows verify compares: what where: selects, as "
+        "the target sees it (a phase sets it).",
+    )
+    phase_column: str | None = Field(
+        default=None, description="This table's tenant column, where it is not phases.by."
+    )
     columns: dict[str, ColumnSpec] | None = Field(
         default=None, description="Target columns; omitted means every source column as is."
     )
@@ -490,6 +499,9 @@ class MigrationSpec(_Model):
     tables: dict[str, TableSpec] = Field(
         default_factory=dict,
         description="Target tables and their mapping (the key is the target table's name).",
+    )
+    phases: PhasesSpec | None = Field(
+        default=None, description="Groups of tenants that move one after another (--phase)."
     )
 
     @field_validator("source", "target")

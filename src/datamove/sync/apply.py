@@ -236,7 +236,8 @@ class Applier:
     def remove(self, table: TablePlan, keys: list[tuple[Any, ...]], tgt: Connection) -> int:
         """Delete (or soft-delete) the target rows of source rows that are gone."""
         target = table.target_table
-        match = any_key([target.c[k] for k in table.target_key], keys)
+        # only the plan's own rows: a phase's sync reads another phase's keys as gone
+        match = sa.and_(any_key([target.c[k] for k in table.target_key], keys), table.target_filter)
         rules = self.spec.tables[table.name].deletes
         if rules.mode is DeleteMode.soft and rules.column:
             # The row is gone, so a ``from:`` column cannot be read: the time it was seen gone.

@@ -23,6 +23,7 @@ from datamove.errors import Interrupted, TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
+from datamove.spec.phases import siblings
 from datamove.state.store import StateStore
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
@@ -126,10 +127,13 @@ class Syncer:
         return backfill_warnings(unwarned, self.plan.order)
 
     def _purge(self, applied: int) -> int:
-        """Purge what is applied, but keep the changes after the last green verify's mark:
-        the cutover's final verify reads their keys (``sync.marks``)."""
+        """Purge what is applied, but keep the changes after the last green verify's mark
+        (the cutover's final verify reads their keys, ``sync.marks``) and those another phase
+        has yet to apply (``spec.phases.siblings``)."""
         with self.target.connect() as tgt:
             kept = kept_after(tgt, self.store, self.plan.mapping_hash)
+            for other in siblings(self.spec):
+                applied = min(applied, SyncState(self.target, other).position(tgt).applied_seq)
         return self.applier.purge(applied if kept is None else min(applied, kept))
 
     def _pending(self, seq: int) -> Pending:

@@ -80,7 +80,7 @@ def count_check(
         else:
             s = _fetch("source", src, source_rows.where(mapped.source_filter))[0][0]
             target_rows = sa.select(sa.func.count()).select_from(plan.target_table)
-            t = _fetch("target", tgt, target_rows)[0][0]
+            t = _fetch("target", tgt, target_rows.where(mapped.plan.target_filter))[0][0]
         null_keys = 0
         if mapped.null_keys is not None:
             null_keys = int(_fetch("source", src, source_rows.where(mapped.null_keys))[0][0])
@@ -244,7 +244,7 @@ def aggregate_check(
         results = []
         for side, conn, expr, table, where in (
             ("source", src, source_expr, plan.source_table, mapped.source_filter),
-            ("target", tgt, target_expr, plan.target_table, sa.true()),
+            ("target", tgt, target_expr, plan.target_table, mapped.plan.target_filter),
         ):
             groups = [expr(g).label(f"g{i}") for i, g in enumerate(spec.group_by)]
             measures = _measures(spec, expr)

@@ -91,7 +91,7 @@ def sides(
             [k.target_canonical for k in mapped.keys],
             t_parts,
             frames,
-            sa.true(),
+            mapped.plan.target_filter,
             native,
         ),
     )

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from datamove.core.keys import KeyRange, key_present
 from datamove.plan.compiled import CompiledPlan
 from datamove.plan.model import Finding, Severity, TablePlan
@@ -90,7 +92,7 @@ def count_foreign_rows(
         overrides = target.reflect_overrides(tgt, table.plan.target_table)
         mapped = map_table(compiled.plan, table, 15, overrides)
         s_side, t_side = sides(mapped, (source, src), (target, tgt), keys_only=True)
-        t_side.where = key_present(t_side.keys)
+        t_side.where = sa.and_(t_side.where, key_present(t_side.keys))
         ChecksumDiff(mapped, s_side, t_side, LIMIT, False).run(diff)
     inside = [
         k

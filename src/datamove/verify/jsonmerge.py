@@ -111,7 +111,7 @@ def json_diff(
         target_table,
         [k.target for k in mapped.keys],
         [target_table.c[c.name] for c in columns],
-        sa.true(),
+        mapped.plan.target_filter,
         [k.target_sortable for k in mapped.keys],
     )
     first = len(mapped.keys) + (0 if _one_integer(mapped) else 1)  # the first document

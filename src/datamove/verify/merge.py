@@ -157,6 +157,7 @@ def _target_rows(
     stmt = (
         sa.select(*[k.target for k in mapped.keys], *[table.c[c.name] for c in columns])
         .select_from(table)
+        .where(mapped.plan.target_filter)
         .order_by(*[k.target_sortable for k in mapped.keys])
     )
     for batch in dialect.stream(conn, stmt, BATCH):
