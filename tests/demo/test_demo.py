@@ -184,11 +184,19 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "verify: 4 difference(s)" in proc.stdout and "all checks pass" in proc.stdout
     assert "0 pending" in proc.stdout
     # The last stage: a remapped customer traced, the report written, a sign-off recorded.
-    assert "10. trace customer 1 (legacy key) has the new key" in proc.stdout
+    assert "17. trace customer 1 (legacy key) has the new key" in proc.stdout
     assert "leading and trailing spaces removed" in proc.stdout
     report = tmp_path.resolve() / "report.html"
-    assert f"11. report {report}" in proc.stdout and report.is_file()
-    assert "☑ Idempotent batches with checkpoints" in proc.stdout
+    assert f"18. report {report}" in proc.stdout and report.is_file()
+    assert "16. reconcile 2 round(s) after go-live" in proc.stdout and "all green" in proc.stdout
+    for line in (  # every line of the seed's checklist, each ticked by its evidence
+        "Invariants and mapping documented",
+        "Idempotent batches with checkpoints",
+        "Validation and shadow checks passed",
+        "Cutover/rollback runbook tested",
+        "Reconciliation after go-live",
+    ):
+        assert f"☑ {line}" in proc.stdout, line
     assert "signed off by demo lead" in proc.stdout
     assert 'id="checklist"' in report.read_text(encoding="utf-8")
     assert "rolled back by itself: flag read_path = 'legacy'" in proc.stdout

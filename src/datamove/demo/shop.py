@@ -146,6 +146,14 @@ target: {target}
 max_rejects: {max_rejects}   # rows that do not convert are recorded as rejects; at most this many
 batch_size: 500   # rows per chunk; each chunk commits with its checkpoint, so a run resumes
 sync: {{mode: triggers}}   # the shop keeps writing: capture changes, catch up with `datamove sync`
+signoff: {{reconcile_window: 1s}}   # the demo's go-live window; a real one is 24h-72h
+invariants:   # business facts both sides must agree on (verify, and the cutover under its fence)
+  - {{name: customers, source: "SELECT count(*) FROM customers",
+     target: "SELECT count(*) FROM customers"}}
+checks:
+  shadow:       # the same question asked of both shops
+    - {{name: vip customers, source: "SELECT count(*) FROM customers WHERE vip_flag = 1",
+       target: "SELECT count(*) FROM customers WHERE is_vip = 1"}}
 
 tables:
   customers:
@@ -412,8 +420,8 @@ def run_demo(directory: Path | None, quiet: bool = False) -> DemoResult:
 
     synced = catch_up(migration, writer, out)
     proof = prove(migration, platform, out, spec_path)
-    sign_off(migration, base, out)
     story = cut_over(migration, base, out, spec_path)
+    sign_off(migration, base, out)
 
     out.print(
         f"\n[bold]files[/]\n   source  {escape(str(legacy))}"

@@ -1,5 +1,9 @@
-"""The demo's last stage: support traces one remapped customer, the report is written with its
-checklist ticked by evidence, and a sign-off is recorded against that evidence."""
+"""The demo's last stage: reconciliation rounds after go-live, support traces one remapped
+customer, the report is written with its checklist ticked by evidence, and a sign-off is
+recorded against that evidence.
+
+The demo's spec declares a reconciliation window of seconds (``signoff.reconcile_window``), so
+two rounds a second apart cover it; a real migration declares 24–72 hours."""
 
 from __future__ import annotations
 
@@ -14,12 +18,20 @@ from datamove.migration import Migration
 
 
 def sign_off(migration: Migration, base: Path, out: Console) -> Path:
-    """Trace the first legacy customer, write ``report.html`` and sign off; returns its path."""
+    """Reconcile twice, trace the first legacy customer, write ``report.html`` and sign off;
+    returns its path."""
+    reconciled = migration.reconcile(every=1.0, for_=2.5)
+    passed = sum(c.ok for r in reconciled.rounds for c in r.checks)
+    out.print(
+        f"\n[bold]16. reconcile[/] {len(reconciled.rounds)} round(s) after go-live "
+        f"({', '.join(f'{r.kind}, {r.direction}' for r in reconciled.rounds)}): "
+        f"{passed} check(s) passed, {'all green' if reconciled.ok else 'a round FAILED'}"
+    )
     with closing(sqlite3.connect(base / "legacy.sqlite")) as db:
         (first,) = db.execute("SELECT min(cust_id) FROM customers").fetchone()
     found = migration.trace("customers", str(first))
     new_key = ", ".join(found.target_key or ["-"])
-    out.print(f"\n[bold]10. trace[/] customer {first} (legacy key) has the new key {new_key}")
+    out.print(f"\n[bold]17. trace[/] customer {first} (legacy key) has the new key {new_key}")
     for column in found.columns:
         steps = " → ".join(f"{escape(step)}: {escape(value)}" for step, value in column.steps)
         out.print(f"   {column.column:<12} {steps}")
@@ -30,7 +42,7 @@ def sign_off(migration: Migration, base: Path, out: Console) -> Path:
         )
     result = migration.report("html", base / "report.html")
     signed = migration.signoff("demo lead", role="migration owner")
-    out.print(f"\n[bold]11. report[/] {escape(str(result.path))}")
+    out.print(f"\n[bold]18. report[/] {escape(str(result.path))}")
     for line in result.report.lines:
         mark = "[green]☑[/]" if line.ticked else "[red]☐[/]"
         todo = "" if line.ticked else f"  [dim](missing: {escape(line.command)})[/]"
