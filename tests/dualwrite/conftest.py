@@ -36,6 +36,10 @@ class Stores:
     old: sa.Engine
     new: sa.Engine
 
+    @property
+    def kind(self) -> str:
+        return sa.engine.make_url(self.old_url).get_backend_name()
+
     def row(self, store: str, key: int) -> tuple[object, ...] | None:
         found = fetch(
             self.old_url if store == "old" else self.new_url,
@@ -89,8 +93,8 @@ def stores(
 
 
 @contextmanager
-def new_store_down(url: str) -> Iterator[None]:
-    """The new (PostgreSQL) database refuses connections and every open one is killed, until
+def store_down(url: str) -> Iterator[None]:
+    """A PostgreSQL database refuses connections and every open one is killed, until
     the block ends."""
     db = sa.engine.make_url(url).database
     admin = sa.create_engine(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from datamove.dualwrite import DualWriter
-from datamove.sync.drift import DriftTable
+from datamove.state.drift import DriftTable
 from tests.conftest import fetch
-from tests.dualwrite.conftest import ROWS, Stores, new_store_down, save
+from tests.dualwrite.conftest import ROWS, Stores, save, store_down
 from tests.helpers import assert_verified
 
 
@@ -24,7 +24,7 @@ def test_killed_secondary_leaves_drift_that_sync_repairs(stores: Stores) -> None
     assert stores.row("new", 3) == (3, "before 3", 1003)  # both written while up
     assert _open_drift(stores) == []
 
-    with new_store_down(stores.new_url):
+    with store_down(stores.new_url):
         for i in range(6, 11):  # updates
             dual.write("items", i, save(i, f"during {i}", 2000 + i))
         dual.write("items", ROWS + 1, save(ROWS + 1, "new during", 7))  # an insert
@@ -34,7 +34,11 @@ def test_killed_secondary_leaves_drift_that_sync_repairs(stores: Stores) -> None
     assert stores.row("old", 8) == (8, "during 8", 2008)
     assert stores.row("new", 8) == (8, "item 8", 8)
     assert stores.row("new", ROWS + 1) is None
-    assert not stores.migration.verify().ok
+    checks = {c.name: c for c in stores.migration.verify().checks}
+    drift = checks["items: drift keys"]
+    assert drift.kind == "drift_keys" and drift.status == "failed"
+    assert drift.details["keys"] == 6
+    assert len(_open_drift(stores)) == 6  # a failed re-check leaves the rows open
 
     result = stores.migration.sync()
     assert result.drift_repaired == 6
@@ -69,9 +73,21 @@ def test_authoritative_failure_raises_and_records_nothing(stores: Stores) -> Non
 
 def test_uninstall_removes_the_drift_table(stores: Stores) -> None:
     dual = DualWriter(old=stores.old, new=stores.new, stage=lambda key: "dual_write")
-    with new_store_down(stores.new_url):
+    with store_down(stores.new_url):
         dual.write("items", 1, save(1, "x", 1))
     assert sa.inspect(stores.old).has_table("datamove_drift")
     result = stores.migration.uninstall()
     assert "source: table datamove_drift" in [i.describe() for i in result.removed]
     assert not sa.inspect(stores.old).has_table("datamove_drift")
+
+
+def test_verify_marks_drift_repaired_once_the_keys_match(stores: Stores) -> None:
+    dual = DualWriter(old=stores.old, new=stores.new, stage=lambda key: "dual_write")
+    with store_down(stores.new_url):
+        dual.write("items", 7, save(7, "lost", 70))
+    with stores.new.begin() as conn:  # repaired by hand, not by sync
+        conn.execute(sa.text("UPDATE items SET name = 'lost', amount = 70 WHERE id = 7"))
+    result = stores.migration.verify()
+    assert result.ok
+    assert [c.status for c in result.checks if c.kind == "drift_keys"] == ["passed"]
+    assert _open_drift(stores) == []

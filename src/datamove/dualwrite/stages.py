@@ -13,7 +13,7 @@ complete    new            no                   new                           (n
 =========== ============== ==================== ============================= ==============
 
 The first store written is the authoritative one: its failure fails the request; the second's
-is recorded as drift in the first (``sync.drift``).
+is recorded as drift in the first (``state.drift``).
 """
 
 from __future__ import annotations

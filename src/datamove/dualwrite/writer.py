@@ -13,7 +13,7 @@ says so, with its own SQLAlchemy engines::
 Each write runs ``fn`` in a transaction of its own on each store the stage writes
 (``dualwrite.stages``), the authoritative store first: its failure raises, as the application
 expects. A failure of the second store (down, its connection killed, a constraint) is logged
-and recorded as a drift row in the authoritative store (``sync.drift``), never raised: ``sync``
+and recorded as a drift row in the authoritative store (``state.drift``), never raised: ``sync``
 re-copies those keys. ``key`` is the row's key in the spec's source table ``table``.
 
 A process that dies between the two writes leaves no drift row: change capture
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from datamove.dualwrite.shadow import ShadowLog
 from datamove.dualwrite.stages import ROUTES, Route, Stage, Store, parse_stage
 from datamove.flags.client import FlagClient
-from datamove.sync.drift import DriftTable
+from datamove.state.drift import DriftTable
 
 log = logging.getLogger("datamove.dualwrite")
 

@@ -1,5 +1,5 @@
 """``sync``'s drift repair: the keys dual-write recorded in the source's drift table
-(``sync.drift``) re-copied from the source, then their rows marked repaired.
+(``state.drift``) re-copied from the source, then their rows marked repaired.
 
 Runs before the changelog (or watermark) batches, in batches of its own; a re-copy reads the
 current source row, so repairing a key twice writes the same row. A row recorded while a batch
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from datamove.state.drift import DriftTable, by_table
 from datamove.sync.apply import Applier, BatchResult
-from datamove.sync.drift import DriftTable, by_table
 
 
 def repair_drift(applier: Applier, max_batch: int) -> BatchResult:
