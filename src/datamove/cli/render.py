@@ -408,6 +408,8 @@ def sync_text(result: Any) -> None:
         f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s; "
         f"checkpoint {result.applied_seq}"
     )
+    if result.drift_repaired:
+        out.print(f"dual-write drift: {result.drift_repaired:,} row(s) re-copied and repaired")
 
 
 def capture_text(status: Any) -> None:

@@ -18,7 +18,7 @@ store with), as JSON text (``core.keys.encode_key``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +81,17 @@ class DriftTable:
             )
         )
 
-    def open(self, conn: Connection, limit: int | None = None) -> list[Drifted]:
-        """Rows not repaired yet, oldest first (none when the table does not exist)."""
+    def open(
+        self, conn: Connection, tables: Collection[str], limit: int | None = None
+    ) -> list[Drifted]:
+        """Rows of ``tables`` not repaired yet, oldest first (none when the table does not
+        exist); rows of other tables stay open (``status`` counts them)."""
         if not self.exists(conn):
             return []
         c = self.table.c
-        query = sa.select(c.id, c.table_name, c.row_key).where(c.repaired_at.is_(None))
+        query = sa.select(c.id, c.table_name, c.row_key).where(
+            c.repaired_at.is_(None), c.table_name.in_(list(tables))
+        )
         rows = conn.execute(query.order_by(c.id).limit(limit)).all()
         return [Drifted(int(r[0]), r[1], tuple(decode_key(r[2]) or ())) for r in rows]
 

@@ -20,20 +20,18 @@ def repair_drift(applier: Applier, max_batch: int) -> BatchResult:
     tables = {t.source_name for t in applier.plan.tables.values()}
     while True:
         with applier.source.connect() as src:
-            rows = drift.open(src, max_batch)
+            rows = drift.open(src, tables, max_batch)
             src.rollback()
         if not rows:
             return total
-        keys = {t: k for t, k in by_table(rows).items() if t in tables}
 
         def keep(tgt: Connection, result: BatchResult) -> None:
             """Progress is the drift rows themselves (marked once the copy committed)."""
 
-        if keys:
-            result = applier.apply_keys(keys, keep)
-            total.upserted += result.upserted
-            total.deleted += result.deleted
-            total.rejects += result.rejects
+        result = applier.apply_keys(by_table(rows), keep)
+        total.upserted += result.upserted
+        total.deleted += result.deleted
+        total.rejects += result.rejects
         total.changes += len(rows)
         with applier.source.connect() as src, src.begin():
             drift.mark_repaired(src, [r.id for r in rows])

@@ -26,19 +26,17 @@ def drift_checks(
 ) -> list[Check]:
     """A check per table in ``tables`` with open drift rows (none: no check)."""
     drift = DriftTable()
+    names = {plan.tables[t].source_name: t for t in tables}
     with source.connect() as src:
-        rows = drift.open(src)
+        rows = drift.open(src, names)
         src.rollback()
     if not rows:
         return []
-    names = {plan.tables[t].source_name: t for t in tables}
     keys = by_table(rows)
     out: list[Check] = []
     repaired: list[int] = []
     for source_name, found in keys.items():
-        name = names.get(source_name)
-        if name is None:
-            continue
+        name = names[source_name]
         check = keyed(name, found, EXAMPLES)
         out.append(replace(check, name=f"{name}: drift keys", kind=KIND))
         if check.ok:
