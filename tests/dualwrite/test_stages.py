@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from datamove import Migration
+from datamove.cli.app import app
 from datamove.dualwrite import DualWriter, Stage
 from datamove.flags import FlagClient
 from tests.conftest import execute
@@ -104,6 +106,10 @@ def test_shadow_mismatch_is_recorded_shown_and_fails_the_gate(
     assert (status.shadow.compared, status.shadow.mismatched) == (2, 1)
     assert status.mismatches_since_verify == 1
     assert status.shadow.examples[0]["name"] == "item name"
+    shown = CliRunner().invoke(app, ["status", str(spec)])
+    assert shown.exit_code == 0, shown.output
+    assert "dual-write stage shadow" in shown.output
+    assert "2 compared, 1 differed" in shown.output
     assert _gate(migration) == "failed"
 
     execute(new_url, "UPDATE items SET name = 'a' WHERE id = 1")  # repaired, verified again
