@@ -10,7 +10,7 @@ import pytest
 
 from datamove import Migration
 from datamove.dualwrite import DualWriter
-from datamove.errors import ChecksFailed
+from datamove.errors import ChecksFailed, UsageError
 from tests.conftest import execute
 from tests.cutover.test_runbook import runbook_rows
 from tests.dualwrite.conftest import DDL, TABLES, save, store_down
@@ -35,6 +35,9 @@ def test_each_cutover_advances_one_stage_without_a_fence(make_db: Any, tmp_path:
     migration = _spec(tmp_path, old, new)
     migration.run()
     migration.verify()
+    with pytest.raises(UsageError, match="a rehearsal .* is not run for cutover mode dual_write"):
+        migration.cutover(rehearse=True)
+    assert migration.flag_get("read_path").setting is None  # refused before any step
     seen = []
     for _ in range(5):
         report = migration.cutover()
@@ -45,6 +48,8 @@ def test_each_cutover_advances_one_stage_without_a_fence(make_db: Any, tmp_path:
     steps = runbook_rows(new)
     assert "fence" not in steps and "reverse-capture" not in steps
     assert steps["flip"][1] is not None and "'ramp_down' -> 'complete'" in steps["flip"][1]
+    with pytest.raises(UsageError, match="rollback is not run for cutover mode dual_write"):
+        migration.rollback()
     assert migration.cutover().complete  # at complete: nothing left to run, nothing changes
     assert migration.flag_get("read_path").setting.value == "complete"  # type: ignore[union-attr]
 

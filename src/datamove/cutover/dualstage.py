@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 from datamove.dualwrite.stages import Stage, next_stage, parse_stage
 from datamove.errors import UsageError
 from datamove.flags import FlagChange, FlagStore
+from datamove.spec.cutover import CutoverMode
+from datamove.spec.models import MigrationSpec
 
 SKIPPED: frozenset[str] = frozenset({"fence", "reverse-capture", "unfence-target"})
 """Built-in steps a dual-write runbook does not have."""
@@ -51,3 +53,16 @@ def advance(conn: Connection, store: FlagStore, flag: str, by: str | None) -> Fl
 def finished(conn: Connection, store: FlagStore, flag: str) -> bool:
     """The last stage is reached: no runbook is left to run."""
     return current_stage(conn, store, flag) is Stage.complete
+
+
+def refuse_rollback(spec: MigrationSpec, what: str) -> None:
+    """``rollback`` and ``--rehearse`` undo a fenced switch; under dual-write both stores are
+    written until ``complete``, and going back is setting the flag to an earlier stage."""
+    if spec.cutover.mode is CutoverMode.dual_write:
+        flag = spec.cutover.flag.name
+        raise UsageError(
+            f"{what} is not run for cutover mode dual_write: the application writes both "
+            "stores, nothing is fenced to undo",
+            hint=f"go back a stage with `datamove flag set SPEC {flag} '\"shadow\"'` (or "
+            "dual_write, off); before that, `datamove sync SPEC` repairs the old store's drift",
+        )
