@@ -4,6 +4,7 @@ the stores, are recorded, show in ``status`` and fail the ``verified_within`` ga
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from datamove.cli.app import app
 from datamove.dualwrite import DualWriter, Stage
 from datamove.flags import FlagClient
 from tests.conftest import execute
-from tests.dualwrite.conftest import Stores, save, store_down
+from tests.dualwrite.conftest import ROWS, Stores, save, store_down
 from tests.helpers import assert_verified, write_spec
 
 WRITES = {  # stage: (old written, new written)
@@ -120,3 +121,20 @@ def test_shadow_mismatch_is_recorded_shown_and_fails_the_gate(
 def _gate(migration: Migration) -> str:
     gates = migration.cutover(dry_run=True).gates
     return next(g.status for g in gates if g.name == "gate verified_within")
+
+
+def test_equal_rows_read_in_shadow_compare_equal_across_engines(stores: Stores) -> None:
+    """MariaDB's DECIMAL and PostgreSQL's numeric answers of one read are the same answer."""
+
+    def every_item(conn: sa.Connection) -> list[sa.Row[Any]]:
+        return list(conn.execute(sa.text("SELECT id, name, amount FROM items ORDER BY id")))
+
+    with FlagClient(stores.new_url, "test", poll_interval=60) as flags:
+        flags.set("read_path", "live")
+        dual = DualWriter(old=stores.old, new=stores.new, flags=flags, shadow_ratio=1.0)
+        assert len(dual.read(every_item, name="every item")) == ROWS
+        execute(stores.old_url, "UPDATE items SET amount = amount + 1 WHERE id = 9")
+        dual.read(every_item, name="every item")
+    status = stores.migration.status().dual_write
+    assert status is not None
+    assert (status.shadow.compared, status.shadow.mismatched) == (2, 1)
