@@ -3,6 +3,7 @@ row in the old store, and ``sync`` re-copies them to an exact match (verify gree
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from datamove.dualwrite import DualWriter
@@ -96,3 +97,15 @@ def test_verify_marks_drift_repaired_once_the_keys_match(stores: Stores) -> None
     assert stores.migration.sync().drift_repaired == 0
     with stores.old.connect() as conn:
         assert DriftTable().count_open(conn) == 1
+
+
+def test_drift_that_cannot_be_recorded_is_logged_not_raised(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    with stores.old.begin() as conn:  # a drift table the insert cannot use
+        conn.exec_driver_sql("CREATE TABLE datamove_drift (x INTEGER)")
+    dual = DualWriter(old=stores.old, new=stores.new, stage=lambda key: "dual_write")
+    with store_down(stores.new_url):
+        dual.write("items", 5, save(5, "kept", 55))  # the request succeeds
+    assert stores.row("old", 5) == (5, "kept", 55)
+    assert "drift of items (5,) could not be recorded in the old store" in caplog.text

@@ -130,8 +130,23 @@ class DualWriter:
                 route.secondary,
                 error,
             )
+            self._record_drift(route, stage, table, key, error)
+
+    def _record_drift(
+        self, route: Route, stage: Stage, table: str, key: tuple[Any, ...], error: str
+    ) -> None:
+        """The drift row, in the store that just took the write; if that fails too, the
+        request still succeeded: logged as an error naming the key (a full verify finds it)."""
+        try:
             with self.engines[route.authority].begin() as conn:
                 self.drift.record(conn, table, key, stage.value, error)
+        except Exception:  # noqa: BLE001
+            log.exception(
+                "drift of %s %r could not be recorded in the %s store: run a full verify",
+                table,
+                key,
+                route.authority,
+            )
 
     def read(
         self,
