@@ -275,15 +275,6 @@ def test_an_abandoned_cutover_starts_over(make_db: Any, tmp_path: Path) -> None:
     assert migration.fence_status().on
 
 
-def test_dual_write_is_not_run_yet(make_db: Any, tmp_path: Path) -> None:
-    source, target = make_db("sqlite", "src"), make_db("sqlite", "tgt")
-    source_items(source)
-    spec = cutover_spec(tmp_path, source, target, "{mode: dual_write}")
-    with pytest.raises(SpecError, match="not run by `datamove cutover` yet") as err:
-        Migration.from_file(spec).cutover()
-    assert err.value.spec_path == "cutover.mode"
-
-
 ONE_WAY = """  items:
     columns:
       id: {}

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from datamove.copy import RunResult
 from datamove.core.evidence import RunStatus
+from datamove.dualwrite.status import DualWriteStatus
 from datamove.events import Event, Message, SyncProgress
 from datamove.flags import FlagChange, FlagListing, FlagReading, FlagValue
 from datamove.migration import Status
@@ -203,6 +204,21 @@ def steps_text(steps: list[StepRecord]) -> None:
     out.print(grid)
 
 
+def dual_write_text(d: DualWriteStatus) -> None:
+    def drift(n: int | None) -> str:
+        return "unreadable" if n is None else f"{n:,}" if not n else f"[red]{n:,}[/]"
+
+    out.print(
+        f"dual-write stage {escape(d.stage or 'not set (off)')}; open drift: old store "
+        f"{drift(d.drift_old)}, new store {drift(d.drift_new)}"
+    )
+    bad = f"[red]{d.mismatches_since_verify}[/]" if d.mismatches_since_verify else "0"
+    out.print(
+        f"shadow reads: {d.shadow.compared:,} compared, {d.shadow.mismatched:,} differed, "
+        f"{d.shadow.errors:,} failed; {bad} differed since the last green verify"
+    )
+
+
 def status_text(status: Status) -> None:
     out.print(f"[bold]{status.name}[/] on {status.target}")
     if status.last_run is None:
@@ -237,6 +253,8 @@ def status_text(status: Status) -> None:
         steps_text(status.pending_steps)
     if status.capture is not None:
         capture_text(status.capture)
+    if status.dual_write is not None:
+        dual_write_text(status.dual_write)
     for v in status.signoffs:
         s = v.signoff
         who = escape(s.name + (f" ({s.role})" if s.role else ""))
@@ -390,6 +408,8 @@ def sync_text(result: Any) -> None:
         f"reject(s); {result.pending:,} pending, lag {result.lag_seconds:.1f}s; "
         f"checkpoint {result.applied_seq}"
     )
+    if result.drift_repaired:
+        out.print(f"dual-write drift: {result.drift_repaired:,} row(s) re-copied and repaired")
 
 
 def capture_text(status: Any) -> None:

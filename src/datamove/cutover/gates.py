@@ -8,7 +8,8 @@ verify recorded, no capture to read a lag from) is a failure with its reason, ne
 - ``max_lag``: the age of the oldest change capture recorded that sync has not applied
   (``sync.capture.status``); trigger capture only (a watermark has no backlog to measure).
 - ``verified_within``: the latest verify run with every check passed, of the whole mapping
-  (no ``--tables``/``--checks``), whose ``mapping_hash`` is the current plan's.
+  (no ``--tables``/``--checks``), whose ``mapping_hash`` is the current plan's; and no
+  dual-write shadow read mismatch recorded after it (``state.shadows``).
 - ``invariants``: the spec's invariants, through verify's invariant check. Where the source
   may still take writes (a sync mode other than ``none``), source and target differ by the
   sync lag, so the gate is deferred: it passes recording ``deferred`` and the runbook's
@@ -32,6 +33,7 @@ from datamove.errors import DatamoveError
 from datamove.plan.compiled import CompiledPlan
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.state import upgrade
+from datamove.state.shadows import ShadowReads
 from datamove.state.store import StateStore
 from datamove.state.verified import last_green_verify
 from datamove.sync import capture
@@ -122,6 +124,16 @@ class Gates:
         actual = f"{_span(round(age))} ago ({last.isoformat(sep=' ', timespec='seconds')} UTC)"
         ok = age <= within
         why = "" if ok else "the last green verify is too old: run `datamove verify SPEC` again"
+        with self.state.dialect.connect() as conn:
+            shadow = ShadowReads(self.state.dialect, self.spec.name).summary(conn, since=last)
+        if ok and shadow.mismatched:
+            ok, actual = False, f"{actual}; {shadow.mismatched} shadow read mismatch(es) since"
+            why = (
+                f"{shadow.mismatched} shadow read(s) differed between the stores after the "
+                "last green verify (`datamove status` lists them): repair (`datamove sync "
+                "SPEC`), then verify again"
+            )
+            return _gate("verified_within", ok, expected, actual, why, shadow=shadow.examples)
         return _gate("verified_within", ok, expected, actual, why)
 
     def _invariants(self) -> Check:

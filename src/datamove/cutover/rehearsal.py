@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 
 from datamove.core.evidence import Check
+from datamove.cutover import dualstage
 from datamove.cutover.fence import Side, WriteFence
 from datamove.cutover.reverse import remove_reverse_capture
 from datamove.cutover.rollback import ROLLBACK, Rollback, close_attempt, start_over
@@ -105,6 +106,7 @@ class Rehearsal(Stage):
         return checks
 
     def _refuse(self) -> None:
+        dualstage.refuse_rollback(self.spec, "a rehearsal (runbook then rollback)")
         with self.state.dialect.connect() as conn:
             found = self.state.steps.runbook(conn, RUNBOOK) if self.state.readable(conn) else {}
         begun = sorted(n for n, r in found.items() if r.status != "pending")

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import cached_property, partial
 
 from datamove.core.evidence import Step, StepKind
+from datamove.cutover import dualstage
 from datamove.cutover.fence import Side, WriteFence
 from datamove.cutover.phaseflag import record_flag
 from datamove.cutover.reverse import Replay
@@ -150,6 +151,7 @@ class Rollback(Stage):
 
     def _refuse(self, by: str | None) -> None:
         """Nothing is changed unless there is a switch to undo and every table can go back."""
+        dualstage.refuse_rollback(self.spec, "rollback")
         with self.state.dialect.connect() as conn:
             runbook = self.state.steps.runbook(conn, RUNBOOK) if self.state.readable(conn) else {}
         flip = runbook.get("flip")

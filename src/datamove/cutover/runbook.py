@@ -41,6 +41,7 @@ from typing import Any
 
 from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import Check, Step, StepKind
+from datamove.cutover import dualstage
 from datamove.cutover.fence import FenceStatus, Side, WriteFence
 from datamove.cutover.final import FinalVerify
 from datamove.cutover.gates import Gates, run_invariants
@@ -61,6 +62,7 @@ from datamove.sync.runner import Syncer, SyncOptions
 RUNBOOK = "(runbook)"
 """The step log's table name for the cutover's steps (no spec table has parentheses)."""
 WHEN = "`datamove cutover SPEC`"
+NOTE = "datamove cutover"
 OUTPUT_LIMIT = 20_000
 """Characters of a step's output kept (the end of it: where a failure says why)."""
 
@@ -83,7 +85,10 @@ def runbook_steps(spec: MigrationSpec) -> list[RunbookStep]:
     """The built-in steps in order, the user's next to the step each names (in spec order)."""
     users = spec.cutover.steps
     out: list[RunbookStep] = []
+    dual = spec.cutover.mode is CutoverMode.dual_write
     for builtin in BUILTIN_STEPS:
+        if dual and builtin in dualstage.SKIPPED:
+            continue
         default = builtin == "flip"
         out += [
             RunbookStep(u.name, u.kind, u)
@@ -195,16 +200,13 @@ class Runbook(Stage):
     def run(self, run_id: str, by: str | None) -> CutoverReport:
         """Every step not done yet, in order; a failing one is recorded and raised with how to
         go on."""
-        if self.spec.cutover.mode is not CutoverMode.read_only_window:
-            raise SpecError(
-                "mode dual_write is not run by `datamove cutover` yet: only read_only_window",
-                spec_path="cutover.mode",
-                hint="use `mode: read_only_window` (the source is fenced for the switch)",
-            )
         self._refuse_lossy_reverse()
         with self.state.dialect.connect() as conn, conn.begin():
             self.state.steps.record(conn, [s.step for s in self.steps])
             records = self.state.steps.runbook(conn, RUNBOOK)
+        if self._next_stage(records):
+            self._reset(run_id)
+            records = {}
         if self._abandoned(records):
             lifted = "the source fence was lifted before the flip: the cutover starts over"
             self.emit(Message(lifted, "warning"))
@@ -233,6 +235,18 @@ class Runbook(Stage):
                 self.state.steps.finish(conn, step.step, "done", run_id, output)
         self.emit(Message("cutover complete: the read path is flipped"))
         return self.report(gates, run_id)
+
+    def _next_stage(self, records: dict[str, RunbookStepRecord]) -> bool:
+        """Dual-write: the last runbook is done and the stage is not ``complete`` yet."""
+        if self.spec.cutover.mode is not CutoverMode.dual_write:
+            return False
+        if not records or any(records.get(s.name) is None for s in self.steps):
+            return False
+        if any(records[s.name].status != "done" for s in self.steps):
+            return False
+        store = FlagStore(self.state.dialect, self.spec.name)
+        with self.state.dialect.connect() as conn:
+            return not dualstage.finished(conn, store, self.spec.cutover.flag.name)
 
     def watch(self, run_id: str, seconds: float | None) -> WatchOutcome | None:
         """After a complete runbook, the triggers for ``seconds`` (None: ``watch.for``);
@@ -313,11 +327,13 @@ class Runbook(Stage):
         return f"source fenced: {len(status.tables)} table(s) refuse writes"
 
     def _drain(self, run_id: str) -> str:
-        if self.spec.sync.mode is SyncMode.none:
+        dual = self.spec.cutover.mode is CutoverMode.dual_write  # its drift is drained too
+        if self.spec.sync.mode is SyncMode.none and not dual:
             return "no catch-up configured (sync mode none): nothing to drain"
         syncer = Syncer(self.compiled, self.spec, run_id)
         result = syncer.run(SyncOptions(until_lag=0), self.emit)
-        return f"{result.changes} change(s) applied; {result.pending} pending"
+        drift = f"{result.drift_repaired} drift row(s) repaired; " if dual else ""
+        return f"{drift}{result.changes} change(s) applied; {result.pending} pending"
 
     def _final_verify(self, run_id: str) -> str:
         final = FinalVerify(self.compiled, self.spec, self.state, self.emit, self.verify)
@@ -368,8 +384,15 @@ class Runbook(Stage):
         """The flag and the step's record commit together: a kill leaves both or neither."""
         value = self.spec.cutover.flag.value_new
         with self.state.dialect.connect() as conn, conn.begin():
-            args = (self.compiled, self.spec, self.state.dialect, value, by, "datamove cutover")
-            output = record_flag(conn, *args)
+            if self.spec.cutover.mode is CutoverMode.dual_write:
+                store = FlagStore(self.state.dialect, self.spec.name)
+                change = dualstage.advance(conn, store, self.spec.cutover.flag.name, by)
+                output = (
+                    f"{change.name}: {change.previous!r} -> {change.value!r} by {change.changed_by}"
+                )
+            else:
+                args = (self.compiled, self.spec, self.state.dialect, value, by, "datamove cutover")
+                output = record_flag(conn, *args)
             self.state.steps.finish(conn, step.step, "done", run_id, output)
 
     def _target_tables(self) -> list[str]:

@@ -107,6 +107,11 @@ class FlagClient:
         return self._cache.values is not None
 
     @property
+    def dialect(self) -> Dialect:
+        """The state store the flags live in (dual-write records its shadow reads there)."""
+        return self._store.dialect
+
+    @property
     def url(self) -> str:
         """The store's URL, password hidden."""
         return self._store.dialect.safe_url

@@ -15,6 +15,7 @@ from datamove.copy.schema import SchemaSteps
 from datamove.core.evidence import RunCommand
 from datamove.core.stop import Stop
 from datamove.dialects.base import Dialect
+from datamove.dualwrite.status import DualWriteStatus, dual_write_status
 from datamove.errors import ConnectionFailed, UsageError
 from datamove.events import EventHandler, Message, ignore
 from datamove.migration.base import MigrationBase
@@ -23,7 +24,7 @@ from datamove.plan.scope import scoped
 from datamove.report.evidence import collect
 from datamove.report.model import Report, SignoffView
 from datamove.session import Session
-from datamove.spec.models import SyncMode
+from datamove.spec.models import CutoverMode, SyncMode
 from datamove.state import StateStore
 from datamove.state.records import RejectView, RunRecord, StepRecord, TableSummary, in_scope
 from datamove.sync import capture
@@ -55,6 +56,8 @@ class Status:
     """Schema steps not done yet (pending or failed), with when each runs."""
     signoffs: list[SignoffView] = field(default_factory=list)
     """The recorded sign-offs, each with why later evidence outdates it (``report``)."""
+    dual_write: DualWriteStatus | None = None
+    """Stage, open drift and shadow reads, under ``cutover: {mode: dual_write}``."""
 
     @property
     def last_error(self) -> str | None:
@@ -73,6 +76,7 @@ class Status:
             "capture": self.capture.to_dict() if self.capture else None,
             "pending_steps": [s.to_dict() for s in self.pending_steps],
             "signoffs": [s.to_dict() for s in self.signoffs],
+            "dual_write": self.dual_write.to_dict() if self.dual_write else None,
         }
 
 
@@ -269,6 +273,13 @@ class DataCommands(MigrationBase):
             footprint.remove(items)
             return UninstallResult(items, footprint.others, kept, found=items)
 
+    def _dual_write_status(self, target: Dialect) -> DualWriteStatus:
+        """The stage, open drift (each store) and shadow reads of a dual-write migration."""
+        with self._session(read_only=True) as session:
+            plan = session.plan()
+            flag = self.spec.cutover.flag.name
+            return dual_write_status(plan, session.source, target, self.spec.name, flag)
+
     def capture_status(self) -> capture.CaptureStatus:
         """Capture state per table, pending changes, lag and the last applied sequence."""
         with self._session(read_only=True) as session:
@@ -340,6 +351,8 @@ class DataCommands(MigrationBase):
                     pending_steps=state.unfinished_steps(conn),
                     signoffs=Report.of(self.spec, collect(conn, state)).signoffs,
                 )
+            if self.spec.cutover.mode is CutoverMode.dual_write:
+                result.dual_write = self._dual_write_status(target)
             if self.spec.sync.mode is SyncMode.triggers:
                 try:
                     result.capture = self.capture_status()

@@ -22,7 +22,8 @@ class CutoverMode(StrEnum):
     read_only_window = "read_only_window"
     """The source is fenced (writes refused) for the final catch-up and the flip."""
     dual_write = "dual_write"
-    """The application writes to both databases (not run by ``datamove cutover`` yet)."""
+    """The application writes to both databases (``datamove.dualwrite``); each cutover moves
+    the read-path flag one stage on, nothing is fenced (``cutover.dualstage``)."""
 
 
 BUILTIN_STEPS: tuple[str, ...] = (

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from datamove.dialects.base import Dialect
 from datamove.dialects.types import LONG_TEXT
 
-CURRENT_VERSION = 7
+CURRENT_VERSION = 8
 """The state store version this datamove reads and writes (``state/upgrade.py`` lists how each
 version differs from the one before)."""
 
@@ -201,6 +201,19 @@ class StateSchema:
             sa.Column("last_check_id", sa.Integer),  # the newest check it saw
             sa.Column("evidence", LONG_TEXT, nullable=False),  # JSON: the checklist it saw
             sa.Column("signed_at", sa.DateTime, nullable=False),
+        )
+        self.shadow_reads = table(  # version 8: dual-write's sampled shadow comparisons
+            "shadow_reads",
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("migration", sa.String(100), nullable=False),
+            sa.Column("name", sa.String(255), nullable=False),
+            sa.Column("stage", sa.String(20), nullable=False),
+            sa.Column("ratio", sa.Float, nullable=False),  # the share of reads compared
+            sa.Column("status", sa.String(20), nullable=False),  # passed, failed, error
+            sa.Column("row_key", sa.Text),
+            sa.Column("details", LONG_TEXT),  # JSON: both results, or the error
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Index(None, "migration", "created_at"),
         )
 
     @property

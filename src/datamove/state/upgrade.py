@@ -74,6 +74,10 @@ def _signoff_evidence(conn: Connection, schema: StateSchema) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _shadow_reads(conn: Connection, schema: StateSchema) -> None:
+    schema.shadow_reads.create(conn, checkfirst=True)
+
+
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         2,
@@ -108,6 +112,12 @@ UPGRADES: tuple[Upgrade, ...] = (
         "documents and signoffs: each mapping document written (its mapping and digest) and "
         "each named sign-off with the digest of the evidence it saw (``datamove report``)",
         _signoff_evidence,
+    ),
+    Upgrade(
+        8,
+        "shadow_reads: dual-write's sampled comparisons of one read on both stores, with the "
+        "sampling ratio (``datamove.dualwrite``); a mismatch fails the verified_within gate",
+        _shadow_reads,
     ),
 )
 """Version 2 onwards, in order: ``UPGRADES[i].version == i + 2``, the last is current."""

@@ -22,12 +22,14 @@ from datamove.dialects.base import error_translator
 from datamove.errors import Interrupted, TransientError, UsageError
 from datamove.events import EventHandler, Message, SyncProgress, ignore
 from datamove.plan.compiled import CompiledPlan
+from datamove.spec.cutover import CutoverMode
 from datamove.spec.models import MigrationSpec, SyncMode
 from datamove.spec.phases import siblings
 from datamove.state.store import StateStore
 from datamove.sync.apply import Applier
 from datamove.sync.changelog import Changelog, Pending
 from datamove.sync.marks import kept_after
+from datamove.sync.repair import repair_drift
 from datamove.sync.state import SyncState
 from datamove.sync.watermark import WatermarkPass
 
@@ -49,6 +51,8 @@ class SyncResult:
     upserted: int = 0
     deleted: int = 0
     rejects: int = 0
+    drift_repaired: int = 0
+    """Dual-write drift rows whose keys were re-copied (``sync.repair``)."""
     applied_seq: int = 0
     pending: int = 0
     lag_seconds: float = 0.0
@@ -90,7 +94,7 @@ class Syncer:
     def __init__(
         self, compiled: CompiledPlan, spec: MigrationSpec, run_id: str, stop: Stop | None = None
     ) -> None:
-        if spec.sync.mode is SyncMode.none:
+        if spec.sync.mode is SyncMode.none and spec.cutover.mode is not CutoverMode.dual_write:
             raise UsageError(
                 "the spec has no catch-up: set sync: {mode: triggers} (and run `datamove "
                 "capture install SPEC` before the backfill) or sync: {mode: watermark, column: "
@@ -185,7 +189,14 @@ class Syncer:
         run = self._run_watermark if self.spec.sync.mode is SyncMode.watermark else self._run_log
         result = SyncResult()
         try:
-            run(options, on_event, caught_up, result)
+            drift = self._retrying(partial(repair_drift, self.applier, options.max_batch), on_event)
+            result.drift_repaired = drift.changes
+            result.upserted, result.deleted = drift.upserted, drift.deleted
+            result.rejects = len(drift.rejects)
+            if self.spec.sync.mode is SyncMode.none:  # dual-write without capture: drift only
+                caught_up()
+            else:
+                run(options, on_event, caught_up, result)
         except Interrupted:
             if not options.follow:
                 raise

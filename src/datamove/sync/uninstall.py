@@ -7,7 +7,8 @@ or the source since):
 - triggers and trigger functions whose name starts with a prefix of
   ``dialects.capturesql.OWNED_PREFIXES``, on both sides: capture today; a write fence or
   reverse capture registers its prefix there and is found the same way;
-- the changelog table (``datamove_changelog``), on both sides;
+- the changelog table (``datamove_changelog``) and dual-write's drift table
+  (``datamove_drift``, ``state.drift``), on both sides;
 - the state store in the target: every table ``state.schema`` defines (flags and fences that
   keep state keep it there too), and on PostgreSQL the ``datamove`` schema once it is empty.
   Several migrations into one target share the store: while another migration has rows in
@@ -32,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from datamove.dialects.base import Dialect
+from datamove.state.drift import DRIFT
 from datamove.state.schema import StateSchema
 from datamove.sync.changelog import CHANGELOG, REVERSE_CHANGELOG
 
@@ -39,8 +41,8 @@ Kind = Literal["trigger", "function", "table", "rows", "schema"]
 _ORDER: dict[str, int] = {"trigger": 0, "function": 1, "table": 2, "rows": 2, "schema": 3}
 
 
-_CHANGELOGS = (CHANGELOG, REVERSE_CHANGELOG)
-"""Capture's changelog (source) and reverse capture's (target)."""
+_CHANGELOGS = (CHANGELOG, REVERSE_CHANGELOG, DRIFT)
+"""Capture's changelog (source), reverse capture's (target), dual-write's drift (either)."""
 
 
 @dataclass(frozen=True)

@@ -336,6 +336,14 @@ def _close(a: Any, b: Any, tol: Tolerance) -> bool:
     return tol.pct is not None and scale > 0 and diff * 100 / scale <= tol.pct
 
 
+def compare_results(
+    name: str, kind: str, old: Sequence[Sequence[Any]], new: Sequence[Sequence[Any]]
+) -> Check:
+    """Two result sets of one read (old store, new store) compared as a shadow query's are
+    (``dualwrite.shadow``)."""
+    return _compare_sets(name, kind, None, old, new, None, Tolerance(), None)
+
+
 def _compare_sets(
     name: str,
     kind: str,

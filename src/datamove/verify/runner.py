@@ -30,6 +30,8 @@ from datamove.state.store import StateStore
 from datamove.verify import checks as default_checks
 from datamove.verify.changed import canonical_keys, changed_keys_check
 from datamove.verify.checksum import ChecksumDiff, sides
+from datamove.verify.drift import KIND as DRIFT_KIND
+from datamove.verify.drift import drift_checks
 from datamove.verify.jsonmerge import fold, json_diff
 from datamove.verify.mapped import MappedTable, map_table
 from datamove.verify.merge import merge_diff
@@ -49,6 +51,7 @@ KINDS = (
     "invariant",
     "shadow",
     "schema",
+    "drift_keys",
 )
 
 
@@ -141,6 +144,9 @@ class Verifier:
             out.extend(checks)
             diffs.extend(diff)
         out.extend(self._retried("the configured checks", partial(self._configured_checks, tables)))
+        if self._wanted(DRIFT_KIND):
+            drift = partial(drift_checks, self.plan, self.source, tables, self.keyed_check)
+            out.extend(self._retried("the dual-write drift keys", drift))
         return VerifyResult(out, diffs, time.monotonic() - started)
 
     def run_keys(self, keys: Mapping[str, Sequence[tuple[Any, ...]]]) -> VerifyResult:
