@@ -52,9 +52,8 @@ def test_stage_routes_reads_and_writes(stores: Stores, stage: str) -> None:
     assert dual.read(_name, name="item name", key=1) == expected
 
 
+@pytest.mark.parametrize("stores", ["postgresql"], indirect=True)  # ALLOW_CONNECTIONS takes it down
 def test_live_stage_records_drift_in_the_new_store(stores: Stores) -> None:
-    if stores.kind != "postgresql":
-        pytest.skip("the old store is taken down with PostgreSQL's ALLOW_CONNECTIONS")
     dual = DualWriter(old=stores.old, new=stores.new, stage=lambda key: "live")
     with store_down(stores.old_url):
         dual.write("items", 3, save(3, "live write", 5))
