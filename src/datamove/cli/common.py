@@ -13,6 +13,7 @@ import typer
 from datamove.cli import render
 from datamove.errors import DatamoveError, Interrupted
 from datamove.redact import redact_text
+from datamove.spec.durations import parse_duration
 
 settings: dict[str, bool] = {"debug": False, "quiet": False}
 """The global ``--debug`` and ``--quiet``, set by the main callback."""
@@ -69,3 +70,14 @@ def guard(fn: Callable[[], Any], resume: str | None = None) -> Any:
             "\n  run with --debug for the traceback, and please report it"
         )
         raise typer.Exit(3) from None
+
+
+def duration_option(option: str, value: str | None) -> float | None:
+    """A duration option's seconds (``30s``, ``15m``, ``72h``; None: not given), a bad one
+    refused naming the option (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None

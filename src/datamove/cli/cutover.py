@@ -17,6 +17,7 @@ from datamove.cli.common import (
     PhaseOpt,
     SpecArg,
     TablesOpt,
+    duration_option,
     guard,
     settings,
 )
@@ -26,7 +27,6 @@ from datamove.cutover.runbook import CutoverReport, StepView
 from datamove.errors import ChecksFailed
 from datamove.events import Event, Message
 from datamove.migration import Migration
-from datamove.spec.durations import parse_duration
 
 
 def cutover(
@@ -108,7 +108,7 @@ def cutover(
             lambda: migration.rehearse_on(staging_source, staging_target, by=by, on_event=show)
         )
     else:
-        seconds = 0.0 if no_watch else _duration("--watch-for", watch_for)
+        seconds = 0.0 if no_watch else duration_option("--watch-for", watch_for)
         report = guard(
             lambda: migration.cutover(
                 dry_run=dry_run, by=by, on_event=show, watch_for=seconds, rehearse=rehearse
@@ -118,15 +118,6 @@ def cutover(
     render.emit_json(report.to_dict()) if as_json else _report_text(report)
     if report.watch is not None and report.watch.rolled_back:
         raise typer.Exit(ChecksFailed.exit_code)
-
-
-def _duration(option: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _report_text(report: CutoverReport) -> None:

@@ -10,14 +10,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from datamove.cli import render
-from datamove.cli.common import ExcludeOpt, JsonOpt, SpecArg, TablesOpt, guard, settings
+from datamove.cli.common import (
+    ExcludeOpt,
+    JsonOpt,
+    SpecArg,
+    TablesOpt,
+    duration_option,
+    guard,
+    settings,
+)
 from datamove.cli.stopping import ctrl_c
 from datamove.errors import ChecksFailed
 from datamove.events import Event, Message
 from datamove.migration import Migration
 from datamove.migration.reconcile import ReconcileResult
 from datamove.reconcile.history import History
-from datamove.spec.durations import parse_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -69,7 +76,7 @@ def reconcile(
         if isinstance(event, Message) and not quiet:
             render.err.print(escape(event.text), markup=True)
 
-    seconds = _duration("--every", every), _duration("--for", for_)
+    seconds = duration_option("--every", every), duration_option("--for", for_)
     with ctrl_c() as stop:
         result = guard(
             lambda: migration.reconcile(
@@ -85,15 +92,6 @@ def reconcile(
     render.emit_json(result.to_dict()) if as_json else _result_text(result)
     if not result.ok:
         raise typer.Exit(ChecksFailed.exit_code)
-
-
-def _duration(option: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _result_text(result: ReconcileResult) -> None:
